@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+'use strict';
+const { main } = require('../out/src/cli/main.js');
+
+main(process.argv.slice(2), {
+  cwd: process.cwd(),
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  readStdin: () =>
+    new Promise((resolve, reject) => {
+      const chunks = [];
+      process.stdin.on('data', (c) => chunks.push(c));
+      process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      process.stdin.on('error', reject);
+    }),
+  stderrIsTTY: Boolean(process.stderr.isTTY),
+}).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,114 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { minimatch } from 'minimatch';
+import type { Options } from '../core/options';
+import type { FileJob } from './process-file';
+import type { SkippedFile } from './scan';
+
+/** Turns a gitignore-style pattern into minimatch patterns: a pattern without `/` matches at any depth. */
+function expand(pattern: string): string[] {
+  const p = pattern.replace(/\\/g, '/');
+  if (p.startsWith('/')) return [p.slice(1), `${p.slice(1)}/**`];
+  if (!p.includes('/') || (p.endsWith('/') && !p.slice(0, -1).includes('/'))) {
+    const bare = p.replace(/\/$/, '');
+    return [`**/${bare}`, `**/${bare}/**`];
+  }
+  return [p, `${p.replace(/\/$/, '')}/**`];
+}
+
+/** Decides which paths a scan includes. */
+export class FileFilter {
+  private readonly include: string[];
+  private readonly exclude: string[];
+  constructor(opts: Options, private readonly root: string) {
+    this.include = opts.include.flatMap(expand);
+    this.exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand);
+  }
+  private rel(abs: string): string {
+    const r = path.relative(this.root, abs).split(path.sep).join('/');
+    return r.startsWith('..') ? abs.split(path.sep).join('/') : r;
+  }
+  /** True when a path is excluded. */
+  excluded(abs: string): boolean {
+    const r = this.rel(abs);
+    return this.exclude.some((p) => minimatch(r, p, { dot: true }));
+  }
+  /** True when a path found while walking a folder should be scanned. */
+  included(abs: string): boolean {
+    const r = this.rel(abs);
+    return this.include.some((p) => minimatch(r, p, { dot: true })) && !this.excluded(abs);
+  }
+}
+
+/** Walks the given paths into file jobs; missing paths are returned separately. */
+export function collectFiles(paths: string[], cwd: string, filter: FileFilter): { jobs: FileJob[]; skipped: SkippedFile[]; missing: string[] } {
+  const jobs: FileJob[] = [];
+  const skipped: SkippedFile[] = [];
+  const missing: string[] = [];
+  const seen = new Set<string>();
+  const add = (abs: string, display: string) => {
+    if (seen.has(abs)) return;
+    seen.add(abs);
+    jobs.push({ abs, display });
+  };
+  for (const arg of paths) {
+    const abs = path.resolve(cwd, arg);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(abs);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') missing.push(arg);
+      else skipped.push({ path: arg, reason: `unreadable (${code})` });
+      continue;
+    }
+    if (!st.isDirectory()) {
+      if (!filter.excluded(abs)) add(abs, arg);
+      continue;
+    }
+    const visited = new Set<string>();
+    const walk = (dir: string, display: string) => {
+      let real: string;
+      try {
+        real = fs.realpathSync(dir);
+      } catch {
+        skipped.push({ path: display, reason: 'unreadable folder' });
+        return;
+      }
+      if (visited.has(real)) {
+        skipped.push({ path: display, reason: 'symbolic link loop (folder already visited)' });
+        return;
+      }
+      visited.add(real);
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch (e) {
+        skipped.push({ path: display, reason: `unreadable folder (${(e as NodeJS.ErrnoException).code})` });
+        return;
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of entries) {
+        const child = path.join(dir, e.name);
+        const childDisplay = path.join(display, e.name);
+        let isDir = e.isDirectory();
+        let isFile = e.isFile();
+        if (e.isSymbolicLink()) {
+          try {
+            const t = fs.statSync(child);
+            isDir = t.isDirectory();
+            isFile = t.isFile();
+          } catch {
+            skipped.push({ path: childDisplay, reason: 'broken symbolic link' });
+            continue;
+          }
+        }
+        if (isDir) {
+          if (!filter.excluded(path.join(child, '.cpyref-probe'))) walk(child, childDisplay);
+        } else if (isFile && filter.included(child)) add(child, childDisplay);
+      }
+    };
+    walk(abs, arg);
+  }
+  return { jobs, skipped, missing };
+}

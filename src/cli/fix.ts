@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { applySafeFixes } from '../core/fixes';
+import { decodeSource, encodeSource } from '../core/text';
+import type { ScannedFile } from './scan';
+
+/** The outcome of fixing one file. */
+export interface FixOutcome {
+  display: string;
+  applied: number;
+  /** Why the file was left alone. */
+  refused?: string;
+}
+
+/** The fixed text of a scanned file (all safe fixes), or undefined when nothing changes. */
+export function fixedText(file: ScannedFile): { text: string; applied: number } | undefined {
+  if (file.text === undefined || !file.findings.some((f) => f.fixes.some((x) => x.safe))) return undefined;
+  const r = applySafeFixes(file.text, file.findings);
+  return r.applied && r.text !== file.text ? r : undefined;
+}
+
+/**
+ * Writes a file's safe fixes atomically: the bytes on disk must still be those that were
+ * analysed; the new bytes go to a temporary file in the same folder, which then
+ * replaces the original by rename, so a reader (or a crash) sees the old or the new file.
+ */
+export function writeFixes(file: ScannedFile): FixOutcome {
+  const fixed = fixedText(file);
+  if (!fixed) return { display: file.display, applied: 0 };
+  let current: Buffer;
+  let mode: number;
+  try {
+    current = fs.readFileSync(file.abs);
+    mode = fs.statSync(file.abs).mode;
+  } catch (e) {
+    return { display: file.display, applied: 0, refused: `unreadable now (${(e as NodeJS.ErrnoException).code})` };
+  }
+  if (createHash('sha1').update(current).digest('hex') !== file.hash) {
+    return { display: file.display, applied: 0, refused: 'changed since it was read; not fixed' };
+  }
+  const decoded = decodeSource(current);
+  const bytes = encodeSource({ text: fixed.text, encoding: file.encoding ?? decoded.encoding, bom: file.bom ?? decoded.bom });
+  const tmp = path.join(path.dirname(file.abs), `.${path.basename(file.abs)}.cpyref-${process.pid}-${Date.now()}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, 'wx', mode & 0o7777);
+    try {
+      fs.writeSync(fd, bytes);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    // A last check narrows the window in which an editor's save could be overwritten.
+    if (createHash('sha1').update(fs.readFileSync(file.abs)).digest('hex') !== file.hash) {
+      fs.rmSync(tmp, { force: true });
+      return { display: file.display, applied: 0, refused: 'changed since it was read; not fixed' };
+    }
+    fs.renameSync(tmp, file.abs);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    return { display: file.display, applied: 0, refused: `could not write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+  }
+  return { display: file.display, applied: fixed.applied };
+}

@@ -1,0 +1,24 @@
+import type { Report } from '../report';
+
+/** `path:line:col: severity: message [rule-id]`, one line per finding (for problem matchers and grep). */
+export function formatText(report: Report): string {
+  return report.findings.map((f) => `${f.path}:${f.line}:${f.column}: ${f.severity}: ${f.message} [${f.rule}]\n`).join('');
+}
+
+/** The closing summary (printed on standard error). */
+export function formatSummary(report: Report): string {
+  const s = report.summary;
+  const parts = (['error', 'warning', 'information', 'hint'] as const).filter((k) => s.bySeverity[k]).map((k) => `${s.bySeverity[k]} ${k}`);
+  const lines: string[] = [];
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+  lines.push(
+    `cpyref: ${plural(s.findings, 'finding')}${parts.length ? ` (${parts.join(', ')})` : ''} in ${plural(s.files, 'file')}` +
+      (s.fixed ? `; fixed ${s.fixed}` : s.fixable ? `; ${s.fixable} fixable with --fix` : '') +
+      (s.skipped ? `; skipped ${plural(s.skipped, 'file')}` : '') +
+      '.',
+  );
+  for (const k of report.skipped) lines.push(`  skipped ${k.path}: ${k.reason}`);
+  if (s.errorRegions) lines.push(`  ${plural(s.errorRegions, 'return')} of a singleton inside unparsable code yielded no finding.`);
+  if (s.skippedFunctions) lines.push(`  ${plural(s.skippedFunctions, 'function')} exceeded the analysis bound and were skipped.`);
+  return lines.join('\n') + '\n';
+}

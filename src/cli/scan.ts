@@ -1,0 +1,150 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { finalizeFindings } from '../core/analyze';
+import type { CParser } from '../core/parser';
+import { indexForNames, ProjectIndex } from '../core/project-index';
+import { ID as RETURN_RULE } from '../core/rules/borrowed-singleton-return';
+import { decodeSource, looksBinary } from '../core/text';
+import type { Finding } from '../core/types';
+import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
+import type { WorkerReply } from './worker';
+
+/** A scanned file with its final findings. */
+export interface ScannedFile extends FileOutcome {
+  findings: Finding[];
+}
+
+/** A file that was not analysed. */
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+/** What a scan found. */
+export interface ScanResult {
+  files: ScannedFile[];
+  skipped: SkippedFile[];
+  stats: { files: number; bytes: number; parsedFiles: number; errorRegions: number; skippedFunctions: number };
+}
+
+/** How a scan runs. */
+export interface ScanRun {
+  jobs: number;
+  /** Called after each file with the number done and the total. */
+  onProgress?(done: number, total: number): void;
+  /** Source text for one file instead of reading it (standard input). */
+  stdinText?: string;
+}
+
+const BATCH = 8;
+
+async function runInWorkers(jobs: FileJob[], settings: ScanSettings, threads: number, onDone: (o: FileOutcome) => void): Promise<void> {
+  const script = path.join(__dirname, 'worker.js');
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: threads }, () =>
+      new Promise<void>((resolve, reject) => {
+        const w = new Worker(script, { workerData: settings });
+        const feed = () => {
+          if (next >= jobs.length) {
+            w.postMessage({ done: true });
+            return;
+          }
+          const batch = jobs.slice(next, next + BATCH);
+          next += batch.length;
+          w.postMessage({ jobs: batch });
+        };
+        w.on('message', (msg: WorkerReply) => {
+          if ('fatal' in msg) {
+            reject(new Error(`worker failed to start: ${msg.fatal}`));
+            void w.terminate();
+            return;
+          }
+          for (const o of msg.outcomes) onDone(o);
+          feed();
+        });
+        w.on('error', reject);
+        w.on('exit', () => resolve());
+      }),
+    ),
+  );
+}
+
+/** Scans files: per-file analysis (in worker threads when it pays), then project-wide severities. */
+export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], settings: ScanSettings, run: ScanRun): Promise<ScanResult> {
+  const outcomes: FileOutcome[] = [];
+  let done = 0;
+  const onDone = (o: FileOutcome) => {
+    outcomes.push(o);
+    run.onProgress?.(++done, jobs.length);
+  };
+  const threads = Math.max(1, Math.min(run.jobs, Math.ceil(jobs.length / BATCH)));
+  if (threads > 1 && run.stdinText === undefined) {
+    await runInWorkers(jobs, settings, threads, onDone);
+  } else {
+    if (!parser) throw new Error('no parser');
+    const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
+    for (const job of jobs) onDone(processFile(parser, job, settings, includes, run.stdinText));
+  }
+  const order = new Map(jobs.map((j, i) => [j.abs, i]));
+  outcomes.sort((a, b) => order.get(a.abs)! - order.get(b.abs)!);
+  return finalizeScan(outcomes, settings.options, run.stdinText);
+}
+
+/** Decides Python-facing severities across the project and turns pending findings into final ones. */
+export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['options'], stdinText?: string): ScanResult {
+  // A macro definition's severity follows the functions that use it, in any file.
+  const users = new Map<string, string[]>();
+  for (const o of outcomes) {
+    for (const p of o.pending) {
+      const via = p.contract?.viaMacro;
+      if (via && p.function) users.set(via, [...(users.get(via) ?? []), p.function]);
+    }
+  }
+  for (const o of outcomes) {
+    for (const p of o.pending) {
+      const def = p.contract?.definesMacro;
+      if (def && users.has(def)) p.contract!.functions = [...new Set([...p.contract!.functions, ...users.get(def)!])];
+    }
+  }
+  const names = new Set<string>();
+  for (const o of outcomes) for (const p of o.pending) for (const n of p.contract?.functions ?? []) names.add(n);
+  const index = new ProjectIndex();
+  if (names.size) {
+    const sources = outcomes
+      .filter((o) => !o.skipped)
+      .map((o) => ({
+        path: o.abs,
+        text: () => {
+          if (o.text !== undefined) return o.text;
+          if (stdinText !== undefined) return stdinText;
+          try {
+            const bytes = fs.readFileSync(o.abs);
+            return looksBinary(bytes) ? undefined : decodeSource(bytes).text;
+          } catch {
+            return undefined;
+          }
+        },
+      }));
+    indexForNames(names, sources, index);
+  }
+  const borrowed = new Set(outcomes.flatMap((o) => o.borrowedDecls));
+  const files: ScannedFile[] = outcomes.map((o) => {
+    const pending = o.pending.filter((p) => !(p.rule === RETURN_RULE && p.function && borrowed.has(p.function) && !p.contract?.definesMacro));
+    const findings = o.targets ? finalizeFindings(pending, (n) => index.facing(n), o.targets, options) : [];
+    return { ...o, findings };
+  });
+  return {
+    files,
+    skipped: outcomes.filter((o) => o.skipped).map((o) => ({ path: o.display, reason: o.skipped! })),
+    stats: {
+      files: outcomes.filter((o) => !o.skipped).length,
+      bytes: outcomes.reduce((s, o) => s + o.size, 0),
+      parsedFiles: outcomes.filter((o) => o.parsed).length,
+      errorRegions: outcomes.reduce((s, o) => s + o.errorRegions, 0),
+      skippedFunctions: outcomes.reduce((s, o) => s + o.skippedFunctions.length, 0),
+    },
+  };
+}
+

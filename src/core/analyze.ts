@@ -1,0 +1,274 @@
+import { CfgTooDeep } from './cfg';
+import { BudgetExceeded } from './dataflow';
+import { describeFunction, findFunctions, type FunctionInfo } from './functions';
+import { collectSingletonMacros, isStatementMacro, MacroExpander, macroAsFunction, type MacroDef } from './macros';
+import { targetFacts, type Options, type TargetFacts } from './options';
+import { analyseOwnership, type OwnershipAnalysis } from './ownership';
+import type { CParser, SyntaxNode, SyntaxTree } from './parser';
+import { blankStatementMacros, conditionalVariants } from './preprocess';
+import { resolveReturnFinding } from './rules/borrowed-singleton-return';
+import { RULES, RULES_BY_ID } from './rules/index';
+import type { FunctionContext, PendingFinding, Rule } from './rules/rule';
+import { ID as UNUSED_IGNORE } from './rules/unused-ignore';
+import { isSuppressed, readSuppressions } from './suppressions';
+import { SINGLETON_PATTERN } from './syntax';
+import { detectEol, LineIndex } from './text';
+import type { Finding, Severity } from './types';
+import type { FacingInfo } from './project-index';
+
+/** What to analyse. */
+export interface AnalyzeRequest {
+  /** The file's path, used for messages and include resolution only. */
+  path: string;
+  text: string;
+  options: Options;
+  /** The build is limited-API (from the project's build files or index). */
+  projectLimitedApi?: boolean;
+  /** Text of a header included with quotes, resolved relative to the file and the include paths. */
+  readInclude?(from: string, name: string): { path: string; text: string } | undefined;
+  /** Only these rules run (after select/ignore); default every rule not turned off. */
+  rules?: ReadonlySet<string>;
+  /** Report suppressions that suppress nothing. */
+  reportUnusedIgnores?: boolean;
+  /** Time bound of one function's analysis, in ms. */
+  functionBudgetMs?: number;
+}
+
+/** A function that was not analysed, and why. */
+export interface SkippedFunction {
+  name: string;
+  start: number;
+  reason: string;
+}
+
+/** The analysis of one file, before the project index decides contract-dependent severities. */
+export interface FileAnalysis {
+  findings: PendingFinding[];
+  skippedFunctions: SkippedFunction[];
+  targets: TargetFacts;
+  stats: {
+    functions: number;
+    analysedFunctions: number;
+    /** Returns of singletons left inside ERROR nodes, which yield no finding. */
+    errorRegions: number;
+    /** `#if` variants parsed because a conditional split a construct. */
+    variants: number;
+  };
+}
+
+const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
+const QUICK_RE = /\b(?:Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_Py_\w+Struct|_Py_EllipsisObject)\b/;
+
+/** True when the text cannot hold a finding of any rule: no singleton and no project macro use. */
+export function cannotHaveFindings(text: string, extraNames: readonly string[] = []): boolean {
+  if (QUICK_RE.test(text)) return false;
+  return !extraNames.some((n) => text.includes(n));
+}
+
+/** Enabled rules of a request. */
+export function enabledRules(opts: Options, only?: ReadonlySet<string>): Rule[] {
+  return RULES.filter((r) => (!only || only.has(r.id)) && opts.rules[r.id] !== 'off');
+}
+
+function includedMacros(req: AnalyzeRequest): MacroDef[] {
+  if (!req.readInclude) return [];
+  const out: MacroDef[] = [];
+  for (const m of req.text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)) {
+    const inc = req.readInclude(req.path, m[1]);
+    if (inc) out.push(...collectSingletonMacros(inc.text, inc.path));
+  }
+  return out;
+}
+
+/** Analyses one file's text with every enabled rule. */
+export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis {
+  const text = req.text;
+  const targets = targetFacts(req.options, text, req.projectLimitedApi);
+  const rules = enabledRules(req.options, req.rules).filter((r) => r.id !== UNUSED_IGNORE);
+  const lines = new LineIndex(text);
+  const eol = detectEol(text);
+  const result: FileAnalysis = {
+    findings: [],
+    skippedFunctions: [],
+    targets,
+    stats: { functions: 0, analysedFunctions: 0, errorRegions: 0, variants: 0 },
+  };
+  const macroMap = new Map<string, MacroDef>();
+  for (const d of includedMacros(req)) macroMap.set(d.name, d);
+  const ownMacros = collectSingletonMacros(text);
+  for (const d of ownMacros) macroMap.set(d.name, d);
+  const macroNames = [...macroMap.keys()];
+  const seen = new Set<string>();
+  const report = (f: PendingFinding) => {
+    const k = `${f.rule}:${f.start}:${f.end}`;
+    if (seen.has(k)) return;
+    seen.add(k);
+    result.findings.push(f);
+  };
+  if (rules.length && !cannotHaveFindings(text, macroNames)) {
+    const relevantRe = new RegExp(`${SINGLETON_PATTERN}${macroNames.length ? `|\\b(?:${macroNames.join('|')})\\b` : ''}`);
+    const expander = new MacroExpander(parser, macroMap);
+    const trees: SyntaxTree[] = [];
+    try {
+      const tree = parser.parse(blankStatementMacros(text));
+      trees.push(tree);
+      const functions = findFunctions(tree.rootNode, text);
+      result.stats.functions = functions.length;
+      for (const fn of functions) analyseFunction(parser, fn, 0, undefined);
+      const regions = tree.rootNode.hasError ? unanalysableRegions(tree.rootNode, text, functions, relevantRe) : [];
+      if (regions.length) {
+        // Parse only the regions (offsets shifted back by the context's offset): a blanked
+        // whole file still costs a full lexing pass.
+        const variants = conditionalVariants(blankStatementMacros(text));
+        for (const variant of variants) {
+          result.stats.variants++;
+          for (const [start, end] of regions) {
+            const piece = variant.slice(start, end);
+            const vt = parser.parse(piece);
+            trees.push(vt);
+            for (const fn of findFunctions(vt.rootNode, piece)) {
+              const original = functions.find((o) => o.node.startIndex === fn.node.startIndex + start);
+              if (original && !original.node.hasError) continue;
+              analyseFunction(parser, fn, start, undefined);
+            }
+          }
+        }
+      }
+      for (const def of ownMacros) {
+        if (!isStatementMacro(def)) continue;
+        const users = functions.filter((f) => new RegExp(`\\b${def.name}\\b`).test(f.body.text)).map((f) => f.name);
+        const pseudo = macroAsFunction(def);
+        const mt = parser.parse(pseudo.text);
+        trees.push(mt);
+        const fnNode = mt.rootNode.namedChildren.find((c) => c?.type === 'function_definition');
+        const info = fnNode && describeFunction(fnNode, pseudo.text);
+        if (info) analyseFunction(parser, { ...info, name: def.name }, pseudo.offset, def, users);
+      }
+    } finally {
+      expander.dispose();
+      for (const t of trees) t.delete();
+    }
+
+    // eslint-disable-next-line no-inner-declarations
+    function analyseFunction(p: CParser, fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
+      void p;
+      if (!fn.returnsObject || !relevantRe.test(fn.body.text)) return;
+      result.stats.analysedFunctions++;
+      result.stats.errorRegions += countErrorRegions(fn.body);
+      let ownership: OwnershipAnalysis | undefined;
+      const ctx: FunctionContext = {
+        text,
+        fn,
+        macro,
+        offset,
+        targets,
+        eol,
+        contractFunctions: users ?? [fn.name],
+        ownership: () =>
+          (ownership ??= analyseOwnership(fn.body, {
+            expander: macro ? undefined : expander,
+            budget: { maxSteps: 200_000, deadline: Date.now() + (req.functionBudgetMs ?? 2000) },
+          })),
+        report,
+      };
+      try {
+        for (const rule of rules) rule.checkFunction(ctx);
+      } catch (e) {
+        if (e instanceof BudgetExceeded || e instanceof CfgTooDeep || e instanceof RangeError) {
+          result.skippedFunctions.push({ name: fn.name, start: fn.node.startIndex + offset, reason: e instanceof RangeError ? 'nesting too deep to analyse' : e.message });
+          return;
+        }
+        throw e;
+      }
+    }
+  }
+  const sup = readSuppressions(text, lines);
+  result.findings = result.findings.filter((f) => !isSuppressed(f, sup, lines));
+  if (req.reportUnusedIgnores && req.options.rules[UNUSED_IGNORE] !== 'off' && (!req.rules || req.rules.has(UNUSED_IGNORE))) {
+    for (const s of sup.lines) {
+      if (s.used) continue;
+      result.findings.push({
+        rule: UNUSED_IGNORE,
+        severity: 'warning',
+        message: `This suppression comment suppresses nothing${s.rules.length ? ` (${s.rules.join(', ')})` : ''}; remove it.`,
+        start: s.start,
+        end: s.end,
+        fixes: [],
+        related: [],
+      });
+    }
+  }
+  result.findings.sort((a, b) => a.start - b.start || a.rule.localeCompare(b.rule));
+  return result;
+}
+
+/**
+ * Top-level regions that mention a singleton but are not inside a cleanly parsed
+ * function, and hold a preprocessor conditional: where `#if` variants may recover
+ * the function. Each region spans the top-level node and its previous sibling (a
+ * signature split by `#ifdef` leaves the body as a separate node).
+ */
+function unanalysableRegions(root: SyntaxNode, text: string, functions: FunctionInfo[], relevant: RegExp): Array<[number, number]> {
+  const clean = functions.filter((f) => !f.node.hasError).map((f) => [f.node.startIndex, f.node.endIndex]);
+  const out: Array<[number, number]> = [];
+  const kids = root.children.filter((k): k is SyntaxNode => !!k);
+  for (let i = 0; i < kids.length; i++) {
+    const k = kids[i];
+    if (!k.hasError && k.type !== 'compound_statement') continue;
+    if (clean.some(([s, e]) => s <= k.startIndex && k.endIndex <= e)) continue;
+    const body = text.slice(k.startIndex, k.endIndex);
+    if (!relevant.test(body)) continue;
+    const start = i > 0 ? kids[i - 1].startIndex : k.startIndex;
+    const region = text.slice(start, k.endIndex);
+    if (!/^[ \t]*#[ \t]*(?:if|ifdef|ifndef|else|elif|endif)\b/m.test(region) && k.type !== 'compound_statement') continue;
+    out.push([start, k.endIndex]);
+  }
+  return out;
+}
+
+function countErrorRegions(body: SyntaxNode): number {
+  if (!body.hasError) return 0;
+  let n = 0;
+  for (const e of body.descendantsOfType('ERROR')) {
+    if (e && /\breturn\b/.test(e.text) && SINGLETON_RE.test(e.text) && !e.descendantsOfType('return_statement').length) n++;
+  }
+  return n;
+}
+
+const ORDER: Severity[] = ['error', 'warning', 'information', 'hint'];
+const LEVEL_TO_SEVERITY: Record<string, Severity> = { error: 'error', warning: 'warning', info: 'information', hint: 'hint' };
+
+/** Decides contract-dependent severities and messages, and applies the configured rule levels. */
+export function finalizeFindings(
+  pending: PendingFinding[],
+  facing: (name: string) => FacingInfo | undefined,
+  targets: TargetFacts,
+  opts: Options,
+): Finding[] {
+  const out: Finding[] = [];
+  for (const p of pending) {
+    const { contract, ...f } = p;
+    const finding: Finding = { ...f, related: [...f.related] };
+    if (contract) {
+      const info = contract.functions.map(facing).find((x) => !!x);
+      const r = resolveReturnFinding(p, !!info, targets);
+      finding.severity = r.severity;
+      finding.message = r.message;
+      // A helper may return a borrowed reference on purpose; turning it into a new one would leak, so only a person applies it.
+      if (!info) finding.fixes = finding.fixes.map((x) => ({ ...x, safe: false }));
+      if (info?.path !== undefined && info.start !== undefined) {
+        finding.related.push({ path: info.path, start: info.start, end: info.end ?? info.start, message: info.reason });
+      }
+    }
+    const level = opts.rules[finding.rule];
+    if (level === 'off') continue;
+    if (level) {
+      const configured = LEVEL_TO_SEVERITY[level];
+      const top = RULES_BY_ID.get(finding.rule)?.defaultSeverity ?? 'error';
+      finding.severity =
+        finding.severity === top || ORDER.indexOf(configured) > ORDER.indexOf(finding.severity) ? configured : finding.severity;
+    }
+    out.push(finding);
+  }
+  return out;
+}

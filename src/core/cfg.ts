@@ -1,0 +1,405 @@
+import type { SyntaxNode } from './parser';
+import { calleeName, namedKids, NORETURN_CALLS, RETURN_MACRO_NAMES, snippet } from './syntax';
+
+/** One step of a path: a branch taken, a jump, an assignment; shown as a related location. */
+export interface PathStep {
+  start: number;
+  end: number;
+  message: string;
+}
+
+/** A byte range in the analysed text. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/**
+ * What a CFG node does. `effect` evaluates `ast` (an expression or a declaration);
+ * `branch` evaluates `ast` (a condition, or nothing for `#if`) and then takes one of
+ * its edges; `return` ends the path (`ast` is the return statement, or the return
+ * macro's expression statement when `macroReturn` is set).
+ */
+export type CfgNodeKind = 'entry' | 'exit' | 'effect' | 'branch' | 'return' | 'join';
+
+/** A node of the control-flow graph. */
+export interface CfgNode {
+  id: number;
+  kind: CfgNodeKind;
+  ast?: SyntaxNode;
+  /** Set when the node comes from a macro body: findings point here, at the macro's use. */
+  at?: Span;
+  macroReturn?: boolean;
+  succ: CfgEdge[];
+}
+
+/** An edge; `step` explains the choice when the edge is one of several. */
+export interface CfgEdge {
+  to: number;
+  step?: PathStep;
+}
+
+/** A per-function control-flow graph. Node 0 is the entry, node 1 the exit. */
+export interface Cfg {
+  nodes: CfgNode[];
+  entry: number;
+  exit: number;
+}
+
+/** Extension points of the builder. */
+export interface CfgHooks {
+  /** The statements a statement-position macro use expands to (one level), if it is a project macro. */
+  expandStatement?(stmt: SyntaxNode, expr: SyntaxNode): SyntaxNode[] | undefined;
+  /** True for calls that never return, beyond the built-in list. */
+  isNoReturn?(name: string): boolean;
+}
+
+interface Pending {
+  from: number;
+  step?: PathStep;
+}
+
+/** Thrown when a body is too deeply nested to walk. */
+export class CfgTooDeep extends Error {}
+
+const MAX_DEPTH = 400;
+
+/** Builds the CFG of a function body (a `compound_statement`). */
+export function buildCfg(body: SyntaxNode, hooks: CfgHooks = {}): Cfg {
+  return new Builder(hooks).build(body);
+}
+
+class Builder {
+  private readonly nodes: CfgNode[] = [];
+  private readonly labels = new Map<string, number>();
+  private readonly breaks: Pending[][] = [];
+  private readonly continues: number[] = [];
+  private at: Span | undefined;
+  private depth = 0;
+  private macroDepth = 0;
+
+  constructor(private readonly hooks: CfgHooks) {}
+
+  build(body: SyntaxNode): Cfg {
+    const entry = this.add('entry');
+    const exit = this.add('exit');
+    const end = this.stmt(body, [{ from: entry }]);
+    this.connect(end, exit);
+    return { nodes: this.nodes, entry, exit };
+  }
+
+  private add(kind: CfgNodeKind, ast?: SyntaxNode): number {
+    const id = this.nodes.length;
+    this.nodes.push({ id, kind, ast, at: this.at, succ: [] });
+    return id;
+  }
+
+  private connect(frontier: Pending[], to: number): void {
+    for (const p of frontier) this.nodes[p.from].succ.push({ to, step: p.step });
+  }
+
+  private step(node: SyntaxNode, message: string): PathStep {
+    const span = this.at ?? { start: node.startIndex, end: node.endIndex };
+    return { start: span.start, end: span.end, message };
+  }
+
+  private label(name: string): number {
+    let id = this.labels.get(name);
+    if (id === undefined) {
+      id = this.add('join');
+      this.labels.set(name, id);
+    }
+    return id;
+  }
+
+  private constantCondition(cond: SyntaxNode | null): boolean | undefined {
+    if (!cond) return true;
+    const t = cond.text.replace(/[()\s]/g, '');
+    if (t === '0' || t === 'false') return false;
+    if (t === '1' || t === 'true') return true;
+    return undefined;
+  }
+
+  /** A branch on `cond`: the edges for true and false, honouring constant conditions. */
+  private branch(cond: SyntaxNode | null, head: string, frontier: Pending[]): { yes: Pending[]; no: Pending[] } {
+    const k = this.constantCondition(cond);
+    const b = this.add('branch', cond ?? undefined);
+    this.connect(frontier, b);
+    const shown = cond ? snippet(cond.text) : '';
+    return {
+      yes: k === false ? [] : [{ from: b, step: k === undefined && cond ? this.step(cond, `${head} ${shown} is true on this path`) : undefined }],
+      no: k === true ? [] : [{ from: b, step: k === undefined && cond ? this.step(cond, `${head} ${shown} is false on this path`) : undefined }],
+    };
+  }
+
+  private stmt(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    if (++this.depth > MAX_DEPTH) throw new CfgTooDeep('statement nesting too deep');
+    try {
+      return this.stmtInner(node, frontier);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private seq(nodes: SyntaxNode[], frontier: Pending[]): Pending[] {
+    let f = frontier;
+    for (const n of nodes) f = this.stmt(n, f);
+    return f;
+  }
+
+  private stmtInner(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    switch (node.type) {
+      case 'compound_statement':
+      case 'ERROR':
+      case 'seh_try_statement':
+      case 'seh_finally_clause':
+      case 'seh_except_clause':
+      case 'translation_unit':
+        return this.seq(namedKids(node), frontier);
+      case 'expression_statement':
+        return this.expressionStatement(node, frontier);
+      case 'declaration': {
+        const id = this.add('effect', node);
+        this.connect(frontier, id);
+        return [{ from: id }];
+      }
+      case 'return_statement': {
+        const id = this.add('return', node);
+        this.connect(frontier, id);
+        this.nodes[id].succ.push({ to: 1 });
+        return [];
+      }
+      case 'if_statement': {
+        const cond = node.childForFieldName('condition');
+        const { yes, no } = this.branch(cond, 'if', frontier);
+        const cons = node.childForFieldName('consequence');
+        const out = cons ? this.stmt(cons, yes) : yes;
+        const alt = node.childForFieldName('alternative');
+        const altBody = alt ? (alt.type === 'else_clause' ? namedKids(alt)[0] : alt) : undefined;
+        const elseOut = altBody ? this.stmt(altBody, no) : no;
+        return out.concat(elseOut);
+      }
+      case 'while_statement': {
+        const cond = node.childForFieldName('condition');
+        const b = this.nodes.length;
+        const { yes, no } = this.branch(cond, 'while', frontier);
+        this.breaks.push([]);
+        this.continues.push(b);
+        const body = node.childForFieldName('body');
+        const end = body ? this.stmt(body, yes) : yes;
+        this.connect(end, b);
+        this.continues.pop();
+        return no.concat(this.breaks.pop()!);
+      }
+      case 'do_statement': {
+        const head = this.add('join');
+        this.connect(frontier, head);
+        const cond = node.childForFieldName('condition');
+        const condId = this.add('join');
+        this.breaks.push([]);
+        this.continues.push(condId);
+        const body = node.childForFieldName('body');
+        const end = body ? this.stmt(body, [{ from: head }]) : [{ from: head }];
+        this.connect(end, condId);
+        this.continues.pop();
+        const { yes, no } = this.branch(cond, 'while', [{ from: condId }]);
+        this.connect(yes, head);
+        return no.concat(this.breaks.pop()!);
+      }
+      case 'for_statement':
+        return this.forStatement(node, frontier);
+      case 'switch_statement':
+        return this.switchStatement(node, frontier);
+      case 'case_statement':
+        // A case label outside a recognisable switch (broken parse): its statements run in sequence.
+        return this.seq(this.caseBody(node), frontier);
+      case 'break_statement': {
+        const top = this.breaks[this.breaks.length - 1];
+        if (top) top.push(...frontier);
+        return [];
+      }
+      case 'continue_statement': {
+        const top = this.continues[this.continues.length - 1];
+        if (top !== undefined) this.connect(frontier, top);
+        return [];
+      }
+      case 'goto_statement': {
+        const name = node.childForFieldName('label')?.text ?? '';
+        const target = this.label(name);
+        this.connect(
+          frontier.map((p) => ({ from: p.from, step: p.step ?? this.step(node, `jumps to \`${name}\``) })),
+          target,
+        );
+        return [];
+      }
+      case 'labeled_statement': {
+        const name = node.childForFieldName('label')?.text ?? '';
+        const l = this.label(name);
+        this.connect(frontier, l);
+        const inner = namedKids(node).filter((c) => c.type !== 'statement_identifier');
+        return this.seq(inner, [{ from: l }]);
+      }
+      case 'attributed_statement':
+        return this.seq(namedKids(node).filter((c) => c.type !== 'attribute_declaration'), frontier);
+      case 'preproc_if':
+      case 'preproc_ifdef':
+      case 'preproc_elif':
+      case 'preproc_elifdef':
+        return this.preprocIf(node, frontier);
+      case 'preproc_else':
+        return this.seq(namedKids(node), frontier);
+      case 'comment':
+      case 'preproc_def':
+      case 'preproc_function_def':
+      case 'preproc_call':
+      case 'preproc_include':
+      case 'type_definition':
+      case 'function_definition':
+      case 'struct_specifier':
+      case 'enum_specifier':
+      case 'union_specifier':
+        return frontier;
+      default:
+        if (node.type.endsWith('_expression') || node.type === 'identifier') {
+          const id = this.add('effect', node);
+          this.connect(frontier, id);
+          return [{ from: id }];
+        }
+        return frontier;
+    }
+  }
+
+  private expressionStatement(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    const expr = namedKids(node)[0];
+    if (!expr) return frontier;
+    const name = expr.type === 'identifier' ? expr.text : expr.type === 'call_expression' ? calleeName(expr) : undefined;
+    if (name && RETURN_MACRO_NAMES.has(name)) {
+      const id = this.add('return', node);
+      this.nodes[id].macroReturn = true;
+      this.connect(frontier, id);
+      this.nodes[id].succ.push({ to: 1 });
+      return [];
+    }
+    if (name && expr.type === 'call_expression' && (NORETURN_CALLS.has(name) || this.hooks.isNoReturn?.(name))) {
+      const id = this.add('effect', expr);
+      this.connect(frontier, id);
+      return [];
+    }
+    if (name && this.macroDepth === 0 && this.hooks.expandStatement) {
+      const body = this.hooks.expandStatement(node, expr);
+      if (body) {
+        const saved = this.at;
+        this.at = { start: node.startIndex, end: node.endIndex };
+        this.macroDepth++;
+        try {
+          return this.seq(body, frontier);
+        } finally {
+          this.macroDepth--;
+          this.at = saved;
+        }
+      }
+    }
+    const id = this.add('effect', expr);
+    this.connect(frontier, id);
+    return [{ from: id }];
+  }
+
+  private forStatement(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    let f = frontier;
+    const init = node.childForFieldName('initializer');
+    if (init) {
+      const id = this.add('effect', init);
+      this.connect(f, id);
+      f = [{ from: id }];
+    }
+    const cond = node.childForFieldName('condition');
+    const b = this.nodes.length;
+    const { yes, no } = this.branch(cond, 'for', f);
+    const updateNode = node.childForFieldName('update');
+    const update = this.add(updateNode ? 'effect' : 'join', updateNode ?? undefined);
+    this.nodes[update].succ.push({ to: b });
+    this.breaks.push([]);
+    this.continues.push(update);
+    const body = node.childForFieldName('body');
+    const end = body ? this.stmt(body, yes) : yes;
+    this.connect(end, update);
+    this.continues.pop();
+    return no.concat(this.breaks.pop()!);
+  }
+
+  private caseBody(c: SyntaxNode): SyntaxNode[] {
+    const value = c.childForFieldName('value');
+    return namedKids(c).filter((k) => !value || k.startIndex !== value.startIndex || k.endIndex !== value.endIndex);
+  }
+
+  private switchStatement(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    const cond = node.childForFieldName('condition');
+    const s = this.add('branch', cond ?? undefined);
+    this.connect(frontier, s);
+    const shown = cond ? snippet(cond.text) : '';
+    const body = node.childForFieldName('body');
+    this.breaks.push([]);
+    let f: Pending[] = [];
+    let sawDefault = false;
+    const items = body ? this.flattenSwitchBody(body) : [];
+    for (const item of items) {
+      if (item.type === 'case_statement') {
+        const isDefault = item.child(0)?.type === 'default';
+        sawDefault ||= isDefault;
+        const value = item.childForFieldName('value');
+        const j = this.add('join');
+        const label = isDefault ? 'default' : `case ${snippet(value?.text ?? '', 30)}`;
+        this.nodes[s].succ.push({ to: j, step: this.step(item, `switch ${shown} takes \`${label}:\` on this path`) });
+        this.connect(f, j);
+        f = this.seq(this.caseBody(item), [{ from: j }]);
+      } else {
+        f = this.stmt(item, f);
+      }
+    }
+    const out = this.breaks.pop()!.concat(f);
+    if (!sawDefault) out.push({ from: s, step: cond ? this.step(cond, `switch ${shown} matches no case on this path`) : undefined });
+    return out;
+  }
+
+  /** Case labels wrapped in `#if` blocks are treated as if the directives were absent. */
+  private flattenSwitchBody(body: SyntaxNode): SyntaxNode[] {
+    const out: SyntaxNode[] = [];
+    const visit = (n: SyntaxNode) => {
+      for (const k of namedKids(n)) {
+        if (k.type.startsWith('preproc_if') || k.type === 'preproc_else' || k.type === 'preproc_elif') {
+          if (/^#\s*if\s+0\b/.test(k.text)) continue;
+          if (namedKids(k).some((x) => x.type === 'case_statement')) {
+            visit(k);
+            continue;
+          }
+        }
+        if (k.type === 'identifier' && n.type.startsWith('preproc_')) continue;
+        out.push(k);
+      }
+    };
+    visit(body);
+    return out;
+  }
+
+  private preprocIf(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    const cond = node.childForFieldName('condition') ?? node.childForFieldName('name');
+    const alt = node.childForFieldName('alternative');
+    const directive = node.child(0)?.text ?? '#if';
+    const condText = cond ? cond.text.trim() : '';
+    const dead = (directive === '#if' || directive === '#elif') && /^\(?\s*0\s*\)?$/.test(condText);
+    const alwaysOn = (directive === '#if' || directive === '#elif') && /^\(?\s*1\s*\)?$/.test(condText);
+    const body = namedKids(node).filter(
+      (k) => k !== alt && !(cond && k.startIndex === cond.startIndex && k.endIndex === cond.endIndex) && !(alt && k.startIndex === alt.startIndex),
+    );
+    const b = this.add('branch');
+    this.connect(frontier, b);
+    const head = `${directive} ${snippet(condText, 30)}`;
+    let out: Pending[] = [];
+    if (!dead) out = out.concat(this.seq(body, [{ from: b, step: alwaysOn ? undefined : this.step(node, `\`${head}\` is compiled on this path`) }]));
+    if (!alwaysOn) {
+      const elseStep = this.step(alt ?? node, `\`${head}\` is not compiled on this path`);
+      out = out.concat(alt ? this.stmt(alt, [{ from: b, step: dead ? undefined : elseStep }]) : [{ from: b, step: dead ? undefined : elseStep }]);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,98 @@
+import { parse as parseToml } from 'smol-toml';
+import { RULES_BY_ID } from './rules/index';
+import { minimumVersion, type Options, type RuleLevel } from './options';
+
+/** A problem in a configuration file; the rest of the configuration still applies. */
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+/** What `[tool.cpyref]` (and `requires-python`) of a pyproject.toml set. */
+export interface PyprojectConfig {
+  /** Options set by the file (only the keys it sets). */
+  options: Partial<Options>;
+  /** `project.requires-python`, used when `python-versions` is not set. */
+  requiresPython?: string;
+  /** The build files ask for a limited-API build (`py_limited_api`). */
+  limitedApi: boolean;
+  problems: ConfigProblem[];
+}
+
+const LEVELS: readonly RuleLevel[] = ['error', 'warning', 'info', 'hint', 'off'];
+const KEYS = ['include', 'exclude', 'extend-exclude', 'python-versions', 'rules', 'max-file-size', 'include-paths'];
+
+function stringList(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+}
+
+/** Reads `[tool.cpyref]` from a pyproject.toml's text. */
+export function readPyproject(text: string): PyprojectConfig {
+  const out: PyprojectConfig = { options: {}, limitedApi: /py[-_]limited[-_]api\s*=\s*(true|["']cp3)/i.test(text), problems: [] };
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    out.problems.push({ key: '', message: `not valid TOML: ${(e as Error).message.split('\n')[0]}` });
+    return out;
+  }
+  const project = doc.project as Record<string, unknown> | undefined;
+  if (project && typeof project['requires-python'] === 'string') out.requiresPython = project['requires-python'];
+  const tool = (doc.tool as Record<string, unknown> | undefined)?.cpyref as Record<string, unknown> | undefined;
+  if (!tool) return out;
+  if (typeof tool !== 'object') {
+    out.problems.push({ key: 'tool.cpyref', message: 'must be a table' });
+    return out;
+  }
+  for (const [k, v] of Object.entries(tool)) {
+    const key = `tool.cpyref.${k}`;
+    const bad = (what: string) => out.problems.push({ key, message: `must be ${what}; ignored` });
+    switch (k) {
+      case 'include':
+      case 'exclude':
+      case 'extend-exclude':
+      case 'include-paths': {
+        const list = stringList(v);
+        if (!list) bad('a list of strings');
+        else if (k === 'include') out.options.include = list;
+        else if (k === 'exclude') out.options.exclude = list;
+        else if (k === 'extend-exclude') out.options.extendExclude = list;
+        else out.options.includePaths = list;
+        break;
+      }
+      case 'python-versions':
+        if (typeof v !== 'string' || !minimumVersion(v)) bad('a version specifier such as ">=3.8"');
+        else out.options.pythonVersions = v;
+        break;
+      case 'max-file-size':
+        if (typeof v !== 'number' || !(v > 0)) bad('a positive number of bytes');
+        else out.options.maxFileSize = v;
+        break;
+      case 'rules': {
+        if (!v || typeof v !== 'object' || Array.isArray(v)) {
+          bad('a table of rule id to level');
+          break;
+        }
+        const rules: Record<string, RuleLevel> = {};
+        for (const [id, level] of Object.entries(v as Record<string, unknown>)) {
+          if (!RULES_BY_ID.has(id)) out.problems.push({ key: `${key}.${id}`, message: 'unknown rule id; ignored' });
+          else if (typeof level !== 'string' || !LEVELS.includes(level as RuleLevel))
+            out.problems.push({ key: `${key}.${id}`, message: `must be one of ${LEVELS.join(', ')}; ignored` });
+          else rules[id] = level as RuleLevel;
+        }
+        out.options.rules = rules;
+        break;
+      }
+      default:
+        out.problems.push({ key, message: `unknown key (known: ${KEYS.join(', ')}); ignored` });
+    }
+  }
+  return out;
+}
+
+/** Merges a pyproject configuration over base options; `requires-python` fills an unset `python-versions`. */
+export function applyPyproject(base: Options, cfg: PyprojectConfig): Options {
+  const merged: Options = { ...base, ...cfg.options, rules: { ...base.rules, ...(cfg.options.rules ?? {}) } };
+  if (!cfg.options.pythonVersions && cfg.requiresPython && minimumVersion(cfg.requiresPython)) merged.pythonVersions = cfg.requiresPython;
+  return merged;
+}

@@ -1,0 +1,54 @@
+import type { Cfg, CfgEdge, CfgNode } from './cfg';
+
+/** A lattice of facts and the transfer over CFG nodes, for a forward analysis. */
+export interface ForwardProblem<S> {
+  /** Facts at the function's entry. */
+  initial: S;
+  /** Facts after `node`, given the facts before it. */
+  transfer(node: CfgNode, input: S): S;
+  /** Facts carried along `edge` (e.g. a path step recorded on a branch). */
+  onEdge?(edge: CfgEdge, output: S, from: CfgNode): S;
+  /** Joins `incoming` into `current`; `changed` says whether `current` grew. */
+  join(current: S | undefined, incoming: S): { value: S; changed: boolean };
+}
+
+/** Thrown when an analysis exceeds its budget; the function is skipped with a reason. */
+export class BudgetExceeded extends Error {}
+
+/** Limits a single function's analysis. */
+export interface Budget {
+  /** Maximum node visits. */
+  maxSteps: number;
+  /** Wall-clock deadline (ms since epoch). */
+  deadline: number;
+}
+
+/** Solves a forward problem with a worklist; returns the facts at the entry of each reachable node. */
+export function solveForward<S>(cfg: Cfg, problem: ForwardProblem<S>, budget: Budget): Map<number, S> {
+  const input = new Map<number, S>();
+  input.set(cfg.entry, problem.initial);
+  const queue: number[] = [cfg.entry];
+  const queued = new Set<number>(queue);
+  let steps = 0;
+  while (queue.length) {
+    const id = queue.shift()!;
+    queued.delete(id);
+    if (++steps > budget.maxSteps || (steps % 256 === 0 && Date.now() > budget.deadline)) {
+      throw new BudgetExceeded(`analysis exceeded its budget after ${steps} steps`);
+    }
+    const node = cfg.nodes[id];
+    const out = problem.transfer(node, input.get(id)!);
+    for (const edge of node.succ) {
+      const carried = problem.onEdge ? problem.onEdge(edge, out, node) : out;
+      const { value, changed } = problem.join(input.get(edge.to), carried);
+      if (changed || !input.has(edge.to)) {
+        input.set(edge.to, value);
+        if (!queued.has(edge.to)) {
+          queue.push(edge.to);
+          queued.add(edge.to);
+        }
+      }
+    }
+  }
+  return input;
+}

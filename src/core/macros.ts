@@ -1,0 +1,138 @@
+import type { CParser, SyntaxNode, SyntaxTree } from './parser';
+import { namedKids, SINGLETON_PATTERN } from './syntax';
+
+/** A `#define` found in a file or in a header it includes. */
+export interface MacroDef {
+  name: string;
+  /** Parameter names of a function-like macro; undefined for object-like macros. */
+  params?: string[];
+  /** The body with line continuations replaced by spaces (offsets kept). */
+  body: string;
+  /** Offset of the body in its file's text. */
+  bodyStart: number;
+  /** Offset of the `#define` line in its file's text. */
+  defineStart: number;
+  /** Set when the macro comes from another file (an included header). */
+  path?: string;
+}
+
+const DEFINE_RE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?((?:[^\n\\]|\\\r?\n|\\)*)/gm;
+const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
+
+/** Every `#define` in `text` whose body mentions a singleton (the only ones that can matter here). */
+export function collectSingletonMacros(text: string, path?: string): MacroDef[] {
+  const out: MacroDef[] = [];
+  if (!text.includes('define')) return out;
+  DEFINE_RE.lastIndex = 0;
+  for (let m = DEFINE_RE.exec(text); m; m = DEFINE_RE.exec(text)) {
+    const raw = m[3] ?? '';
+    if (!SINGLETON_RE.test(raw.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ''))) continue;
+    const bodyStart = m.index + m[0].length - raw.length;
+    // Comments and line continuations become spaces, so offsets into the body stay valid.
+    const body = raw
+      .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => c.replace(/[^\n]/g, ' '))
+      .replace(/\\(\r?\n)/g, (_s, nl: string) => ' ' + nl.replace(/[^\n]/g, ' '));
+    const params = m[2] !== undefined ? m[2].slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean) : undefined;
+    out.push({ name: m[1], params, body, bodyStart, defineStart: m.index, path });
+  }
+  return out;
+}
+
+/** Whether a macro body is a statement (contains `return`, or starts like one) rather than an expression. */
+export function isStatementMacro(def: MacroDef): boolean {
+  const b = stripComments(def.body).trim();
+  return /\breturn\b/.test(b) || /^(do\b|if\b|\{|while\b|for\b|switch\b)/.test(b) || /;\s*\S/.test(b);
+}
+
+function stripComments(s: string): string {
+  return s.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/.*$/gm, ' ');
+}
+
+const STMT_PREFIX = 'void __cpyref_m(void) {\n';
+const EXPR_PREFIX = 'void *__cpyref_e = (';
+
+/**
+ * Expands project macros one level by parsing their bodies on their own; owns the
+ * trees it creates, so call `dispose()` after the function's analysis.
+ */
+export class MacroExpander {
+  private readonly trees: SyntaxTree[] = [];
+  private readonly cache = new Map<string, SyntaxNode[] | SyntaxNode | null>();
+
+  constructor(
+    private readonly parser: CParser,
+    readonly macros: Map<string, MacroDef>,
+  ) {}
+
+  /** Names of the known macros, for relevance filters. */
+  names(): string[] {
+    return [...this.macros.keys()];
+  }
+
+  private substitute(def: MacroDef, call: SyntaxNode | undefined): string | undefined {
+    if (!def.params) return call && call.type === 'call_expression' ? undefined : def.body;
+    if (!call || call.type !== 'call_expression') return undefined;
+    const args = namedKids(call.childForFieldName('arguments')!).map((a) => a.text);
+    let body = def.body.replace(/##/g, '');
+    def.params.forEach((p, i) => {
+      if (p === '...') return;
+      body = body.replace(new RegExp(`(?<![\\w#])#?${p}\\b`, 'g'), `(${args[i] ?? '0'})`);
+    });
+    return body;
+  }
+
+  /** The statements a statement-position use expands to. */
+  statements(expr: SyntaxNode): SyntaxNode[] | undefined {
+    const def = this.lookup(expr);
+    if (!def) return undefined;
+    const body = this.substitute(def, expr.type === 'call_expression' ? expr : undefined);
+    if (body === undefined) return undefined;
+    const key = 'S' + body;
+    if (!this.cache.has(key)) {
+      const tree = this.parser.parse(`${STMT_PREFIX}${body};\n}\n`);
+      this.trees.push(tree);
+      const fn = tree.rootNode.namedChildren.find((c) => c?.type === 'function_definition');
+      const b = fn?.childForFieldName('body');
+      this.cache.set(key, b ? namedKids(b) : null);
+    }
+    return (this.cache.get(key) as SyntaxNode[] | null) ?? undefined;
+  }
+
+  /** The expression an expression-position use expands to. */
+  expression(expr: SyntaxNode): SyntaxNode | undefined {
+    const def = this.lookup(expr);
+    if (!def || isStatementMacro(def)) return undefined;
+    const body = this.substitute(def, expr.type === 'call_expression' ? expr : undefined);
+    if (body === undefined) return undefined;
+    const key = 'E' + body;
+    if (!this.cache.has(key)) {
+      const tree = this.parser.parse(`${EXPR_PREFIX}${body});\n`);
+      this.trees.push(tree);
+      const decl = tree.rootNode.namedChildren.find((c) => c?.type === 'declaration');
+      const init = decl?.namedChildren.find((c) => c?.type === 'init_declarator');
+      const value = init?.childForFieldName('value');
+      this.cache.set(key, value && !value.hasError ? value : null);
+    }
+    return (this.cache.get(key) as SyntaxNode | null) ?? undefined;
+  }
+
+  /** The definition a use refers to. */
+  lookup(expr: SyntaxNode): MacroDef | undefined {
+    const nameNode = expr.type === 'call_expression' ? expr.childForFieldName('function') : expr;
+    if (!nameNode || nameNode.type !== 'identifier') return undefined;
+    return this.macros.get(nameNode.text);
+  }
+
+  /** Frees the trees of every expansion. */
+  dispose(): void {
+    for (const t of this.trees) t.delete();
+    this.trees.length = 0;
+    this.cache.clear();
+  }
+}
+
+/** Source of a pseudo-function whose body is a macro's body, for analysing the definition itself. */
+export function macroAsFunction(def: MacroDef): { text: string; offset: number } {
+  const prefix = 'PyObject *__cpyref_macro(void) {\n';
+  return { text: `${prefix}${def.body};\n}\n`, offset: def.bodyStart - prefix.length };
+}

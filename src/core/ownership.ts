@@ -1,0 +1,418 @@
+import { buildCfg, type Cfg, type CfgNode, type PathStep, type Span } from './cfg';
+import { BudgetExceeded, solveForward, type Budget } from './dataflow';
+import type { MacroExpander } from './macros';
+import type { SyntaxNode } from './parser';
+import {
+  argList,
+  calleeName,
+  DECREF_CALLS,
+  INCREF_CALLS,
+  namedKids,
+  NEWREF_CALLS,
+  SINGLETON_PATTERN,
+  SINGLETONS,
+  singletonIndex,
+  snippet,
+  STEALING_ARGS,
+  STRUCT_SPELLINGS,
+  TRANSPARENT_CALLS,
+} from './syntax';
+
+/** A value in the analysis: a singleton's index, or OTHER for anything else. */
+export const OTHER = -1;
+
+/**
+ * The facts on one path: the singleton (or OTHER) each tracked local holds, and how
+ * many unconsumed references to each singleton the function owns (capped at 2).
+ */
+export interface PathState {
+  vars: number[];
+  owned: number[];
+  /** Branches and assignments that led here; not part of the state's identity. */
+  steps: PathStep[];
+}
+
+/** A disjunction of path states keyed by their facts. */
+export type StateSet = Map<string, PathState>;
+
+const MAX_OWNED = 2;
+const MAX_STATES = 64;
+const MAX_PATH_STEPS = 12;
+const MAX_TRACKED = 12;
+
+function key(s: PathState): string {
+  return s.vars.join(',') + '|' + s.owned.join(',');
+}
+
+function withOwned(s: PathState, i: number, delta: number): PathState {
+  const owned = s.owned.slice();
+  owned[i] = Math.max(0, Math.min(MAX_OWNED, owned[i] + delta));
+  return { vars: s.vars, owned, steps: s.steps };
+}
+
+function withStep(s: PathState, step: PathStep): PathState {
+  const steps = s.steps.length >= MAX_PATH_STEPS ? s.steps.slice(1) : s.steps.slice();
+  steps.push(step);
+  return { vars: s.vars, owned: s.owned, steps };
+}
+
+/** A place where an unowned singleton reference is released or given away. */
+export interface ConsumeEvent {
+  node: SyntaxNode;
+  at?: Span;
+  singleton: number;
+  kind: 'decref' | 'steal';
+  state: PathState;
+}
+
+/** What one path returns at a return statement. */
+export interface ReturnOutcome {
+  /** The returned singleton, or OTHER. */
+  value: number;
+  /** The function owned a reference to it on this path. */
+  owned: boolean;
+  state: PathState;
+}
+
+/** The verdict for one `return` node. */
+export interface ReturnVerdict {
+  node: CfgNode;
+  expr: SyntaxNode;
+  outcomes: ReturnOutcome[];
+}
+
+/** The ownership facts of one function, shared by every rule that needs them. */
+export interface OwnershipAnalysis {
+  cfg: Cfg;
+  tracked: Map<string, number>;
+  inputs: Map<number, StateSet>;
+  returns: ReturnVerdict[];
+  /** Some node had more path states than the cap; results may be incomplete. */
+  truncated: boolean;
+}
+
+/** Options of one function's analysis. */
+export interface OwnershipOptions {
+  expander?: MacroExpander;
+  budget: Budget;
+}
+
+const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
+
+/** Locals that may hold a singleton: assigned from an expression that mentions one (or such a local, or a macro). */
+export function trackedLocals(body: SyntaxNode, macroNames: string[]): Map<string, number> {
+  const assigns: Array<[string, string]> = [];
+  for (const a of body.descendantsOfType(['assignment_expression', 'init_declarator'])) {
+    if (!a) continue;
+    const left = a.type === 'assignment_expression' ? a.childForFieldName('left') : declaredName(a.childForFieldName('declarator'));
+    const right = a.childForFieldName(a.type === 'assignment_expression' ? 'right' : 'value');
+    if (!left || !right || left.type !== 'identifier') continue;
+    assigns.push([left.text, right.text]);
+  }
+  const tracked = new Set<string>();
+  const macroRe = macroNames.length ? new RegExp(`\\b(?:${macroNames.join('|')})\\b`) : undefined;
+  for (let round = 0; round < 3; round++) {
+    for (const [name, rhs] of assigns) {
+      if (tracked.has(name) || tracked.size >= MAX_TRACKED) continue;
+      if (SINGLETON_RE.test(rhs) || macroRe?.test(rhs) || [...tracked].some((t) => new RegExp(`\\b${t}\\b`).test(rhs))) tracked.add(name);
+    }
+  }
+  const map = new Map<string, number>();
+  for (const t of tracked) map.set(t, map.size);
+  return map;
+}
+
+function declaredName(d: SyntaxNode | null): SyntaxNode | null {
+  while (d && d.type !== 'identifier') {
+    if (d.type === 'pointer_declarator' || d.type === 'parenthesized_declarator' || d.type === 'attributed_declarator') {
+      d = d.childForFieldName('declarator') ?? namedKids(d).find((k) => k.type.endsWith('declarator') || k.type === 'identifier') ?? null;
+    } else return null;
+  }
+  return d;
+}
+
+type Pair = [PathState, number];
+
+/** Evaluates expressions over path states: the transfer function of the ownership analysis. */
+class Evaluator {
+  readonly events: ConsumeEvent[] = [];
+  private recording = false;
+  private readonly relevant: RegExp;
+
+  constructor(
+    readonly tracked: Map<string, number>,
+    private readonly expander: MacroExpander | undefined,
+  ) {
+    const words = [
+      ...tracked.keys(),
+      ...(expander?.names() ?? []),
+      ...INCREF_CALLS,
+      ...DECREF_CALLS,
+      ...NEWREF_CALLS,
+      ...Object.keys(STEALING_ARGS),
+    ];
+    this.relevant = new RegExp(`${SINGLETON_PATTERN}|\\b(?:${words.join('|')})\\b`);
+  }
+
+  isRelevant(node: SyntaxNode): boolean {
+    return this.relevant.test(node.text);
+  }
+
+  /** Evaluates `node` in `state` and records consume events (used once, after the fixpoint). */
+  withEvents<T>(f: () => T): T {
+    this.recording = true;
+    try {
+      return f();
+    } finally {
+      this.recording = false;
+    }
+  }
+
+  private span(node: SyntaxNode, at: Span | undefined): Span {
+    return at ?? { start: node.startIndex, end: node.endIndex };
+  }
+
+  private consume(node: SyntaxNode, at: Span | undefined, st: PathState, s: number, kind: 'decref' | 'steal'): PathState {
+    if (this.recording) this.events.push({ node, at, singleton: s, kind, state: st });
+    return withOwned(st, s, -1);
+  }
+
+  /** Evaluates a statement-level node (expression or declaration). */
+  statement(node: SyntaxNode, st: PathState, at: Span | undefined): PathState[] {
+    if (node.type === 'declaration') {
+      let states = [st];
+      for (const d of namedKids(node)) {
+        if (d.type !== 'init_declarator') {
+          const name = declaredName(d);
+          const i = name ? this.tracked.get(name.text) : undefined;
+          if (i !== undefined) states = states.map((s) => setVar(s, i, OTHER));
+          continue;
+        }
+        const name = declaredName(d.childForFieldName('declarator'));
+        const value = d.childForFieldName('value');
+        if (!value) continue;
+        const i = name ? this.tracked.get(name.text) : undefined;
+        const next: PathState[] = [];
+        for (const s of states) {
+          for (const [s2, v] of this.expr(value, s, at)) next.push(i === undefined ? s2 : this.assign(s2, i, v, name!.text, d, at));
+        }
+        states = next;
+      }
+      return states;
+    }
+    return this.expr(node, st, at).map(([s]) => s);
+  }
+
+  private assign(s: PathState, i: number, v: number, name: string, node: SyntaxNode, at: Span | undefined): PathState {
+    const next = setVar(s, i, v);
+    if (v >= 0 && s.vars[i] !== v) {
+      const sp = this.span(node, at);
+      return withStep(next, { ...sp, message: `\`${name}\` holds \`${SINGLETONS[v]}\` from here on this path` });
+    }
+    return next;
+  }
+
+  /** All (state, value) pairs an expression can produce. */
+  expr(node: SyntaxNode, st: PathState, at: Span | undefined): Pair[] {
+    switch (node.type) {
+      case 'parenthesized_expression': {
+        const inner = namedKids(node);
+        return inner.length ? this.expr(inner[inner.length - 1], st, at) : [[st, OTHER]];
+      }
+      case 'cast_expression': {
+        const v = node.childForFieldName('value');
+        return v ? this.expr(v, st, at) : [[st, OTHER]];
+      }
+      case 'identifier': {
+        const s = singletonIndex(node.text);
+        if (s >= 0) return [[st, s]];
+        const i = this.tracked.get(node.text);
+        if (i !== undefined) return [[st, st.vars[i]]];
+        const exp = this.expander?.expression(node);
+        if (exp) return this.expr(exp, st, at ?? this.span(node, at));
+        return [[st, OTHER]];
+      }
+      case 'pointer_expression': {
+        const arg = node.childForFieldName('argument');
+        if (node.child(0)?.type === '&' && arg?.type === 'identifier' && arg.text in STRUCT_SPELLINGS) return [[st, STRUCT_SPELLINGS[arg.text]]];
+        return arg ? this.expr(arg, st, at).map(([s]) => [s, OTHER] as Pair) : [[st, OTHER]];
+      }
+      case 'call_expression':
+        return this.call(node, st, at);
+      case 'conditional_expression': {
+        const cond = node.childForFieldName('condition');
+        const arms = [node.childForFieldName('consequence'), node.childForFieldName('alternative')];
+        const out: Pair[] = [];
+        for (const [s] of cond ? this.expr(cond, st, at) : [[st, OTHER] as Pair]) {
+          arms.forEach((arm, k) => {
+            if (!arm) return;
+            const sp = this.span(arm, at);
+            const stepped = withStep(s, { ...sp, message: `the ${k === 0 ? 'first' : 'second'} arm \`${snippet(arm.text, 30)}\` is chosen on this path` });
+            out.push(...this.expr(arm, stepped, at));
+          });
+        }
+        return out;
+      }
+      case 'assignment_expression': {
+        const left = node.childForFieldName('left');
+        const right = node.childForFieldName('right');
+        const op = node.childForFieldName('operator')?.text ?? node.child(1)?.text;
+        if (!right) return [[st, OTHER]];
+        const i = left?.type === 'identifier' ? this.tracked.get(left.text) : undefined;
+        const pairs = this.expr(right, st, at);
+        if (i === undefined || op !== '=') return pairs.map(([s]) => [s, OTHER]);
+        return pairs.map(([s, v]) => [this.assign(s, i, v, left!.text, node, at), v]);
+      }
+      case 'comma_expression': {
+        const l = node.childForFieldName('left');
+        const r = node.childForFieldName('right');
+        const out: Pair[] = [];
+        for (const [s] of l ? this.expr(l, st, at) : [[st, OTHER] as Pair]) out.push(...(r ? this.expr(r, s, at) : [[s, OTHER] as Pair]));
+        return out;
+      }
+      default: {
+        if (!this.isRelevant(node)) return [[st, OTHER]];
+        let states = [st];
+        for (const k of namedKids(node)) {
+          const next: PathState[] = [];
+          for (const s of states) for (const [s2] of this.expr(k, s, at)) next.push(s2);
+          states = dedupe(next);
+        }
+        return states.map((s) => [s, OTHER]);
+      }
+    }
+  }
+
+  private call(node: SyntaxNode, st: PathState, at: Span | undefined): Pair[] {
+    const name = calleeName(node) ?? '';
+    const args = argList(node);
+    if (TRANSPARENT_CALLS.has(name) && args.length) return this.expr(args[0], st, at);
+    if (NEWREF_CALLS.has(name) && args.length === 1) {
+      return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? withOwned(s, v, +1) : s, v]);
+    }
+    if (INCREF_CALLS.has(name) && args.length === 1) {
+      return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? withOwned(s, v, +1) : s, OTHER]);
+    }
+    if (DECREF_CALLS.has(name) && args.length === 1) {
+      return this.expr(args[0], st, at).map(([s, v]) => {
+        let next = v >= 0 ? this.consume(node, at, s, v, 'decref') : s;
+        const i = name === 'Py_CLEAR' && args[0].type === 'identifier' ? this.tracked.get(args[0].text) : undefined;
+        if (i !== undefined) next = setVar(next, i, OTHER);
+        return [next, OTHER];
+      });
+    }
+    if (this.expander) {
+      const exp = this.expander.expression(node);
+      if (exp) return this.expr(exp, st, at ?? this.span(node, at));
+    }
+    const stolen = STEALING_ARGS[name];
+    let states: PathState[] = [st];
+    args.forEach((a, k) => {
+      const next: PathState[] = [];
+      for (const s of states) {
+        for (const [s2, v] of this.expr(a, s, at)) next.push(k === stolen && v >= 0 ? this.consume(node, at, s2, v, 'steal') : s2);
+      }
+      states = dedupe(next);
+    });
+    return states.map((s) => [s, OTHER]);
+  }
+}
+
+function setVar(s: PathState, i: number, v: number): PathState {
+  if (s.vars[i] === v) return s;
+  const vars = s.vars.slice();
+  vars[i] = v;
+  return { vars, owned: s.owned, steps: s.steps };
+}
+
+function dedupe(states: PathState[]): PathState[] {
+  if (states.length < 2) return states;
+  const m = new Map<string, PathState>();
+  for (const s of states) if (!m.has(key(s))) m.set(key(s), s);
+  return [...m.values()];
+}
+
+/** The expression a return statement returns, if any. */
+export function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
+  return namedKids(ret)[0];
+}
+
+/** Runs the ownership data flow over a function body. */
+export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): OwnershipAnalysis {
+  const expander = opts.expander;
+  const cfg = buildCfg(body, {
+    expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
+  });
+  const tracked = trackedLocals(body, expander?.names() ?? []);
+  const ev = new Evaluator(tracked, expander);
+  const initial: PathState = { vars: new Array(tracked.size).fill(OTHER), owned: new Array(SINGLETONS.length).fill(0), steps: [] };
+  let truncated = false;
+  const relevance = new Map<number, boolean>();
+  const isRelevant = (n: CfgNode) => {
+    let r = relevance.get(n.id);
+    if (r === undefined) {
+      r = !!n.ast && ev.isRelevant(n.ast);
+      relevance.set(n.id, r);
+    }
+    return r;
+  };
+  const transfer = (node: CfgNode, input: StateSet): StateSet => {
+    if ((node.kind !== 'effect' && node.kind !== 'branch') || !node.ast || !isRelevant(node)) return input;
+    const out: StateSet = new Map();
+    for (const s of input.values()) for (const s2 of ev.statement(node.ast, s, node.at)) if (!out.has(key(s2))) out.set(key(s2), s2);
+    return out;
+  };
+  const inputs = solveForward<StateSet>(
+    cfg,
+    {
+      initial: new Map([[key(initial), initial]]),
+      transfer,
+      onEdge: (edge, out) => {
+        if (!edge.step) return out;
+        const m: StateSet = new Map();
+        for (const [k, s] of out) m.set(k, withStep(s, edge.step));
+        return m;
+      },
+      join: (current, incoming) => {
+        if (!current) return { value: incoming, changed: true };
+        let changed = false;
+        let value = current;
+        for (const [k, s] of incoming) {
+          if (value.has(k)) continue;
+          if (value.size >= MAX_STATES) {
+            truncated = true;
+            break;
+          }
+          if (!changed) value = new Map(current);
+          value.set(k, s);
+          changed = true;
+        }
+        return { value, changed };
+      },
+    },
+    opts.budget,
+  );
+  const returns: ReturnVerdict[] = [];
+  ev.withEvents(() => {
+    for (const node of cfg.nodes) {
+      const input = inputs.get(node.id);
+      if (!input) continue;
+      if ((node.kind === 'effect' || node.kind === 'branch') && node.ast && isRelevant(node)) {
+        for (const s of input.values()) ev.statement(node.ast, s, node.at);
+      }
+      if (node.kind !== 'return' || node.macroReturn || !node.ast) continue;
+      const expr = returnedExpression(node.ast);
+      if (!expr) continue;
+      const outcomes: ReturnOutcome[] = [];
+      if (isRelevant(node)) {
+        for (const s of input.values()) {
+          for (const [s2, v] of ev.expr(expr, s, node.at)) outcomes.push({ value: v, owned: v >= 0 && s2.owned[v] > 0, state: s2 });
+        }
+      }
+      returns.push({ node, expr, outcomes });
+    }
+  });
+  return { cfg, tracked, inputs, returns, truncated };
+}
+
+export { BudgetExceeded };

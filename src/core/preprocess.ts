@@ -1,0 +1,83 @@
+/**
+ * Transformations that keep every byte offset, so findings point into the original
+ * text: statement macros without a semicolon are blanked, and `#if` variants are made
+ * by blanking inactive branches.
+ */
+
+const THREAD_MACROS = /\b(?:Py_BEGIN_ALLOW_THREADS|Py_END_ALLOW_THREADS|Py_BLOCK_THREADS|Py_UNBLOCK_THREADS|[A-Z][A-Z0-9]*_(?:BEGIN|END)_(?:ALLOW_)?THREADS(?:_DEF|_DESCR|_THRESHOLDED)?)\b(?!\s*\()/g;
+
+function blank(s: string): string {
+  return s.replace(/[^\r\n]/g, ' ');
+}
+
+/** Blanks known no-effect statement macros (`Py_BEGIN_ALLOW_THREADS`, ...) with spaces. */
+export function blankStatementMacros(text: string): string {
+  if (!text.includes('THREADS')) return text;
+  return text.replace(THREAD_MACROS, (m) => ' '.repeat(m.length));
+}
+
+interface Branch {
+  start: number;
+  end: number;
+}
+interface Group {
+  directives: Branch[];
+  branches: Branch[];
+  dead0: boolean;
+}
+
+const DIRECTIVE = /^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b(?:(?:[^\n\\]|\\\r?\n|\\)*)/gm;
+
+/**
+ * Variants of `text` in which each `#if` group keeps one branch (the k-th, or the
+ * last when a group has fewer) and the directives and other branches are blanked.
+ * Returns at most `max` variants; none when the text has no conditional groups.
+ */
+export function conditionalVariants(text: string, max = 3): string[] {
+  const groups: Group[] = [];
+  const stack: Group[] = [];
+  DIRECTIVE.lastIndex = 0;
+  for (let m = DIRECTIVE.exec(text); m; m = DIRECTIVE.exec(text)) {
+    const d = { start: m.index, end: m.index + m[0].length };
+    const kind = m[1];
+    if (kind.startsWith('if')) {
+      const g: Group = { directives: [d], branches: [{ start: d.end, end: d.end }], dead0: /^[ \t]*#[ \t]*if[ \t]+0\b/.test(m[0]) };
+      stack.push(g);
+    } else {
+      const g = stack[stack.length - 1];
+      if (!g) continue;
+      g.branches[g.branches.length - 1].end = d.start;
+      g.directives.push(d);
+      if (kind === 'endif') {
+        stack.pop();
+        groups.push(g);
+      } else g.branches.push({ start: d.end, end: d.end });
+    }
+  }
+  if (!groups.length) return [];
+  const count = Math.min(max, Math.max(...groups.map((g) => g.branches.length)));
+  const variants: string[] = [];
+  for (let k = 0; k < count; k++) {
+    const cuts: Branch[] = [];
+    for (const g of groups) {
+      cuts.push(...g.directives);
+      let keep = Math.min(k, g.branches.length - 1);
+      if (g.dead0 && keep === 0) keep = g.branches.length > 1 ? 1 : -1;
+      g.branches.forEach((b, i) => {
+        if (i !== keep) cuts.push(b);
+      });
+    }
+    cuts.sort((a, b) => a.start - b.start);
+    let out = '';
+    let pos = 0;
+    for (const c of cuts) {
+      if (c.end <= pos) continue;
+      const s = Math.max(c.start, pos);
+      out += text.slice(pos, s) + blank(text.slice(s, c.end));
+      pos = c.end;
+    }
+    out += text.slice(pos);
+    variants.push(out);
+  }
+  return variants;
+}

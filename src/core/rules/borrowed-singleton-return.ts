@@ -1,0 +1,180 @@
+/**
+ * ## What it does
+ * Finds functions that must return a new reference but return a borrowed singleton
+ * (`Py_None`, `Py_True`, `Py_False`, `Py_NotImplemented`, `Py_Ellipsis`) on some path:
+ * directly, through casts or struct spellings, through a conditional, through a local
+ * that holds the singleton, or through a project macro (reported at the macro's
+ * definition and at its use).
+ *
+ * ## Why is this bad?
+ * CPython takes the returned reference as owned and releases it later. Each call then
+ * lowers the singleton's reference count by one; on CPython ≤ 3.11 the count reaches
+ * zero after enough calls and the interpreter aborts ("Fatal Python error:
+ * deallocating None"), hours later and far from the bug.
+ *
+ * ## Example
+ * ```c
+ * static PyObject *close_ctx(PyObject *self, PyObject *args) { free_ctx(self); return Py_None; }
+ * ```
+ * Use instead: `Py_RETURN_NONE;`
+ *
+ * ## Fix safety
+ * Safe: the return macros, `Py_NewRef(...)` and `PyBool_FromLong(c)` return the same
+ * object with its count incremented. A fix that must add braces around an unbraced
+ * `if`/loop body is offered per diagnostic only.
+ */
+import type { ReturnVerdict } from '../ownership';
+import type { SyntaxNode } from '../parser';
+import { lineIndent } from '../fixes';
+import { newRefAvailable, returnMacrosUnreliable, singletonsImmortal, type TargetFacts } from '../options';
+import { directSingleton, RETURN_MACROS, SINGLETON_SHORT, SINGLETONS, unwrap } from '../syntax';
+import type { Fix, Severity } from '../types';
+import { span, type FunctionContext, type PendingFinding, type Rule } from './rule';
+
+/** The rule's id. */
+export const ID = 'borrowed-singleton-return';
+
+/** The `borrowed-singleton-return` rule. */
+export const borrowedSingletonReturn: Rule = {
+  id: ID,
+  defaultSeverity: 'error',
+  summary: 'A function that must return a new reference returns a borrowed singleton (Py_None, Py_True, ...) on some path.',
+  fixable: true,
+  usesOwnership: true,
+  checkFunction(ctx) {
+    if (!ctx.fn.returnsObject || ctx.fn.borrowedMarker) return;
+    const analysis = ctx.ownership();
+    for (const r of analysis.returns) {
+      const bad = r.outcomes.filter((o) => o.value >= 0 && !o.owned);
+      if (!bad.length) continue;
+      const singletons = [...new Set(bad.map((o) => o.value))].sort();
+      const all = bad.length === r.outcomes.length;
+      const loc = r.node.at ? { start: r.node.at.start + ctx.offset, end: r.node.at.end + ctx.offset } : span(ctx, r.node.ast!);
+      const viaMacro = r.node.at ? /[A-Za-z_]\w*/.exec(ctx.text.slice(loc.start, loc.end))?.[0] : undefined;
+      const related = bad[0].state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
+      const subject = ctx.macro ? `macro \`${ctx.macro.name}\`` : `\`${ctx.fn.name}\``;
+      ctx.report({
+        rule: ID,
+        severity: 'error',
+        message: '',
+        start: loc.start,
+        end: loc.end,
+        function: ctx.macro ? ctx.macro.name : ctx.fn.name,
+        fixes: r.node.at || !all ? [] : fixesFor(ctx, r, singletons),
+        related,
+        contract: { functions: ctx.contractFunctions, singletons, subject, partial: !all, viaMacro, definesMacro: ctx.macro?.name },
+      });
+    }
+  },
+};
+
+function crash(s: number): string {
+  return s === 0 || s === 3 ? `aborts with 'deallocating ${SINGLETON_SHORT[s]}'` : 'crashes once it reaches zero';
+}
+
+/** Sets the severity and message of a pending finding once the function's contract is known. */
+export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets: TargetFacts): { severity: Severity; message: string } {
+  const c = p.contract!;
+  const S = c.singletons.map((s) => `\`${SINGLETONS[s]}\``).join(' or ');
+  const short = c.singletons.map((s) => SINGLETON_SHORT[s]).join('/');
+  const worst = c.singletons.find((s) => s === 0 || s === 3) ?? c.singletons[0];
+  const where = c.partial ? ' on some paths' : '';
+  const via = c.viaMacro ? ` (through macro \`${c.viaMacro}\`)` : '';
+  const head = `${c.subject} returns a borrowed reference to ${S}${where}${via}`;
+  if (singletonsImmortal(targets)) {
+    return {
+      severity: facing ? 'warning' : 'information',
+      message: `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but each call lowers ${short}'s reference count on CPython ≤ 3.11, which ${crash(worst)}.`,
+    };
+  }
+  if (facing) {
+    return { severity: 'error', message: `${head}; each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crash(worst)}.` };
+  }
+  if (c.definesMacro) {
+    return {
+      severity: 'information',
+      message: `${head}; each use in a function that must return a new reference lowers ${short}'s reference count, and CPython ≤ 3.11 ${crash(worst)}.`,
+    };
+  }
+  return {
+    severity: 'information',
+    message: `${head}; if CPython calls it, each call lowers ${short}'s reference count and CPython ≤ 3.11 ${crash(worst)}, so return a new reference or, if the borrowed return is deliberate, mark it with \`/* cpyref: returns-borrowed */\`.`,
+  };
+}
+
+function commentsIn(node: SyntaxNode, end: number): string {
+  const cs = node.descendantsOfType('comment').filter((c): c is SyntaxNode => !!c && c.endIndex <= end);
+  return cs.length ? ' ' + cs.map((c) => c.text).join(' ') : '';
+}
+
+function fixesFor(ctx: FunctionContext, r: ReturnVerdict, singletons: number[]): Fix[] {
+  const s = singletons.length === 1 ? singletons[0] : -1;
+  const ret = r.node.ast!;
+  const expr = r.expr;
+  const inner = unwrap(expr);
+  const off = ctx.offset;
+  const t = ctx.targets;
+  const macro = s >= 0 ? RETURN_MACROS[s] : undefined;
+  const macroOk = !!macro && ctx.fn.returnsPyObject && !returnMacrosUnreliable(t);
+  const newRef = newRefAvailable(t);
+  const replaceReturn = (newText: string, description: string): Fix => ({
+    description,
+    safe: true,
+    edits: [{ start: ret.startIndex + off, end: expr.endIndex + off, newText: newText + commentsIn(ret, expr.endIndex) }],
+  });
+  const wrap = (n: SyntaxNode, fn: string): Fix => ({
+    description: `Return \`${fn}(${n.text.length > 30 ? '…' : n.text})\``,
+    safe: true,
+    edits: [{ start: n.startIndex + off, end: n.endIndex + off, newText: `${fn}(${n.text})` }],
+  });
+  if (s >= 0 && directSingleton(expr) === s) {
+    if (macroOk) return [replaceReturn(macro!, `Replace with \`${macro}\``)];
+    if (newRef) return [wrap(inner, 'Py_NewRef')];
+    return increfFix(ctx, ret, inner.text);
+  }
+  if (inner.type === 'conditional_expression') {
+    const cond = inner.childForFieldName('condition');
+    const a = directSingleton(inner.childForFieldName('consequence')!);
+    const b = directSingleton(inner.childForFieldName('alternative')!);
+    if (cond && ((a === 1 && b === 2) || (a === 2 && b === 1))) {
+      const c = a === 1 ? cond.text : `!(${cond.text})`;
+      return [
+        {
+          description: 'Return `PyBool_FromLong(...)`',
+          safe: true,
+          edits: [{ start: inner.startIndex + off, end: inner.endIndex + off, newText: `PyBool_FromLong(${c})` }],
+        },
+      ];
+    }
+    if (a >= 0 && b >= 0 && newRef) return [wrap(inner, 'Py_NewRef')];
+    return [];
+  }
+  if (inner.type === 'identifier' && macroOk && ctx.fn.returnsPyObject) return [replaceReturn(macro!, `Replace with \`${macro}\``)];
+  if (s >= 0 && newRef) return [wrap(expr, 'Py_NewRef')];
+  return [];
+}
+
+const UNBRACED_BODY = new Set(['if_statement', 'else_clause', 'while_statement', 'for_statement', 'do_statement']);
+
+function increfFix(ctx: FunctionContext, ret: SyntaxNode, arg: string): Fix[] {
+  if (ctx.macro) return [];
+  const start = ret.startIndex + ctx.offset;
+  const incref = `Py_INCREF(${arg});`;
+  if (ret.parent && UNBRACED_BODY.has(ret.parent.type)) {
+    return [
+      {
+        description: `Add \`${incref}\` before the return (adds braces)`,
+        safe: false,
+        edits: [{ start, end: ret.endIndex + ctx.offset, newText: `{ ${incref} ${ret.text} }` }],
+      },
+    ];
+  }
+  const { indent, ownLine, lineStart } = lineIndent(ctx.text, start);
+  return [
+    {
+      description: `Add \`${incref}\` before the return`,
+      safe: true,
+      edits: ownLine ? [{ start: lineStart, end: lineStart, newText: `${indent}${incref}${ctx.eol}` }] : [{ start, end: start, newText: `${incref} ` }],
+    },
+  ];
+}

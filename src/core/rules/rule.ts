@@ -1,0 +1,64 @@
+import type { FunctionInfo } from '../functions';
+import type { MacroDef } from '../macros';
+import type { TargetFacts } from '../options';
+import type { OwnershipAnalysis } from '../ownership';
+import type { SyntaxNode } from '../parser';
+import type { Finding, Severity } from '../types';
+
+/**
+ * A finding whose severity depends on whether a function is Python-facing; the
+ * project-wide index decides that after every file is analysed.
+ */
+export interface PendingFinding extends Finding {
+  contract?: {
+    /** Functions whose contract decides the severity (the enclosing one, or a macro's users). */
+    functions: string[];
+    /** The singletons returned without a reference. */
+    singletons: number[];
+    /** What returns it: "`f`" or "macro `X`". */
+    subject: string;
+    /** Only some paths lack the reference. */
+    partial: boolean;
+    /** The return sits in the expansion of this project macro. */
+    viaMacro?: string;
+    /** The finding is at the definition of this macro. */
+    definesMacro?: string;
+  };
+}
+
+/** What a rule sees of one function (or of a macro body analysed as a function). */
+export interface FunctionContext {
+  /** The original file text. */
+  text: string;
+  fn: FunctionInfo;
+  /** Set when `fn` is a pseudo-function made from a macro body. */
+  macro?: MacroDef;
+  /** Added to every offset of the analysed tree (and of CFG spans) to get an offset in `text`. */
+  offset: number;
+  targets: TargetFacts;
+  /** Functions whose contract decides the severity of a finding here. */
+  contractFunctions: string[];
+  eol: string;
+  /** The shared ownership analysis (computed once, on first use). */
+  ownership(): OwnershipAnalysis;
+  report(f: PendingFinding): void;
+}
+
+/** A rule: an id, its documentation, and what it checks. */
+export interface Rule {
+  id: string;
+  /** The level of its most certain findings. */
+  defaultSeverity: Severity;
+  /** One line for the rule table, `--help` and SARIF. */
+  summary: string;
+  /** Whether the rule offers fixes. */
+  fixable: boolean;
+  /** Whether the rule needs the ownership analysis of functions that mention singletons. */
+  usesOwnership: boolean;
+  checkFunction(ctx: FunctionContext): void;
+}
+
+/** Node range mapped into the original text. */
+export function span(ctx: FunctionContext, n: SyntaxNode): { start: number; end: number } {
+  return { start: n.startIndex + ctx.offset, end: n.endIndex + ctx.offset };
+}

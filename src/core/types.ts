@@ -1,0 +1,40 @@
+/** Severity levels, from most to least severe. */
+export type Severity = 'error' | 'warning' | 'information' | 'hint';
+
+/** Ordered severities; a lower index is more severe. */
+export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'information', 'hint'];
+
+/** A replacement of the text between two 0-based UTF-16 offsets. */
+export interface TextEdit {
+  start: number;
+  end: number;
+  newText: string;
+}
+
+/** A fix: edits applied together. Only `safe` fixes are applied by fix-all. */
+export interface Fix {
+  description: string;
+  safe: boolean;
+  edits: TextEdit[];
+}
+
+/** A location on the path that explains a finding (0-based offsets; `path` when in another file). */
+export interface RelatedLocation {
+  path?: string;
+  start: number;
+  end: number;
+  message: string;
+}
+
+/** One reported problem, in 0-based offsets of the analysed text. */
+export interface Finding {
+  rule: string;
+  severity: Severity;
+  message: string;
+  start: number;
+  end: number;
+  /** Name of the enclosing function or macro. */
+  function?: string;
+  fixes: Fix[];
+  related: RelatedLocation[];
+}

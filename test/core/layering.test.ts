@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { REPO } from '../helpers/engine';
+
+function sources(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? sources(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+describe('layering', () => {
+  const core = sources(path.join(REPO, 'src', 'core'));
+
+  it('finds the core sources', () => {
+    assert.ok(core.length >= 10);
+  });
+
+  it('keeps vscode out of src/core', () => {
+    const offenders = core.filter((f) => /from\s+['"]vscode['"]|require\(\s*['"]vscode['"]\s*\)|import\s+\w+\s*=\s*require\(['"]vscode['"]\)/.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(offenders, []);
+  });
+
+  it('keeps the CLI and the process out of src/core', () => {
+    const offenders = core.filter((f) => /from\s+['"]\.\.?\/(\.\.\/)*(cli|extension)\/|\bprocess\.(exit|argv|stdout|stderr|cwd)\b|writeFileSync|renameSync/.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(offenders, []);
+  });
+});
