@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { minimatch } from 'minimatch';
+import { Minimatch } from 'minimatch';
 import type { Options } from '../core/options';
 import type { FileJob } from './process-file';
 import type { SkippedFile } from './scan';
@@ -18,11 +18,12 @@ function expand(pattern: string): string[] {
 
 /** Decides which paths a scan includes. */
 export class FileFilter {
-  private readonly include: string[];
-  private readonly exclude: string[];
+  private readonly include: Minimatch[];
+  private readonly exclude: Minimatch[];
   constructor(opts: Options, private readonly root: string) {
-    this.include = opts.include.flatMap(expand);
-    this.exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand);
+    const compile = (p: string) => new Minimatch(p, { dot: true });
+    this.include = opts.include.flatMap(expand).map(compile);
+    this.exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map(compile);
   }
   private rel(abs: string): string {
     const r = path.relative(this.root, abs).split(path.sep).join('/');
@@ -31,12 +32,12 @@ export class FileFilter {
   /** True when a path is excluded. */
   excluded(abs: string): boolean {
     const r = this.rel(abs);
-    return this.exclude.some((p) => minimatch(r, p, { dot: true }));
+    return this.exclude.some((m) => m.match(r));
   }
   /** True when a path found while walking a folder should be scanned. */
   included(abs: string): boolean {
     const r = this.rel(abs);
-    return this.include.some((p) => minimatch(r, p, { dot: true })) && !this.excluded(abs);
+    return this.include.some((m) => m.match(r)) && !this.excluded(abs);
   }
 }
 

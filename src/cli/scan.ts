@@ -37,7 +37,15 @@ export interface ScanRun {
   stdinText?: string;
 }
 
-const BATCH = 8;
+const BATCH = 4;
+
+function fileSize(abs: string): number {
+  try {
+    return fs.statSync(abs).size;
+  } catch {
+    return 0;
+  }
+}
 
 async function runInWorkers(jobs: FileJob[], settings: ScanSettings, threads: number, onDone: (o: FileOutcome) => void): Promise<void> {
   const script = path.join(__dirname, 'worker.js');
@@ -81,7 +89,9 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
   };
   const threads = Math.max(1, Math.min(run.jobs, Math.ceil(jobs.length / BATCH)));
   if (threads > 1 && run.stdinText === undefined) {
-    await runInWorkers(jobs, settings, threads, onDone);
+    // Largest files first, so that no worker is left with a big file at the end.
+    const sizes = new Map(jobs.map((j) => [j.abs, fileSize(j.abs)]));
+    await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), settings, threads, onDone);
   } else {
     if (!parser) throw new Error('no parser');
     const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
@@ -116,6 +126,15 @@ export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['opt
       .filter((o) => !o.skipped)
       .map((o) => ({
         path: o.abs,
+        mentions: (list: string[]) => {
+          if (o.text !== undefined || stdinText !== undefined) return true;
+          try {
+            const bytes = fs.readFileSync(o.abs);
+            return list.some((n) => bytes.includes(n));
+          } catch {
+            return false;
+          }
+        },
         text: () => {
           if (o.text !== undefined) return o.text;
           if (stdinText !== undefined) return stdinText;

@@ -92,7 +92,7 @@ export function versionAtLeast(v: [number, number], w: [number, number]): boolea
 export function targetFacts(opts: Options, text: string, projectLimitedApi = false): TargetFacts {
   return {
     min: minimumVersion(opts.pythonVersions) ?? [3, 8],
-    limitedApi: projectLimitedApi || /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text),
-    compatHeader: /#\s*include\s*["<][^">]*pythoncapi_compat\.h[">]/.test(text),
+    limitedApi: projectLimitedApi || (text.includes('Py_LIMITED_API') && /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text)),
+    compatHeader: text.includes('pythoncapi_compat') && /#\s*include\s*["<][^">]*pythoncapi_compat\.h[">]/.test(text),
   };
 }

@@ -6,6 +6,8 @@ import {
   argList,
   calleeName,
   DECREF_CALLS,
+  FORMAT_CALLS,
+  formatStolenArgs,
   INCREF_CALLS,
   namedKids,
   NEWREF_CALLS,
@@ -150,6 +152,7 @@ class Evaluator {
       ...DECREF_CALLS,
       ...NEWREF_CALLS,
       ...Object.keys(STEALING_ARGS),
+      ...Object.keys(FORMAT_CALLS),
     ];
     this.relevant = new RegExp(`${SINGLETON_PATTERN}|\\b(?:${words.join('|')})\\b`);
   }
@@ -305,12 +308,15 @@ class Evaluator {
       const exp = this.expander.expression(node);
       if (exp) return this.expr(exp, st, at ?? this.span(node, at));
     }
-    const stolen = STEALING_ARGS[name];
+    const stolen = new Set<number>();
+    if (name in STEALING_ARGS) stolen.add(STEALING_ARGS[name]);
+    const fmtAt = FORMAT_CALLS[name];
+    if (fmtAt !== undefined && args[fmtAt]) for (const k of formatStolenArgs(args[fmtAt].text, fmtAt + 1) ?? []) stolen.add(k);
     let states: PathState[] = [st];
     args.forEach((a, k) => {
       const next: PathState[] = [];
       for (const s of states) {
-        for (const [s2, v] of this.expr(a, s, at)) next.push(k === stolen && v >= 0 ? this.consume(node, at, s2, v, 'steal') : s2);
+        for (const [s2, v] of this.expr(a, s, at)) next.push(stolen.has(k) && v >= 0 ? this.consume(node, at, s2, v, 'steal') : s2);
       }
       states = dedupe(next);
     });

@@ -89,9 +89,9 @@ export function indexFile(path: string, text: string): FileIndex {
     stolen: [],
     borrowedDecls: [],
     singletonMacros: collectSingletonMacros(text).map((m) => m.name),
-    limitedApi: /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text),
+    limitedApi: text.includes('Py_LIMITED_API') && /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text),
   };
-  for (const m of text.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)) out.borrowedDecls.push(m[1]);
+  if (text.includes('CPYCHECKER_RETURNS_BORROWED_REF')) for (const m of text.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)) out.borrowedDecls.push(m[1]);
   const stack: string[] = [];
   // For each open paren: the called name (if a stealing call) and the current argument index.
   const calls: Array<{ name: string; arg: number } | undefined> = [];
@@ -266,6 +266,8 @@ export interface IndexSource {
   path: string;
   /** The file's text, or undefined when it cannot be read. */
   text(): string | undefined;
+  /** A cheap test whether the file mentions any of `names` (e.g. on raw bytes); defaults to reading the text. */
+  mentions?(names: string[]): boolean;
 }
 
 /**
@@ -280,6 +282,7 @@ export function indexForNames(names: Iterable<string>, sources: IndexSource[], i
   for (let round = 0; frontier.length && round < 8; round++) {
     for (const src of sources) {
       if (index.has(src.path)) continue;
+      if (src.mentions && !src.mentions(frontier)) continue;
       if (!texts.has(src.path)) texts.set(src.path, src.text());
       const text = texts.get(src.path);
       if (text === undefined || !frontier.some((n) => text.includes(n))) continue;

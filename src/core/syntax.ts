@@ -127,3 +127,42 @@ export function snippet(text: string, max = 40): string {
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length > max ? one.slice(0, max - 1) + '…' : one;
 }
+
+/** Calls whose arguments follow a `Py_BuildValue` format string, by the format's 0-based position. */
+export const FORMAT_CALLS: Record<string, number> = {
+  Py_BuildValue: 0,
+  _Py_BuildValue_SizeT: 0,
+  PyObject_CallFunction: 1,
+  _PyObject_CallFunction_SizeT: 1,
+  PyObject_CallMethod: 2,
+  _PyObject_CallMethod_SizeT: 2,
+};
+
+/**
+ * Positions (among all the call's arguments) of the arguments a `Py_BuildValue`-style
+ * format hands over with `N` (a stolen reference); undefined when the format is not a
+ * string literal.
+ */
+export function formatStolenArgs(formatText: string, firstArg: number): number[] | undefined {
+  const m = /^"((?:[^"\\]|\\.)*)"$/.exec(formatText.trim());
+  if (!m) return undefined;
+  const fmt = m[1];
+  const stolen: number[] = [];
+  let arg = firstArg;
+  for (let i = 0; i < fmt.length; i++) {
+    const c = fmt[i];
+    if ('()[]{}:,; \t'.includes(c)) continue;
+    if (c === 'N') stolen.push(arg);
+    if (c === 'O' && fmt[i + 1] === '&') {
+      arg += 2;
+      i++;
+      continue;
+    }
+    arg++;
+    if (fmt[i + 1] === '#') {
+      arg++;
+      i++;
+    }
+  }
+  return stolen;
+}

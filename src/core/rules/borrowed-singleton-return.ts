@@ -146,12 +146,21 @@ function fixesFor(ctx: FunctionContext, r: ReturnVerdict, singletons: number[]):
         },
       ];
     }
-    if (a >= 0 && b >= 0 && newRef) return [wrap(inner, 'Py_NewRef')];
+    if (newRef && singletonArms(inner)) return [wrap(inner, 'Py_NewRef')];
     return [];
   }
   if (inner.type === 'identifier' && macroOk && ctx.fn.returnsPyObject) return [replaceReturn(macro!, `Replace with \`${macro}\``)];
   if (s >= 0 && newRef) return [wrap(expr, 'Py_NewRef')];
   return [];
+}
+
+/** True when every arm of a (possibly nested) conditional is a singleton. */
+function singletonArms(n: SyntaxNode): boolean {
+  const u = unwrap(n);
+  if (u.type !== 'conditional_expression') return directSingleton(u) >= 0;
+  const a = u.childForFieldName('consequence');
+  const b = u.childForFieldName('alternative');
+  return !!a && !!b && singletonArms(a) && singletonArms(b);
 }
 
 const UNBRACED_BODY = new Set(['if_statement', 'else_clause', 'while_statement', 'for_statement', 'do_statement']);

@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:scan -- DIR [--jobs N] [--rounds N] [--native DIR]`
+ *
+ * Scans DIR as the CLI does (in this process, with its worker threads) and, as the
+ * baseline, parses every C/C++ file of DIR once on one thread with the same parser.
+ * Prints, last, one JSON line: {files, bytes, findings, scanMs, baselineParseMs, ratio, peakRssMb}.
+ * With `--native DIR` (a folder whose node_modules has native `tree-sitter` and
+ * `tree-sitter-c`), it also times the native parser on the same files, interleaved.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { main } from '../src/cli/main';
+import { collectFiles, FileFilter } from '../src/cli/files';
+import { defaultOptions } from '../src/core/options';
+import { CParser } from '../src/core/parser';
+
+interface Args {
+  dir: string;
+  jobs?: string;
+  rounds: number;
+  native?: string;
+}
+
+function parseArgv(argv: string[]): Args {
+  const out: Args = { dir: '', rounds: 2 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--jobs') out.jobs = argv[++i];
+    else if (a === '--rounds') out.rounds = Number(argv[++i]);
+    else if (a === '--native') out.native = argv[++i];
+    else out.dir = a;
+  }
+  if (!out.dir) throw new Error('usage: npm run bench:scan -- DIR [--jobs N] [--rounds N] [--native DIR]');
+  return out;
+}
+
+async function scanOnce(dir: string, jobs: string | undefined): Promise<{ ms: number; findings: number; files: number; parsed: number }> {
+  let stdout = '';
+  const t0 = performance.now();
+  await main(['--format', 'json', '--quiet', '--all', ...(jobs ? ['--jobs', jobs] : []), dir], {
+    cwd: process.cwd(),
+    stdout: (s) => (stdout += s),
+    stderr: () => {},
+    readStdin: async () => '',
+    stderrIsTTY: false,
+  });
+  const ms = performance.now() - t0;
+  const report = JSON.parse(stdout) as { findings: unknown[]; summary: { files: number; parsedFiles: number } };
+  return { ms, findings: report.findings.length, files: report.summary.files, parsed: report.summary.parsedFiles };
+}
+
+async function run(): Promise<void> {
+  const args = parseArgv(process.argv.slice(2));
+  const dir = path.resolve(args.dir);
+  const { jobs } = collectFiles([dir], process.cwd(), new FileFilter(defaultOptions(), dir));
+  const texts = jobs.map((j) => fs.readFileSync(j.abs, 'latin1'));
+  const bytes = texts.reduce((s, t) => s + Buffer.byteLength(t, 'latin1'), 0);
+  const parser = await CParser.load();
+
+  let scanMs = Infinity;
+  let baselineParseMs = Infinity;
+  let findings = 0;
+  let peakRssMb = 0;
+  let parsedFiles = 0;
+  for (let r = 0; r < args.rounds; r++) {
+    const s = await scanOnce(dir, args.jobs);
+    scanMs = Math.min(scanMs, s.ms);
+    findings = s.findings;
+    parsedFiles = s.parsed;
+    if (r === 0) peakRssMb = process.resourceUsage().maxRSS / 1024;
+    const t0 = performance.now();
+    for (const t of texts) parser.parse(t).delete();
+    baselineParseMs = Math.min(baselineParseMs, performance.now() - t0);
+  }
+
+  if (args.native) {
+    // Native tree-sitter, timed against web-tree-sitter file by file in one process (the machine is noisy).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Native = require(require.resolve('tree-sitter', { paths: [args.native] }));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const grammar = require(require.resolve('tree-sitter-c', { paths: [args.native] }));
+    const np = new Native();
+    np.setLanguage(grammar);
+    let webMs = 0;
+    let nativeMs = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < texts.length; i++) {
+        const t = texts[i];
+        // Native trees are freed only when the event loop turns.
+        if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+        const a = performance.now();
+        parser.parse(t).delete();
+        const b = performance.now();
+        np.parse(t);
+        const c = performance.now();
+        webMs += b - a;
+        nativeMs += c - b;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    console.log(`native tree-sitter: parse-only ${(webMs / nativeMs).toFixed(2)}x faster than web (${(nativeMs / 2).toFixed(0)} vs ${(webMs / 2).toFixed(0)} ms per pass over ${jobs.length} files)`);
+  }
+  console.log(`scan parsed ${parsedFiles} of ${jobs.length} files (the rest cannot hold a finding)`);
+  console.log(
+    JSON.stringify({
+      files: jobs.length,
+      bytes,
+      findings,
+      scanMs: Math.round(scanMs),
+      baselineParseMs: Math.round(baselineParseMs),
+      ratio: Number((scanMs / baselineParseMs).toFixed(3)),
+      peakRssMb: Math.round(peakRssMb),
+    }),
+  );
+}
+
+run().catch((e: Error) => {
+  console.error(e.message);
+  process.exitCode = 2;
+});

@@ -1,0 +1,777 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from '../../src/cli/main';
+import { RULES } from '../../src/core/rules/index';
+import { REPO } from '../helpers/engine';
+import {
+  CLEAN,
+  lines,
+  REGISTERED_BUG,
+  removeTempDirs,
+  runCli,
+  runJson,
+  tempProject,
+  TEXT_LINE,
+  UNREGISTERED_HELPER,
+  VERBOSE_RETURN,
+} from './cli-harness';
+
+type Json = any;
+
+after(removeTempDirs);
+
+describe('cpyref exit codes', () => {
+  it('names the exit codes 0, 1 and 2', () => {
+    assert.deepEqual([EXIT_OK, EXIT_FINDINGS, EXIT_ERROR], [0, 1, 2]);
+  });
+});
+
+describe('cpyref text output', () => {
+  it('prints path:line:col: severity: message [rule-id] with 1-based positions and exits 1 for an error', async () => {
+    const dir = tempProject({ 'mod.c': REGISTERED_BUG });
+    const r = await runCli(dir, ['mod.c']);
+    assert.equal(r.code, EXIT_FINDINGS, r.stderr);
+    const out = lines(r.stdout);
+    assert.equal(out.length, 1, r.stdout);
+    const m = TEXT_LINE.exec(out[0]);
+    assert.ok(m, `not in the text format: ${out[0]}`);
+    assert.deepEqual([m[1], m[2], m[3], m[4], m[6]], ['mod.c', '6', '5', 'error', 'borrowed-singleton-return']);
+    assert.match(m[5], /spam_close/);
+  });
+
+  it('prints nothing and exits 0 for a clean file', async () => {
+    const dir = tempProject({ 'mod.c': CLEAN });
+    const r = await runCli(dir, ['mod.c']);
+    assert.equal(r.code, EXIT_OK, r.stderr);
+    assert.equal(r.stdout, '');
+  });
+
+  it('exits 0 when the only findings are information (an unregistered helper)', async () => {
+    const dir = tempProject({ 'helper.c': UNREGISTERED_HELPER });
+    const r = await runCli(dir, ['helper.c']);
+    assert.equal(r.code, EXIT_OK, r.stderr);
+    const out = lines(r.stdout);
+    assert.equal(out.length, 1, r.stdout);
+    const m = TEXT_LINE.exec(out[0]);
+    assert.ok(m, out[0]);
+    assert.deepEqual([m[1], m[2], m[3], m[4], m[6]], ['helper.c', '6', '5', 'information', 'borrowed-singleton-return']);
+  });
+
+  it('exits 1 for information findings with --fail-level information, and 0 with --fail-level warning', async () => {
+    const dir = tempProject({ 'helper.c': UNREGISTERED_HELPER });
+    assert.equal((await runCli(dir, ['--fail-level', 'information', 'helper.c'])).code, EXIT_FINDINGS);
+    assert.equal((await runCli(dir, ['--fail-level', 'warning', 'helper.c'])).code, EXIT_OK);
+  });
+
+  it('scans the current folder when no path is given', async () => {
+    const dir = tempProject({ 'sub/mod.c': REGISTERED_BUG });
+    const r = await runCli(dir, []);
+    assert.equal(r.code, EXIT_FINDINGS);
+    assert.match(r.stdout, /^sub\/mod\.c:6:5: error: /m);
+  });
+
+  it('prints the summary on standard error, never on standard output, and --quiet drops it', async () => {
+    const dir = tempProject({ 'mod.c': REGISTERED_BUG });
+    const r = await runCli(dir, ['mod.c']);
+    for (const l of lines(r.stdout)) assert.match(l, TEXT_LINE);
+    assert.match(r.stderr, /1 finding/);
+    const q = await runCli(dir, ['--quiet', 'mod.c']);
+    assert.equal(q.stderr, '');
+    assert.equal(q.stdout, r.stdout);
+    assert.equal(q.code, EXIT_FINDINGS);
+  });
+});
+
+const FINDING_KEYS = ['column', 'endColumn', 'endLine', 'fixes', 'function', 'line', 'message', 'path', 'related', 'rule', 'severity'];
+
+describe('cpyref --format json', () => {
+  it('prints one object with exactly the keys of the JSON contract', async () => {
+    const dir = tempProject({
+      'src/mod.c': REGISTERED_BUG,
+      'src/helper.c': UNREGISTERED_HELPER,
+      'src/blob.c': Buffer.from([0x69, 0x6e, 0x74, 0x00, 0x00, 0x01]),
+    });
+    const { code, doc } = await runJson(dir, ['src']);
+    assert.equal(code, EXIT_FINDINGS);
+    assert.deepEqual(Object.keys(doc).sort(), ['findings', 'skipped', 'summary', 'version']);
+    assert.equal(doc.version, 1);
+    assert.equal(doc.findings.length, 2);
+    for (const f of doc.findings as Json[]) {
+      assert.deepEqual(Object.keys(f).sort(), FINDING_KEYS);
+      for (const k of ['line', 'column', 'endLine', 'endColumn']) assert.ok(Number.isInteger(f[k]) && f[k] >= 1, `${k} = ${f[k]}`);
+      assert.ok(f.fixes.length >= 1);
+      for (const fix of f.fixes as Json[]) {
+        assert.deepEqual(Object.keys(fix).sort(), ['description', 'edits', 'safe']);
+        assert.equal(typeof fix.description, 'string');
+        assert.equal(typeof fix.safe, 'boolean');
+        for (const e of fix.edits as Json[]) {
+          assert.deepEqual(Object.keys(e).sort(), ['column', 'endColumn', 'endLine', 'line', 'newText']);
+          for (const k of ['line', 'column', 'endLine', 'endColumn']) assert.ok(Number.isInteger(e[k]) && e[k] >= 1);
+        }
+      }
+      for (const rel of f.related as Json[]) assert.deepEqual(Object.keys(rel).sort(), ['column', 'line', 'message', 'path']);
+    }
+    assert.deepEqual(doc.skipped.length, 1);
+    assert.deepEqual(Object.keys(doc.skipped[0]).sort(), ['path', 'reason']);
+    assert.equal(typeof doc.summary, 'object');
+    assert.equal(doc.summary.findings, 2);
+  });
+
+  it('gives 1-based positions, the function, the safe fix and where the method is registered', async () => {
+    const dir = tempProject({ 'src/mod.c': REGISTERED_BUG });
+    const { doc } = await runJson(dir, ['src']);
+    const [f] = doc.findings;
+    assert.equal(f.path, path.join('src', 'mod.c'));
+    assert.deepEqual([f.line, f.column, f.endLine], [6, 5, 6]);
+    assert.equal(f.rule, 'borrowed-singleton-return');
+    assert.equal(f.severity, 'error');
+    assert.equal(f.function, 'spam_close');
+    const safe = f.fixes.filter((x: Json) => x.safe);
+    assert.equal(safe.length, 1);
+    assert.deepEqual(
+      safe[0].edits.map((e: Json) => [e.line, e.column, e.newText]),
+      [[6, 5, 'Py_RETURN_NONE']],
+    );
+    assert.deepEqual(
+      f.related.map((r: Json) => [r.path, r.line]),
+      [[path.join('src', 'mod.c'), 10]],
+    );
+  });
+
+  it('joins the path given on the command line with the path of the file below it', async () => {
+    const dir = tempProject({ 'src/mod.c': REGISTERED_BUG, 'src/deep/er/other.c': REGISTERED_BUG });
+    const { doc } = await runJson(dir, ['src']);
+    assert.deepEqual(doc.findings.map((f: Json) => f.path).sort(), [path.join('src', 'deep', 'er', 'other.c'), path.join('src', 'mod.c')]);
+    const single = await runJson(dir, ['src/deep/er/other.c']);
+    assert.deepEqual(
+      single.doc.findings.map((f: Json) => f.path),
+      ['src/deep/er/other.c'],
+    );
+    const abs = path.join(dir, 'src');
+    const absolute = await runJson(dir, [abs]);
+    assert.deepEqual(absolute.doc.findings.map((f: Json) => f.path).sort(), [path.join(abs, 'deep', 'er', 'other.c'), path.join(abs, 'mod.c')]);
+  });
+
+  it('prints an empty findings list and exits 0 for a clean folder', async () => {
+    const dir = tempProject({ 'mod.c': CLEAN });
+    const { code, doc } = await runJson(dir, ['.']);
+    assert.equal(code, EXIT_OK);
+    assert.deepEqual(doc.findings, []);
+    assert.deepEqual(doc.skipped, []);
+  });
+});
+
+const SARIF_SCHEMA = path.resolve(REPO, '../shared/data/sarif-schema-2.1.0.json');
+
+describe('cpyref --format sarif', () => {
+  it('prints a SARIF 2.1.0 log with one result per finding', async () => {
+    const dir = tempProject({ 'mod.c': REGISTERED_BUG, 'helper.c': UNREGISTERED_HELPER });
+    const json = await runJson(dir, ['.']);
+    const r = await runCli(dir, ['--format', 'sarif', '.']);
+    assert.equal(r.code, EXIT_FINDINGS);
+    const log = JSON.parse(r.stdout);
+    assert.equal(log.version, '2.1.0');
+    assert.equal(log.runs.length, 1);
+    const results = log.runs[0].results;
+    assert.equal(results.length, json.doc.findings.length);
+    assert.equal(results.length, 2);
+    assert.deepEqual(
+      results.map((x: Json) => [x.ruleId, x.locations[0].physicalLocation.artifactLocation.uri, x.locations[0].physicalLocation.region.startLine]).sort(),
+      [
+        ['borrowed-singleton-return', 'helper.c', 6],
+        ['borrowed-singleton-return', 'mod.c', 6],
+      ],
+    );
+  });
+
+  it('prints a log of a real scan that validates against the SARIF schema', async () => {
+    const dir = tempProject({ 'mod.c': REGISTERED_BUG, 'helper.c': UNREGISTERED_HELPER, 'blob.c': Buffer.from([1, 0, 2]) });
+    const r = await runCli(dir, ['--format', 'sarif', '.']);
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    const validate = ajv.compile(JSON.parse(fs.readFileSync(SARIF_SCHEMA, 'utf8')));
+    assert.ok(validate(JSON.parse(r.stdout)), JSON.stringify(validate.errors, null, 2));
+  });
+});
+
+describe('cpyref --format github', () => {
+  it('prints one ::error workflow command per error finding, with file, line and column', async () => {
+    const dir = tempProject({ 'mod.c': REGISTERED_BUG });
+    const r = await runCli(dir, ['--format', 'github', 'mod.c']);
+    assert.equal(r.code, EXIT_FINDINGS);
+    const out = lines(r.stdout);
+    assert.equal(out.length, 1, r.stdout);
+    assert.match(out[0], /^::error file=mod\.c,line=6,col=5[,:]/);
+    assert.match(out[0], /::.*spam_close/);
+  });
+
+  it('prints information findings as ::notice', async () => {
+    const dir = tempProject({ 'helper.c': UNREGISTERED_HELPER });
+    const r = await runCli(dir, ['--format', 'github', 'helper.c']);
+    assert.match(r.stdout, /^::notice file=helper\.c,line=6,col=5[,:]/);
+  });
+});
+
+describe('cpyref usage errors', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['an unknown option', ['--bogus-option'], /bogus-option/],
+    ['an unknown rule in --select', ['--select', 'no-such-rule'], /no-such-rule/],
+    ['an unknown rule in --ignore', ['--ignore', 'borrowed-singleton-return,nope-rule'], /nope-rule/],
+    ['--format bogus', ['--format', 'bogus'], /format/],
+    ['a path that does not exist', ['missing-folder/x.c'], /missing-folder\/x\.c/],
+    ['bad --python-versions', ['--python-versions', 'banana'], /python-versions.*banana|banana.*python-versions/],
+    ['bad --fail-level', ['--fail-level', 'fatal'], /fail-level/],
+    ['bad --jobs', ['--jobs', '0'], /jobs/],
+    ['--fix with --diff', ['--fix', '--diff'], /--fix.*--diff|--diff.*--fix/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`exits 2 with a clear message on standard error for ${what}`, async () => {
+      const dir = tempProject({ 'mod.c': REGISTERED_BUG });
+      const r = await runCli(dir, args);
+      assert.equal(r.code, EXIT_ERROR, r.stderr);
+      assert.match(r.stderr, /^cpyref: /);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    });
+  }
+
+  it('names the missing path even when other paths exist, and scans nothing', async () => {
+    const dir = tempProject({ 'mod.c': REGISTERED_BUG });
+    const r = await runCli(dir, ['mod.c', 'nope.c']);
+    assert.equal(r.code, EXIT_ERROR);
+    assert.match(r.stderr, /nope\.c/);
+    assert.equal(r.stdout, '');
+  });
+});
+
+describe('cpyref --select, --ignore and --all', () => {
+  const both = REGISTERED_BUG + '\n' + VERBOSE_RETURN.replace('#include <Python.h>\n', '').replace('spam_methods', 'more_methods');
+
+  it('hides prefer-return-macro hints without --all and shows them as information with --all', async () => {
+    const dir = tempProject({ 'mod.c': VERBOSE_RETURN });
+    const plain = await runJson(dir, ['mod.c']);
+    assert.deepEqual(plain.doc.findings, []);
+    assert.equal(plain.code, EXIT_OK);
+    const all = await runJson(dir, ['--all', 'mod.c']);
+    assert.deepEqual(
+      all.doc.findings.map((f: Json) => [f.rule, f.severity, f.line, f.column]),
+      [['prefer-return-macro', 'information', 6, 5]],
+    );
+    assert.equal(all.code, EXIT_OK);
+    const text = await runCli(dir, ['--all', 'mod.c']);
+    assert.match(text.stdout, /^mod\.c:6:5: information: .* \[prefer-return-macro\]$/m);
+  });
+
+  it('--select keeps only the selected rules', async () => {
+    const dir = tempProject({ 'mod.c': both });
+    const all = await runJson(dir, ['--all', 'mod.c']);
+    assert.deepEqual([...new Set(all.doc.findings.map((f: Json) => f.rule))].sort(), ['borrowed-singleton-return', 'prefer-return-macro']);
+    const sel = await runJson(dir, ['--all', '--select', 'prefer-return-macro', 'mod.c']);
+    assert.deepEqual(
+      sel.doc.findings.map((f: Json) => f.rule),
+      ['prefer-return-macro'],
+    );
+    assert.equal(sel.code, EXIT_OK);
+    const sel2 = await runJson(dir, ['--all', '--select', 'borrowed-singleton-return', 'mod.c']);
+    assert.deepEqual(
+      sel2.doc.findings.map((f: Json) => f.rule),
+      ['borrowed-singleton-return'],
+    );
+    assert.equal(sel2.code, EXIT_FINDINGS);
+  });
+
+  it('--ignore drops the ignored rules and their exit code', async () => {
+    const dir = tempProject({ 'mod.c': both });
+    const r = await runJson(dir, ['--all', '--ignore', 'borrowed-singleton-return', 'mod.c']);
+    assert.deepEqual(
+      r.doc.findings.map((f: Json) => f.rule),
+      ['prefer-return-macro'],
+    );
+    assert.equal(r.code, EXIT_OK);
+  });
+
+  it('accepts a comma-separated list in --select', async () => {
+    const dir = tempProject({ 'mod.c': both });
+    const r = await runJson(dir, ['--all', '--select', 'prefer-return-macro,borrowed-singleton-return', 'mod.c']);
+    assert.equal(r.doc.findings.length, 2);
+  });
+});
+
+describe('cpyref --stdin-filename', () => {
+  it('reads the source from standard input and reports it under the given name', async () => {
+    const dir = tempProject();
+    const r = await runCli(dir, ['--stdin-filename', 'pkg/spam.c'], REGISTERED_BUG);
+    assert.equal(r.code, EXIT_FINDINGS, r.stderr);
+    assert.match(r.stdout, /^pkg\/spam\.c:6:5: error: .*\[borrowed-singleton-return\]$/m);
+    const j = await runJson(dir, ['--stdin-filename', 'pkg/spam.c'], REGISTERED_BUG);
+    assert.deepEqual(
+      j.doc.findings.map((f: Json) => f.path),
+      ['pkg/spam.c'],
+    );
+  });
+
+  it('exits 0 with no output for a clean standard input', async () => {
+    const dir = tempProject();
+    const r = await runCli(dir, ['--stdin-filename', 'spam.c'], CLEAN);
+    assert.equal(r.code, EXIT_OK);
+    assert.equal(r.stdout, '');
+  });
+
+  it('analyses standard input, not the file on disk with that name', async () => {
+    const dir = tempProject({ 'spam.c': CLEAN });
+    const r = await runCli(dir, ['--stdin-filename', 'spam.c'], REGISTERED_BUG);
+    assert.equal(r.code, EXIT_FINDINGS);
+    assert.match(r.stdout, /^spam\.c:6:5: error:/m);
+  });
+
+  it('with --fix prints the fixed source on standard output and writes no file', async () => {
+    const dir = tempProject();
+    const r = await runCli(dir, ['--fix', '--stdin-filename', 'spam.c'], REGISTERED_BUG);
+    assert.equal(r.stdout, REGISTERED_BUG.replace('    return Py_None;', '    Py_RETURN_NONE;'));
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it('with --fix prints a clean source unchanged', async () => {
+    const dir = tempProject();
+    const r = await runCli(dir, ['--fix', '--stdin-filename', 'spam.c'], CLEAN);
+    assert.equal(r.stdout, CLEAN);
+  });
+});
+
+describe('cpyref skipped files', () => {
+  it('lists a binary .c file as skipped with its reason, still scans the others, and keeps exit 0 when nothing is found', async () => {
+    const dir = tempProject({
+      'foo.c': Buffer.concat([Buffer.from('int x;\n'), Buffer.from([0, 0, 0, 7, 0])]),
+      'ok.c': CLEAN,
+    });
+    const { code, doc, stderr } = await runJson(dir, ['.']);
+    assert.equal(code, EXIT_OK, stderr);
+    assert.deepEqual(
+      doc.skipped.map((s: Json) => s.path),
+      ['foo.c'],
+    );
+    assert.match(doc.skipped[0].reason, /binary/i);
+    assert.equal(doc.summary.files, 1);
+    assert.deepEqual(doc.findings, []);
+  });
+
+  it('still reports findings in other files next to a binary one', async () => {
+    const dir = tempProject({ 'foo.c': Buffer.from([0x00, 0x01, 0x02]), 'mod.c': REGISTERED_BUG });
+    const { code, doc } = await runJson(dir, ['.']);
+    assert.equal(code, EXIT_FINDINGS);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => f.path),
+      ['mod.c'],
+    );
+    assert.equal(doc.skipped.length, 1);
+  });
+
+  it('lists a file over --max-file-size as skipped with its reason and scans the small ones', async () => {
+    const small = 'static int add(int a, int b) { return a + b; }\n';
+    assert.ok(Buffer.byteLength(small) < 100);
+    const dir = tempProject({ 'big.c': REGISTERED_BUG, 'small.c': small });
+    assert.ok(Buffer.byteLength(REGISTERED_BUG) > 100);
+    const { code, doc } = await runJson(dir, ['--max-file-size', '100', '.']);
+    assert.equal(code, EXIT_OK);
+    assert.deepEqual(
+      doc.skipped.map((s: Json) => s.path),
+      ['big.c'],
+    );
+    assert.match(doc.skipped[0].reason, /size|large/i);
+    assert.equal(doc.summary.files, 1);
+    assert.deepEqual(doc.findings, []);
+  });
+
+  it('names skipped files and their reasons in the text summary on standard error', async () => {
+    const dir = tempProject({ 'foo.c': Buffer.from([0x00, 0x01]), 'ok.c': CLEAN });
+    const r = await runCli(dir, ['.']);
+    assert.equal(r.code, EXIT_OK);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /foo\.c.*binary/i);
+  });
+
+  it('lists a broken symbolic link as skipped and scans the other files', async () => {
+    const dir = tempProject({ 'mod.c': REGISTERED_BUG });
+    fs.symlinkSync(path.join(dir, 'gone.c'), path.join(dir, 'dangling.c'));
+    const { code, doc } = await runJson(dir, ['.']);
+    assert.deepEqual(
+      doc.skipped.map((s: Json) => s.path),
+      ['dangling.c'],
+    );
+    assert.match(doc.skipped[0].reason, /link/);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => f.path),
+      ['mod.c'],
+    );
+    assert.equal(code, EXIT_FINDINGS);
+  });
+
+  it('skips a named pipe given on the command line instead of blocking on it', async () => {
+    const dir = tempProject({ 'ok.c': CLEAN });
+    const made = spawnSync('mkfifo', [path.join(dir, 'pipe.c')]);
+    assert.equal(made.status, 0, 'mkfifo is available');
+    const { code, doc } = await runJson(dir, ['pipe.c', 'ok.c']);
+    assert.deepEqual(
+      doc.skipped.map((s: Json) => s.path),
+      ['pipe.c'],
+    );
+    assert.match(doc.skipped[0].reason, /regular file/);
+    assert.equal(doc.summary.files, 1);
+    assert.equal(code, EXIT_OK);
+  });
+
+  it('skips an unreadable file with its reason (or, as root, where chmod 000 does not stop reading, scans it)', async () => {
+    const dir = tempProject({ 'locked.c': REGISTERED_BUG, 'ok.c': CLEAN });
+    const locked = path.join(dir, 'locked.c');
+    fs.chmodSync(locked, 0o000);
+    try {
+      let readable = true;
+      try {
+        fs.readFileSync(locked);
+      } catch {
+        readable = false;
+      }
+      const { code, doc } = await runJson(dir, ['.']);
+      if (readable) {
+        assert.deepEqual(doc.skipped, []);
+        assert.deepEqual(
+          doc.findings.map((f: Json) => f.path),
+          ['locked.c'],
+        );
+        assert.equal(code, EXIT_FINDINGS);
+      } else {
+        assert.deepEqual(
+          doc.skipped.map((s: Json) => s.path),
+          ['locked.c'],
+        );
+        assert.match(doc.skipped[0].reason, /unreadable|permission|EACCES/i);
+        assert.equal(doc.summary.files, 1);
+        assert.equal(code, EXIT_OK);
+      }
+    } finally {
+      fs.chmodSync(locked, 0o644);
+    }
+  });
+});
+
+describe('cpyref configuration (pyproject.toml)', () => {
+  it('turns a rule off with [tool.cpyref] rules', async () => {
+    const dir = tempProject({
+      'pyproject.toml': '[tool.cpyref]\nrules = { borrowed-singleton-return = "off" }\n',
+      'mod.c': REGISTERED_BUG,
+    });
+    const { code, doc, stderr } = await runJson(dir, ['.']);
+    assert.equal(stderr, '');
+    assert.deepEqual(doc.findings, []);
+    assert.equal(code, EXIT_OK);
+  });
+
+  it('lowers a finding to a warning when python-versions targets only immortal singletons (>=3.12)', async () => {
+    const dir = tempProject({ 'pyproject.toml': '[tool.cpyref]\npython-versions = ">=3.12"\n', 'mod.c': REGISTERED_BUG });
+    const { code, doc } = await runJson(dir, ['.']);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => [f.rule, f.severity]),
+      [['borrowed-singleton-return', 'warning']],
+    );
+    assert.equal(code, EXIT_OK);
+  });
+
+  it('takes the targeted versions from [project] requires-python when [tool.cpyref] does not set them', async () => {
+    const dir = tempProject({ 'pyproject.toml': '[project]\nname = "spam"\nrequires-python = ">=3.12"\n', 'mod.c': REGISTERED_BUG });
+    const { doc } = await runJson(dir, ['.']);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => f.severity),
+      ['warning'],
+    );
+  });
+
+  it('lets --python-versions on the command line override the file', async () => {
+    const dir = tempProject({ 'pyproject.toml': '[tool.cpyref]\npython-versions = ">=3.12"\n', 'mod.c': REGISTERED_BUG });
+    const { code, doc } = await runJson(dir, ['--python-versions', '>=3.8', '.']);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => f.severity),
+      ['error'],
+    );
+    assert.equal(code, EXIT_FINDINGS);
+    const flag = await runJson(tempProject({ 'mod.c': REGISTERED_BUG }), ['--python-versions', '>=3.12', '.']);
+    assert.deepEqual(
+      flag.doc.findings.map((f: Json) => f.severity),
+      ['warning'],
+    );
+  });
+
+  it('reports an unknown key with the file and the key on standard error, and applies the rest', async () => {
+    const dir = tempProject({
+      'pyproject.toml': '[tool.cpyref]\ncolour = "red"\nrules = { borrowed-singleton-return = "off" }\n',
+      'mod.c': REGISTERED_BUG,
+    });
+    const { code, doc, stderr } = await runJson(dir, ['.']);
+    assert.match(stderr, /pyproject\.toml/);
+    assert.match(stderr, /colour/);
+    assert.deepEqual(doc.findings, []);
+    assert.equal(code, EXIT_OK);
+  });
+
+  it('excludes a folder listed in extend-exclude, and keeps scanning the rest', async () => {
+    const files = { 'vendor/lib.c': REGISTERED_BUG, 'src/mod.c': REGISTERED_BUG };
+    const control = await runJson(tempProject(files), ['.']);
+    assert.equal(control.doc.findings.length, 2);
+    const dir = tempProject({ ...files, 'pyproject.toml': '[tool.cpyref]\nextend-exclude = ["vendor/"]\n' });
+    const { doc } = await runJson(dir, ['.']);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => f.path),
+      [path.join('src', 'mod.c')],
+    );
+    assert.equal(doc.summary.files, 1);
+  });
+
+  it('reports a bad value with the file and key, and applies the rest', async () => {
+    const dir = tempProject({
+      'pyproject.toml': '[tool.cpyref]\npython-versions = 3.12\nextend-exclude = ["vendor/"]\n',
+      'vendor/lib.c': REGISTERED_BUG,
+      'mod.c': REGISTERED_BUG,
+    });
+    const { doc, stderr } = await runJson(dir, ['.']);
+    assert.match(stderr, /pyproject\.toml/);
+    assert.match(stderr, /python-versions/);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => [f.path, f.severity]),
+      [['mod.c', 'error']],
+    );
+  });
+
+  it('reports an unknown rule id in the rules table with the file and key', async () => {
+    const dir = tempProject({ 'pyproject.toml': '[tool.cpyref.rules]\nno-such-rule = "off"\n', 'mod.c': REGISTERED_BUG });
+    const { doc, stderr } = await runJson(dir, ['.']);
+    assert.match(stderr, /pyproject\.toml.*no-such-rule/);
+    assert.equal(doc.findings.length, 1);
+  });
+
+  it('reports a pyproject.toml that is not valid TOML with its file name and still scans', async () => {
+    const dir = tempProject({ 'pyproject.toml': '[tool.cpyref\nrules = 1\n', 'mod.c': REGISTERED_BUG });
+    const { code, doc, stderr } = await runJson(dir, ['.']);
+    assert.match(stderr, /pyproject\.toml/);
+    assert.equal(doc.findings.length, 1);
+    assert.equal(code, EXIT_FINDINGS);
+  });
+
+  it('reads [tool.cpyref] from the file named by --config', async () => {
+    const dir = tempProject({ 'ci/strict.toml': '[tool.cpyref]\nrules = { borrowed-singleton-return = "off" }\n', 'mod.c': REGISTERED_BUG });
+    const { code, doc } = await runJson(dir, ['--config', 'ci/strict.toml', '.']);
+    assert.deepEqual(doc.findings, []);
+    assert.equal(code, EXIT_OK);
+  });
+
+  it('excludes files matching a slash-less extend-exclude pattern at any depth', async () => {
+    const dir = tempProject({
+      'pyproject.toml': '[tool.cpyref]\nextend-exclude = ["*_gen.c"]\n',
+      'deep/sub/table_gen.c': REGISTERED_BUG,
+      'mod.c': REGISTERED_BUG,
+    });
+    const { doc } = await runJson(dir, ['.']);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => f.path),
+      ['mod.c'],
+    );
+  });
+
+  it('does not report files generated by Cython or a vendored pythoncapi_compat.h', async () => {
+    const dir = tempProject({
+      'gen.c': '/* Generated by Cython 3.0.11 */\n' + REGISTERED_BUG,
+      'include/pythoncapi_compat.h': REGISTERED_BUG,
+      'include/mine.h': REGISTERED_BUG,
+    });
+    const { code, doc } = await runJson(dir, ['.']);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => f.path),
+      [path.join('include', 'mine.h')],
+    );
+    assert.equal(code, EXIT_FINDINGS);
+  });
+
+  it('excludes build/ folders by default', async () => {
+    const dir = tempProject({ 'build/gen.c': REGISTERED_BUG, 'mod.c': CLEAN });
+    const { code, doc } = await runJson(dir, ['.']);
+    assert.deepEqual(doc.findings, []);
+    assert.equal(code, EXIT_OK);
+  });
+
+  it('uses the nearest pyproject.toml above the scanned folder', async () => {
+    const dir = tempProject({
+      'pyproject.toml': '[tool.cpyref]\nrules = { borrowed-singleton-return = "off" }\n',
+      'pkg/src/mod.c': REGISTERED_BUG,
+    });
+    const { code, doc } = await runJson(path.join(dir, 'pkg'), ['src']);
+    assert.deepEqual(doc.findings, []);
+    assert.equal(code, EXIT_OK);
+  });
+});
+
+const DEFINES = `#include <Python.h>
+
+PyObject *
+ham_close(PyObject *self, PyObject *args)
+{
+    return Py_None;
+}
+`;
+
+const REGISTERS = `#include <Python.h>
+
+PyObject *ham_close(PyObject *self, PyObject *args);
+
+static PyMethodDef ham_methods[] = {
+    {"close", ham_close, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+`;
+
+describe('cpyref across files', () => {
+  it('reports an error in a.c when the PyMethodDef table in b.c registers the function', async () => {
+    const dir = tempProject({ 'a.c': DEFINES, 'b.c': REGISTERS });
+    const { code, doc } = await runJson(dir, ['.']);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => [f.path, f.line, f.severity, f.function]),
+      [['a.c', 6, 'error', 'ham_close']],
+    );
+    assert.deepEqual(
+      doc.findings[0].related.map((r: Json) => [r.path, r.line]),
+      [['b.c', 6]],
+    );
+    assert.equal(code, EXIT_FINDINGS);
+  });
+
+  it('reports only information for a.c when b.c is not part of the scan', async () => {
+    const dir = tempProject({ 'a.c': DEFINES, 'b.c': REGISTERS });
+    const { code, doc } = await runJson(dir, ['a.c']);
+    assert.deepEqual(
+      doc.findings.map((f: Json) => [f.path, f.severity]),
+      [['a.c', 'information']],
+    );
+    assert.equal(code, EXIT_OK);
+  });
+});
+
+function manyFiles(n: number): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const next = (i + 1) % n;
+    files[`m${String(i).padStart(2, '0')}.c`] = `#include <Python.h>
+
+PyObject *shared_${i}(PyObject *self, PyObject *args);
+PyObject *shared_${next}(PyObject *self, PyObject *args);
+
+PyObject *
+shared_${i}(PyObject *self, PyObject *args)
+{
+    return ${i % 2 ? 'Py_True' : 'Py_None'};
+}
+
+static PyObject *
+own_${i}(PyObject *self, PyObject *args)
+{
+    if (args == NULL)
+        return NULL;
+    return Py_False;
+}
+
+static PyObject *
+local_helper_${i}(void)
+{
+    return Py_None;
+}
+
+static PyMethodDef methods_${i}[] = {
+    {"own", own_${i}, METH_VARARGS, NULL},
+    {"shared", shared_${next}, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+`;
+  }
+  return files;
+}
+
+describe('cpyref --jobs', () => {
+  it('finds the same findings, in the same order, with two worker threads as with one thread (40 files)', async () => {
+    const dir = tempProject({ ...manyFiles(40), 'zz-blob.c': Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01]) });
+    const one = await runJson(dir, ['--jobs', '1', '.']);
+    const two = await runJson(dir, ['--jobs', '2', '.']);
+    assert.equal(one.code, EXIT_FINDINGS, one.stderr);
+    assert.equal(two.code, EXIT_FINDINGS, two.stderr);
+    assert.equal(one.doc.findings.length, 120);
+    assert.deepEqual(
+      one.doc.findings.filter((f: Json) => f.severity === 'error').length,
+      80,
+      'shared_i is registered in the next file, own_i in its own',
+    );
+    assert.deepEqual(two.doc.findings, one.doc.findings);
+    assert.deepEqual(
+      one.doc.skipped.map((x: Json) => x.path),
+      ['zz-blob.c'],
+    );
+    assert.deepEqual(two.doc.skipped, one.doc.skipped);
+    assert.deepEqual(two.doc.summary, one.doc.summary);
+  });
+});
+
+describe('cpyref progress bar', () => {
+  it('draws progress on standard error only when it is a terminal, and never on standard output', async () => {
+    const dir = tempProject(manyFiles(30));
+    const plain = await runCli(dir, ['--jobs', '1', '.'], '', false);
+    assert.doesNotMatch(plain.stderr, /\r/);
+    const tty = await runCli(dir, ['--jobs', '1', '.'], '', true);
+    assert.match(tty.stderr, /\r\[=+ *\] \d+\/30 files/);
+    assert.equal(tty.stdout, plain.stdout);
+    const quiet = await runCli(dir, ['--jobs', '1', '--quiet', '.'], '', true);
+    assert.equal(quiet.stderr, '');
+  });
+});
+
+describe('cpyref --help and --version', () => {
+  it('--help lists the exit codes and every rule id, and exits 0', async () => {
+    const r = await runCli(tempProject(), ['--help']);
+    assert.equal(r.code, EXIT_OK);
+    for (const code of [EXIT_OK, EXIT_FINDINGS, EXIT_ERROR]) assert.match(r.stdout, new RegExp(`^\\s+${code}\\s+\\S`, 'm'), `exit code ${code}`);
+    assert.match(r.stdout, /exit codes/i);
+    for (const rule of RULES) assert.ok(r.stdout.includes(rule.id), `--help lacks ${rule.id}`);
+  });
+
+  it('--version prints the version from package.json', async () => {
+    const version = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
+    const r = await runCli(tempProject(), ['--version']);
+    assert.equal(r.code, EXIT_OK);
+    assert.equal(r.stdout, `cpyref ${version}\n`);
+  });
+});
+
+describe('bin/cpyref.js (spawned)', () => {
+  it('prints its version and scans examples/ with exit code 1 and the example module findings', () => {
+    const version = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
+    const v = spawnSync(process.execPath, ['bin/cpyref.js', '--version'], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout.trim(), `cpyref ${version}`);
+
+    const scan = spawnSync(process.execPath, ['bin/cpyref.js', 'examples/'], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(scan.status, 1, scan.stderr);
+    const out = lines(scan.stdout);
+    for (const l of out) assert.match(l, TEXT_LINE);
+    assert.deepEqual(
+      out.map((l) => l.split(': ')[0] + ' ' + TEXT_LINE.exec(l)![4] + ' ' + TEXT_LINE.exec(l)![6]),
+      [
+        'examples/framecache/framecache.c:22:5 error borrowed-singleton-return',
+        'examples/framecache/framecache.c:36:5 error borrowed-singleton-return',
+        'examples/framecache/framecache.c:46:5 error borrowed-singleton-return',
+        'examples/framecache/framecache.c:59:5 error borrowed-singleton-return',
+        'examples/framecache/framecache.c:67:5 error borrowed-singleton-return',
+        'examples/framecache/framecache.h:5:24 error borrowed-singleton-return',
+      ],
+    );
+    assert.match(scan.stderr, /6 findings/);
+  });
+});
+
