@@ -1,7 +1,7 @@
 import { CfgTooDeep } from './cfg';
 import { BudgetExceeded } from './dataflow';
 import { describeFunction, findFunctions, type FunctionInfo } from './functions';
-import { collectSingletonMacros, isStatementMacro, MacroExpander, macroAsFunction, type MacroDef } from './macros';
+import { collectMacros, isStatementMacro, MacroExpander, macroAsFunction, type MacroDef } from './macros';
 import { targetFacts, type Options, type TargetFacts } from './options';
 import { analyseOwnership, type OwnershipAnalysis } from './ownership';
 import type { CParser, SyntaxNode, SyntaxTree } from './parser';
@@ -75,7 +75,7 @@ function includedMacros(req: AnalyzeRequest): MacroDef[] {
   const out: MacroDef[] = [];
   for (const m of req.text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)) {
     const inc = req.readInclude(req.path, m[1]);
-    if (inc) out.push(...collectSingletonMacros(inc.text, inc.path));
+    if (inc) out.push(...collectMacros(inc.text, inc.path));
   }
   return out;
 }
@@ -95,9 +95,9 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
   };
   const macroMap = new Map<string, MacroDef>();
   for (const d of includedMacros(req)) macroMap.set(d.name, d);
-  const ownMacros = collectSingletonMacros(text);
+  const ownMacros = collectMacros(text);
   for (const d of ownMacros) macroMap.set(d.name, d);
-  const macroNames = [...macroMap.keys()];
+  const macroNames = [...macroMap.values()].filter((d) => d.mentionsSingleton).map((d) => d.name);
   const seen = new Set<string>();
   const report = (f: PendingFinding) => {
     const k = `${f.rule}:${f.start}:${f.end}`;
@@ -135,7 +135,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
         }
       }
       for (const def of ownMacros) {
-        if (!isStatementMacro(def)) continue;
+        if (!def.mentionsSingleton || !isStatementMacro(def)) continue;
         const users = functions.filter((f) => new RegExp(`\\b${def.name}\\b`).test(f.body.text)).map((f) => f.name);
         const pseudo = macroAsFunction(def);
         const mt = parser.parse(pseudo.text);

@@ -14,28 +14,41 @@ export interface MacroDef {
   defineStart: number;
   /** Set when the macro comes from another file (an included header). */
   path?: string;
+  /** The body mentions a singleton (else the macro matters only for the jumps it makes). */
+  mentionsSingleton: boolean;
 }
 
 const DEFINE_RE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?((?:[^\n\\]|\\\r?\n|\\)*)/gm;
 const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
+const JUMP_RE = /\b(?:goto|return)\b/;
 
-/** Every `#define` in `text` whose body mentions a singleton (the only ones that can matter here). */
-export function collectSingletonMacros(text: string, path?: string): MacroDef[] {
+/**
+ * The `#define`s of `text` that can matter here: those whose body mentions a singleton,
+ * and statement macros that jump (`goto`, `return`), whose expansion changes the paths.
+ */
+export function collectMacros(text: string, path?: string): MacroDef[] {
   const out: MacroDef[] = [];
   if (!text.includes('define')) return out;
   DEFINE_RE.lastIndex = 0;
   for (let m = DEFINE_RE.exec(text); m; m = DEFINE_RE.exec(text)) {
     const raw = m[3] ?? '';
-    if (!SINGLETON_RE.test(raw.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ''))) continue;
+    const code = raw.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '');
+    const mentionsSingleton = SINGLETON_RE.test(code);
+    if (!mentionsSingleton && !JUMP_RE.test(code)) continue;
     const bodyStart = m.index + m[0].length - raw.length;
     // Comments and line continuations become spaces, so offsets into the body stay valid.
     const body = raw
       .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => c.replace(/[^\n]/g, ' '))
       .replace(/\\(\r?\n)/g, (_s, nl: string) => ' ' + nl.replace(/[^\n]/g, ' '));
     const params = m[2] !== undefined ? m[2].slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean) : undefined;
-    out.push({ name: m[1], params, body, bodyStart, defineStart: m.index, path });
+    out.push({ name: m[1], params, body, bodyStart, defineStart: m.index, path, mentionsSingleton });
   }
   return out;
+}
+
+/** The macros of `text` whose body mentions a singleton. */
+export function collectSingletonMacros(text: string, path?: string): MacroDef[] {
+  return collectMacros(text, path).filter((d) => d.mentionsSingleton);
 }
 
 /** Whether a macro body is a statement (contains `return`, or starts like one) rather than an expression. */
@@ -64,9 +77,9 @@ export class MacroExpander {
     readonly macros: Map<string, MacroDef>,
   ) {}
 
-  /** Names of the known macros, for relevance filters. */
+  /** Names of the macros that mention a singleton, for relevance filters. */
   names(): string[] {
-    return [...this.macros.keys()];
+    return [...this.macros.values()].filter((d) => d.mentionsSingleton).map((d) => d.name);
   }
 
   private substitute(def: MacroDef, call: SyntaxNode | undefined): string | undefined {
@@ -101,7 +114,7 @@ export class MacroExpander {
   /** The expression an expression-position use expands to. */
   expression(expr: SyntaxNode): SyntaxNode | undefined {
     const def = this.lookup(expr);
-    if (!def || isStatementMacro(def)) return undefined;
+    if (!def || !def.mentionsSingleton || isStatementMacro(def)) return undefined;
     const body = this.substitute(def, expr.type === 'call_expression' ? expr : undefined);
     if (body === undefined) return undefined;
     const key = 'E' + body;

@@ -1,4 +1,3 @@
-import { collectSingletonMacros } from './macros';
 import { STEALING_ARGS } from './syntax';
 
 /** Where a function is registered with CPython (a method table, a slot, a getter). */
@@ -18,8 +17,6 @@ export interface FileIndex {
   stolen: string[];
   /** Functions declared with `CPYCHECKER_RETURNS_BORROWED_REF`. */
   borrowedDecls: string[];
-  /** Macros whose body mentions a singleton. */
-  singletonMacros: string[];
   /** The file defines `Py_LIMITED_API`. */
   limitedApi: boolean;
 }
@@ -88,7 +85,6 @@ export function indexFile(path: string, text: string): FileIndex {
     returnEdges: [],
     stolen: [],
     borrowedDecls: [],
-    singletonMacros: collectSingletonMacros(text).map((m) => m.name),
     limitedApi: text.includes('Py_LIMITED_API') && /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text),
   };
   if (text.includes('CPYCHECKER_RETURNS_BORROWED_REF')) for (const m of text.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)) out.borrowedDecls.push(m[1]);
