@@ -2,6 +2,14 @@
 'use strict';
 const { main } = require('../out/src/cli/main.js');
 
+// A closed pipe (`cpyref | head`) ends the output quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 main(process.argv.slice(2), {
   cwd: process.cwd(),
   stdout: (s) => process.stdout.write(s),

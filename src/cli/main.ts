@@ -254,6 +254,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       : undefined,
   });
   result.skipped.unshift(...walkSkipped);
+  result.stats.skippedFiles += walkSkipped.length;
 
   // Locate, apply the CLI's hint policy, then the baseline.
   const cache = new TextCache((abs) => path.relative(io.cwd, abs) || abs);

@@ -129,7 +129,7 @@ export function buildReport(result: ScanResult, findings: LocatedFinding[], fixe
     skipped: result.skipped,
     summary: {
       files: result.stats.files,
-      skipped: result.skipped.length,
+      skipped: result.stats.skippedFiles,
       findings: findings.length,
       bySeverity,
       byRule,

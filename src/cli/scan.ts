@@ -25,7 +25,7 @@ export interface SkippedFile {
 export interface ScanResult {
   files: ScannedFile[];
   skipped: SkippedFile[];
-  stats: { files: number; bytes: number; parsedFiles: number; errorRegions: number; skippedFunctions: number };
+  stats: { files: number; skippedFiles: number; bytes: number; parsedFiles: number; errorRegions: number; skippedFunctions: number };
 }
 
 /** How a scan runs. */
@@ -156,9 +156,13 @@ export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['opt
   });
   return {
     files,
-    skipped: outcomes.filter((o) => o.skipped).map((o) => ({ path: o.display, reason: o.skipped! })),
+    skipped: [
+      ...outcomes.filter((o) => o.skipped).map((o) => ({ path: o.display, reason: o.skipped! })),
+      ...outcomes.flatMap((o) => o.skippedFunctions.map((f) => ({ path: o.display, reason: `function \`${f.name}\` not analysed: ${f.reason}` }))),
+    ],
     stats: {
       files: outcomes.filter((o) => !o.skipped).length,
+      skippedFiles: outcomes.filter((o) => o.skipped).length,
       bytes: outcomes.reduce((s, o) => s + o.size, 0),
       parsedFiles: outcomes.filter((o) => o.parsed).length,
       errorRegions: outcomes.reduce((s, o) => s + o.errorRegions, 0),

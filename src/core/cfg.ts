@@ -62,7 +62,7 @@ interface Pending {
 /** Thrown when a body is too deeply nested to walk. */
 export class CfgTooDeep extends Error {}
 
-const MAX_DEPTH = 400;
+const MAX_DEPTH = 1500;
 
 /** Builds the CFG of a function body (a `compound_statement`). */
 export function buildCfg(body: SyntaxNode, hooks: CfgHooks = {}): Cfg {

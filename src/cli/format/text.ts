@@ -19,6 +19,5 @@ export function formatSummary(report: Report): string {
   );
   for (const k of report.skipped) lines.push(`  skipped ${k.path}: ${k.reason}`);
   if (s.errorRegions) lines.push(`  ${plural(s.errorRegions, 'return')} of a singleton inside unparsable code yielded no finding.`);
-  if (s.skippedFunctions) lines.push(`  ${plural(s.skippedFunctions, 'function')} exceeded the analysis bound and were skipped.`);
   return lines.join('\n') + '\n';
 }
