@@ -32,6 +32,38 @@ export interface AnalyzeRequest {
   reportUnusedIgnores?: boolean;
   /** Time bound of one function's analysis, in ms. */
   functionBudgetMs?: number;
+  /**
+   * A parse of `blankStatementMacros(text)` made by the caller (the editor parses
+   * incrementally); the caller keeps ownership of it.
+   */
+  tree?: SyntaxTree;
+  /** Results of functions whose text did not change since the last analysis (the editor). */
+  cache?: FunctionCache;
+}
+
+/** What one function's analysis produced, with offsets relative to the function's start. */
+export interface CachedFunction {
+  findings: PendingFinding[];
+  skipped: SkippedFunction[];
+  errorRegions: number;
+}
+
+/** A store of per-function results, keyed by everything the analysis of a function depends on. */
+export interface FunctionCache {
+  get(key: string): CachedFunction | undefined;
+  set(key: string, value: CachedFunction): void;
+}
+
+/** Moves a finding (and its fixes and related locations) by `delta` characters. */
+export function shiftFinding<T extends Finding>(f: T, delta: number): T {
+  if (delta === 0) return f;
+  return {
+    ...f,
+    start: f.start + delta,
+    end: f.end + delta,
+    fixes: f.fixes.map((x) => ({ ...x, edits: x.edits.map((e) => ({ ...e, start: e.start + delta, end: e.end + delta })) })),
+    related: f.related.map((r) => (r.path === undefined ? { ...r, start: r.start + delta, end: r.end + delta } : r)),
+  };
 }
 
 /** A function that was not analysed, and why. */
@@ -110,11 +142,34 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
     const expander = new MacroExpander(parser, macroMap);
     const trees: SyntaxTree[] = [];
     try {
-      const tree = parser.parse(blankStatementMacros(text));
-      trees.push(tree);
+      const tree = req.tree ?? parser.parse(blankStatementMacros(text));
+      if (!req.tree) trees.push(tree);
       const functions = findFunctions(tree.rootNode, text);
       result.stats.functions = functions.length;
-      for (const fn of functions) analyseFunction(parser, fn, 0, undefined);
+      const contextKey = req.cache ? cacheContext(req, rules, targets, macroMap) : '';
+      for (const fn of functions) {
+        if (!req.cache || !fn.returnsObject) {
+          analyseFunction(parser, fn, 0, undefined);
+          continue;
+        }
+        // The editor re-analyses only functions whose text (or context) changed.
+        const start = fn.node.startIndex;
+        const key = `${contextKey}\u0000${text.slice(text.lastIndexOf('\n', Math.max(0, text.lastIndexOf('\n', start - 1) - 1)) + 1, fn.node.endIndex)}`;
+        const hit = req.cache.get(key);
+        if (hit) {
+          for (const f of hit.findings) report(shiftFinding(f, start));
+          result.skippedFunctions.push(...hit.skipped.map((x) => ({ ...x, start: x.start + start })));
+          result.stats.errorRegions += hit.errorRegions;
+          continue;
+        }
+        const before = { findings: result.findings.length, skipped: result.skippedFunctions.length, errorRegions: result.stats.errorRegions };
+        analyseFunction(parser, fn, 0, undefined);
+        req.cache.set(key, {
+          findings: result.findings.slice(before.findings).map((f) => shiftFinding(f, -start)),
+          skipped: result.skippedFunctions.slice(before.skipped).map((x) => ({ ...x, start: x.start - start })),
+          errorRegions: result.stats.errorRegions - before.errorRegions,
+        });
+      }
       const regions = tree.rootNode.hasError ? unanalysableRegions(tree.rootNode, text, functions, relevantRe) : [];
       if (regions.length) {
         // Parse only the regions (offsets shifted back by the context's offset): a blanked
@@ -208,6 +263,11 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
  * the function. Each region spans the top-level node and its previous sibling (a
  * signature split by `#ifdef` leaves the body as a separate node).
  */
+function cacheContext(req: AnalyzeRequest, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
+  const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
+  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0]) + macroPart;
+}
+
 function unanalysableRegions(root: SyntaxNode, text: string, functions: FunctionInfo[], relevant: RegExp): Array<[number, number]> {
   const clean = functions.filter((f) => !f.node.hasError).map((f) => [f.node.startIndex, f.node.endIndex]);
   const out: Array<[number, number]> = [];

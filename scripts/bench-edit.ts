@@ -1,0 +1,82 @@
+/**
+ * `npm run bench:edit -- FILE [--edits N]`
+ *
+ * Replays typing in FILE the way the extension sees it: characters typed one at a time
+ * inside function bodies, and whole lines (`Py_INCREF(Py_None);`) inserted before
+ * returns. Each edit is timed from the new text to fresh findings, computed as the
+ * extension computes them (incremental parse, only changed functions re-analysed).
+ * Prints, last, one JSON line: {edits, p50Ms, p90Ms, fullParseMs}.
+ */
+import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { finalizeFindings } from '../src/core/analyze';
+import { DocumentSession } from '../src/core/document';
+import { defaultOptions } from '../src/core/options';
+import { CParser } from '../src/core/parser';
+import { indexFile, ProjectIndex } from '../src/core/project-index';
+import { decodeSource } from '../src/core/text';
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+async function run(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const file = argv.find((a) => !a.startsWith('--'));
+  const n = Number(argv[argv.indexOf('--edits') + 1]) || 200;
+  if (!file) throw new Error('usage: npm run bench:edit -- FILE [--edits N]');
+  let text = decodeSource(fs.readFileSync(file)).text;
+  const parser = await CParser.load();
+  const options = defaultOptions();
+
+  const t0 = performance.now();
+  for (let i = 0; i < 5; i++) parser.parse(text).delete();
+  const fullParseMs = (performance.now() - t0) / 5;
+
+  const session = new DocumentSession(parser);
+  const index = new ProjectIndex();
+  const analyse = (mode: 'incremental' | 'fresh') => {
+    const r = session.analyze({ path: file, text, options }, mode);
+    index.set(indexFile(file, text));
+    return finalizeFindings(r.findings, (name) => index.facing(name), r.targets, options);
+  };
+  analyse('fresh');
+
+  // Edit sites: returns inside functions whose value starts with an identifier; a typed character
+  // goes after that identifier's first letter (it stays an identifier, as while renaming), and a
+  // whole line goes before the return (deterministic order).
+  const sites: number[] = [];
+  for (const m of text.matchAll(/^([ \t]+)return[ \t]+[A-Za-z_]\w/gm)) sites.push(m.index!);
+  if (!sites.length) throw new Error('no return statements to edit near');
+  const times: number[] = [];
+  let analysedPerEdit = 0;
+  for (let k = 0; k < n; k++) {
+    const site = sites[(k * 7919) % sites.length];
+    const offset = text.indexOf('return', site) + 'return'.length + 1 + (/^[ \t]*/.exec(text.slice(text.indexOf('return', site) + 6))![0].length);
+    // Two kinds of edit, alternating in runs: typing a character, and inserting a whole line.
+    const insert = k % 10 === 9 ? '    Py_INCREF(Py_None);\n' : 'x';
+    const at = insert.length > 1 ? text.lastIndexOf('\n', site) + 1 : offset;
+    text = text.slice(0, at) + insert + text.slice(at);
+    // Keep site offsets valid after the insertion.
+    for (let i = 0; i < sites.length; i++) if (sites[i] >= at) sites[i] += insert.length;
+    const a = performance.now();
+    analyse('incremental');
+    times.push(performance.now() - a);
+    analysedPerEdit += session.lastAnalysed;
+  }
+  console.log(`re-analysed ${(analysedPerEdit / n).toFixed(2)} functions per edit on average`);
+  console.log(
+    JSON.stringify({
+      edits: n,
+      p50Ms: Number(percentile(times, 50).toFixed(2)),
+      p90Ms: Number(percentile(times, 90).toFixed(2)),
+      fullParseMs: Number(fullParseMs.toFixed(2)),
+    }),
+  );
+}
+
+run().catch((e: Error) => {
+  console.error(e.message);
+  process.exitCode = 2;
+});

@@ -1,0 +1,108 @@
+import { analyzeText, type AnalyzeRequest, type CachedFunction, type FileAnalysis, type FunctionCache } from './analyze';
+import type { CParser, SyntaxTree } from './parser';
+import { blankStatementMacros } from './preprocess';
+
+/** How a document is re-parsed: incrementally while typing, from scratch on save (so the editor agrees with the CLI). */
+export type ParseMode = 'incremental' | 'fresh';
+
+interface Point {
+  row: number;
+  column: number;
+}
+
+function pointAt(text: string, offset: number): Point {
+  let row = 0;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    row++;
+    lineStart = i + 1;
+  }
+  return { row, column: offset - lineStart };
+}
+
+/** Per-function results of the last analysis, pruned to what the last analysis used. */
+class GenerationCache implements FunctionCache {
+  private previous = new Map<string, CachedFunction>();
+  private current = new Map<string, CachedFunction>();
+  get(key: string): CachedFunction | undefined {
+    const v = this.current.get(key) ?? this.previous.get(key);
+    if (v) this.current.set(key, v);
+    return v;
+  }
+  set(key: string, value: CachedFunction): void {
+    this.current.set(key, value);
+  }
+  /** Forgets entries not used since the last call. */
+  nextGeneration(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+  /** Number of function results computed (not reused) in the current generation. */
+  get size(): number {
+    return this.current.size;
+  }
+}
+
+/**
+ * One open document: keeps its syntax tree for incremental re-parsing and the results
+ * of functions whose text did not change. Knows nothing of the editor.
+ */
+export class DocumentSession {
+  private tree: SyntaxTree | undefined;
+  private blanked = '';
+  private readonly cache = new GenerationCache();
+  /** Functions analysed (not taken from the cache) by the last call, for tests and benchmarks. */
+  lastAnalysed = 0;
+
+  constructor(private readonly parser: CParser) {}
+
+  /** Analyses `req.text`, reusing the previous tree (incremental) or parsing afresh. */
+  analyze(req: Omit<AnalyzeRequest, 'tree' | 'cache'>, mode: ParseMode): FileAnalysis {
+    const blanked = blankStatementMacros(req.text);
+    let tree: SyntaxTree;
+    if (mode === 'incremental' && this.tree) {
+      // The edit is where the old and new (blanked) texts differ, so blanking cannot desynchronise the tree.
+      const old = this.blanked;
+      let start = 0;
+      const max = Math.min(old.length, blanked.length);
+      while (start < max && old.charCodeAt(start) === blanked.charCodeAt(start)) start++;
+      let oldEnd = old.length;
+      let newEnd = blanked.length;
+      while (oldEnd > start && newEnd > start && old.charCodeAt(oldEnd - 1) === blanked.charCodeAt(newEnd - 1)) {
+        oldEnd--;
+        newEnd--;
+      }
+      this.tree.edit({
+        startIndex: start,
+        oldEndIndex: oldEnd,
+        newEndIndex: newEnd,
+        startPosition: pointAt(old, start),
+        oldEndPosition: pointAt(old, oldEnd),
+        newEndPosition: pointAt(blanked, newEnd),
+      });
+      tree = this.parser.parse(blanked, this.tree);
+    } else {
+      tree = this.parser.parse(blanked);
+    }
+    this.tree?.delete();
+    this.tree = tree;
+    this.blanked = blanked;
+    const counting: FunctionCache = {
+      get: (k) => this.cache.get(k),
+      set: (k, v) => {
+        this.lastAnalysed++;
+        this.cache.set(k, v);
+      },
+    };
+    this.lastAnalysed = 0;
+    const result = analyzeText(this.parser, { ...req, tree, cache: counting });
+    this.cache.nextGeneration();
+    return result;
+  }
+
+  /** Frees the tree. */
+  dispose(): void {
+    this.tree?.delete();
+    this.tree = undefined;
+  }
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { analyzeText } from '../../src/core/analyze';
+import { DocumentSession } from '../../src/core/document';
+import { defaultOptions } from '../../src/core/options';
+import { loadParser } from '../helpers/engine';
+
+const SOURCE = `#include <Python.h>
+
+static PyObject *
+first(PyObject *self, PyObject *args)
+{
+    if (args == NULL)
+        return NULL;
+    return Py_None;
+}
+
+static PyObject *
+second(PyObject *self, PyObject *args)
+{
+    Py_BEGIN_ALLOW_THREADS
+    do_work();
+    Py_END_ALLOW_THREADS
+    return Py_True;
+}
+
+static PyObject *
+third(PyObject *self, PyObject *args)
+{
+    Py_RETURN_NONE;
+}
+`;
+
+function summary(findings: Array<{ rule: string; start: number; end: number; message: string }>): string[] {
+  return findings.map((f) => `${f.rule}@${f.start}-${f.end}`);
+}
+
+describe('DocumentSession', () => {
+  it('gives the same findings incrementally as a fresh analysis, edit after edit', async () => {
+    const parser = await loadParser();
+    const session = new DocumentSession(parser);
+    const options = defaultOptions();
+    let text = SOURCE;
+    session.analyze({ path: 'a.c', text, options }, 'fresh');
+    const edits: Array<[string, string]> = [
+      ['    return Py_None;', '    Py_INCREF(Py_None);\n    return Py_None;'],
+      ['do_work();', 'do_work(); /* typing */'],
+      ['Py_RETURN_NONE;', 'return Py_False;'],
+      ['static PyObject *\nthird', 'static PyObject *\nthird_renamed'],
+      ['    Py_INCREF(Py_None);\n', ''],
+      ['Py_END_ALLOW_THREADS', 'Py_END_ALLOW_THREAD'],
+      ['Py_END_ALLOW_THREAD\n', 'Py_END_ALLOW_THREADS\n'],
+    ];
+    for (const [from, to] of edits) {
+      assert.ok(text.includes(from), from);
+      text = text.replace(from, to);
+      const incremental = session.analyze({ path: 'a.c', text, options }, 'incremental');
+      const fresh = analyzeText(parser, { path: 'a.c', text, options });
+      assert.deepEqual(summary(incremental.findings), summary(fresh.findings), `after replacing ${JSON.stringify(from)}`);
+    }
+    session.dispose();
+  });
+
+  it('re-analyses only the function whose text changed', async () => {
+    const parser = await loadParser();
+    const session = new DocumentSession(parser);
+    const options = defaultOptions();
+    session.analyze({ path: 'a.c', text: SOURCE, options }, 'fresh');
+    const edited = SOURCE.replace('return Py_True;', 'return Py_False;');
+    const r = session.analyze({ path: 'a.c', text: edited, options }, 'incremental');
+    assert.equal(session.lastAnalysed, 1);
+    assert.equal(r.findings.length, 2);
+    const shifted = 'static int pad;\n' + edited;
+    const r2 = session.analyze({ path: 'a.c', text: shifted, options }, 'incremental');
+    assert.equal(session.lastAnalysed, 0, 'moving functions down does not re-analyse them');
+    assert.deepEqual(
+      r2.findings.map((f) => shifted.slice(f.start, f.end)),
+      r.findings.map((f) => edited.slice(f.start, f.end)),
+    );
+    session.dispose();
+  });
+});
