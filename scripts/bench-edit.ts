@@ -39,7 +39,7 @@ async function run(): Promise<void> {
   const analyse = (mode: 'incremental' | 'fresh') => {
     const r = session.analyze({ path: file, text, options }, mode);
     index.set(indexFile(file, text));
-    return finalizeFindings(r.findings, (name) => index.facing(name), r.targets, options);
+    return finalizeFindings(r.findings, (name) => index.facing(name, file), r.targets, options);
   };
   analyse('fresh');
 

@@ -1,9 +1,8 @@
-/** A unified diff of two texts, with `context` lines around each change (line-based, Myers-free: changes are local). */
+/** A unified diff of two texts, with `context` lines around each change (an LCS over the changed middle: fixes are local). */
 export function unifiedDiff(pathName: string, before: string, after: string, context = 3): string {
   if (before === after) return '';
   const a = splitLines(before);
   const b = splitLines(after);
-  // Common prefix and suffix bound each change; the changed middle is split into hunks by a simple LCS on lines.
   const ops = diffLines(a, b);
   const hunks: string[] = [];
   let i = 0;
@@ -67,12 +66,12 @@ function diffLines(a: string[], b: string[]): Op[] {
         ops.push({ kind: ' ', text: am[x], a: pre + x, b: pre + y });
         x++;
         y++;
-      } else if (y < m && (x >= n || dp[x][y + 1] >= dp[x + 1][y])) {
-        ops.push({ kind: '+', text: bm[y], a: pre + x, b: pre + y });
-        y++;
-      } else {
+      } else if (x < n && (y >= m || dp[x + 1][y] >= dp[x][y + 1])) {
         ops.push({ kind: '-', text: am[x], a: pre + x, b: pre + y });
         x++;
+      } else {
+        ops.push({ kind: '+', text: bm[y], a: pre + x, b: pre + y });
+        y++;
       }
     }
   }

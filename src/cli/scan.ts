@@ -151,7 +151,7 @@ export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['opt
   const borrowed = new Set(outcomes.flatMap((o) => o.borrowedDecls));
   const files: ScannedFile[] = outcomes.map((o) => {
     const pending = o.pending.filter((p) => !(p.rule === RETURN_RULE && p.function && borrowed.has(p.function) && !p.contract?.definesMacro));
-    const findings = o.targets ? finalizeFindings(pending, (n) => index.facing(n), o.targets, options) : [];
+    const findings = o.targets ? finalizeFindings(pending, (n) => index.facing(n, o.abs), o.targets, options) : [];
     return { ...o, findings };
   });
   return {

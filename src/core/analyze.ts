@@ -184,7 +184,10 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
             for (const fn of findFunctions(vt.rootNode, piece)) {
               const original = functions.find((o) => o.node.startIndex === fn.node.startIndex + start);
               if (original && !original.node.hasError) continue;
+              const first = result.findings.length;
               analyseFunction(parser, fn, start, undefined);
+              // A fix computed on a variant is valid only where the variant equals the original text.
+              for (const f of result.findings.slice(first)) f.fixes = f.fixes.filter((x) => x.edits.every((e) => sameLines(text, variant, e.start, e.end)));
             }
           }
         }
@@ -263,6 +266,14 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
  * the function. Each region spans the top-level node and its previous sibling (a
  * signature split by `#ifdef` leaves the body as a separate node).
  */
+/** True when `a` and `b` agree on the whole lines spanning [start, end). */
+function sameLines(a: string, b: string, start: number, end: number): boolean {
+  const from = a.lastIndexOf('\n', start - 1) + 1;
+  let to = a.indexOf('\n', end);
+  if (to < 0) to = a.length;
+  return a.slice(from, to) === b.slice(from, to);
+}
+
 function cacheContext(req: AnalyzeRequest, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
   return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0]) + macroPart;

@@ -14,13 +14,16 @@ export interface MacroDef {
   defineStart: number;
   /** Set when the macro comes from another file (an included header). */
   path?: string;
-  /** The body mentions a singleton (else the macro matters only for the jumps it makes). */
+  /** The body mentions a singleton (else the macro matters only for the jumps or refcount calls it makes). */
   mentionsSingleton: boolean;
+  /** The body increments or releases a reference (a project wrapper such as `MY_INCREF(o)`). */
+  refcount: boolean;
 }
 
 const DEFINE_RE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?((?:[^\n\\]|\\\r?\n|\\)*)/gm;
 const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
 const JUMP_RE = /\b(?:goto|return)\b/;
+const REFCOUNT_RE = /\bPy_(?:X?INCREF|X?DECREF|NewRef|XNewRef|IncRef|DecRef|XIncRef|XDecRef|CLEAR|X?SETREF)\b/;
 
 /**
  * The `#define`s of `text` that can matter here: those whose body mentions a singleton,
@@ -34,14 +37,15 @@ export function collectMacros(text: string, path?: string): MacroDef[] {
     const raw = m[3] ?? '';
     const code = raw.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '');
     const mentionsSingleton = SINGLETON_RE.test(code);
-    if (!mentionsSingleton && !JUMP_RE.test(code)) continue;
+    const refcount = REFCOUNT_RE.test(code);
+    if (!mentionsSingleton && !refcount && !JUMP_RE.test(code)) continue;
     const bodyStart = m.index + m[0].length - raw.length;
     // Comments and line continuations become spaces, so offsets into the body stay valid.
     const body = raw
       .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => c.replace(/[^\n]/g, ' '))
       .replace(/\\(\r?\n)/g, (_s, nl: string) => ' ' + nl.replace(/[^\n]/g, ' '));
     const params = m[2] !== undefined ? m[2].slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean) : undefined;
-    out.push({ name: m[1], params, body, bodyStart, defineStart: m.index, path, mentionsSingleton });
+    out.push({ name: m[1], params, body, bodyStart, defineStart: m.index, path, mentionsSingleton, refcount });
   }
   return out;
 }
@@ -77,9 +81,9 @@ export class MacroExpander {
     readonly macros: Map<string, MacroDef>,
   ) {}
 
-  /** Names of the macros that mention a singleton, for relevance filters. */
+  /** Names of the macros that mention a singleton or touch reference counts, for relevance filters. */
   names(): string[] {
-    return [...this.macros.values()].filter((d) => d.mentionsSingleton).map((d) => d.name);
+    return [...this.macros.values()].filter((d) => d.mentionsSingleton || d.refcount).map((d) => d.name);
   }
 
   private substitute(def: MacroDef, call: SyntaxNode | undefined): string | undefined {
@@ -114,7 +118,7 @@ export class MacroExpander {
   /** The expression an expression-position use expands to. */
   expression(expr: SyntaxNode): SyntaxNode | undefined {
     const def = this.lookup(expr);
-    if (!def || !def.mentionsSingleton || isStatementMacro(def)) return undefined;
+    if (!def || !(def.mentionsSingleton || def.refcount) || isStatementMacro(def)) return undefined;
     const body = this.substitute(def, expr.type === 'call_expression' ? expr : undefined);
     if (body === undefined) return undefined;
     const key = 'E' + body;

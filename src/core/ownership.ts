@@ -7,6 +7,7 @@ import {
   calleeName,
   DECREF_CALLS,
   FORMAT_CALLS,
+  SETREF_CALLS,
   formatStolenArgs,
   INCREF_CALLS,
   namedKids,
@@ -25,7 +26,7 @@ export const OTHER = -1;
 
 /**
  * The facts on one path: the singleton (or OTHER) each tracked local holds, and how
- * many unconsumed references to each singleton the function owns (capped at 2).
+ * many unconsumed references to each singleton the function owns (capped at 8).
  */
 export interface PathState {
   vars: number[];
@@ -37,7 +38,7 @@ export interface PathState {
 /** A disjunction of path states keyed by their facts. */
 export type StateSet = Map<string, PathState>;
 
-const MAX_OWNED = 2;
+const MAX_OWNED = 8;
 const MAX_STATES = 64;
 const MAX_PATH_STEPS = 12;
 const MAX_TRACKED = 12;
@@ -111,6 +112,10 @@ export function trackedLocals(body: SyntaxNode, macroNames: string[]): Map<strin
     if (!left || !right || left.type !== 'identifier') continue;
     assigns.push([left.text, right.text]);
   }
+  for (const call of body.descendantsOfType('call_expression')) {
+    const args = call ? argList(call) : [];
+    if (call && SETREF_CALLS.has(calleeName(call) ?? '') && args.length === 2 && args[0].type === 'identifier') assigns.push([args[0].text, args[1].text]);
+  }
   const tracked = new Set<string>();
   const macroRe = macroNames.length ? new RegExp(`\\b(?:${macroNames.join('|')})\\b`) : undefined;
   for (let round = 0; round < 3; round++) {
@@ -153,6 +158,7 @@ class Evaluator {
       ...NEWREF_CALLS,
       ...Object.keys(STEALING_ARGS),
       ...Object.keys(FORMAT_CALLS),
+      ...SETREF_CALLS,
     ];
     this.relevant = new RegExp(`${SINGLETON_PATTERN}|\\b(?:${words.join('|')})\\b`);
   }
@@ -308,6 +314,16 @@ class Evaluator {
       const exp = this.expander.expression(node);
       if (exp) return this.expr(exp, st, at ?? this.span(node, at));
     }
+    if (SETREF_CALLS.has(name) && args.length === 2 && args[0].type === 'identifier') {
+      // Py_SETREF(dst, src): dst = src, then the old value is released.
+      const i = this.tracked.get(args[0].text);
+      return this.expr(args[1], st, at).map(([s, v]) => {
+        const old = i !== undefined ? s.vars[i] : OTHER;
+        let next = i !== undefined ? this.assign(s, i, v, args[0].text, node, at) : s;
+        if (old >= 0) next = this.consume(node, at, next, old, 'decref');
+        return [next, OTHER] as Pair;
+      });
+    }
     const stolen = new Set<number>();
     if (name in STEALING_ARGS) stolen.add(STEALING_ARGS[name]);
     const fmtAt = FORMAT_CALLS[name];
@@ -320,6 +336,12 @@ class Evaluator {
       }
       states = dedupe(next);
     });
+    // A call given `&local` may store anything there: the local keeps its value or holds another object.
+    for (const a of args) {
+      const target = a.type === 'pointer_expression' && a.child(0)?.type === '&' ? a.childForFieldName('argument') : null;
+      const i = target?.type === 'identifier' ? this.tracked.get(target.text) : undefined;
+      if (i !== undefined) states = dedupe(states.flatMap((s) => [s, setVar(s, i, OTHER)]));
+    }
     return states.map((s) => [s, OTHER]);
   }
 }

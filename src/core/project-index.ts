@@ -7,6 +7,12 @@ export interface Registration {
   end: number;
 }
 
+/** A function defined in a file, as the lexical scan sees it. */
+export interface DefinedFunction {
+  name: string;
+  isStatic: boolean;
+}
+
 /** What one file contributes to the project-wide index; computed lexically, without parsing. */
 export interface FileIndex {
   path: string;
@@ -17,12 +23,18 @@ export interface FileIndex {
   stolen: string[];
   /** Functions declared with `CPYCHECKER_RETURNS_BORROWED_REF`. */
   borrowedDecls: string[];
+  /** Functions defined here. */
+  functions: DefinedFunction[];
+  /** Base names of the files included with quotes. */
+  includes: string[];
   /** The file defines `Py_LIMITED_API`. */
   limitedApi: boolean;
 }
 
-const TOKEN = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:\\[\s\S]|[^"\\\n])*"?|'(?:\\[\s\S]|[^'\\\n])*'?|^[ \t]*#(?:[^\n\\]|\\[\s\S])*|[A-Za-z_]\w*|->|[{}()[\],;=&.<>*]/gm;
+const TOKEN = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:\\[\s\S]|[^"\\\n])*"?|'(?:\\[\s\S]|[^'\\\n])*'?|^[ \t]*#(?:[^\n\\]|\\[\s\S])*|[A-Za-z_]\w*|->|[{}()[\],;=&.<>*?:]/gm;
 const SLOT = /^(?:tp|nb|sq|mp|am|bf)_\w+$/;
+/** Types whose initializers register functions with CPython. */
+const TABLE_TYPE = /^(?:PyMethodDef|PyGetSetDef|PyMemberDef|PyType_Slot|PyTypeObject|PyModuleDef_Slot|PyModuleDef|PyNumberMethods|PySequenceMethods|PyMappingMethods|PyAsyncMethods|PyBufferProcs|PyType_Spec|PyStructSequence_Field)$/;
 const KEYWORDS = new Set(['return', 'sizeof', 'NULL', 'if', 'while', 'for', 'switch', 'case', 'default', 'else', 'do', 'struct', 'static', 'const', 'void', 'int', 'char', 'long', 'unsigned', 'enum', 'union', 'goto']);
 
 interface Tok {
@@ -30,8 +42,10 @@ interface Tok {
   i: number;
 }
 
-function tokenize(text: string): Tok[] {
+/** Tokens of C code; `#` lines are returned separately (their bodies may hold method-table entries). */
+function tokenize(text: string): { toks: Tok[]; directives: Array<{ text: string; i: number }> } {
   const toks: Tok[] = [];
+  const directives: Array<{ text: string; i: number }> = [];
   TOKEN.lastIndex = 0;
   for (let m = TOKEN.exec(text); m; m = TOKEN.exec(text)) {
     const t = m[0];
@@ -40,10 +54,13 @@ function tokenize(text: string): Tok[] {
       if (c === 34 || c === 39) toks.push({ t: '"', i: m.index });
       continue;
     }
-    if (t.trimStart().startsWith('#')) continue;
+    if (t.trimStart().startsWith('#')) {
+      directives.push({ text: t, i: m.index });
+      continue;
+    }
     toks.push({ t, i: m.index });
   }
-  return toks;
+  return { toks, directives };
 }
 
 function isIdent(t: string): boolean {
@@ -76,77 +93,162 @@ function skipBackCasts(toks: Tok[], j: number): number {
   }
 }
 
+function skipForwardCasts(toks: Tok[], j: number): number {
+  while (j < toks.length && toks[j].t === '(') {
+    let k = j + 1;
+    while (k < toks.length && (isIdent(toks[k].t) || toks[k].t === '*')) k++;
+    if (toks[k]?.t !== ')' || k === j + 1) return j;
+    j = k + 1;
+  }
+  return j;
+}
+
+function matchingClose(toks: Tok[], open: number): number {
+  let depth = 0;
+  for (let k = open; k < toks.length; k++) {
+    if (toks[k].t === '(') depth++;
+    else if (toks[k].t === ')' && --depth === 0) return k;
+  }
+  return toks.length;
+}
+
+function functionName(toks: Tok[], close: number): { name: string; at: number } | undefined {
+  let depth = 0;
+  for (let k = close; k >= 0; k--) {
+    if (toks[k].t === ')') depth++;
+    else if (toks[k].t === '(' && --depth === 0) {
+      const name = toks[k - 1]?.t;
+      return name && isIdent(name) ? { name, at: k - 1 } : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** True when the declaration that an initializer `{` at index `open` belongs to names a table type. */
+function declaresTable(toks: Tok[], open: number): boolean {
+  for (let k = open - 1, n = 0; k >= 0 && n < 64; k--, n++) {
+    const t = toks[k].t;
+    if (t === ';' || t === '{' || t === '}') return false;
+    if (TABLE_TYPE.test(t)) return true;
+  }
+  return false;
+}
+
+type Brace = { kind: 'block' | 'init' | 'table' | 'extern' };
+
+/** Scans tokens for registrations: entries of table initializers and `tp_*` slot assignments. */
+function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boolean, offset = 0): void {
+  const stack: Brace[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i].t;
+    if (t === '{') {
+      const parent = stack[stack.length - 1];
+      const table = tableByDefault || parent?.kind === 'table' || (toks[i - 1]?.t === '=' && declaresTable(toks, i));
+      stack.push({ kind: table ? 'table' : 'block' });
+      continue;
+    }
+    if (t === '}') {
+      stack.pop();
+      continue;
+    }
+    if (!isIdent(t) || KEYWORDS.has(t)) continue;
+    const next = toks[i + 1]?.t;
+    const before = skipBackCasts(toks, i - 1);
+    const prevTok = before >= 0 ? toks[before].t : '';
+    const add = () => out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
+    if (stack[stack.length - 1]?.kind === 'table') {
+      if ((next === ',' || next === '}') && (prevTok === '{' || prevTok === ',' || (prevTok === '=' && toks[before - 2]?.t === '.'))) {
+        add();
+        continue;
+      }
+      // C++ casts: reinterpret_cast<PyCFunction>(f), PyCFunction(f).
+      if (toks[i - 1]?.t === '(' && next === ')' && [',', '}'].includes(toks[i + 2]?.t ?? '') && (toks[i - 2]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[i - 2]?.t ?? ''))) {
+        add();
+        continue;
+      }
+    }
+    if (prevTok === '=' && next === ';' && before >= 2 && SLOT.test(toks[before - 1].t) && (toks[before - 2].t === '.' || toks[before - 2].t === '->')) add();
+  }
+}
+
 /** Indexes one file: registrations, call edges and borrowed markers. */
 export function indexFile(path: string, text: string): FileIndex {
-  const toks = tokenize(text);
+  const { toks, directives } = tokenize(text);
   const out: FileIndex = {
     path,
     registrations: [],
     returnEdges: [],
     stolen: [],
     borrowedDecls: [],
+    functions: [],
+    includes: [...text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)].map((m) => m[1].split('/').pop()!),
     limitedApi: text.includes('Py_LIMITED_API') && /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text),
   };
   if (text.includes('CPYCHECKER_RETURNS_BORROWED_REF')) for (const m of text.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)) out.borrowedDecls.push(m[1]);
-  const stack: string[] = [];
-  // For each open paren: the called name (if a stealing call) and the current argument index.
-  const calls: Array<{ name: string; arg: number } | undefined> = [];
+  scanRegistrations(toks, out.registrations, false);
+  // Method-table entries written as macros (Argument Clinic's `#define X_METHODDEF {...},`).
+  for (const d of directives) {
+    const m = /^[ \t]*#[ \t]*define[ \t]+(\w+)/.exec(d.text);
+    if (!m || !(/METHODDEF$/.test(m[1]) || /\bMETH_/.test(d.text))) continue;
+    const body = d.text.slice(m[0].length).replace(/\\\r?\n/g, '  ');
+    const inner = tokenize(body.replace(/^[ \t]*#/, ' '));
+    scanRegistrations(inner.toks, out.registrations, true, d.i + m[0].length);
+  }
+  // Functions (at file level, or inside `extern "C" {` / `namespace x {`), their returned calls and stolen results.
+  const stack: Brace['kind'][] = [];
+  const calls: Array<{ name: string; arg: number; stolen: number } | undefined> = [];
   let fn: string | undefined;
+  let fnDepth = -1;
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i].t;
     if (t === '{') {
-      if (stack.length === 0 && i > 0 && toks[i - 1].t === ')') fn = functionName(toks, i - 1);
-      stack.push('{');
+      const prev = toks[i - 1]?.t;
+      const transparent = (prev === '"' && toks[i - 2]?.t === 'extern') || (isIdent(prev ?? '') && toks[i - 2]?.t === 'namespace');
+      if (!fn && !transparent && prev === ')' && stack.every((k) => k === 'extern')) {
+        const found = functionName(toks, i - 1);
+        if (found) {
+          fn = found.name;
+          fnDepth = stack.length;
+          let k = found.at - 1;
+          let isStatic = false;
+          for (; k >= 0 && ![';', '}', '{'].includes(toks[k].t); k--) if (toks[k].t === 'static') isStatic = true;
+          out.functions.push({ name: fn, isStatic });
+        }
+      }
+      stack.push(transparent ? 'extern' : 'block');
       continue;
     }
     if (t === '}') {
-      while (stack.length && stack.pop() !== '{');
-      if (stack.length === 0) fn = undefined;
+      stack.pop();
+      if (fn && stack.length === fnDepth) fn = undefined;
       continue;
     }
     if (t === '(') {
       const prev = i > 0 ? toks[i - 1].t : '';
-      calls.push(prev in STEALING_ARGS ? { name: prev, arg: 0 } : undefined);
-      stack.push('(');
+      calls.push(prev in STEALING_ARGS ? { name: prev, arg: 0, stolen: STEALING_ARGS[prev] } : undefined);
       continue;
     }
     if (t === ')') {
-      if (stack[stack.length - 1] === '(') stack.pop();
       calls.pop();
       continue;
     }
     if (t === ',') {
       const c = calls[calls.length - 1];
-      if (c && stack[stack.length - 1] === '(') c.arg++;
+      if (c) c.arg++;
       continue;
     }
-    if (!isIdent(t) || KEYWORDS.has(t)) {
-      if (t === 'return' && fn) {
-        const j = skipForwardCasts(toks, i + 1);
-        if (j + 1 < toks.length && isIdent(toks[j].t) && toks[j + 1].t === '(') out.returnEdges.push([fn, toks[j].t]);
-      }
+    if (t === 'return' && fn) {
+      // Only `return f(...);`: a call used in a larger expression does not hand its result back.
+      const j = skipForwardCasts(toks, i + 1);
+      if (j + 1 < toks.length && isIdent(toks[j].t) && toks[j + 1].t === '(' && toks[matchingClose(toks, j + 1) + 1]?.t === ';') out.returnEdges.push([fn, toks[j].t]);
       continue;
     }
+    if (!isIdent(t) || KEYWORDS.has(t)) continue;
     const next = toks[i + 1]?.t;
-    const before = skipBackCasts(toks, i - 1);
-    const prevTok = before >= 0 ? toks[before].t : '';
-    const top = stack[stack.length - 1];
-    if (top === '{' && (next === ',' || next === '}') && (prevTok === '{' || prevTok === ',' || (prevTok === '=' && toks[before - 2]?.t === '.'))) {
-      out.registrations.push({ name: t, start: toks[i].i, end: toks[i].i + t.length });
-      continue;
-    }
-    if (prevTok === '=' && next === ';' && before >= 2 && SLOT.test(toks[before - 1].t) && (toks[before - 2].t === '.' || toks[before - 2].t === '->')) {
-      out.registrations.push({ name: t, start: toks[i].i, end: toks[i].i + t.length });
-      continue;
-    }
     if (next === '(') {
       const c = calls[calls.length - 1];
-      if (c && STEALING_ARGS[c.name] === c.arg && (prevTok === '(' || prevTok === ',')) out.stolen.push(t);
-      if (t === 'reinterpret_steal') {
-        // reinterpret_steal<T>(f(...)): the callee's result is owned by the wrapper.
-        let k = i + 1;
-        if (toks[k]?.t === '(' && isIdent(toks[k + 1]?.t ?? '') && toks[k + 2]?.t === '(') out.stolen.push(toks[k + 1].t);
-      }
+      const prevTok = toks[skipBackCasts(toks, i - 1)]?.t;
+      if (c && c.stolen === c.arg && (prevTok === '(' || prevTok === ',')) out.stolen.push(t);
     }
     if (t === 'reinterpret_steal' && next === '<') {
       let k = i + 1;
@@ -161,28 +263,6 @@ export function indexFile(path: string, text: string): FileIndex {
   return out;
 }
 
-function skipForwardCasts(toks: Tok[], j: number): number {
-  while (j < toks.length && toks[j].t === '(') {
-    let k = j + 1;
-    while (k < toks.length && (isIdent(toks[k].t) || toks[k].t === '*')) k++;
-    if (toks[k]?.t !== ')' || k === j + 1) return j;
-    j = k + 1;
-  }
-  return j;
-}
-
-function functionName(toks: Tok[], close: number): string | undefined {
-  let depth = 0;
-  for (let k = close; k >= 0; k--) {
-    if (toks[k].t === ')') depth++;
-    else if (toks[k].t === '(' && --depth === 0) {
-      const name = toks[k - 1]?.t;
-      return name && isIdent(name) ? name : undefined;
-    }
-  }
-  return undefined;
-}
-
 /** Why a function is Python-facing. */
 export interface FacingInfo {
   reason: string;
@@ -191,21 +271,25 @@ export interface FacingInfo {
   end?: number;
 }
 
+function baseName(p: string): string {
+  return p.split(/[\\/]/).pop()!;
+}
+
 /** The project-wide index: which functions CPython calls, directly or through their callers. */
 export class ProjectIndex {
   private readonly files = new Map<string, FileIndex>();
-  private cache: Map<string, FacingInfo | null> | undefined;
+  private memo = new Map<string, FacingInfo | null>();
 
   /** Adds or replaces one file's entry. */
   set(fi: FileIndex): void {
     this.files.set(fi.path, fi);
-    this.cache = undefined;
+    this.memo = new Map();
   }
 
   /** Removes a file's entry. */
   delete(path: string): void {
     this.files.delete(path);
-    this.cache = undefined;
+    this.memo = new Map();
   }
 
   /** Whether the file is indexed. */
@@ -226,34 +310,56 @@ export class ProjectIndex {
     return s;
   }
 
-  /** Why `name` is Python-facing, or undefined when nothing says it is. */
-  facing(name: string): FacingInfo | undefined {
-    if (!this.cache) this.cache = this.compute();
-    return this.cache.get(name) ?? undefined;
+  /**
+   * A `static` function defined in `defPath` is seen only by its own file and by files
+   * that include it; another file's registration of the same name is another function.
+   */
+  private sees(file: FileIndex, name: string, defPath: string | undefined): boolean {
+    if (defPath === undefined || file.path === defPath) return true;
+    const def = this.files.get(defPath)?.functions.find((f) => f.name === name);
+    if (!def || !def.isStatic) return true;
+    return file.includes.includes(baseName(defPath));
   }
 
-  private compute(): Map<string, FacingInfo | null> {
-    const facing = new Map<string, FacingInfo | null>();
-    const callers = new Map<string, string[]>();
+  /** Why the function `name` (defined in `path`, when known) is Python-facing, or undefined when nothing says it is. */
+  facing(name: string, path?: string): FacingInfo | undefined {
+    return this.lookup(name, path, new Set()) ?? undefined;
+  }
+
+  private lookup(name: string, path: string | undefined, visiting: Set<string>): FacingInfo | null {
+    const key = `${name}\u0000${path ?? ''}`;
+    const known = this.memo.get(key);
+    if (known !== undefined) return known;
+    if (visiting.has(key)) return null;
+    visiting.add(key);
+    let found: FacingInfo | null = null;
     for (const f of this.files.values()) {
-      for (const r of f.registrations) if (!facing.has(r.name)) facing.set(r.name, { reason: `\`${r.name}\` is registered with CPython here`, path: f.path, start: r.start, end: r.end });
-      for (const s of f.stolen) if (!facing.has(s)) facing.set(s, { reason: `the result of \`${s}\` is handed to an argument that steals it`, path: f.path });
-      for (const [caller, callee] of f.returnEdges) {
-        const list = callers.get(caller) ?? [];
-        list.push(callee);
-        callers.set(caller, list);
+      if (!this.sees(f, name, path)) continue;
+      const r = f.registrations.find((x) => x.name === name);
+      if (r) {
+        found = { reason: `\`${name}\` is registered with CPython here`, path: f.path, start: r.start, end: r.end };
+        break;
+      }
+      if (f.stolen.includes(name)) {
+        found = { reason: `the result of \`${name}\` is handed to an argument that steals it`, path: f.path };
+        break;
       }
     }
-    const queue = [...facing.keys()];
-    while (queue.length) {
-      const caller = queue.shift()!;
-      for (const callee of callers.get(caller) ?? []) {
-        if (facing.has(callee)) continue;
-        facing.set(callee, { reason: `\`${callee}\`'s result is returned by the Python-facing \`${caller}\`` });
-        queue.push(callee);
+    if (!found) {
+      outer: for (const f of this.files.values()) {
+        if (!this.sees(f, name, path)) continue;
+        for (const [caller, callee] of f.returnEdges) {
+          if (callee !== name) continue;
+          if (this.lookup(caller, f.path, visiting)) {
+            found = { reason: `\`${name}\`'s result is returned by the Python-facing \`${caller}\`` };
+            break outer;
+          }
+        }
       }
     }
-    return facing;
+    visiting.delete(key);
+    this.memo.set(key, found);
+    return found;
   }
 }
 

@@ -57,6 +57,8 @@ export const TRANSPARENT_CALLS = new Set(['_PyObject_CAST', '_PyObject_CAST_CONS
 export const INCREF_CALLS = new Set(['Py_INCREF', 'Py_XINCREF', 'Py_IncRef', 'Py_XIncRef']);
 /** Calls that return their argument with a new reference. */
 export const NEWREF_CALLS = new Set(['Py_NewRef', 'Py_XNewRef']);
+/** `Py_SETREF(dst, src)`: assigns and releases the old value. */
+export const SETREF_CALLS = new Set(['Py_SETREF', 'Py_XSETREF']);
 /** Calls that release a reference to their argument. */
 export const DECREF_CALLS = new Set(['Py_DECREF', 'Py_XDECREF', 'Py_DecRef', 'Py_XDecRef', 'Py_CLEAR']);
 

@@ -43,5 +43,5 @@ export async function analyseFixture(
   });
   const index = new ProjectIndex();
   index.set(indexFile(file, text));
-  return finalizeFindings(r.findings, (n) => index.facing(n), r.targets, options);
+  return finalizeFindings(r.findings, (n) => index.facing(n, file), r.targets, options);
 }

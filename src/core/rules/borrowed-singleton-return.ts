@@ -48,7 +48,8 @@ export const borrowedSingletonReturn: Rule = {
       const bad = r.outcomes.filter((o) => o.value >= 0 && !o.owned);
       if (!bad.length) continue;
       const singletons = [...new Set(bad.map((o) => o.value))].sort();
-      const all = bad.length === r.outcomes.length;
+      // When paths were dropped at the state cap, what was seen is not every path.
+      const all = bad.length === r.outcomes.length && !analysis.truncated;
       const loc = r.node.at ? { start: r.node.at.start + ctx.offset, end: r.node.at.end + ctx.offset } : span(ctx, r.node.ast!);
       const viaMacro = r.node.at ? /[A-Za-z_]\w*/.exec(ctx.text.slice(loc.start, loc.end))?.[0] : undefined;
       const related = bad[0].state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
@@ -102,9 +103,18 @@ export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets
   };
 }
 
-function commentsIn(node: SyntaxNode, end: number): string {
-  const cs = node.descendantsOfType('comment').filter((c): c is SyntaxNode => !!c && c.endIndex <= end);
-  return cs.length ? ' ' + cs.map((c) => c.text).join(' ') : '';
+/** Comments in the original text between two offsets, to keep them after a rewrite. */
+function commentsIn(text: string, start: number, end: number): string {
+  const cs = text.slice(start, end).match(/\/\*[\s\S]*?\*\/|\/\/[^\r\n]*/g);
+  return cs ? ' ' + cs.join(' ') : '';
+}
+
+/** True when a condition's value is already 0 or 1 (a comparison or a logical operator). */
+function isBooleanExpression(n: SyntaxNode): boolean {
+  const u = n.type === 'parenthesized_expression' && n.namedChildCount === 1 ? n.namedChild(0)! : n;
+  if (u.type === 'unary_expression') return u.child(0)?.type === '!';
+  if (u.type === 'binary_expression') return ['==', '!=', '<', '>', '<=', '>=', '&&', '||'].includes(u.childForFieldName('operator')?.type ?? '');
+  return false;
 }
 
 function fixesFor(ctx: FunctionContext, r: ReturnVerdict, singletons: number[]): Fix[] {
@@ -120,7 +130,7 @@ function fixesFor(ctx: FunctionContext, r: ReturnVerdict, singletons: number[]):
   const replaceReturn = (newText: string, description: string): Fix => ({
     description,
     safe: true,
-    edits: [{ start: ret.startIndex + off, end: expr.endIndex + off, newText: newText + commentsIn(ret, expr.endIndex) }],
+    edits: [{ start: ret.startIndex + off, end: expr.endIndex + off, newText: newText + commentsIn(ctx.text, ret.startIndex + off, expr.endIndex + off) }],
   });
   const wrap = (n: SyntaxNode, fn: string): Fix => ({
     description: `Return \`${fn}(${n.text.length > 30 ? '…' : n.text})\``,
@@ -137,7 +147,8 @@ function fixesFor(ctx: FunctionContext, r: ReturnVerdict, singletons: number[]):
     const a = directSingleton(inner.childForFieldName('consequence')!);
     const b = directSingleton(inner.childForFieldName('alternative')!);
     if (cond && ((a === 1 && b === 2) || (a === 2 && b === 1))) {
-      const c = a === 1 ? cond.text : `!(${cond.text})`;
+      // PyBool_FromLong takes a long: a pointer or a double condition must be compared first.
+      const c = a === 2 ? (cond.type === 'parenthesized_expression' ? `!${cond.text}` : `!(${cond.text})`) : isBooleanExpression(cond) ? cond.text : `(${cond.text}) != 0`;
       return [
         {
           description: 'Return `PyBool_FromLong(...)`',
@@ -163,13 +174,23 @@ function singletonArms(n: SyntaxNode): boolean {
   return !!a && !!b && singletonArms(a) && singletonArms(b);
 }
 
-const UNBRACED_BODY = new Set(['if_statement', 'else_clause', 'while_statement', 'for_statement', 'do_statement']);
+/** Where a statement may be inserted before a return without changing which statements an `if` or loop governs. */
+function insertionContext(ret: SyntaxNode): 'block' | 'unbraced' | 'other' {
+  let n = ret;
+  while (n.parent?.type === 'labeled_statement') n = n.parent;
+  const p = n.parent?.type ?? '';
+  if (p === 'compound_statement' || p === 'case_statement') return n === ret ? 'block' : 'unbraced';
+  if (['if_statement', 'else_clause', 'while_statement', 'for_statement', 'do_statement'].includes(p)) return 'unbraced';
+  return 'other';
+}
 
 function increfFix(ctx: FunctionContext, ret: SyntaxNode, arg: string): Fix[] {
   if (ctx.macro) return [];
   const start = ret.startIndex + ctx.offset;
   const incref = `Py_INCREF(${arg});`;
-  if (ret.parent && UNBRACED_BODY.has(ret.parent.type)) {
+  const where = insertionContext(ret);
+  if (where === 'other') return [];
+  if (where === 'unbraced') {
     return [
       {
         description: `Add \`${incref}\` before the return (adds braces)`,

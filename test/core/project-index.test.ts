@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { indexFile, ProjectIndex } from '../../src/core/project-index';
+
+function registered(text: string): string[] {
+  return indexFile('m.c', text).registrations.map((r) => r.name);
+}
+
+describe('project index', () => {
+  it('registers functions named in method tables, slots, getters and members, through casts', () => {
+    const names = registered(`
+static PyMethodDef methods[] = {
+    {"a", (PyCFunction)(void(*)(void))meth_a, METH_FASTCALL, NULL},
+    {"b", meth_b, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+static PyType_Slot slots[] = { {Py_tp_repr, (reprfunc)obj_repr}, {0, NULL} };
+static PyGetSetDef getset[] = { {"x", (getter)get_x, (setter)set_x, NULL, NULL}, {NULL} };
+static PyTypeObject T = { PyVarObject_HEAD_INIT(NULL, 0) .tp_name = "m.T", .tp_iternext = obj_next, };
+`);
+    for (const n of ['meth_a', 'meth_b', 'obj_repr', 'get_x', 'set_x', 'obj_next']) assert.ok(names.includes(n), n);
+  });
+
+  it('registers tp_* slot assignments in code', () => {
+    assert.deepEqual(registered('int init(void) { Obj_Type.tp_str = (reprfunc)obj_str; p->tp_new = obj_new; x = helper; return 0; }'), ['obj_str', 'obj_new']);
+  });
+
+  it('does not register names in brace lists of other types (callback arrays, enums)', () => {
+    const names = registered(`
+static PyObject *(*const hooks[])(void) = { cb_none, NULL };
+enum color { RED, GREEN };
+static int values[] = { LIMIT, OTHER };
+`);
+    assert.deepEqual(names, []);
+  });
+
+  it('registers Argument Clinic method-table macros and C++ casts', () => {
+    const names = registered(`
+#define MOD_PING_METHODDEF    \\
+    {"ping", (PyCFunction)mod_ping, METH_NOARGS, mod_ping__doc__},
+static PyMethodDef m[] = { {"c", reinterpret_cast<PyCFunction>(cpp_a), METH_O, nullptr}, {"d", PyCFunction(cpp_b), METH_O, nullptr}, {nullptr} };
+`);
+    for (const n of ['mod_ping', 'cpp_a', 'cpp_b']) assert.ok(names.includes(n), n);
+  });
+
+  it('records only calls returned whole as return edges, and finds functions inside extern "C"', () => {
+    const fi = indexFile(
+      'm.c',
+      `#ifdef __cplusplus
+extern "C" {
+#endif
+static PyObject *meth(PyObject *self, PyObject *u) { return impl(self); }
+static PyObject *other(PyObject *self, PyObject *u) { return dflt_of(self) != Py_None ? Py_NewRef(Py_True) : Py_NewRef(Py_False); }
+#ifdef __cplusplus
+}
+#endif
+`,
+    );
+    assert.deepEqual(fi.returnEdges, [['meth', 'impl']]);
+    assert.deepEqual(fi.functions, [
+      { name: 'meth', isStatic: true },
+      { name: 'other', isStatic: true },
+    ]);
+  });
+
+  it('follows registrations through returned calls, and keeps static functions of other files apart', () => {
+    const index = new ProjectIndex();
+    index.set(indexFile('/p/a.c', 'static PyObject *lookup(PyObject *s, PyObject *k) { return NULL; }\nstatic PyObject *meth(PyObject *s, PyObject *a) { return helper(s); }\nstatic PyMethodDef m[] = {{"lookup", lookup, METH_O, NULL}, {"meth", meth, METH_O, NULL}, {NULL}};'));
+    index.set(indexFile('/p/b.c', 'static PyObject *lookup(PyObject *d, PyObject *k) { return k; }'));
+    index.set(indexFile('/p/h.c', 'PyObject *helper(PyObject *s) { return s; }'));
+    assert.ok(index.facing('lookup', '/p/a.c'));
+    assert.equal(index.facing('lookup', '/p/b.c'), undefined);
+    assert.match(index.facing('helper', '/p/h.c')?.reason ?? '', /returned by the Python-facing `meth`/);
+  });
+
+  it('lets a file that includes another see its static functions', () => {
+    const index = new ProjectIndex();
+    index.set(indexFile('/p/methods.h', 'static PyObject *meth(PyObject *s, PyObject *a) { return NULL; }'));
+    index.set(indexFile('/p/module.c', '#include "methods.h"\nstatic PyMethodDef m[] = {{"meth", meth, METH_O, NULL}, {NULL}};'));
+    assert.ok(index.facing('meth', '/p/methods.h'));
+  });
+});
