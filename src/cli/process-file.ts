@@ -5,7 +5,7 @@ import { analyzeText, cannotHaveFindings, type SkippedFunction } from '../core/a
 import { collectSingletonMacros } from '../core/macros';
 import type { Options, TargetFacts } from '../core/options';
 import { targetFacts } from '../core/options';
-import type { CParser } from '../core/parser';
+import type { CParser, ParserLocation } from '../core/parser';
 import type { PendingFinding } from '../core/rules/rule';
 import { decodeSource, looksBinary, type Encoding } from '../core/text';
 
@@ -23,6 +23,8 @@ export interface ScanSettings {
   /** Absolute folders searched for quoted includes, after the including file's own folder. */
   includeDirs: string[];
   projectLimitedApi: boolean;
+  /** Where workers find the wasm files (the extension's bundle folder); default node_modules. */
+  parserLocation?: ParserLocation;
 }
 
 /** The result of scanning one file, before project-wide severities are decided. */

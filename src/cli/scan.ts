@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { finalizeFindings } from '../core/analyze';
+import { dropDeclaredBorrowed, finalizeFindings } from '../core/analyze';
 import type { CParser } from '../core/parser';
 import { indexForNames, ProjectIndex } from '../core/project-index';
-import { ID as RETURN_RULE } from '../core/rules/borrowed-singleton-return';
 import { decodeSource, looksBinary } from '../core/text';
 import type { Finding } from '../core/types';
 import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
@@ -35,6 +34,8 @@ export interface ScanRun {
   onProgress?(done: number, total: number): void;
   /** Source text for one file instead of reading it (standard input). */
   stdinText?: string;
+  /** Stops the scan: workers are terminated and the scan rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 const BATCH = 4;
@@ -47,36 +48,51 @@ function fileSize(abs: string): number {
   }
 }
 
-async function runInWorkers(jobs: FileJob[], settings: ScanSettings, threads: number, onDone: (o: FileOutcome) => void): Promise<void> {
+function abortError(): Error {
+  const e = new Error('scan cancelled');
+  e.name = 'AbortError';
+  return e;
+}
+
+async function runInWorkers(jobs: FileJob[], settings: ScanSettings, threads: number, onDone: (o: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
   const script = path.join(__dirname, 'worker.js');
   let next = 0;
-  await Promise.all(
-    Array.from({ length: threads }, () =>
-      new Promise<void>((resolve, reject) => {
-        const w = new Worker(script, { workerData: settings });
-        const feed = () => {
-          if (next >= jobs.length) {
-            w.postMessage({ done: true });
-            return;
-          }
-          const batch = jobs.slice(next, next + BATCH);
-          next += batch.length;
-          w.postMessage({ jobs: batch });
-        };
-        w.on('message', (msg: WorkerReply) => {
-          if ('fatal' in msg) {
-            reject(new Error(`worker failed to start: ${msg.fatal}`));
-            void w.terminate();
-            return;
-          }
-          for (const o of msg.outcomes) onDone(o);
-          feed();
-        });
-        w.on('error', reject);
-        w.on('exit', () => resolve());
-      }),
-    ),
-  );
+  const workers: Worker[] = [];
+  const onAbort = () => {
+    next = jobs.length;
+    for (const w of workers) void w.terminate();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const runOne = () =>
+    new Promise<void>((resolve, reject) => {
+      const w = new Worker(script, { workerData: settings });
+      workers.push(w);
+      const feed = () => {
+        if (next >= jobs.length) {
+          w.postMessage({ done: true });
+          return;
+        }
+        const batch = jobs.slice(next, next + BATCH);
+        next += batch.length;
+        w.postMessage({ jobs: batch });
+      };
+      w.on('message', (msg: WorkerReply) => {
+        if ('fatal' in msg) {
+          reject(new Error(`worker failed to start: ${msg.fatal}`));
+          void w.terminate();
+          return;
+        }
+        for (const o of msg.outcomes) onDone(o);
+        feed();
+      });
+      w.on('error', reject);
+      w.on('exit', () => (signal?.aborted ? reject(abortError()) : resolve()));
+    });
+  try {
+    await Promise.all(Array.from({ length: threads }, runOne));
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** Scans files: per-file analysis (in worker threads when it pays), then project-wide severities. */
@@ -91,11 +107,14 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
   if (threads > 1 && run.stdinText === undefined) {
     // Largest files first, so that no worker is left with a big file at the end.
     const sizes = new Map(jobs.map((j) => [j.abs, fileSize(j.abs)]));
-    await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), settings, threads, onDone);
+    await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), settings, threads, onDone, run.signal);
   } else {
     if (!parser) throw new Error('no parser');
     const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
-    for (const job of jobs) onDone(processFile(parser, job, settings, includes, run.stdinText));
+    for (const job of jobs) {
+      if (run.signal?.aborted) throw abortError();
+      onDone(processFile(parser, job, settings, includes, run.stdinText));
+    }
   }
   const order = new Map(jobs.map((j, i) => [j.abs, i]));
   outcomes.sort((a, b) => order.get(a.abs)! - order.get(b.abs)!);
@@ -150,7 +169,7 @@ export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['opt
   }
   const borrowed = new Set(outcomes.flatMap((o) => o.borrowedDecls));
   const files: ScannedFile[] = outcomes.map((o) => {
-    const pending = o.pending.filter((p) => !(p.rule === RETURN_RULE && p.function && borrowed.has(p.function) && !p.contract?.definesMacro));
+    const pending = dropDeclaredBorrowed(o.pending, borrowed);
     const findings = o.targets ? finalizeFindings(pending, (n) => index.facing(n, o.abs), o.targets, options) : [];
     return { ...o, findings };
   });

@@ -343,3 +343,12 @@ export function finalizeFindings(
   }
   return out;
 }
+
+/**
+ * Drops return findings of functions declared elsewhere in the project as returning a
+ * borrowed reference (cpychecker's `CPYCHECKER_RETURNS_BORROWED_REF` on a prototype).
+ */
+export function dropDeclaredBorrowed(pending: PendingFinding[], declaredBorrowed: ReadonlySet<string>): PendingFinding[] {
+  if (!declaredBorrowed.size) return pending;
+  return pending.filter((p) => !(p.contract && !p.contract.definesMacro && p.function && declaredBorrowed.has(p.function)));
+}

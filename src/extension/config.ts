@@ -1,0 +1,38 @@
+import * as vscode from 'vscode';
+import { defaultOptions, type Options, type RuleLevel } from '../core/options';
+import { DEFAULT_EDITOR_SETTINGS, type EditorSettings, type RunMode } from './defaults';
+
+export { DEFAULT_EDITOR_SETTINGS, type EditorSettings };
+
+/** Maps `cpyref.*` setting names to the core option they set. */
+export const SETTING_TO_OPTION = { include: 'include', exclude: 'exclude', rules: 'rules', pythonVersions: 'pythonVersions' } as const;
+
+/**
+ * Reads every `cpyref.*` setting for a resource into typed objects. The only place that
+ * calls `getConfiguration`. Options that the user set explicitly override `base` (the
+ * project's pyproject.toml); others keep it.
+ */
+export function readSettings(scope: vscode.Uri | undefined, base: Options = defaultOptions()): { editor: EditorSettings; options: Options } {
+  const cfg = vscode.workspace.getConfiguration('cpyref', scope);
+  const explicit = <T>(key: string): T | undefined => {
+    const i = cfg.inspect<T>(key);
+    return i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
+  };
+  const options: Options = { ...base, rules: { ...base.rules } };
+  const include = explicit<string[]>('include');
+  if (Array.isArray(include)) options.include = include;
+  const exclude = explicit<string[]>('exclude');
+  if (Array.isArray(exclude)) options.exclude = exclude;
+  const versions = explicit<string>('pythonVersions');
+  if (typeof versions === 'string' && versions.trim()) options.pythonVersions = versions;
+  const rules = explicit<Record<string, RuleLevel>>('rules');
+  if (rules && typeof rules === 'object') Object.assign(options.rules, rules);
+  return {
+    editor: {
+      enable: cfg.get<boolean>('enable', DEFAULT_EDITOR_SETTINGS.enable),
+      run: cfg.get<RunMode>('run', DEFAULT_EDITOR_SETTINGS.run) === 'onSave' ? 'onSave' : 'onType',
+      trace: cfg.get<EditorSettings['trace']>('trace', DEFAULT_EDITOR_SETTINGS.trace),
+    },
+    options,
+  };
+}

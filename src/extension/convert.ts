@@ -1,0 +1,62 @@
+import * as vscode from 'vscode';
+import { docsUrl } from '../core/rules/index';
+import { LineIndex } from '../core/text';
+import type { Finding, Fix, Severity } from '../core/types';
+
+const SEVERITY: Record<Severity, vscode.DiagnosticSeverity> = {
+  error: vscode.DiagnosticSeverity.Error,
+  warning: vscode.DiagnosticSeverity.Warning,
+  information: vscode.DiagnosticSeverity.Information,
+  hint: vscode.DiagnosticSeverity.Hint,
+};
+
+/** Offsets of a text as VS Code positions (works for a document or for a file's scanned text). */
+export class Positions {
+  private readonly lines: LineIndex;
+  constructor(text: string) {
+    this.lines = new LineIndex(text);
+  }
+  at(offset: number): vscode.Position {
+    const p = this.lines.position(offset);
+    return new vscode.Position(p.line, p.column);
+  }
+  range(start: number, end: number): vscode.Range {
+    return new vscode.Range(this.at(start), this.at(end));
+  }
+}
+
+/** The key of a finding for looking up its fixes: rule and range, never object identity. */
+export function findingKey(rule: string, range: vscode.Range): string {
+  return `${rule}@${range.start.line}:${range.start.character}-${range.end.line}:${range.end.character}`;
+}
+
+/** A core finding as a diagnostic: source, code with the docs link, the path as related information. */
+export function toDiagnostic(f: Finding, uri: vscode.Uri, pos: Positions): vscode.Diagnostic {
+  const d = new vscode.Diagnostic(pos.range(f.start, f.end), f.message, SEVERITY[f.severity]);
+  d.source = 'cpyref';
+  d.code = { value: f.rule, target: vscode.Uri.parse(docsUrl(f.rule)) };
+  if (f.related.length) {
+    d.relatedInformation = f.related.map((r) => {
+      if (r.path === undefined) return new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, pos.range(r.start, r.end)), r.message);
+      // Another file: its offsets are resolved against its own text when it can be read.
+      const other = vscode.workspace.textDocuments.find((t) => t.uri.fsPath === r.path);
+      const range = other ? new vscode.Range(other.positionAt(r.start), other.positionAt(r.end)) : new vscode.Range(0, 0, 0, 0);
+      return new vscode.DiagnosticRelatedInformation(new vscode.Location(vscode.Uri.file(r.path), range), r.message);
+    });
+  }
+  return d;
+}
+
+/** The rule id of a diagnostic published by cpyref. */
+export function ruleOf(d: vscode.Diagnostic): string | undefined {
+  if (d.source !== 'cpyref') return undefined;
+  return typeof d.code === 'object' && d.code ? String(d.code.value) : typeof d.code === 'string' ? d.code : undefined;
+}
+
+/** Adds a fix's edits to a workspace edit. */
+export function addFix(edit: vscode.WorkspaceEdit, uri: vscode.Uri, fix: Fix, pos: Positions, metadata?: vscode.WorkspaceEditEntryMetadata): void {
+  for (const e of fix.edits) {
+    if (metadata) edit.replace(uri, pos.range(e.start, e.end), e.newText, metadata);
+    else edit.replace(uri, pos.range(e.start, e.end), e.newText);
+  }
+}

@@ -1,0 +1,212 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { dropDeclaredBorrowed, finalizeFindings, type SkippedFunction } from '../core/analyze';
+import { applyPyproject, readPyproject, type PyprojectConfig } from '../core/config';
+import { DocumentSession, type ParseMode } from '../core/document';
+import { defaultOptions, type Options } from '../core/options';
+import { CParser, type ParserLocation } from '../core/parser';
+import { indexFile, ProjectIndex } from '../core/project-index';
+import type { Finding } from '../core/types';
+import { readSettings, type EditorSettings } from './config';
+
+/** The analysis of one document version. */
+export interface DocumentResult {
+  uri: string;
+  version: number;
+  text: string;
+  findings: Finding[];
+  skippedFunctions: SkippedFunction[];
+}
+
+/** Settings and project facts that apply to one file. */
+export interface FileSettings {
+  options: Options;
+  editor: EditorSettings;
+  limitedApi: boolean;
+  /** The folder that relative globs are matched against. */
+  root: string | undefined;
+}
+
+/** Where the wasm files are: beside the bundle when packaged, else in node_modules. */
+export function parserLocation(): ParserLocation {
+  const grammar = path.join(__dirname, 'tree-sitter-c.wasm');
+  return fs.existsSync(grammar) ? { runtimeDir: __dirname, grammarPath: grammar } : {};
+}
+
+/**
+ * The editor's side of the engine: loads the parser once (on first use, never at
+ * activation), keeps a DocumentSession per open document, and the project index that
+ * decides whether a function is Python-facing.
+ */
+export class Engine implements vscode.Disposable {
+  private parserPromise: Promise<CParser> | undefined;
+  private readonly sessions = new Map<string, DocumentSession>();
+  private readonly pyprojects = new Map<string, PyprojectConfig | null>();
+  readonly index = new ProjectIndex();
+  private readonly indexChanged = new vscode.EventEmitter<void>();
+  /** Fired when the project index learns something that may change severities. */
+  readonly onDidChangeIndex = this.indexChanged.event;
+  state: 'idle' | 'loading' | 'ready' | 'failed' = 'idle';
+  private readonly stateChanged = new vscode.EventEmitter<void>();
+  readonly onDidChangeState = this.stateChanged.event;
+
+  constructor(readonly output: vscode.OutputChannel) {}
+
+  /** The parser, loaded once. */
+  parser(): Promise<CParser> {
+    if (!this.parserPromise) {
+      this.state = 'loading';
+      this.stateChanged.fire();
+      this.parserPromise = CParser.load(parserLocation()).then(
+        (p) => {
+          this.state = 'ready';
+          this.stateChanged.fire();
+          this.log('parser loaded');
+          return p;
+        },
+        (e: Error) => {
+          this.state = 'failed';
+          this.stateChanged.fire();
+          this.output.appendLine(`[error] the C parser could not be loaded: ${e.message}`);
+          throw e;
+        },
+      );
+    }
+    return this.parserPromise;
+  }
+
+  log(message: string, level: 'messages' | 'verbose' = 'messages', scope?: vscode.Uri): void {
+    const trace = readSettings(scope).editor.trace;
+    if (trace === 'verbose' || (trace === 'messages' && level === 'messages')) this.output.appendLine(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+  }
+
+  /** Reads a pyproject.toml once (until it changes). */
+  private async pyproject(file: vscode.Uri): Promise<PyprojectConfig | null> {
+    const key = file.toString();
+    if (!this.pyprojects.has(key)) {
+      let cfg: PyprojectConfig | null = null;
+      try {
+        cfg = readPyproject(new TextDecoder().decode(await vscode.workspace.fs.readFile(file)));
+        for (const p of cfg.problems) this.output.appendLine(`[config] ${file.fsPath}: ${p.key ? `${p.key}: ` : ''}${p.message}`);
+      } catch {
+        cfg = null;
+      }
+      this.pyprojects.set(key, cfg);
+    }
+    return this.pyprojects.get(key)!;
+  }
+
+  /** Forgets cached pyproject.toml files (one changed). */
+  forgetConfiguration(): void {
+    this.pyprojects.clear();
+  }
+
+  /** The options for a file: defaults, then the nearest pyproject.toml in its workspace folder, then the editor settings. */
+  async settingsFor(uri: vscode.Uri): Promise<FileSettings> {
+    const folder = vscode.workspace.getWorkspaceFolder(uri);
+    let base = defaultOptions();
+    let limitedApi = false;
+    let root = folder?.uri.fsPath;
+    if (folder) {
+      let dir = vscode.Uri.joinPath(uri, '..');
+      for (let i = 0; i < 32; i++) {
+        const cfg = await this.pyproject(vscode.Uri.joinPath(dir, 'pyproject.toml'));
+        if (cfg) {
+          base = applyPyproject(base, cfg);
+          limitedApi = cfg.limitedApi;
+          root = dir.fsPath;
+          break;
+        }
+        if (dir.toString() === folder.uri.toString() || dir.path === '/') break;
+        dir = vscode.Uri.joinPath(dir, '..');
+      }
+    }
+    const { options, editor } = readSettings(uri, base);
+    return { options, editor, limitedApi, root };
+  }
+
+  /** Text of a header included with quotes: the open document if any, else the file on disk. */
+  private readInclude(from: string, name: string): { path: string; text: string } | undefined {
+    const abs = path.resolve(path.dirname(from), name);
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === abs);
+    if (open) return { path: abs, text: open.getText() };
+    try {
+      const st = fs.statSync(abs);
+      if (st.isFile() && st.size < 4 * 1024 * 1024) return { path: abs, text: fs.readFileSync(abs, 'utf8') };
+    } catch {
+      // not there
+    }
+    return undefined;
+  }
+
+  /** Analyses a document: incrementally while typing, afresh on save (so the editor agrees with the CLI). */
+  async analyze(doc: vscode.TextDocument, mode: ParseMode): Promise<DocumentResult> {
+    const parser = await this.parser();
+    const settings = await this.settingsFor(doc.uri);
+    const key = doc.uri.toString();
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = new DocumentSession(parser);
+      this.sessions.set(key, session);
+    }
+    const text = doc.getText();
+    const version = doc.version;
+    const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
+    const started = Date.now();
+    const r = session.analyze(
+      { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi || this.index.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n) : undefined },
+      mode,
+    );
+    if (r.findings.some((f) => f.contract)) this.index.set(indexFile(file, text));
+    const pending = dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations());
+    const findings = finalizeFindings(pending, (n) => this.index.facing(n, file), r.targets, settings.options);
+    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${findings.length} findings, ${session.lastAnalysed} functions re-analysed`, 'verbose', doc.uri);
+    return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions };
+  }
+
+  /** Forgets a closed document's session. */
+  close(uri: vscode.Uri): void {
+    const key = uri.toString();
+    this.sessions.get(key)?.dispose();
+    this.sessions.delete(key);
+  }
+
+  /**
+   * Builds the project index in the background over the workspace's C files (lexical,
+   * in small chunks so the extension host stays responsive).
+   */
+  async indexWorkspace(token?: vscode.CancellationToken): Promise<number> {
+    const uris = await vscode.workspace.findFiles('**/*.{c,h,cc,cpp,cxx,hpp,hh,inc}', '{**/build/**,**/.tox/**,**/.venv/**,**/node_modules/**,**/.git/**}');
+    let n = 0;
+    for (let i = 0; i < uris.length; i++) {
+      if (token?.isCancellationRequested) break;
+      try {
+        const bytes = await vscode.workspace.fs.readFile(uris[i]);
+        if (bytes.length <= 8 * 1024 * 1024 && !bytes.subarray(0, 8000).includes(0)) {
+          this.index.set(indexFile(uris[i].scheme === 'file' ? uris[i].fsPath : uris[i].toString(), Buffer.from(bytes).toString('latin1')));
+          n++;
+        }
+      } catch {
+        // unreadable: skipped
+      }
+      if (i % 25 === 24) await new Promise((r) => setImmediate(r));
+    }
+    this.log(`indexed ${n} files for Python-facing functions`);
+    this.indexChanged.fire();
+    return n;
+  }
+
+  /** Re-indexes one saved or changed file. */
+  reindex(uri: vscode.Uri, text: string): void {
+    this.index.set(indexFile(uri.scheme === 'file' ? uri.fsPath : uri.toString(), text));
+    this.indexChanged.fire();
+  }
+
+  dispose(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+    this.indexChanged.dispose();
+    this.stateChanged.dispose();
+  }
+}

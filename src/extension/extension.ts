@@ -1,0 +1,50 @@
+import * as vscode from 'vscode';
+import { CpyrefCodeActions } from './code-actions';
+import { LiveDiagnostics } from './diagnostics';
+import { Engine } from './engine';
+import { registerStatus } from './status';
+import { WorkspaceScan } from './workspace-scan';
+
+/** What `activate` returns: the pieces, for tests inside the extension host. */
+export interface CpyrefApi {
+  engine: Engine;
+  live: LiveDiagnostics;
+  scan: WorkspaceScan;
+}
+
+/** Activates on C/C++ files and on cpyref's commands; parses nothing until a document needs it. */
+export function activate(context: vscode.ExtensionContext): CpyrefApi {
+  const output = vscode.window.createOutputChannel('cpyref');
+  const engine = new Engine(output);
+  const live = new LiveDiagnostics(engine);
+  const scan = new WorkspaceScan(engine, live);
+  const selector: vscode.DocumentSelector = [{ language: 'c' }, { language: 'cpp' }];
+  const watcher = vscode.workspace.createFileSystemWatcher('**/pyproject.toml');
+  const configChanged = () => {
+    engine.forgetConfiguration();
+    live.refreshAll();
+  };
+  context.subscriptions.push(
+    output,
+    engine,
+    live,
+    watcher,
+    watcher.onDidChange(configChanged),
+    watcher.onDidCreate(configChanged),
+    watcher.onDidDelete(configChanged),
+    vscode.languages.registerCodeActionsProvider(selector, new CpyrefCodeActions(live), CpyrefCodeActions.metadata),
+    vscode.commands.registerCommand('cpyref.scanWorkspace', () => scan.run()),
+    vscode.commands.registerCommand('cpyref.fixAllInWorkspace', (opts?: { apply?: boolean }) => scan.fixAll(opts)),
+    vscode.commands.registerCommand('cpyref.showOutput', () => output.show(true)),
+  );
+  registerStatus(context, engine, live);
+  live.refreshAll();
+  // The Python-facing index is lexical and built in small chunks after activation.
+  const indexing = new vscode.CancellationTokenSource();
+  context.subscriptions.push(indexing);
+  setTimeout(() => void engine.indexWorkspace(indexing.token).catch((e: Error) => output.appendLine(`[index] ${e.message}`)), 500);
+  return { engine, live, scan };
+}
+
+/** Nothing to do: every resource is in the context's subscriptions. */
+export function deactivate(): void {}

@@ -1,0 +1,155 @@
+import * as os from 'node:os';
+import * as vscode from 'vscode';
+import { collectFiles, FileFilter } from '../cli/files';
+import type { ScanSettings } from '../cli/process-file';
+import { scanFiles, type ScanResult } from '../cli/scan';
+import { selectSafeFixes } from '../core/fixes';
+import { addFix, Positions, toDiagnostic } from './convert';
+import { isCandidate, type LiveDiagnostics } from './diagnostics';
+import { parserLocation, type Engine } from './engine';
+
+/** What a workspace scan found, returned by the command (tests read it). */
+export interface ScanSummary {
+  files: number;
+  findings: number;
+  filesWithFindings: number;
+  skipped: number;
+  cancelled: boolean;
+}
+
+/**
+ * "cpyref: Scan Workspace": every C file of every workspace folder, in worker threads
+ * (off the extension host's thread), cancellable, with the results in the Problems panel
+ * for closed files too.
+ */
+export class WorkspaceScan {
+  private last: Map<string, { result: ScanResult; root: string }> = new Map();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly live: LiveDiagnostics,
+  ) {}
+
+  private async scanFolder(folder: vscode.WorkspaceFolder, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<ScanResult | undefined> {
+    if (folder.uri.scheme !== 'file') {
+      this.engine.output.appendLine(`[scan] ${folder.name}: not on the local file system; only open files are analysed there`);
+      return undefined;
+    }
+    const settings = await this.engine.settingsFor(vscode.Uri.joinPath(folder.uri, 'pyproject.toml'));
+    const root = settings.root ?? folder.uri.fsPath;
+    const filter = new FileFilter(settings.options, root);
+    const { jobs, skipped } = collectFiles([folder.uri.fsPath], folder.uri.fsPath, filter);
+    for (const j of jobs) j.display = vscode.workspace.asRelativePath(j.abs, false);
+    const scanSettings: ScanSettings = {
+      options: settings.options,
+      reportUnusedIgnores: false,
+      includeDirs: settings.options.includePaths.map((p) => vscode.Uri.joinPath(vscode.Uri.file(root), p).fsPath),
+      projectLimitedApi: settings.limitedApi,
+      parserLocation: parserLocation(),
+    };
+    const parser = jobs.length < 8 ? await this.engine.parser() : undefined;
+    const result = await scanFiles(parser, jobs, scanSettings, { jobs: Math.max(1, Math.min(2, os.availableParallelism())), onProgress: progress, signal });
+    result.skipped.unshift(...skipped);
+    this.last.set(folder.uri.toString(), { result, root });
+    return result;
+  }
+
+  /** Runs the scan with a progress notification; publishes diagnostics for files that are not open. */
+  async run(opts: { silent?: boolean; token?: vscode.CancellationToken } = {}): Promise<ScanSummary> {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    const summary: ScanSummary = { files: 0, findings: 0, filesWithFindings: 0, skipped: 0, cancelled: false };
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'cpyref: scanning the workspace', cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        const sub = token.onCancellationRequested(() => abort.abort());
+        const extra = opts.token?.onCancellationRequested(() => abort.abort());
+        try {
+          for (const folder of folders) {
+            let reported = 0;
+            const result = await this.scanFolder(folder, abort.signal, (done, total) => {
+              const pct = Math.floor((done / total) * 100);
+              if (pct > reported) {
+                progress.report({ increment: (pct - reported) / folders.length, message: `${done}/${total} files` });
+                reported = pct;
+              }
+            });
+            if (result) this.publish(result, summary);
+          }
+        } catch (e) {
+          if ((e as Error).name !== 'AbortError') throw e;
+          summary.cancelled = true;
+        } finally {
+          sub.dispose();
+          extra?.dispose();
+        }
+      },
+    );
+    if (summary.cancelled) {
+      this.engine.output.appendLine('[scan] cancelled');
+      if (!opts.silent) void vscode.window.showInformationMessage('cpyref: workspace scan cancelled.');
+      return summary;
+    }
+    const text = `cpyref: ${summary.findings} problem${summary.findings === 1 ? '' : 's'} in ${summary.filesWithFindings} of ${summary.files} files${summary.skipped ? `; ${summary.skipped} skipped (see the output)` : ''}.`;
+    this.engine.output.appendLine(`[scan] ${text}`);
+    if (!opts.silent) {
+      void vscode.window.showInformationMessage(text, 'Open Problems').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('workbench.actions.view.problems');
+      });
+    }
+    return summary;
+  }
+
+  private publish(result: ScanResult, summary: ScanSummary): void {
+    summary.files += result.stats.files;
+    summary.skipped += result.skipped.length;
+    for (const s of result.skipped) this.engine.output.appendLine(`[scan] skipped ${s.path}: ${s.reason}`);
+    const open = new Set(vscode.workspace.textDocuments.filter(isCandidate).map((d) => d.uri.toString()));
+    for (const file of result.files) {
+      const uri = vscode.Uri.file(file.abs);
+      const key = uri.toString();
+      if (file.findings.length) {
+        summary.filesWithFindings++;
+        summary.findings += file.findings.length;
+      }
+      this.engine.log(`[scan] ${file.display}: ${file.findings.length} findings`, 'verbose');
+      if (!file.findings.length) {
+        this.live.scanned.delete(key);
+        if (!open.has(key)) this.live.collection.delete(uri);
+        continue;
+      }
+      const diags = file.findings.map((f) => toDiagnostic(f, uri, new Positions(file.text!)));
+      this.live.scanned.set(key, diags);
+      // Open files keep their live diagnostics: they reflect unsaved text.
+      if (!open.has(key)) this.live.collection.set(uri, diags);
+    }
+  }
+
+  /**
+   * "cpyref: Fix All in Workspace": a scan, then one WorkspaceEdit of every safe fix, each
+   * edit marked for confirmation so the user previews it. Files open with unsaved changes
+   * are left alone (the fixes were computed on the text on disk).
+   */
+  async fixAll(opts: { apply?: boolean } = {}): Promise<vscode.WorkspaceEdit | undefined> {
+    const summary = await this.run({ silent: true });
+    if (summary.cancelled) return undefined;
+    const edit = new vscode.WorkspaceEdit();
+    const metadata: vscode.WorkspaceEditEntryMetadata = { label: 'cpyref: safe fixes', needsConfirmation: true };
+    for (const { result } of this.last.values()) {
+      for (const file of result.files) {
+        const uri = vscode.Uri.file(file.abs);
+        const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+        if (open?.isDirty || file.text === undefined) continue;
+        const fixes = selectSafeFixes(file.findings);
+        const pos = new Positions(file.text);
+        for (const fix of fixes) addFix(edit, uri, fix, pos, metadata);
+      }
+    }
+    if (edit.size === 0) {
+      if (opts.apply !== false) void vscode.window.showInformationMessage('cpyref: nothing to fix.');
+      return edit;
+    }
+    if (opts.apply !== false) await vscode.workspace.applyEdit(edit, { isRefactoring: true });
+    return edit;
+  }
+}

@@ -1,0 +1,395 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { analyzeText, finalizeFindings } from '../../src/core/analyze';
+import { applyEdits, applySafeFixes } from '../../src/core/fixes';
+import { defaultOptions } from '../../src/core/options';
+import { CParser } from '../../src/core/parser';
+import { indexFile, ProjectIndex } from '../../src/core/project-index';
+import { LineIndex } from '../../src/core/text';
+import type { Finding } from '../../src/core/types';
+import type { CpyrefApi } from '../../src/extension/extension';
+
+const EXT_ID = 'cpyref.cpyref';
+const RULE = 'borrowed-singleton-return';
+
+function folder(): vscode.WorkspaceFolder {
+  const f = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(f, 'a workspace folder is open');
+  return f;
+}
+
+function wsUri(...parts: string[]): vscode.Uri {
+  return vscode.Uri.joinPath(folder().uri, ...parts);
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 20000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function api(): Promise<CpyrefApi> {
+  const ext = vscode.extensions.getExtension<CpyrefApi>(EXT_ID);
+  assert.ok(ext, 'the extension is installed');
+  return ext.activate();
+}
+
+function ours(uri: vscode.Uri): vscode.Diagnostic[] {
+  return vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'cpyref');
+}
+
+/** A fresh copy of a workspace file under a new name, opened in an editor. */
+async function openCopy(from: string, name: string, transform: (s: string) => string = (s) => s): Promise<vscode.TextDocument> {
+  const src = fs.readFileSync(wsUri(from).fsPath, 'utf8');
+  const target = wsUri('src', name);
+  fs.writeFileSync(target.fsPath, transform(src));
+  const doc = await vscode.workspace.openTextDocument(target);
+  await vscode.window.showTextDocument(doc);
+  return doc;
+}
+
+async function closeAll(): Promise<void> {
+  await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+function lineOf(doc: vscode.TextDocument, needle: string): number {
+  const i = doc.getText().indexOf(needle);
+  assert.ok(i >= 0, `${needle} is in the document`);
+  return doc.positionAt(i).line;
+}
+
+async function diagnosticAt(doc: vscode.TextDocument, line: number): Promise<vscode.Diagnostic> {
+  return waitFor(`a diagnostic on line ${line + 1}`, () => ours(doc.uri).find((d) => d.range.start.line === line));
+}
+
+async function actionsFor(doc: vscode.TextDocument, d: vscode.Diagnostic, kind = vscode.CodeActionKind.QuickFix): Promise<vscode.CodeAction[]> {
+  // The workbench learns about diagnostics asynchronously, so poll until it passes ours to the provider.
+  return waitFor('code actions', async () => {
+    const all = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, d.range, kind.value);
+    // Until the workbench has our diagnostic, only the file-wide action comes back.
+    return all.some((a) => a.title.startsWith('Suppress')) ? all : undefined;
+  });
+}
+
+let parser: Promise<CParser> | undefined;
+/** The core's findings for a text, computed here, independently of the extension. */
+async function coreFindings(file: string, text: string): Promise<Finding[]> {
+  parser ??= CParser.load();
+  const p = await parser;
+  const options = defaultOptions();
+  const r = analyzeText(p, { path: file, text, options });
+  const index = new ProjectIndex();
+  index.set(indexFile(file, text));
+  return finalizeFindings(r.findings, (n) => index.facing(n, file), r.targets, options);
+}
+
+/** The core's text after the first fix of the finding on `line`. */
+async function coreFixedAt(doc: vscode.TextDocument, line: number, safe = true): Promise<string> {
+  const text = doc.getText();
+  const lines = new LineIndex(text);
+  const f = (await coreFindings(doc.uri.fsPath, text)).find((x) => lines.position(x.start).line === line);
+  assert.ok(f, `the core reports line ${line + 1}`);
+  const fix = f.fixes.find((x) => x.safe === safe);
+  assert.ok(fix, 'the core has a fix');
+  return applyEdits(text, fix.edits);
+}
+
+async function applyAction(doc: vscode.TextDocument, action: vscode.CodeAction): Promise<void> {
+  assert.ok(action.edit, `${action.title} carries an edit`);
+  const version = doc.version;
+  assert.ok(await vscode.workspace.applyEdit(action.edit));
+  await waitFor('the edit', () => doc.version > version);
+}
+
+describe('cpyref inside VS Code', () => {
+  before(async () => {
+    await api();
+  });
+
+  afterEach(async () => {
+    await closeAll();
+  });
+
+  it('activates on a C file and publishes diagnostics with source, code, docs link and path', async () => {
+    const doc = await vscode.workspace.openTextDocument(wsUri('src', 'module.c'));
+    await vscode.window.showTextDocument(doc);
+    assert.ok(vscode.extensions.getExtension(EXT_ID)?.isActive);
+    const d = await diagnosticAt(doc, lineOf(doc, '    return Py_None;'));
+    assert.equal(d.source, 'cpyref');
+    assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
+    assert.ok(typeof d.code === 'object' && d.code.value === RULE, 'code carries the rule id');
+    assert.match(String((d.code as { target: vscode.Uri }).target), /docs\/rules\/borrowed-singleton-return\.md$/);
+    assert.match(d.message, /`bare` returns a borrowed reference to `Py_None`/);
+    const partial = await diagnosticAt(doc, lineOf(doc, '    return Py_None;\n}\n\nstatic PyMethodDef') );
+    assert.ok(partial.relatedInformation?.some((r) => /is false on this path/.test(r.message)), 'the path is in the related information');
+  });
+
+  it('reports every finding the core reports for the file, on the same lines', async () => {
+    const doc = await vscode.workspace.openTextDocument(wsUri('src', 'module.c'));
+    await vscode.window.showTextDocument(doc);
+    const expected = (await coreFindings(doc.uri.fsPath, doc.getText())).map((f) => `${new LineIndex(doc.getText()).position(f.start).line}:${f.rule}:${f.severity}`).sort();
+    const got = await waitFor('all diagnostics', () => {
+      const g = ours(doc.uri).map((d) => `${d.range.start.line}:${(d.code as { value: string }).value}:${['error', 'warning', 'information', 'hint'][d.severity]}`).sort();
+      return g.length === expected.length ? g : undefined;
+    });
+    assert.deepEqual(got, expected);
+  });
+
+  for (const [name, needle, expectText] of [
+    ['return macro', '    return Py_None;\n}\n\nstatic PyObject *\nflag', 'Py_RETURN_NONE;'],
+    ['PyBool_FromLong', '    return arg == NULL ? Py_True : Py_False;', 'PyBool_FromLong(arg == NULL)'],
+    ['local holding None', '    return r;', 'Py_RETURN_NONE;'],
+    ['incref before the return', '    return Py_Ellipsis;\n}\n\nstatic PyObject *\nunbraced', 'Py_INCREF(Py_Ellipsis);'],
+  ] as const) {
+    it(`applies the ${name} quick fix exactly as the core computes it`, async () => {
+      const doc = await openCopy('src/module.c', `qf-${name.replace(/\W+/g, '-')}.c`);
+      const line = lineOf(doc, needle);
+      const d = await diagnosticAt(doc, line);
+      const expected = await coreFixedAt(doc, line);
+      const actions = await actionsFor(doc, d);
+      const preferred = actions.find((a) => a.isPreferred);
+      assert.ok(preferred, 'a preferred quick fix exists (Auto Fix)');
+      await applyAction(doc, preferred);
+      assert.equal(doc.getText(), expected);
+      assert.ok(doc.getText().includes(expectText));
+    });
+  }
+
+  it('offers the brace-adding fix for an unbraced return without marking it preferred', async () => {
+    const doc = await openCopy('src/module.c', 'qf-unbraced.c');
+    const line = lineOf(doc, '        return Py_Ellipsis;');
+    const d = await diagnosticAt(doc, line);
+    const actions = await actionsFor(doc, d);
+    const braces = actions.find((a) => /adds braces/.test(a.title));
+    assert.ok(braces, 'the brace fix is offered');
+    assert.ok(!braces.isPreferred);
+    await applyAction(doc, braces);
+    assert.equal(doc.getText(), await coreFixedAt(await vscode.workspace.openTextDocument(wsUri('src', 'module.c')), line, false));
+  });
+
+  it('fixes all safe problems in the file with one quick fix, as the core does', async () => {
+    const doc = await openCopy('src/module.c', 'qf-all.c');
+    const d = await diagnosticAt(doc, lineOf(doc, '    return r;'));
+    const expected = applySafeFixes(doc.getText(), await coreFindings(doc.uri.fsPath, doc.getText())).text;
+    const all = (await actionsFor(doc, d)).find((a) => a.title === 'Fix all cpyref problems in this file');
+    assert.ok(all);
+    await applyAction(doc, all);
+    assert.equal(doc.getText(), expected);
+  });
+
+  it('applies source.fixAll.cpyref on save through editor.codeActionsOnSave', async () => {
+    const config = vscode.workspace.getConfiguration('editor', { languageId: 'c' });
+    await config.update('codeActionsOnSave', { 'source.fixAll.cpyref': 'explicit' }, vscode.ConfigurationTarget.Workspace, true);
+    try {
+      const doc = await openCopy('src/module.c', 'on-save.c');
+      await diagnosticAt(doc, lineOf(doc, '    return r;'));
+      const expected = applySafeFixes(doc.getText(), await coreFindings(doc.uri.fsPath, doc.getText())).text;
+      const editor = vscode.window.activeTextEditor!;
+      await editor.edit((b) => b.insert(new vscode.Position(0, 0), '/* touched */\n'));
+      const expectedAfterEdit = applySafeFixes('/* touched */\n' + doc.getText().slice('/* touched */\n'.length), await coreFindings(doc.uri.fsPath, doc.getText())).text;
+      assert.ok(expected.length > 0);
+      await vscode.commands.executeCommand('workbench.action.files.save');
+      await waitFor('the fixes on save', () => doc.getText() === expectedAfterEdit);
+      assert.equal(fs.readFileSync(doc.uri.fsPath, 'utf8'), expectedAfterEdit);
+    } finally {
+      await config.update('codeActionsOnSave', undefined, vscode.ConfigurationTarget.Workspace, true);
+    }
+  });
+
+  it('suppresses a finding on its line with a comment', async () => {
+    const doc = await openCopy('src/module.c', 'suppress.c');
+    const line = lineOf(doc, '    return r;');
+    const d = await diagnosticAt(doc, line);
+    const suppress = (await actionsFor(doc, d)).find((a) => a.title.startsWith('Suppress'));
+    assert.ok(suppress);
+    await applyAction(doc, suppress);
+    assert.equal(doc.lineAt(line).text, `    // cpyref: ignore[${RULE}] reason`);
+    await waitFor('the suppressed diagnostic to go', () => !ours(doc.uri).some((x) => x.range.start.line === line + 1 && /`local_none`/.test(x.message)));
+  });
+
+  it('keeps CRLF line endings when fixing', async () => {
+    const doc = await openCopy('src/module.c', 'crlf.c', (s) => s.replace(/\n/g, '\r\n'));
+    assert.equal(doc.eol, vscode.EndOfLine.CRLF);
+    const line = lineOf(doc, '    return Py_Ellipsis;\r\n}\r\n\r\nstatic PyObject *\r\nunbraced');
+    const d = await diagnosticAt(doc, line);
+    const expected = await coreFixedAt(doc, line);
+    await applyAction(doc, (await actionsFor(doc, d)).find((a) => a.isPreferred)!);
+    assert.equal(doc.getText(), expected);
+    assert.ok(doc.getText().includes('Py_INCREF(Py_Ellipsis);\r\n'));
+  });
+
+  it('decides severity across files: a function registered in another file is an error', async () => {
+    const { engine } = await api();
+    await waitFor('the workspace index', () => engine.index.has(wsUri('src', 'table.c').fsPath));
+    const doc = await vscode.workspace.openTextDocument(wsUri('src', 'helper.c'));
+    await vscode.window.showTextDocument(doc);
+    const d = await diagnosticAt(doc, lineOf(doc, '    return Py_None;'));
+    assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
+  });
+
+  it('scans the workspace: Problems entries for closed files, skipped files logged, a summary', async () => {
+    const { scan } = await api();
+    const closed = wsUri('src', 'closed.c');
+    assert.ok(!vscode.workspace.textDocuments.some((d) => d.uri.toString() === closed.toString()));
+    const summary = await scan.run({ silent: true });
+    assert.equal(summary.cancelled, false);
+    assert.ok(summary.files >= 5);
+    assert.ok(summary.skipped >= 1, 'the binary file is skipped');
+    assert.ok(summary.findings >= 8);
+    const d = await waitFor('diagnostics for the closed file', () => ours(closed)[0]);
+    assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
+    assert.match(d.message, /never_opened/);
+    assert.equal(ours(wsUri('src', 'binary.c')).length, 0);
+  });
+
+  it('keeps the scan\'s diagnostics for a file after it is opened and closed', async () => {
+    const { scan } = await api();
+    await scan.run({ silent: true });
+    const closed = wsUri('src', 'closed.c');
+    const doc = await vscode.workspace.openTextDocument(closed);
+    await vscode.window.showTextDocument(doc);
+    await closeAll();
+    await waitFor('scan diagnostics restored', () => ours(closed).length === 1);
+  });
+
+  it('cancels a workspace scan', async () => {
+    const { scan } = await api();
+    const gen = wsUri('gen');
+    fs.mkdirSync(gen.fsPath, { recursive: true });
+    const body = fs.readFileSync(wsUri('src', 'module.c').fsPath, 'utf8');
+    for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(gen.fsPath, `g${i}.c`), body.replace(/\bbare\b/g, `bare${i}`));
+    try {
+      const source = new vscode.CancellationTokenSource();
+      const started = Date.now();
+      const running = scan.run({ silent: true, token: source.token });
+      setTimeout(() => source.cancel(), 150);
+      const summary = await running;
+      assert.equal(summary.cancelled, true);
+      assert.ok(Date.now() - started < 10000);
+    } finally {
+      fs.rmSync(gen.fsPath, { recursive: true, force: true });
+    }
+  });
+
+  it('builds a previewable workspace edit of every safe fix with Fix All in Workspace', async () => {
+    const edit = await vscode.commands.executeCommand<vscode.WorkspaceEdit>('cpyref.fixAllInWorkspace', { apply: false });
+    assert.ok(edit);
+    const files = edit.entries().map(([u]) => path.basename(u.fsPath));
+    assert.ok(files.includes('closed.c'));
+    const [, edits] = edit.entries().find(([u]) => u.fsPath.endsWith('closed.c'))!;
+    assert.deepEqual(edits.map((e) => e.newText), ['Py_RETURN_FALSE']);
+  });
+
+  it('takes a rule level from the settings', async () => {
+    const cfg = vscode.workspace.getConfiguration('cpyref');
+    await cfg.update('rules', { [RULE]: 'warning' }, vscode.ConfigurationTarget.Workspace);
+    try {
+      const doc = await vscode.workspace.openTextDocument(wsUri('src', 'module.c'));
+      await vscode.window.showTextDocument(doc);
+      const line = lineOf(doc, '    return Py_None;');
+      await waitFor('a warning', () => ours(doc.uri).find((d) => d.range.start.line === line && d.severity === vscode.DiagnosticSeverity.Warning));
+    } finally {
+      await cfg.update('rules', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
+  it('analyses nothing in excluded files', async () => {
+    const doc = await vscode.workspace.openTextDocument(wsUri('excluded', 'vendored.c'));
+    await vscode.window.showTextDocument(doc);
+    await diagnosticAt(doc, lineOf(doc, '    return Py_None;'));
+    const cfg = vscode.workspace.getConfiguration('cpyref');
+    await cfg.update('exclude', ['excluded/'], vscode.ConfigurationTarget.Workspace);
+    try {
+      await waitFor('the diagnostics to go', () => ours(doc.uri).length === 0);
+    } finally {
+      await cfg.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
+  it('with run = onSave, analyses an edit only when the file is saved', async () => {
+    const cfg = vscode.workspace.getConfiguration('cpyref');
+    await cfg.update('run', 'onSave', vscode.ConfigurationTarget.Workspace);
+    try {
+      const doc = await openCopy('src/closed.c', 'on-save-mode.c');
+      const line = lineOf(doc, '    return Py_False;');
+      await diagnosticAt(doc, line);
+      const editor = vscode.window.activeTextEditor!;
+      await editor.edit((b) => b.replace(doc.lineAt(line).range, '    return Py_True;'));
+      await new Promise((r) => setTimeout(r, 800));
+      assert.match(ours(doc.uri)[0].message, /Py_False/, 'not re-analysed while typing');
+      await doc.save();
+      await waitFor('the analysis on save', () => ours(doc.uri).find((d) => /Py_True/.test(d.message)));
+    } finally {
+      await cfg.update('run', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
+  it('turns off with cpyref.enable', async () => {
+    const doc = await vscode.workspace.openTextDocument(wsUri('src', 'module.c'));
+    await vscode.window.showTextDocument(doc);
+    await diagnosticAt(doc, lineOf(doc, '    return Py_None;'));
+    const cfg = vscode.workspace.getConfiguration('cpyref');
+    await cfg.update('enable', false, vscode.ConfigurationTarget.Workspace);
+    try {
+      await waitFor('no diagnostics', () => ours(doc.uri).length === 0);
+    } finally {
+      await cfg.update('enable', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
+  it('declares support for untrusted and virtual workspaces, and runs no workspace code', () => {
+    const pkg = vscode.extensions.getExtension(EXT_ID)!.packageJSON as { capabilities: { untrustedWorkspaces: { supported: boolean }; virtualWorkspaces: boolean }; activationEvents: string[] };
+    assert.equal(pkg.capabilities.untrustedWorkspaces.supported, true);
+    assert.equal(pkg.capabilities.virtualWorkspaces, true);
+    assert.deepEqual(pkg.activationEvents, ['onLanguage:c', 'onLanguage:cpp']);
+  });
+
+  it('analyses an untitled C document (no file on disk)', async () => {
+    const doc = await vscode.workspace.openTextDocument({ language: 'c', content: '#include <Python.h>\nstatic PyObject *f(PyObject *s, PyObject *a) {\n    return Py_NotImplemented;\n}\nstatic PyMethodDef m[] = {{"f", f, METH_VARARGS, NULL}, {NULL}};\n' });
+    await vscode.window.showTextDocument(doc);
+    const d = await diagnosticAt(doc, 2);
+    assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
+  });
+
+  it('skips a huge file with a reason and keeps working', async () => {
+    const big = wsUri('src', 'huge.c');
+    const chunk = 'static int filler_%d(void) { return %d; }\n';
+    const parts: string[] = [];
+    for (let i = 0; parts.join('').length < 9 * 1024 * 1024; i++) parts.push(chunk.replace(/%d/g, String(i)).repeat(200));
+    fs.writeFileSync(big.fsPath, parts.join('') + 'static PyObject *f(PyObject *s) { return Py_None; }\n');
+    try {
+      const doc = await vscode.workspace.openTextDocument(big);
+      await vscode.window.showTextDocument(doc);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(ours(doc.uri).length, 0);
+      const other = await vscode.workspace.openTextDocument(wsUri('src', 'module.c'));
+      await vscode.window.showTextDocument(other);
+      await diagnosticAt(other, lineOf(other, '    return Py_None;'));
+    } finally {
+      await closeAll();
+      fs.rmSync(big.fsPath, { force: true });
+    }
+  });
+
+  it('breaks nothing when a binary file is in the workspace or opened as text', async () => {
+    const untitled = await vscode.workspace.openTextDocument({ language: 'c', content: 'static int x;\0\0binary\0 return Py_None;' });
+    await vscode.window.showTextDocument(untitled);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(ours(untitled.uri).length, 0, 'text with NUL bytes is skipped');
+    // VS Code itself refuses to open the workspace's binary .c file as text; that must not disturb cpyref.
+    await vscode.workspace.openTextDocument(wsUri('src', 'binary.c')).then(
+      () => undefined,
+      (e: Error) => assert.match(e.message, /binary/),
+    );
+    const other = await vscode.workspace.openTextDocument(wsUri('src', 'module.c'));
+    await vscode.window.showTextDocument(other);
+    await diagnosticAt(other, lineOf(other, '    return Py_None;'));
+  });
+});
