@@ -148,7 +148,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
       result.stats.functions = functions.length;
       const contextKey = req.cache ? cacheContext(req, rules, targets, macroMap) : '';
       for (const fn of functions) {
-        if (!req.cache || !fn.returnsObject) {
+        if (!req.cache) {
           analyseFunction(parser, fn, 0, undefined);
           continue;
         }
@@ -210,7 +210,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
     // eslint-disable-next-line no-inner-declarations
     function analyseFunction(p: CParser, fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
       void p;
-      if (!fn.returnsObject || !relevantRe.test(fn.body.text)) return;
+      if (!relevantRe.test(fn.body.text)) return;
       result.stats.analysedFunctions++;
       result.stats.errorRegions += countErrorRegions(fn.body);
       let ownership: OwnershipAnalysis | undefined;

@@ -37,6 +37,8 @@ export interface CfgNode {
 export interface CfgEdge {
   to: number;
   step?: PathStep;
+  /** On the edges of a condition: whether the condition holds along this edge. */
+  holds?: boolean;
 }
 
 /** A per-function control-flow graph. Node 0 is the entry, node 1 the exit. */
@@ -57,6 +59,7 @@ export interface CfgHooks {
 interface Pending {
   from: number;
   step?: PathStep;
+  holds?: boolean;
 }
 
 /** Thrown when a body is too deeply nested to walk. */
@@ -95,7 +98,7 @@ class Builder {
   }
 
   private connect(frontier: Pending[], to: number): void {
-    for (const p of frontier) this.nodes[p.from].succ.push({ to, step: p.step });
+    for (const p of frontier) this.nodes[p.from].succ.push({ to, step: p.step, holds: p.holds });
   }
 
   private step(node: SyntaxNode, message: string): PathStep {
@@ -127,8 +130,8 @@ class Builder {
     this.connect(frontier, b);
     const shown = cond ? snippet(cond.text) : '';
     return {
-      yes: k === false ? [] : [{ from: b, step: k === undefined && cond ? this.step(cond, `${head} ${shown} is true on this path`) : undefined }],
-      no: k === true ? [] : [{ from: b, step: k === undefined && cond ? this.step(cond, `${head} ${shown} is false on this path`) : undefined }],
+      yes: k === false ? [] : [{ from: b, holds: true, step: k === undefined && cond ? this.step(cond, `${head} ${shown} is true on this path`) : undefined }],
+      no: k === true ? [] : [{ from: b, holds: false, step: k === undefined && cond ? this.step(cond, `${head} ${shown} is false on this path`) : undefined }],
     };
   }
 

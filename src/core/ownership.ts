@@ -1,4 +1,6 @@
 import { buildCfg, type Cfg, type CfgNode, type PathStep, type Span } from './cfg';
+import { API_RETURNS } from './api/returns.generated';
+import { FORMAT_CALLS, STEALING, stolenArguments } from './api/stealing';
 import { BudgetExceeded, solveForward, type Budget } from './dataflow';
 import type { MacroExpander } from './macros';
 import type { SyntaxNode } from './parser';
@@ -6,9 +8,7 @@ import {
   argList,
   calleeName,
   DECREF_CALLS,
-  FORMAT_CALLS,
   SETREF_CALLS,
-  formatStolenArgs,
   INCREF_CALLS,
   namedKids,
   NEWREF_CALLS,
@@ -16,7 +16,6 @@ import {
   SINGLETONS,
   singletonIndex,
   snippet,
-  STEALING_ARGS,
   STRUCT_SPELLINGS,
   TRANSPARENT_CALLS,
 } from './syntax';
@@ -59,12 +58,18 @@ function withStep(s: PathState, step: PathStep): PathState {
   return { vars: s.vars, owned: s.owned, steps };
 }
 
-/** A place where an unowned singleton reference is released or given away. */
+/** A place where a reference to a singleton is released or given away, with the path state just before. */
 export interface ConsumeEvent {
+  /** The call (or macro use) that releases or steals. */
   node: SyntaxNode;
+  /** The argument that is stolen or released. */
+  arg?: SyntaxNode;
   at?: Span;
+  /** The singleton released or stolen on this path, or OTHER when the path hands over another object. */
   singleton: number;
   kind: 'decref' | 'steal';
+  /** For steals: whether the reference is taken even when the call fails. */
+  when?: 'always' | 'on-success';
   state: PathState;
 }
 
@@ -90,6 +95,8 @@ export interface OwnershipAnalysis {
   tracked: Map<string, number>;
   inputs: Map<number, StateSet>;
   returns: ReturnVerdict[];
+  /** Every release or steal of a singleton, per path state (for the steal and decref rules). */
+  events: ConsumeEvent[];
   /** Some node had more path states than the cap; results may be incomplete. */
   truncated: boolean;
 }
@@ -156,7 +163,7 @@ class Evaluator {
       ...INCREF_CALLS,
       ...DECREF_CALLS,
       ...NEWREF_CALLS,
-      ...Object.keys(STEALING_ARGS),
+      ...Object.keys(STEALING),
       ...Object.keys(FORMAT_CALLS),
       ...SETREF_CALLS,
     ];
@@ -181,9 +188,11 @@ class Evaluator {
     return at ?? { start: node.startIndex, end: node.endIndex };
   }
 
-  private consume(node: SyntaxNode, at: Span | undefined, st: PathState, s: number, kind: 'decref' | 'steal'): PathState {
-    if (this.recording) this.events.push({ node, at, singleton: s, kind, state: st });
-    return withOwned(st, s, -1);
+  private consume(node: SyntaxNode, at: Span | undefined, st: PathState, s: number, kind: 'decref' | 'steal', arg?: SyntaxNode, when?: 'always' | 'on-success'): PathState {
+    if (this.recording) this.events.push({ node, arg, at, singleton: s, kind, when, state: st });
+    // A steal on success only leaves the reference with the caller when the call fails; the
+    // analysis cannot tell which, so it keeps the count (no false report of a later decref).
+    return when === 'on-success' ? st : withOwned(st, s, -1);
   }
 
   /** Evaluates a statement-level node (expression or declaration). */
@@ -304,7 +313,8 @@ class Evaluator {
     }
     if (DECREF_CALLS.has(name) && args.length === 1) {
       return this.expr(args[0], st, at).map(([s, v]) => {
-        let next = v >= 0 ? this.consume(node, at, s, v, 'decref') : s;
+        if (v < 0 && this.recording) this.events.push({ node, arg: args[0], at, singleton: OTHER, kind: 'decref', state: s });
+        let next = v >= 0 ? this.consume(node, at, s, v, 'decref', args[0]) : s;
         const i = name === 'Py_CLEAR' && args[0].type === 'identifier' ? this.tracked.get(args[0].text) : undefined;
         if (i !== undefined) next = setVar(next, i, OTHER);
         return [next, OTHER];
@@ -320,19 +330,24 @@ class Evaluator {
       return this.expr(args[1], st, at).map(([s, v]) => {
         const old = i !== undefined ? s.vars[i] : OTHER;
         let next = i !== undefined ? this.assign(s, i, v, args[0].text, node, at) : s;
-        if (old >= 0) next = this.consume(node, at, next, old, 'decref');
+        if (old >= 0) next = this.consume(node, at, next, old, 'decref', args[0]);
         return [next, OTHER] as Pair;
       });
     }
-    const stolen = new Set<number>();
-    if (name in STEALING_ARGS) stolen.add(STEALING_ARGS[name]);
-    const fmtAt = FORMAT_CALLS[name];
-    if (fmtAt !== undefined && args[fmtAt]) for (const k of formatStolenArgs(args[fmtAt].text, fmtAt + 1) ?? []) stolen.add(k);
+    const stolen = stolenArguments(name, args.map((a) => a.text));
     let states: PathState[] = [st];
     args.forEach((a, k) => {
       const next: PathState[] = [];
       for (const s of states) {
-        for (const [s2, v] of this.expr(a, s, at)) next.push(stolen.has(k) && v >= 0 ? this.consume(node, at, s2, v, 'steal') : s2);
+        for (const [s2, v] of this.expr(a, s, at)) {
+          if (!stolen.has(k)) next.push(s2);
+          else if (v >= 0) next.push(this.consume(node, at, s2, v, 'steal', a, stolen.get(k)));
+          else {
+            // Paths that hand over another object are recorded too, so a finding knows it holds on some paths only.
+            if (this.recording) this.events.push({ node, arg: a, at, singleton: OTHER, kind: 'steal', when: stolen.get(k), state: s2 });
+            next.push(s2);
+          }
+        }
       }
       states = dedupe(next);
     });
@@ -360,6 +375,122 @@ function dedupe(states: PathState[]): PathState[] {
   return [...m.values()];
 }
 
+const IS_CALLS: Record<string, number> = { Py_IsNone: 0, Py_IsTrue: 1, Py_IsFalse: 2 };
+
+/**
+ * Locals assigned only from calls that return new references (any call but the C-API
+ * functions documented as returning borrowed ones): comparing one with a singleton
+ * tells that the reference it holds is a reference to that singleton.
+ */
+export function owningLocals(body: SyntaxNode, tracked: Map<string, number>): Set<string> {
+  const fromCall = new Set<string>();
+  const other = new Set<string>();
+  for (const a of body.descendantsOfType(['assignment_expression', 'init_declarator'])) {
+    if (!a) continue;
+    const left = a.type === 'assignment_expression' ? a.childForFieldName('left') : declaredName(a.childForFieldName('declarator'));
+    const right = a.childForFieldName(a.type === 'assignment_expression' ? 'right' : 'value');
+    if (!left || !right || left.type !== 'identifier') continue;
+    const r = unwrapCasts(right);
+    if (/^(?:NULL|0|nullptr)$/.test(r.text)) continue;
+    const callee = r.type === 'call_expression' ? calleeName(r) : undefined;
+    if (callee && API_RETURNS[callee] !== 'borrowed' && !/GET_ITEM|GetItem|Borrow/.test(callee)) fromCall.add(left.text);
+    else other.add(left.text);
+  }
+  return new Set([...fromCall].filter((n) => !other.has(n) && !tracked.has(n)));
+}
+
+/** The owning local and the singleton a condition shows it to be (`x == Py_None` holding, `x != Py_None` failing). */
+function ownedThroughComparison(cond: SyntaxNode, holds: boolean, owning: Set<string>): { name: string; singleton: number } | undefined {
+  const n = unwrapCasts(cond);
+  if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
+    const arg = n.childForFieldName('argument');
+    return arg ? ownedThroughComparison(arg, !holds, owning) : undefined;
+  }
+  if (n.type === 'binary_expression') {
+    const op = n.childForFieldName('operator')?.type;
+    const l = n.childForFieldName('left');
+    const r = n.childForFieldName('right');
+    if (!l || !r) return undefined;
+    if (op === '&&' && holds) return ownedThroughComparison(l, true, owning) ?? ownedThroughComparison(r, true, owning);
+    if ((op === '==' && holds) || (op === '!=' && !holds)) {
+      const lu = unwrapCasts(l);
+      const ru = unwrapCasts(r);
+      const pick = (v: SyntaxNode, other: SyntaxNode) => {
+        const singleton = directSingletonOf(other);
+        return v.type === 'identifier' && owning.has(v.text) && singleton >= 0 ? { name: v.text, singleton } : undefined;
+      };
+      return pick(lu, ru) ?? pick(ru, lu);
+    }
+    return undefined;
+  }
+  if (n.type === 'call_expression' && holds) {
+    const is = IS_CALLS[calleeName(n) ?? ''];
+    const a = argList(n)[0];
+    const u = a ? unwrapCasts(a) : undefined;
+    if (is !== undefined && u?.type === 'identifier' && owning.has(u.text)) return { name: u.text, singleton: is };
+  }
+  return undefined;
+}
+
+/** False when `cond` evaluating to `holds` contradicts what state `s` says the locals hold. */
+export function consistent(cond: SyntaxNode, holds: boolean, s: PathState, tracked: Map<string, number>): boolean {
+  const n = cond.type === 'parenthesized_expression' && cond.namedChildCount === 1 ? cond.namedChild(0)! : cond;
+  const varOf = (x: SyntaxNode | null): number | undefined => {
+    const u = x ? unwrapCasts(x) : null;
+    return u?.type === 'identifier' ? tracked.get(u.text) : undefined;
+  };
+  const isNull = (x: SyntaxNode | null) => !!x && /^(?:NULL|0|nullptr)$/.test(unwrapCasts(x).text);
+  const singletonOf = (x: SyntaxNode | null) => (x ? directSingletonOf(x) : -1);
+  if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
+    const arg = n.childForFieldName('argument');
+    return arg ? consistent(arg, !holds, s, tracked) : true;
+  }
+  if (n.type === 'binary_expression') {
+    const op = n.childForFieldName('operator')?.type;
+    const l = n.childForFieldName('left');
+    const r = n.childForFieldName('right');
+    if (!l || !r) return true;
+    if (op === '&&') return holds ? consistent(l, true, s, tracked) && consistent(r, true, s, tracked) : true;
+    if (op === '||') return holds ? true : consistent(l, false, s, tracked) && consistent(r, false, s, tracked);
+    if (op === '==' || op === '!=') {
+      const equal = op === '==' ? holds : !holds;
+      const [v, other] = varOf(l) !== undefined ? [varOf(l)!, r] : varOf(r) !== undefined ? [varOf(r)!, l] : [undefined, null];
+      if (v === undefined || !other) return true;
+      const value = s.vars[v];
+      const sing = singletonOf(other);
+      if (sing >= 0) return equal ? value === sing || value === OTHER : value !== sing;
+      if (isNull(other)) return equal ? value === OTHER : true;
+    }
+    return true;
+  }
+  if (n.type === 'call_expression') {
+    const is = IS_CALLS[calleeName(n) ?? ''];
+    const v = is !== undefined ? varOf(argList(n)[0] ?? null) : undefined;
+    if (v !== undefined) return holds ? s.vars[v] === is || s.vars[v] === OTHER : s.vars[v] !== is;
+    return true;
+  }
+  const v = varOf(n);
+  // A bare local used as a condition is false only when it is NULL, which a singleton never is.
+  if (v !== undefined && !holds) return s.vars[v] === OTHER;
+  return true;
+}
+
+function unwrapCasts(n: SyntaxNode): SyntaxNode {
+  let x = n;
+  while ((x.type === 'parenthesized_expression' && x.namedChildCount === 1) || x.type === 'cast_expression') x = x.type === 'cast_expression' ? x.childForFieldName('value') ?? x : x.namedChild(0)!;
+  return x;
+}
+
+function directSingletonOf(n: SyntaxNode): number {
+  const u = unwrapCasts(n);
+  if (u.type === 'identifier') return singletonIndex(u.text);
+  if (u.type === 'pointer_expression' && u.child(0)?.type === '&') {
+    const a = u.childForFieldName('argument');
+    if (a?.type === 'identifier' && a.text in STRUCT_SPELLINGS) return STRUCT_SPELLINGS[a.text];
+  }
+  return -1;
+}
+
 /** The expression a return statement returns, if any. */
 export function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
   return namedKids(ret)[0];
@@ -372,6 +503,14 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
     expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
   });
   const tracked = trackedLocals(body, expander?.names() ?? []);
+  const owning = owningLocals(body, tracked);
+  // An owning local compared with a singleton is tracked too: after `res == Py_None` holds,
+  // it holds the singleton, with the reference the function got from the call.
+  const bodyText = body.text;
+  for (const name of owning) {
+    if (tracked.size >= MAX_TRACKED) break;
+    if (new RegExp(`\\b${name}\\s*[!=]=|[!=]=\\s*(?:\\([^()]*\\)\\s*)?${name}\\b|Py_Is(?:None|True|False)\\(\\s*${name}\\s*\\)`).test(bodyText)) tracked.set(name, tracked.size);
+  }
   const ev = new Evaluator(tracked, expander);
   const initial: PathState = { vars: new Array(tracked.size).fill(OTHER), owned: new Array(SINGLETONS.length).fill(0), steps: [] };
   let truncated = false;
@@ -395,10 +534,21 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
     {
       initial: new Map([[key(initial), initial]]),
       transfer,
-      onEdge: (edge, out) => {
-        if (!edge.step) return out;
+      onEdge: (edge, out, from) => {
+        const cond = edge.holds !== undefined && from.ast ? from.ast : undefined;
+        // `res = f(...); if (res == Py_None) Py_DECREF(Py_None);`: along this edge the reference
+        // the function holds through `res` is a reference to the singleton.
+        const gained = cond && owning.size ? ownedThroughComparison(cond, edge.holds!, owning) : undefined;
+        if (!edge.step && !(cond && tracked.size) && !gained) return out;
         const m: StateSet = new Map();
-        for (const [k, s] of out) m.set(k, withStep(s, edge.step));
+        for (const s0 of out.values()) {
+          // A condition on a local (`r != Py_None`, `r == NULL`) removes the paths it contradicts.
+          if (cond && tracked.size && !consistent(cond, edge.holds!, s0, tracked)) continue;
+          let s = edge.step ? withStep(s0, edge.step) : s0;
+          const v = gained ? tracked.get(gained.name) : undefined;
+          if (gained && v !== undefined && s.vars[v] === OTHER) s = withOwned(setVar(s, v, gained.singleton), gained.singleton, +1);
+          m.set(key(s), s);
+        }
         return m;
       },
       join: (current, incoming) => {
@@ -440,7 +590,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       returns.push({ node, expr, outcomes });
     }
   });
-  return { cfg, tracked, inputs, returns, truncated };
+  return { cfg, tracked, inputs, returns, events: ev.events, truncated };
 }
 
 export { BudgetExceeded };

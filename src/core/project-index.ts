@@ -1,4 +1,4 @@
-import { STEALING_ARGS } from './syntax';
+import { STEALING } from './api/stealing';
 
 /** Where a function is registered with CPython (a method table, a slot, a getter). */
 export interface Registration {
@@ -196,7 +196,7 @@ export function indexFile(path: string, text: string): FileIndex {
   }
   // Functions (at file level, or inside `extern "C" {` / `namespace x {`), their returned calls and stolen results.
   const stack: Brace['kind'][] = [];
-  const calls: Array<{ name: string; arg: number; stolen: number } | undefined> = [];
+  const calls: Array<{ name: string; arg: number; stolen: number[] } | undefined> = [];
   let fn: string | undefined;
   let fnDepth = -1;
   for (let i = 0; i < toks.length; i++) {
@@ -225,7 +225,7 @@ export function indexFile(path: string, text: string): FileIndex {
     }
     if (t === '(') {
       const prev = i > 0 ? toks[i - 1].t : '';
-      calls.push(prev in STEALING_ARGS ? { name: prev, arg: 0, stolen: STEALING_ARGS[prev] } : undefined);
+      calls.push(prev in STEALING ? { name: prev, arg: 0, stolen: STEALING[prev].args } : undefined);
       continue;
     }
     if (t === ')') {
@@ -248,7 +248,7 @@ export function indexFile(path: string, text: string): FileIndex {
     if (next === '(') {
       const c = calls[calls.length - 1];
       const prevTok = toks[skipBackCasts(toks, i - 1)]?.t;
-      if (c && c.stolen === c.arg && (prevTok === '(' || prevTok === ',')) out.stolen.push(t);
+      if (c && c.stolen.includes(c.arg) && (prevTok === '(' || prevTok === ',')) out.stolen.push(t);
     }
     if (t === 'reinterpret_steal' && next === '<') {
       let k = i + 1;

@@ -62,22 +62,6 @@ export const SETREF_CALLS = new Set(['Py_SETREF', 'Py_XSETREF']);
 /** Calls that release a reference to their argument. */
 export const DECREF_CALLS = new Set(['Py_DECREF', 'Py_XDECREF', 'Py_DecRef', 'Py_XDecRef', 'Py_CLEAR']);
 
-/**
- * Arguments that steal a reference, by 0-based position. The complete curated table
- * arrives with the ownership table; these are the ones SPEC §3 names.
- */
-export const STEALING_ARGS: Record<string, number> = {
-  PyTuple_SetItem: 2,
-  PyTuple_SET_ITEM: 2,
-  PyList_SetItem: 2,
-  PyList_SET_ITEM: 2,
-  PyStructSequence_SetItem: 2,
-  PyStructSequence_SET_ITEM: 2,
-  PyModule_AddObject: 2,
-  PyException_SetCause: 1,
-  PyException_SetContext: 1,
-};
-
 /** Index of the singleton an identifier names, or -1. */
 export function singletonIndex(name: string): number {
   return (SINGLETONS as readonly string[]).indexOf(name);
@@ -128,43 +112,4 @@ export function namedKids(node: SyntaxNode): SyntaxNode[] {
 export function snippet(text: string, max = 40): string {
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length > max ? one.slice(0, max - 1) + '…' : one;
-}
-
-/** Calls whose arguments follow a `Py_BuildValue` format string, by the format's 0-based position. */
-export const FORMAT_CALLS: Record<string, number> = {
-  Py_BuildValue: 0,
-  _Py_BuildValue_SizeT: 0,
-  PyObject_CallFunction: 1,
-  _PyObject_CallFunction_SizeT: 1,
-  PyObject_CallMethod: 2,
-  _PyObject_CallMethod_SizeT: 2,
-};
-
-/**
- * Positions (among all the call's arguments) of the arguments a `Py_BuildValue`-style
- * format hands over with `N` (a stolen reference); undefined when the format is not a
- * string literal.
- */
-export function formatStolenArgs(formatText: string, firstArg: number): number[] | undefined {
-  const m = /^"((?:[^"\\]|\\.)*)"$/.exec(formatText.trim());
-  if (!m) return undefined;
-  const fmt = m[1];
-  const stolen: number[] = [];
-  let arg = firstArg;
-  for (let i = 0; i < fmt.length; i++) {
-    const c = fmt[i];
-    if ('()[]{}:,; \t'.includes(c)) continue;
-    if (c === 'N') stolen.push(arg);
-    if (c === 'O' && fmt[i + 1] === '&') {
-      arg += 2;
-      i++;
-      continue;
-    }
-    arg++;
-    if (fmt[i + 1] === '#') {
-      arg++;
-      i++;
-    }
-  }
-  return stolen;
 }

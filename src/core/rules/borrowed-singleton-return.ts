@@ -29,7 +29,7 @@ import { lineIndent } from '../fixes';
 import { newRefAvailable, returnMacrosUnreliable, singletonsImmortal, type TargetFacts } from '../options';
 import { directSingleton, RETURN_MACROS, SINGLETON_SHORT, SINGLETONS, unwrap } from '../syntax';
 import type { Fix, Severity } from '../types';
-import { span, type FunctionContext, type PendingFinding, type Rule } from './rule';
+import { crashOf, span, type FunctionContext, type PendingFinding, type Rule } from './rule';
 
 /** The rule's id. */
 export const ID = 'borrowed-singleton-return';
@@ -69,10 +69,6 @@ export const borrowedSingletonReturn: Rule = {
   },
 };
 
-function crash(s: number): string {
-  return s === 0 || s === 3 ? `aborts with 'deallocating ${SINGLETON_SHORT[s]}'` : 'crashes once it reaches zero';
-}
-
 /** Sets the severity and message of a pending finding once the function's contract is known. */
 export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets: TargetFacts): { severity: Severity; message: string } {
   const c = p.contract!;
@@ -85,21 +81,21 @@ export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets
   if (singletonsImmortal(targets)) {
     return {
       severity: facing ? 'warning' : 'information',
-      message: `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but each call lowers ${short}'s reference count on CPython ≤ 3.11, which ${crash(worst)}.`,
+      message: `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but each call lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(worst)}.`,
     };
   }
   if (facing) {
-    return { severity: 'error', message: `${head}; each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crash(worst)}.` };
+    return { severity: 'error', message: `${head}; each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.` };
   }
   if (c.definesMacro) {
     return {
       severity: 'information',
-      message: `${head}; each use in a function that must return a new reference lowers ${short}'s reference count, and CPython ≤ 3.11 ${crash(worst)}.`,
+      message: `${head}; each use in a function that must return a new reference lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.`,
     };
   }
   return {
     severity: 'information',
-    message: `${head}; if CPython calls it, each call lowers ${short}'s reference count and CPython ≤ 3.11 ${crash(worst)}, so return a new reference or, if the borrowed return is deliberate, mark it with \`/* cpyref: returns-borrowed */\`.`,
+    message: `${head}; if CPython calls it, each call lowers ${short}'s reference count and CPython ≤ 3.11 ${crashOf(worst)}, so return a new reference or, if the borrowed return is deliberate, mark it with \`/* cpyref: returns-borrowed */\`.`,
   };
 }
 

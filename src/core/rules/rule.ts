@@ -1,7 +1,7 @@
 import type { FunctionInfo } from '../functions';
 import type { MacroDef } from '../macros';
 import type { TargetFacts } from '../options';
-import type { OwnershipAnalysis } from '../ownership';
+import type { ConsumeEvent, OwnershipAnalysis } from '../ownership';
 import type { SyntaxNode } from '../parser';
 import type { Finding, Severity } from '../types';
 
@@ -61,4 +61,30 @@ export interface Rule {
 /** Node range mapped into the original text. */
 export function span(ctx: FunctionContext, n: SyntaxNode): { start: number; end: number } {
   return { start: n.startIndex + ctx.offset, end: n.endIndex + ctx.offset };
+}
+
+/** How CPython ≤ 3.11 ends when a singleton's count reaches zero. */
+export function crashOf(s: number): string {
+  return s === 0 || s === 3 ? `aborts with 'deallocating ${['None', 'True', 'False', 'NotImplemented', 'Ellipsis'][s]}'` : 'crashes once it reaches zero';
+}
+
+/** Events grouped by call and argument, in source order. */
+export function groupEvents(events: ConsumeEvent[]): ConsumeEvent[][] {
+  const groups = new Map<string, ConsumeEvent[]>();
+  for (const e of events) {
+    const k = `${e.node.startIndex}:${e.node.endIndex}:${e.arg?.startIndex ?? -1}:${e.at?.start ?? -1}`;
+    const g = groups.get(k);
+    if (g) g.push(e);
+    else groups.set(k, [e]);
+  }
+  return [...groups.values()].sort((a, b) => a[0].node.startIndex - b[0].node.startIndex);
+}
+
+const STATEMENTS = new Set(['expression_statement', 'declaration', 'return_statement', 'if_statement', 'while_statement', 'for_statement', 'do_statement', 'switch_statement']);
+
+/** The statement that holds a node. */
+export function statementOf(n: SyntaxNode): SyntaxNode | undefined {
+  let x: SyntaxNode | null = n;
+  while (x && !STATEMENTS.has(x.type)) x = x.parent;
+  return x ?? undefined;
 }

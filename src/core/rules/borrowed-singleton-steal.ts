@@ -1,0 +1,106 @@
+/**
+ * ## What it does
+ * Finds a singleton (`Py_None`, `Py_True`, ...) passed, without an owned reference, to an
+ * argument that steals one: `PyTuple_SetItem`/`PyTuple_SET_ITEM`, `PyList_SetItem`/
+ * `PyList_SET_ITEM`, `PyStructSequence_SetItem`, `PyModule_AddObject` (steals on
+ * success), `PyModule_Add`, `PyException_SetCause`/`SetContext`, `PyErr_Restore`,
+ * `PyErr_SetRaisedException`, and `N` units of `Py_BuildValue`-style format strings.
+ *
+ * ## Why is this bad?
+ * The container (or the exception, or the module) now believes it owns a reference and
+ * releases it when it goes away. Each call lowers the singleton's reference count by one;
+ * on CPython ≤ 3.11 the interpreter eventually aborts with "deallocating None".
+ *
+ * ## Example
+ * ```c
+ * PyTuple_SET_ITEM(result, 1, Py_None);
+ * ```
+ * Use instead: `PyTuple_SET_ITEM(result, 1, Py_NewRef(Py_None));`, or `Py_INCREF(Py_None);`
+ * before the call. For `PyModule_AddObject`, `PyModule_AddObjectRef` (3.10+) steals nothing.
+ *
+ * ## Fix safety
+ * Safe when every path passes the singleton without a reference: `Py_NewRef(...)` in the
+ * argument where the targets have it (≥ 3.10, or `pythoncapi_compat.h` is included),
+ * `PyModule_AddObjectRef` for `PyModule_AddObject`, else an incref statement before the
+ * statement holding the call. A fix that must add braces is offered per diagnostic only.
+ */
+import { STEALING } from '../api/stealing';
+import { lineIndent } from '../fixes';
+import { newRefAvailable, singletonsImmortal } from '../options';
+import type { ConsumeEvent } from '../ownership';
+import { calleeName, SINGLETON_SHORT, SINGLETONS, unwrap } from '../syntax';
+import type { Fix } from '../types';
+import { crashOf, groupEvents, statementOf, type FunctionContext, type Rule } from './rule';
+
+/** The rule's id. */
+export const ID = 'borrowed-singleton-steal';
+
+/** The `borrowed-singleton-steal` rule. */
+export const borrowedSingletonSteal: Rule = {
+  id: ID,
+  defaultSeverity: 'error',
+  summary: 'A singleton is passed without an owned reference to an argument that steals one (PyTuple_SET_ITEM, N in Py_BuildValue, ...).',
+  fixable: true,
+  usesOwnership: true,
+  checkFunction(ctx) {
+    if (ctx.macro) return;
+    const analysis = ctx.ownership();
+    for (const group of groupEvents(analysis.events.filter((e) => e.kind === 'steal'))) {
+      const bad = group.filter((e) => e.singleton >= 0 && e.state.owned[e.singleton] === 0);
+      if (!bad.length) continue;
+      const first = bad[0];
+      const s = first.singleton;
+      const partial = bad.length < group.length || analysis.truncated;
+      const callee = calleeName(first.node) ?? 'the call';
+      const loc = first.at ?? { start: (first.arg ?? first.node).startIndex, end: (first.arg ?? first.node).endIndex };
+      const latent = singletonsImmortal(ctx.targets);
+      const steals = first.when === 'on-success' ? 'which steals it when the call succeeds' : 'which steals it';
+      const head = `\`${ctx.fn.name}\` passes a borrowed reference to \`${SINGLETONS[s]}\`${partial ? ' on some paths' : ''} to \`${callee}\`, ${steals}`;
+      ctx.report({
+        rule: ID,
+        severity: latent ? 'warning' : 'error',
+        message: latent
+          ? `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but it lowers ${SINGLETON_SHORT[s]}'s reference count on CPython ≤ 3.11, which ${crashOf(s)}.`
+          : `${head}; each call lowers ${SINGLETON_SHORT[s]}'s reference count, and CPython ≤ 3.11 ${crashOf(s)}.`,
+        start: loc.start + ctx.offset,
+        end: loc.end + ctx.offset,
+        function: ctx.fn.name,
+        fixes: partial || first.at || !first.arg ? [] : fixesFor(ctx, first, bad),
+        related: bad[0].state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message })),
+      });
+    }
+  },
+};
+
+function fixesFor(ctx: FunctionContext, e: ConsumeEvent, bad: ConsumeEvent[]): Fix[] {
+  const arg = e.arg!;
+  const off = ctx.offset;
+  const s = e.singleton;
+  const callee = calleeName(e.node);
+  // Every path must pass this very singleton (a local holding it on some paths only is not fixed).
+  if (bad.some((b) => b.singleton !== s)) return [];
+  if (newRefAvailable(ctx.targets)) {
+    if (callee === 'PyModule_AddObject' && STEALING.PyModule_AddObject.when === 'on-success') {
+      const fnNode = e.node.childForFieldName('function')!;
+      return [{ description: 'Use `PyModule_AddObjectRef`, which steals nothing', safe: true, edits: [{ start: fnNode.startIndex + off, end: fnNode.endIndex + off, newText: 'PyModule_AddObjectRef' }] }];
+    }
+    return [{ description: `Pass \`Py_NewRef(${arg.text})\``, safe: true, edits: [{ start: arg.startIndex + off, end: arg.endIndex + off, newText: `Py_NewRef(${arg.text})` }] }];
+  }
+  const stmt = statementOf(e.node);
+  if (!stmt) return [];
+  const incref = `Py_INCREF(${unwrap(arg).text});`;
+  const parent = stmt.parent?.type ?? '';
+  if (parent !== 'compound_statement' && parent !== 'case_statement') {
+    if (!['if_statement', 'else_clause', 'while_statement', 'for_statement', 'do_statement'].includes(parent)) return [];
+    return [{ description: `Add \`${incref}\` before the call (adds braces)`, safe: false, edits: [{ start: stmt.startIndex + off, end: stmt.endIndex + off, newText: `{ ${incref} ${stmt.text} }` }] }];
+  }
+  const start = stmt.startIndex + off;
+  const { indent, ownLine, lineStart } = lineIndent(ctx.text, start);
+  return [
+    {
+      description: `Add \`${incref}\` before the call`,
+      safe: true,
+      edits: ownLine ? [{ start: lineStart, end: lineStart, newText: `${indent}${incref}${ctx.eol}` }] : [{ start, end: start, newText: `${incref} ` }],
+    },
+  ];
+}
