@@ -38,7 +38,8 @@ export interface ScanRun {
   signal?: AbortSignal;
 }
 
-const BATCH = 4;
+const BATCH = 32;
+const BATCH_BYTES = 128 * 1024;
 
 function fileSize(abs: string): number {
   try {
@@ -54,7 +55,7 @@ function abortError(): Error {
   return e;
 }
 
-async function runInWorkers(jobs: FileJob[], settings: ScanSettings, threads: number, onDone: (o: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
+async function runInWorkers(jobs: FileJob[], sizes: Map<string, number>, settings: ScanSettings, threads: number, onDone: (o: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
   const script = path.join(__dirname, 'worker.js');
   let next = 0;
   const workers: Worker[] = [];
@@ -72,8 +73,12 @@ async function runInWorkers(jobs: FileJob[], settings: ScanSettings, threads: nu
           w.postMessage({ done: true });
           return;
         }
-        const batch = jobs.slice(next, next + BATCH);
-        next += batch.length;
+        // Batches of about BATCH_BYTES: one big file alone, many small ones together.
+        let bytes = 0;
+        let end = next;
+        while (end < jobs.length && end - next < BATCH && (end === next || bytes + (sizes.get(jobs[end].abs) ?? 0) <= BATCH_BYTES)) bytes += sizes.get(jobs[end++].abs) ?? 0;
+        const batch = jobs.slice(next, end);
+        next = end;
         w.postMessage({ jobs: batch });
       };
       w.on('message', (msg: WorkerReply) => {
@@ -107,7 +112,7 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
   if (threads > 1 && run.stdinText === undefined) {
     // Largest files first, so that no worker is left with a big file at the end.
     const sizes = new Map(jobs.map((j) => [j.abs, fileSize(j.abs)]));
-    await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), settings, threads, onDone, run.signal);
+    await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), sizes, settings, threads, onDone, run.signal);
   } else {
     if (!parser) throw new Error('no parser');
     const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);

@@ -1,3 +1,4 @@
+import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep } from './cfg';
 import { BudgetExceeded } from './dataflow';
 import { describeFunction, findFunctions, type FunctionInfo } from './functions';
@@ -89,12 +90,37 @@ export interface FileAnalysis {
 }
 
 const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
+/** Calls that release or steal a reference. */
+const RELEASES = `\\b(?:Py_X?DECREF|Py_DecRef|Py_XDecRef|Py_CLEAR|Py_X?SETREF|${[...Object.keys(STEALING), ...Object.keys(FORMAT_CALLS)].join('|')})\\b`;
+const RELEASES_RE = new RegExp(RELEASES);
+const RETURN_SINGLETON_RE = new RegExp(`\\breturn\\b[^;]*${SINGLETON_PATTERN}`);
+const ASSIGN_SINGLETON_RE = new RegExp(`[^=!<>]=[^=;][^;]*${SINGLETON_PATTERN}`);
+const RELEASE_SINGLETON_RE = new RegExp(`${RELEASES}\\s*\\([^;]*${SINGLETON_PATTERN}`);
+const DEFINE_SINGLETON_RE = new RegExp(`#[ \\t]*define(?:[^\\n\\\\]|\\\\[\\s\\S])*${SINGLETON_PATTERN}`);
+
+/**
+ * A cheap test, before building a CFG, of whether a function can hold a finding: it
+ * returns a singleton or a local that may hold one, or releases or steals one, or uses a
+ * project macro that mentions one.
+ */
+function mayMatter(returnsObject: boolean, body: string, macroRe: RegExp | undefined): boolean {
+  if (macroRe?.test(body)) return true;
+  if (RELEASE_SINGLETON_RE.test(body)) return true;
+  const assigns = ASSIGN_SINGLETON_RE.test(body);
+  if (returnsObject && (assigns || RETURN_SINGLETON_RE.test(body))) return true;
+  return assigns && RELEASES_RE.test(body);
+}
 const QUICK_RE = /\b(?:Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_Py_\w+Struct|_Py_EllipsisObject)\b/;
 
-/** True when the text cannot hold a finding of any rule: no singleton and no project macro use. */
+/**
+ * True when the text cannot hold a finding of any rule: no singleton that is returned,
+ * assigned, released, stolen or used in a `#define`, and no use of a project macro that
+ * mentions one. Files that only compare with `Py_None` are not parsed.
+ */
 export function cannotHaveFindings(text: string, extraNames: readonly string[] = []): boolean {
-  if (QUICK_RE.test(text)) return false;
-  return !extraNames.some((n) => text.includes(n));
+  if (extraNames.some((n) => text.includes(n))) return false;
+  if (!QUICK_RE.test(text)) return true;
+  return !(RETURN_SINGLETON_RE.test(text) || ASSIGN_SINGLETON_RE.test(text) || RELEASE_SINGLETON_RE.test(text) || DEFINE_SINGLETON_RE.test(text));
 }
 
 /** Enabled rules of a request. */
@@ -139,6 +165,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
   };
   if (rules.length && !cannotHaveFindings(text, macroNames)) {
     const relevantRe = new RegExp(`${SINGLETON_PATTERN}${macroNames.length ? `|\\b(?:${macroNames.join('|')})\\b` : ''}`);
+    const relevantMacroRe = macroNames.length ? new RegExp(`\\b(?:${macroNames.join('|')})\\b`) : undefined;
     const expander = new MacroExpander(parser, macroMap);
     const trees: SyntaxTree[] = [];
     try {
@@ -210,7 +237,8 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
     // eslint-disable-next-line no-inner-declarations
     function analyseFunction(p: CParser, fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
       void p;
-      if (!relevantRe.test(fn.body.text)) return;
+      const bodyText = fn.body.text;
+      if (!relevantRe.test(bodyText) || !mayMatter(fn.returnsObject, bodyText, relevantMacroRe)) return;
       result.stats.analysedFunctions++;
       result.stats.errorRegions += countErrorRegions(fn.body);
       let ownership: OwnershipAnalysis | undefined;

@@ -514,6 +514,19 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   const ev = new Evaluator(tracked, expander);
   const initial: PathState = { vars: new Array(tracked.size).fill(OTHER), owned: new Array(SINGLETONS.length).fill(0), steps: [] };
   let truncated = false;
+  // What a branch's condition can tell, worked out once per edge (the solver visits edges many times).
+  const condCache = new Map<string, { filters: boolean; gained?: { name: string; singleton: number } }>();
+  const conditionFacts = (from: CfgNode, holds: boolean) => {
+    const k = `${from.id}:${holds}`;
+    let f = condCache.get(k);
+    if (!f) {
+      const text = from.ast!.text;
+      const mentionsTracked = tracked.size > 0 && [...tracked.keys()].some((t) => text.includes(t));
+      f = { filters: mentionsTracked, gained: owning.size ? ownedThroughComparison(from.ast!, holds, owning) : undefined };
+      condCache.set(k, f);
+    }
+    return f;
+  };
   const relevance = new Map<number, boolean>();
   const isRelevant = (n: CfgNode) => {
     let r = relevance.get(n.id);
@@ -535,15 +548,15 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       initial: new Map([[key(initial), initial]]),
       transfer,
       onEdge: (edge, out, from) => {
-        const cond = edge.holds !== undefined && from.ast ? from.ast : undefined;
+        const facts = edge.holds !== undefined && from.ast ? conditionFacts(from, edge.holds) : undefined;
         // `res = f(...); if (res == Py_None) Py_DECREF(Py_None);`: along this edge the reference
         // the function holds through `res` is a reference to the singleton.
-        const gained = cond && owning.size ? ownedThroughComparison(cond, edge.holds!, owning) : undefined;
-        if (!edge.step && !(cond && tracked.size) && !gained) return out;
+        const gained = facts?.gained;
+        if (!edge.step && !facts?.filters && !gained) return out;
         const m: StateSet = new Map();
         for (const s0 of out.values()) {
           // A condition on a local (`r != Py_None`, `r == NULL`) removes the paths it contradicts.
-          if (cond && tracked.size && !consistent(cond, edge.holds!, s0, tracked)) continue;
+          if (facts?.filters && !consistent(from.ast!, edge.holds!, s0, tracked)) continue;
           let s = edge.step ? withStep(s0, edge.step) : s0;
           const v = gained ? tracked.get(gained.name) : undefined;
           if (gained && v !== undefined && s.vars[v] === OTHER) s = withOwned(setVar(s, v, gained.singleton), gained.singleton, +1);
