@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { CpyrefCodeActions } from './code-actions';
 import { LiveDiagnostics } from './diagnostics';
 import { Engine } from './engine';
+import { OwnershipHover } from './hover';
 import { registerStatus } from './status';
 import { WorkspaceScan } from './workspace-scan';
 
@@ -33,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
     watcher.onDidCreate(configChanged),
     watcher.onDidDelete(configChanged),
     vscode.languages.registerCodeActionsProvider(selector, new CpyrefCodeActions(live), CpyrefCodeActions.metadata),
+    vscode.languages.registerHoverProvider(selector, new OwnershipHover(engine)),
     vscode.commands.registerCommand('cpyref.scanWorkspace', () => scan.run()),
     vscode.commands.registerCommand('cpyref.fixAllInWorkspace', (opts?: { apply?: boolean }) => scan.fixAll(opts)),
     vscode.commands.registerCommand('cpyref.showOutput', () => output.show(true)),

@@ -47,7 +47,8 @@ export class WorkspaceScan {
       projectLimitedApi: settings.limitedApi,
       parserLocation: parserLocation(),
     };
-    const parser = jobs.length < 8 ? await this.engine.parser() : undefined;
+    // Small scans run in this thread (worker start-up would cost more than the scan).
+    const parser = await this.engine.parser();
     const result = await scanFiles(parser, jobs, scanSettings, { jobs: Math.max(1, Math.min(2, os.availableParallelism())), onProgress: progress, signal });
     result.skipped.unshift(...skipped);
     this.last.set(folder.uri.toString(), { result, root });

@@ -378,6 +378,32 @@ describe('cpyref inside VS Code', () => {
     }
   });
 
+  it('hovers a C-API call with its reference behaviour and a singleton with its ownership on the paths', async () => {
+    const doc = await openCopy('src/module.c', 'hover.c', (t) => t.replace('    return Py_None;\n}\n\nstatic PyObject *\nflag', '    PyObject *t = PyTuple_New(1);\n    PyTuple_SET_ITEM(t, 0, Py_None);\n    return Py_None;\n}\n\nstatic PyObject *\nflag'));
+    const text = (h: vscode.Hover[]) => h.flatMap((x) => x.contents.map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))).join('\n');
+    const api = await waitFor('an API hover', async () => {
+      const h = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(doc.getText().indexOf('PyTuple_SET_ITEM') + 3));
+      return text(h).includes('steals') ? text(h) : undefined;
+    });
+    assert.match(api, /\*\*steals\*\* a reference to the third argument, even when it fails/);
+    const paths = await waitFor('an ownership hover', async () => {
+      const at = doc.getText().indexOf('    return Py_None;\n}\n\nstatic PyMethodDef') + 12;
+      const h = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(at));
+      return text(h).includes('owns a reference') ? text(h) : undefined;
+    });
+    assert.match(paths, /owns a reference to `Py_None` on 1 of the 2 paths/);
+  });
+
+  it('contributes the refcount grammar to C and C++, from a file that ships', () => {
+    const ext = vscode.extensions.getExtension(EXT_ID)!;
+    const pkg = ext.packageJSON as { contributes: { grammars: Array<{ scopeName: string; path: string; injectTo: string[] }> } };
+    const g = pkg.contributes.grammars[0];
+    assert.deepEqual(g.injectTo, ['source.c', 'source.cpp']);
+    const grammar = JSON.parse(fs.readFileSync(path.join(ext.extensionPath, g.path), 'utf8')) as { scopeName: string; patterns: Array<{ name: string }> };
+    assert.equal(grammar.scopeName, g.scopeName);
+    assert.ok(grammar.patterns.some((p) => p.name === 'constant.language.singleton.cpyref'));
+  });
+
   it('breaks nothing when a binary file is in the workspace or opened as text', async () => {
     const untitled = await vscode.workspace.openTextDocument({ language: 'c', content: 'static int x;\0\0binary\0 return Py_None;' });
     await vscode.window.showTextDocument(untitled);

@@ -67,6 +67,22 @@ const log = (m) => console.log(`[+${((Date.now() - T0) / 1000).toFixed(1)}s] ${m
       for (let i = 0; i < 100 && !/Py_CLEAR\(self->frames\);\s*self->closed = 1;\s*Py_RETURN_NONE;/.test(fs.readFileSync(FILE, 'utf8')); i++) await page.waitForTimeout(100);
       if (!/self->closed = 1;\s*Py_RETURN_NONE;/.test(fs.readFileSync(FILE, 'utf8'))) throw new Error('the file on disk was not fixed');
     });
+    await step('the injected grammar gives Py_None its own scope in the editor', async () => {
+      await page.keyboard.press('Control+G');
+      await page.keyboard.type('36');
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('End');
+      await page.keyboard.press('ArrowLeft');
+      await page.keyboard.press('ArrowLeft');
+      await page.keyboard.press('Control+Shift+P');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      await page.keyboard.type('Inspect Editor Tokens and Scopes');
+      await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Inspect Editor Tokens")', { timeout: 15000 });
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.token-inspect-widget:has-text("constant.language.singleton.cpyref")', { timeout: 15000 });
+      await page.screenshot({ path: path.join(OUT, 'scopes.png') });
+      await page.keyboard.press('Escape');
+    });
     await step('Scan Workspace fills the Problems panel, closed files included', async () => {
       await page.keyboard.press('Control+Shift+P');
       await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
@@ -88,7 +104,7 @@ const log = (m) => console.log(`[+${((Date.now() - T0) / 1000).toFixed(1)}s] ${m
     fs.rmSync(profile, { recursive: true, force: true });
   }
   const passed = steps.filter(([, ok]) => ok).length;
-  const failed = steps.length - passed + (steps.length < 4 ? 4 - steps.length : 0);
+  const failed = steps.length - passed + (steps.length < 5 ? 5 - steps.length : 0);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 })();
