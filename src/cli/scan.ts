@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { dropDeclaredBorrowed, finalizeFindings } from '../core/analyze';
-import type { CParser } from '../core/parser';
-import { indexForNames, ProjectIndex } from '../core/project-index';
+import { CParser } from '../core/parser';
+import { indexForNames, NameSet, ProjectIndex } from '../core/project-index';
 import { decodeSource, looksBinary } from '../core/text';
 import type { Finding } from '../core/types';
 import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
@@ -114,7 +114,7 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
     const sizes = new Map(jobs.map((j) => [j.abs, fileSize(j.abs)]));
     await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), sizes, settings, threads, onDone, run.signal);
   } else {
-    if (!parser) throw new Error('no parser');
+    parser ??= await CParser.load(settings.parserLocation);
     const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
     for (const job of jobs) {
       if (run.signal?.aborted) throw abortError();
@@ -150,11 +150,11 @@ export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['opt
       .filter((o) => !o.skipped)
       .map((o) => ({
         path: o.abs,
-        mentions: (list: string[]) => {
+        mentions: (names: NameSet) => {
           if (o.text !== undefined || stdinText !== undefined) return true;
           try {
             const bytes = fs.readFileSync(o.abs);
-            return list.some((n) => bytes.includes(n));
+            return names.names.length <= 16 ? names.names.some((n) => bytes.includes(n)) : names.mentionedIn(bytes.toString('latin1'));
           } catch {
             return false;
           }

@@ -279,17 +279,20 @@ function baseName(p: string): string {
 export class ProjectIndex {
   private readonly files = new Map<string, FileIndex>();
   private memo = new Map<string, FacingInfo | null>();
+  private byName: { registered: Map<string, Array<[FileIndex, Registration]>>; stolen: Map<string, FileIndex[]>; callers: Map<string, Array<[FileIndex, string]>> } | undefined;
 
   /** Adds or replaces one file's entry. */
   set(fi: FileIndex): void {
     this.files.set(fi.path, fi);
     this.memo = new Map();
+    this.byName = undefined;
   }
 
   /** Removes a file's entry. */
   delete(path: string): void {
     this.files.delete(path);
     this.memo = new Map();
+    this.byName = undefined;
   }
 
   /** Whether the file is indexed. */
@@ -308,6 +311,27 @@ export class ProjectIndex {
     const s = new Set<string>();
     for (const f of this.files.values()) for (const n of f.borrowedDecls) s.add(n);
     return s;
+  }
+
+  /** The entries of every file, by function name (built once per change). */
+  private lookups() {
+    if (!this.byName) {
+      const registered = new Map<string, Array<[FileIndex, Registration]>>();
+      const stolen = new Map<string, FileIndex[]>();
+      const callers = new Map<string, Array<[FileIndex, string]>>();
+      const push = <T>(m: Map<string, T[]>, k: string, v: T) => {
+        const list = m.get(k);
+        if (list) list.push(v);
+        else m.set(k, [v]);
+      };
+      for (const f of this.files.values()) {
+        for (const r of f.registrations) push(registered, r.name, [f, r] as [FileIndex, Registration]);
+        for (const n of f.stolen) push(stolen, n, f);
+        for (const [caller, callee] of f.returnEdges) push(callers, callee, [f, caller] as [FileIndex, string]);
+      }
+      this.byName = { registered, stolen, callers };
+    }
+    return this.byName;
   }
 
   /**
@@ -332,28 +356,23 @@ export class ProjectIndex {
     if (known !== undefined) return known;
     if (visiting.has(key)) return null;
     visiting.add(key);
+    const { registered, stolen, callers } = this.lookups();
     let found: FacingInfo | null = null;
-    for (const f of this.files.values()) {
-      if (!this.sees(f, name, path)) continue;
-      const r = f.registrations.find((x) => x.name === name);
-      if (r) {
+    for (const [f, r] of registered.get(name) ?? []) {
+      if (this.sees(f, name, path)) {
         found = { reason: `\`${name}\` is registered with CPython here`, path: f.path, start: r.start, end: r.end };
-        break;
-      }
-      if (f.stolen.includes(name)) {
-        found = { reason: `the result of \`${name}\` is handed to an argument that steals it`, path: f.path };
         break;
       }
     }
     if (!found) {
-      outer: for (const f of this.files.values()) {
-        if (!this.sees(f, name, path)) continue;
-        for (const [caller, callee] of f.returnEdges) {
-          if (callee !== name) continue;
-          if (this.lookup(caller, f.path, visiting)) {
-            found = { reason: `\`${name}\`'s result is returned by the Python-facing \`${caller}\`` };
-            break outer;
-          }
+      const f = (stolen.get(name) ?? []).find((x) => this.sees(x, name, path));
+      if (f) found = { reason: `the result of \`${name}\` is handed to an argument that steals it`, path: f.path };
+    }
+    if (!found) {
+      for (const [f, caller] of callers.get(name) ?? []) {
+        if (this.sees(f, name, path) && this.lookup(caller, f.path, visiting)) {
+          found = { reason: `\`${name}\`'s result is returned by the Python-facing \`${caller}\`` };
+          break;
         }
       }
     }
@@ -363,13 +382,31 @@ export class ProjectIndex {
   }
 }
 
+/**
+ * A set of identifiers, tested against a file's text: a few names by substring search,
+ * many (a generated project has thousands of findings) by the file's identifiers.
+ */
+export class NameSet {
+  private readonly set: Set<string>;
+  constructor(readonly names: string[]) {
+    this.set = new Set(names);
+  }
+  /** True when `text` mentions one of the names. */
+  mentionedIn(text: string): boolean {
+    if (this.names.length <= 16) return this.names.some((n) => text.includes(n));
+    const re = /[A-Za-z_]\w*/g;
+    for (let m = re.exec(text); m; m = re.exec(text)) if (this.set.has(m[0])) return true;
+    return false;
+  }
+}
+
 /** A file the lazy index may read. */
 export interface IndexSource {
   path: string;
   /** The file's text, or undefined when it cannot be read. */
   text(): string | undefined;
   /** A cheap test whether the file mentions any of `names` (e.g. on raw bytes); defaults to reading the text. */
-  mentions?(names: string[]): boolean;
+  mentions?(names: NameSet): boolean;
 }
 
 /**
@@ -382,12 +419,13 @@ export function indexForNames(names: Iterable<string>, sources: IndexSource[], i
   const indexed: FileIndex[] = [];
   const texts = new Map<string, string | undefined>();
   for (let round = 0; frontier.length && round < 8; round++) {
+    const names = new NameSet(frontier);
     for (const src of sources) {
       if (index.has(src.path)) continue;
-      if (src.mentions && !src.mentions(frontier)) continue;
+      if (src.mentions && !src.mentions(names)) continue;
       if (!texts.has(src.path)) texts.set(src.path, src.text());
       const text = texts.get(src.path);
-      if (text === undefined || !frontier.some((n) => text.includes(n))) continue;
+      if (text === undefined || !names.mentionedIn(text)) continue;
       const fi = indexFile(src.path, text);
       index.set(fi);
       indexed.push(fi);

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import { selectSafeFixes } from '../core/fixes';
 import { detectEol } from '../core/text';
-import { addFix, findingKey, Positions, ruleOf } from './convert';
+import type { TextEdit } from '../core/types';
+import { findingKey, Positions, ruleOf } from './convert';
 import type { DocumentResult } from './engine';
 import type { LiveDiagnostics } from './diagnostics';
 
@@ -36,18 +37,15 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
     if (!result) return [];
     const pos = new Positions(result.text);
     const actions: vscode.CodeAction[] = [];
-    const fixAllEdit = () => {
-      const fixes = selectSafeFixes(result.findings);
-      if (!fixes.length) return undefined;
-      const edit = new vscode.WorkspaceEdit();
-      for (const fix of fixes) addFix(edit, doc.uri, fix, pos);
-      return edit;
-    };
+    // Every action applies its edits through a command that checks the document is still at the
+    // version the edits were computed for (a stale fix is dropped, never applied).
+    const apply = (title: string, edits: TextEdit[]): vscode.Command => ({ title, command: APPLY_FIX_COMMAND, arguments: [doc.uri.toString(), result.version, edits] });
+    const fixAllEdits = () => selectSafeFixes(result.findings).flatMap((f) => f.edits);
     if (wantsFixAll) {
-      const edit = fixAllEdit();
-      if (edit) {
+      const edits = fixAllEdits();
+      if (edits.length) {
         const a = new vscode.CodeAction('Fix all cpyref problems', FIX_ALL_KIND);
-        a.edit = edit;
+        a.command = apply(a.title, edits);
         actions.push(a);
       }
       return actions;
@@ -60,25 +58,43 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
       let preferred = false;
       for (const fix of f.fixes) {
         const a = new vscode.CodeAction(fix.safe ? fix.description : `${fix.description} — review it`, vscode.CodeActionKind.QuickFix);
-        a.edit = new vscode.WorkspaceEdit();
-        addFix(a.edit, doc.uri, fix, pos);
+        a.command = apply(a.title, fix.edits);
         a.diagnostics = [d];
         if (fix.safe && !preferred) a.isPreferred = preferred = true;
         actions.push(a);
       }
       const suppress = new vscode.CodeAction(`Suppress ${rule} on this line`, vscode.CodeActionKind.QuickFix);
       const line = doc.lineAt(d.range.start.line);
-      suppress.edit = new vscode.WorkspaceEdit();
-      suppress.edit.insert(doc.uri, line.range.start, `${line.text.slice(0, line.firstNonWhitespaceCharacterIndex)}// cpyref: ignore[${rule}] reason${detectEol(result.text)}`);
+      const at = doc.offsetAt(line.range.start);
+      suppress.command = apply(suppress.title, [{ start: at, end: at, newText: `${line.text.slice(0, line.firstNonWhitespaceCharacterIndex)}// cpyref: ignore[${rule}] reason${detectEol(result.text)}` }]);
       suppress.diagnostics = [d];
       actions.push(suppress);
     }
-    const edit = ours.length ? fixAllEdit() : undefined;
-    if (edit) {
+    const edits = ours.length ? fixAllEdits() : [];
+    if (edits.length) {
       const all = new vscode.CodeAction('Fix all cpyref problems in this file', vscode.CodeActionKind.QuickFix);
-      all.edit = edit;
+      all.command = apply(all.title, edits);
       actions.push(all);
     }
     return actions;
   }
+}
+
+/** The command every cpyref code action runs: `(uri, version, edits)`. */
+export const APPLY_FIX_COMMAND = 'cpyref.applyFix';
+
+/**
+ * Applies edits computed for one version of a document; returns false, changing nothing,
+ * when the document has changed since (SPEC §10: a stale fix is never applied).
+ */
+export async function applyFix(uri: string, version: number, edits: TextEdit[]): Promise<boolean> {
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+  if (!doc || doc.version !== version) {
+    void vscode.window.setStatusBarMessage('cpyref: the file changed since this fix was computed; nothing was applied.', 5000);
+    return false;
+  }
+  const pos = new Positions(doc.getText());
+  const edit = new vscode.WorkspaceEdit();
+  for (const e of edits) edit.replace(doc.uri, pos.range(e.start, e.end), e.newText);
+  return vscode.workspace.applyEdit(edit);
 }

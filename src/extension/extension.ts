@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { CpyrefCodeActions } from './code-actions';
+import { applyFix, APPLY_FIX_COMMAND, CpyrefCodeActions } from './code-actions';
 import { LiveDiagnostics } from './diagnostics';
 import { Engine } from './engine';
 import { OwnershipHover } from './hover';
@@ -38,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
     vscode.commands.registerCommand('cpyref.scanWorkspace', () => scan.run()),
     vscode.commands.registerCommand('cpyref.fixAllInWorkspace', (opts?: { apply?: boolean }) => scan.fixAll(opts)),
     vscode.commands.registerCommand('cpyref.showOutput', () => output.show(true)),
+    vscode.commands.registerCommand(APPLY_FIX_COMMAND, applyFix),
   );
   registerStatus(context, engine, live);
   live.refreshAll();

@@ -1,8 +1,8 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { collectFiles, FileFilter } from '../cli/files';
+import { scanInBackground } from '../cli/background-scan';
 import type { ScanSettings } from '../cli/process-file';
-import { scanFiles, type ScanResult } from '../cli/scan';
+import type { ScanResult } from '../cli/scan';
 import { selectSafeFixes } from '../core/fixes';
 import { addFix, Positions, toDiagnostic } from './convert';
 import { isCandidate, type LiveDiagnostics } from './diagnostics';
@@ -37,9 +37,6 @@ export class WorkspaceScan {
     }
     const settings = await this.engine.settingsFor(vscode.Uri.joinPath(folder.uri, 'pyproject.toml'));
     const root = settings.root ?? folder.uri.fsPath;
-    const filter = new FileFilter(settings.options, root);
-    const { jobs, skipped } = collectFiles([folder.uri.fsPath], folder.uri.fsPath, filter);
-    for (const j of jobs) j.display = vscode.workspace.asRelativePath(j.abs, false);
     const scanSettings: ScanSettings = {
       options: settings.options,
       reportUnusedIgnores: false,
@@ -47,10 +44,9 @@ export class WorkspaceScan {
       projectLimitedApi: settings.limitedApi,
       parserLocation: parserLocation(),
     };
-    // Small scans run in this thread (worker start-up would cost more than the scan).
-    const parser = await this.engine.parser();
-    const result = await scanFiles(parser, jobs, scanSettings, { jobs: Math.max(1, Math.min(2, os.availableParallelism())), onProgress: progress, signal });
-    result.skipped.unshift(...skipped);
+    // The walk, the analysis and the project index all run off the extension host's thread.
+    const result = await scanInBackground({ folder: folder.uri.fsPath, root, settings: scanSettings, jobs: Math.max(1, Math.min(2, os.availableParallelism())) }, progress, signal);
+    for (const f of result.files) f.display = vscode.workspace.asRelativePath(f.abs, false);
     this.last.set(folder.uri.toString(), { result, root });
     return result;
   }
@@ -75,7 +71,7 @@ export class WorkspaceScan {
                 reported = pct;
               }
             });
-            if (result) this.publish(result, summary);
+            if (result) await this.publish(result, summary, abort.signal);
           }
         } catch (e) {
           if ((e as Error).name !== 'AbortError') throw e;
@@ -101,11 +97,19 @@ export class WorkspaceScan {
     return summary;
   }
 
-  private publish(result: ScanResult, summary: ScanSummary): void {
+  private async publish(result: ScanResult, summary: ScanSummary, signal: AbortSignal): Promise<void> {
     summary.files += result.stats.files;
     summary.skipped += result.skipped.length;
     for (const s of result.skipped) this.engine.output.appendLine(`[scan] skipped ${s.path}: ${s.reason}`);
     const open = new Set(vscode.workspace.textDocuments.filter(isCandidate).map((d) => d.uri.toString()));
+    let batch: Array<[vscode.Uri, vscode.Diagnostic[] | undefined]> = [];
+    const flush = async () => {
+      // One update per slice of files, then a turn of the event loop, so typing is never held up.
+      if (batch.length) this.live.collection.set(batch);
+      batch = [];
+      await new Promise((r) => setTimeout(r, 5));
+      if (signal.aborted) throw Object.assign(new Error('scan cancelled'), { name: 'AbortError' });
+    };
     for (const file of result.files) {
       const uri = vscode.Uri.file(file.abs);
       const key = uri.toString();
@@ -115,17 +119,19 @@ export class WorkspaceScan {
         summary.filesWithFindings++;
         summary.findings += problems;
       }
-      this.engine.log(`[scan] ${file.display}: ${file.findings.length} findings`, 'verbose');
       if (!file.findings.length) {
         this.live.scanned.delete(key);
-        if (!open.has(key)) this.live.collection.delete(uri);
-        continue;
+        if (!open.has(key) && this.live.collection.has(uri)) batch.push([uri, undefined]);
+      } else {
+        const pos = new Positions(file.text!);
+        const diags = file.findings.map((f) => toDiagnostic(f, uri, pos));
+        this.live.scanned.set(key, diags);
+        // Open files keep their live diagnostics: they reflect unsaved text.
+        if (!open.has(key)) batch.push([uri, diags]);
       }
-      const diags = file.findings.map((f) => toDiagnostic(f, uri, new Positions(file.text!)));
-      this.live.scanned.set(key, diags);
-      // Open files keep their live diagnostics: they reflect unsaved text.
-      if (!open.has(key)) this.live.collection.set(uri, diags);
+      if (batch.length >= 250) await flush();
     }
+    await flush();
   }
 
   /**
