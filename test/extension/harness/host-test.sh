@@ -24,17 +24,23 @@ WS="$RUN/workspace"
 cp -r "${WS_DIR:-$HERE/../workspace}" "$WS"
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 mkdir -p "$RUN/ud/User" "$RUN/exts" "$RUN/xdg"
-cat > "$RUN/ud/User/settings.json" <<'JSON'
+# UNTRUSTED=1 opens the workspace in Restricted Mode (workspace trust on, nothing trusted).
+TRUST_ENABLED=false
+TRUST_FLAG=--disable-workspace-trust
+if [ "${UNTRUSTED:-}" = 1 ]; then TRUST_ENABLED=true; TRUST_FLAG=; fi
+cat > "$RUN/ud/User/settings.json" <<JSON
 { "telemetry.telemetryLevel": "off", "workbench.startupEditor": "none",
-  "security.workspace.trust.enabled": false, "extensions.autoUpdate": false,
+  "security.workspace.trust.enabled": $TRUST_ENABLED, "security.workspace.trust.startupPrompt": "never", "extensions.autoUpdate": false,
   "extensions.autoCheckUpdates": false, "extensions.ignoreRecommendations": true,
   "update.mode": "none", "chat.disableAIFeatures": true, "git.enabled": false,
   "workbench.tips.enabled": false, "files.hotExit": "off", "files.autoSave": "off" }
 JSON
+# The extension host inherits this: it picks the suite to run.
+export CPYREF_SUITE="${UNTRUSTED:+untrusted}"
 XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_RUNTIME_DIR="$RUN/xdg" setsid "$TOOLS/node_modules/.bin/code-server" \
   --auth none --bind-addr "127.0.0.1:$PORT" \
   --user-data-dir "$RUN/ud" --extensions-dir "$RUN/exts" \
-  --disable-telemetry --disable-update-check --disable-workspace-trust \
+  --disable-telemetry --disable-update-check $TRUST_FLAG \
   --disable-getting-started-override --ignore-last-opened \
   --vscode-option enable-smoke-test-driver > "$RUN/code-server.log" 2>&1 &
 CS_PID=$!
