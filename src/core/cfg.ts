@@ -67,6 +67,10 @@ export class CfgTooDeep extends Error {}
 
 const MAX_DEPTH = 1500;
 
+function isPreproc(n: SyntaxNode): boolean {
+  return n.type === 'preproc_if' || n.type === 'preproc_ifdef' || n.type === 'preproc_elif' || n.type === 'preproc_elifdef' || n.type === 'preproc_else';
+}
+
 /** Builds the CFG of a function body (a `compound_statement`). */
 export function buildCfg(body: SyntaxNode, hooks: CfgHooks = {}): Cfg {
   return new Builder(hooks).build(body);
@@ -364,36 +368,45 @@ class Builder {
     return out;
   }
 
-  /** Case labels wrapped in `#if` blocks are treated as if the directives were absent. */
+  /**
+   * Case labels wrapped in `#if` blocks are treated as if the directives were absent (the
+   * branches' statements in sequence; a dead `#if 0` branch left out). A `#if` block that
+   * holds no case label stays one statement, so its branches remain alternatives.
+   */
   private flattenSwitchBody(body: SyntaxNode): SyntaxNode[] {
     const out: SyntaxNode[] = [];
-    const visit = (n: SyntaxNode) => {
-      for (const k of namedKids(n)) {
-        if (k.type.startsWith('preproc_if') || k.type === 'preproc_else' || k.type === 'preproc_elif') {
-          if (/^#\s*if\s+0\b/.test(k.text)) continue;
-          if (namedKids(k).some((x) => x.type === 'case_statement')) {
-            visit(k);
-            continue;
-          }
-        }
-        if (k.type === 'identifier' && n.type.startsWith('preproc_')) continue;
-        out.push(k);
+    const hasCase = (n: SyntaxNode): boolean => namedKids(n).some((x) => x.type === 'case_statement' || (isPreproc(x) && hasCase(x)));
+    const visitGroup = (g: SyntaxNode) => {
+      const { body: stmts, alternative, dead } = this.preprocParts(g);
+      if (!dead) visitList(stmts);
+      if (alternative) visitGroup(alternative);
+    };
+    const visitList = (kids: SyntaxNode[]) => {
+      for (const k of kids) {
+        if (isPreproc(k) && hasCase(k)) visitGroup(k);
+        else out.push(k);
       }
     };
-    visit(body);
+    visitList(namedKids(body));
     return out;
   }
 
-  private preprocIf(node: SyntaxNode, frontier: Pending[]): Pending[] {
-    const cond = node.childForFieldName('condition') ?? node.childForFieldName('name');
-    const alt = node.childForFieldName('alternative');
+  /** The statements, alternative and deadness of a `#if`/`#ifdef`/`#elif`/`#else` node. */
+  private preprocParts(node: SyntaxNode): { body: SyntaxNode[]; alternative: SyntaxNode | undefined; dead: boolean; alwaysOn: boolean; condText: string; directive: string } {
+    const cond = node.type === 'preproc_else' ? null : node.childForFieldName('condition') ?? node.childForFieldName('name');
+    const alt = node.childForFieldName('alternative') ?? undefined;
     const directive = node.child(0)?.text ?? '#if';
     const condText = cond ? cond.text.trim() : '';
     const dead = (directive === '#if' || directive === '#elif') && /^\(?\s*0\s*\)?$/.test(condText);
     const alwaysOn = (directive === '#if' || directive === '#elif') && /^\(?\s*1\s*\)?$/.test(condText);
     const body = namedKids(node).filter(
-      (k) => k !== alt && !(cond && k.startIndex === cond.startIndex && k.endIndex === cond.endIndex) && !(alt && k.startIndex === alt.startIndex),
+      (k) => !(alt && k.startIndex === alt.startIndex && k.endIndex === alt.endIndex) && !(cond && k.startIndex === cond.startIndex && k.endIndex === cond.endIndex),
     );
+    return { body, alternative: alt, dead, alwaysOn, condText, directive };
+  }
+
+  private preprocIf(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    const { body, alternative: alt, dead, alwaysOn, condText, directive } = this.preprocParts(node);
     const b = this.add('branch');
     this.connect(frontier, b);
     const head = `${directive} ${snippet(condText, 30)}`;
