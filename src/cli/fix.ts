@@ -25,8 +25,8 @@ export function fixedText(file: ScannedFile): { text: string; applied: number } 
  * analysed; the new bytes go to a temporary file in the same folder, which then
  * replaces the original by rename, so a reader (or a crash) sees the old or the new file.
  */
-export function writeFixes(file: ScannedFile): FixOutcome {
-  const fixed = fixedText(file);
+export function writeFixes(file: ScannedFile, precomputed?: { text: string; applied: number }): FixOutcome {
+  const fixed = precomputed && precomputed.text !== file.text ? precomputed : precomputed ? undefined : fixedText(file);
   if (!fixed) return { display: file.display, applied: 0 };
   let current: Buffer;
   let mode: number;

@@ -3,20 +3,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyPyproject, readPyproject } from '../core/config';
-import { selectSafeFixes } from '../core/fixes';
 import { defaultOptions, minimumVersion, type Options } from '../core/options';
 import { CParser } from '../core/parser';
 import { RULES, RULES_BY_ID } from '../core/rules/index';
+import { LineIndex } from '../core/text';
 import type { Finding, Severity } from '../core/types';
-import { entryOf, filterByBaseline, parseBaseline, type Baseline } from './baseline';
+import { entryOf, filterByBaseline, normaliseLine, parseBaseline, type Baseline } from './baseline';
 import { unifiedDiff } from './diff';
 import { collectFiles, FileFilter } from './files';
-import { fixedText, writeFixes } from './fix';
+import { writeFixes } from './fix';
+import { fixScannedFile } from './fixing';
 import { formatGithub } from './format/github';
 import { formatJson } from './format/json';
 import { formatSarif } from './format/sarif';
 import { formatSummary, formatText } from './format/text';
-import type { FileJob, ScanSettings } from './process-file';
+import { IncludeCache, type FileJob, type ScanSettings } from './process-file';
 import { atLeast, buildReport, locate, TextCache, type LocatedFinding } from './report';
 import { scanFiles, type ScannedFile } from './scan';
 
@@ -279,20 +280,36 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     return EXIT_OK;
   }
   if (baseline) located = filterByBaseline(located, (l) => entryOf(l, lineText(l)), baseline);
-  // Fixes apply to the findings that are shown (after --select, the hint policy and the baseline).
-  const shownIn = (file: ScannedFile, ls: LocatedFinding[]) => ({ ...file, findings: ls.filter((l) => fileOf.get(l) === file).map((l) => coreOf.get(l)!) });
+  // Fixes apply to the findings that are shown (after --select, the hint policy and the baseline),
+  // then to what a re-analysis of the fixed text still shows, keeping only fixes that add no syntax error.
+  const fixing = async (file: ScannedFile) => {
+    const shown = located.filter((l) => fileOf.get(l) === file).map((l) => coreOf.get(l)!);
+    if (!shown.some((f) => f.fixes.some((x) => x.safe))) return undefined;
+    fixParser ??= parser ?? (await CParser.load());
+    const keep = (f: Finding, text: string) => {
+      if (f.severity === 'hint' && !a.all) return false;
+      if (!baseline) return true;
+      const line = new LineIndex(text).lineText(new LineIndex(text).position(f.start).line);
+      return filterByBaseline([f], () => ({ rule: f.rule, path: file.display.split('\\').join('/'), function: f.function ?? null, text: normaliseLine(line) }), baseline).length > 0;
+    };
+    const fixed = fixScannedFile(fixParser, file, shown, result, settings, fixIncludes, keep);
+    return fixed && fixed.text !== file.text ? { fixed, shown } : undefined;
+  };
+  let fixParser: CParser | undefined;
+  const fixIncludes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
   if (stdinText !== undefined && a.fix) {
     const file = result.files[0];
-    io.stdout(file ? (fixedText(shownIn(file, located))?.text ?? stdinText) : stdinText);
+    const r = file ? await fixing(file) : undefined;
+    io.stdout(r ? r.fixed.text : stdinText);
     return EXIT_OK;
   }
   if (a.diff) {
     let any = false;
     for (const file of result.files) {
-      const fixed = fixedText(shownIn(file, located));
-      if (!fixed) continue;
+      const r = await fixing(file);
+      if (!r) continue;
       any = true;
-      io.stdout(unifiedDiff(file.display.split(path.sep).join('/'), file.text!, fixed.text));
+      io.stdout(unifiedDiff(file.display.split(path.sep).join('/'), file.text!, r.fixed.text));
     }
     return any ? EXIT_FINDINGS : EXIT_OK;
   }
@@ -302,15 +319,20 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     for (const file of result.files) {
       const mine = located.filter((l) => fileOf.get(l) === file);
       if (!mine.length) continue;
-      const subset = shownIn(file, mine);
-      const outcome = writeFixes(subset);
+      const r = await fixing(file);
+      if (!r) {
+        remaining.push(...mine);
+        continue;
+      }
+      const outcome = writeFixes(file, { text: r.fixed.text, applied: r.fixed.applied });
       if (outcome.refused) {
         io.stderr(`cpyref: ${file.display}: ${outcome.refused}\n`);
         remaining.push(...mine);
         continue;
       }
       fixedCount += outcome.applied;
-      const chosen = new Set(outcome.applied ? selectSafeFixes(subset.findings) : []);
+      // The findings whose fix went in (in the first round, on the text that was scanned) are gone.
+      const chosen = new Set(r.fixed.rounds[0]?.fixes ?? []);
       remaining.push(...mine.filter((l) => !coreOf.get(l)!.fixes.some((x) => chosen.has(x))));
     }
     located = remaining;

@@ -152,15 +152,21 @@ export function processFile(parser: CParser, job: FileJob, settings: ScanSetting
     return base;
   }
   const limited = settings.projectLimitedApi || [...text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)].some((m) => /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(includes.resolve(job.abs, m[1])?.text ?? ''));
-  const result = analyzeText(parser, {
-    path: job.abs,
-    text,
-    options: settings.options,
-    projectLimitedApi: limited,
-    readInclude: (from, name) => includes.resolve(from, name),
-    rules: settings.rules ? new Set(settings.rules) : undefined,
-    reportUnusedIgnores: settings.reportUnusedIgnores,
-  });
+  let result: ReturnType<typeof analyzeText>;
+  try {
+    result = analyzeText(parser, {
+      path: job.abs,
+      text,
+      options: settings.options,
+      projectLimitedApi: limited,
+      readInclude: (from, name) => includes.resolve(from, name),
+      rules: settings.rules ? new Set(settings.rules) : undefined,
+      reportUnusedIgnores: settings.reportUnusedIgnores,
+    });
+  } catch (e) {
+    // One file the analysis cannot handle must not end the scan of the others.
+    return skip(job, `internal error while analysing: ${(e as Error).message}`, bytes.length);
+  }
   return {
     ...base,
     parsed: true,

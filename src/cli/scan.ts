@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { dropDeclaredBorrowed, finalizeFindings } from '../core/analyze';
 import { CParser } from '../core/parser';
-import { indexForNames, NameSet, ProjectIndex } from '../core/project-index';
+import { indexForNames, NameSet, ProjectIndex, type FileIndex } from '../core/project-index';
 import { decodeSource, looksBinary } from '../core/text';
 import type { Finding } from '../core/types';
 import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
@@ -24,6 +24,10 @@ export interface SkippedFile {
 export interface ScanResult {
   files: ScannedFile[];
   skipped: SkippedFile[];
+  /** The project index the severities came from (plain data), for re-analysing fixed text. */
+  index: FileIndex[];
+  /** Functions declared elsewhere as returning borrowed references. */
+  declaredBorrowed: string[];
   stats: { files: number; skippedFiles: number; bytes: number; parsedFiles: number; errorRegions: number; skippedFunctions: number };
 }
 
@@ -180,6 +184,8 @@ export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['opt
   });
   return {
     files,
+    index: index.entries(),
+    declaredBorrowed: [...borrowed],
     skipped: [
       ...outcomes.filter((o) => o.skipped).map((o) => ({ path: o.display, reason: o.skipped! })),
       ...outcomes.flatMap((o) => o.skippedFunctions.map((f) => ({ path: o.display, reason: `function \`${f.name}\` not analysed: ${f.reason}` }))),

@@ -54,6 +54,8 @@ export interface CfgHooks {
   expandStatement?(stmt: SyntaxNode, expr: SyntaxNode): SyntaxNode[] | undefined;
   /** True for calls that never return, beyond the built-in list. */
   isNoReturn?(name: string): boolean;
+  /** Called every few hundred nodes; throws to abandon a function that is too large. */
+  checkBudget?(nodes: number): void;
 }
 
 interface Pending {
@@ -97,6 +99,7 @@ class Builder {
 
   private add(kind: CfgNodeKind, ast?: SyntaxNode): number {
     const id = this.nodes.length;
+    if (id % 512 === 511) this.hooks.checkBudget?.(id);
     this.nodes.push({ id, kind, ast, at: this.at, succ: [] });
     return id;
   }

@@ -91,10 +91,12 @@ export class MacroExpander {
     if (!call || call.type !== 'call_expression') return undefined;
     const args = namedKids(call.childForFieldName('arguments')!).map((a) => a.text);
     let body = def.body.replace(/##/g, '');
-    def.params.forEach((p, i) => {
-      if (p === '...') return;
+    for (const [i, p] of def.params.entries()) {
+      if (p === '...') continue;
+      // A half-typed or odd definition may have a parameter that is not a name: leave it alone.
+      if (!/^[A-Za-z_]\w*$/.test(p)) return undefined;
       body = body.replace(new RegExp(`(?<![\\w#])#?${p}\\b`, 'g'), `(${args[i] ?? '0'})`);
-    });
+    }
     return body;
   }
 

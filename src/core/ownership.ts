@@ -259,14 +259,17 @@ class Evaluator {
         return this.call(node, st, at);
       case 'conditional_expression': {
         const cond = node.childForFieldName('condition');
-        const arms = [node.childForFieldName('consequence'), node.childForFieldName('alternative')];
+        // GNU `a ?: b` has no middle operand: its value when true is the condition's.
+        const arms = [node.childForFieldName('consequence') ?? cond, node.childForFieldName('alternative')];
         const out: Pair[] = [];
         for (const [s] of cond ? this.expr(cond, st, at) : [[st, OTHER] as Pair]) {
           arms.forEach((arm, k) => {
             if (!arm) return;
             const sp = this.span(arm, at);
-            const stepped = withStep(s, { ...sp, message: `the ${k === 0 ? 'first' : 'second'} arm \`${snippet(arm.text, 30)}\` is chosen on this path` });
-            out.push(...this.expr(arm, stepped, at));
+            // Nested conditionals are not spelled out (their text would make this quadratic).
+            const shown = arm.type === 'conditional_expression' ? 'a nested conditional' : `\`${snippet(arm.endIndex - arm.startIndex > 200 ? arm.text.slice(0, 60) : arm.text, 30)}\``;
+            const stepped = withStep(s, { ...sp, message: `the ${k === 0 ? 'first' : 'second'} arm ${shown} is chosen on this path` });
+            out.push(...(arm === cond ? [[stepped, OTHER] as Pair] : this.expr(arm, stepped, at)));
           });
         }
         return out;
@@ -499,9 +502,16 @@ export function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
 /** Runs the ownership data flow over a function body. */
 export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): OwnershipAnalysis {
   const expander = opts.expander;
+  const over = (what: string) => {
+    throw new BudgetExceeded(`analysis exceeded its bound while ${what}`);
+  };
   const cfg = buildCfg(body, {
     expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
+    checkBudget: (nodes) => {
+      if (nodes > opts.budget.maxSteps / 2 || Date.now() > opts.budget.deadline) over('building the control-flow graph');
+    },
   });
+  if (Date.now() > opts.budget.deadline) over('building the control-flow graph');
   const tracked = trackedLocals(body, expander?.names() ?? []);
   const owning = owningLocals(body, tracked);
   // An owning local compared with a singleton is tracked too: after `res == Py_None` holds,

@@ -300,6 +300,11 @@ export class ProjectIndex {
     return this.files.has(path);
   }
 
+  /** Every file's entry (plain data: it can cross to another thread and back into an index). */
+  entries(): FileIndex[] {
+    return [...this.files.values()];
+  }
+
   /** Any indexed file defines `Py_LIMITED_API`. */
   get limitedApi(): boolean {
     for (const f of this.files.values()) if (f.limitedApi) return true;

@@ -3,7 +3,7 @@ import { selectSafeFixes } from '../core/fixes';
 import { detectEol } from '../core/text';
 import type { TextEdit } from '../core/types';
 import { findingKey, Positions, ruleOf } from './convert';
-import type { DocumentResult } from './engine';
+import type { DocumentResult, Engine } from './engine';
 import type { LiveDiagnostics } from './diagnostics';
 
 /** The code-action kind of cpyref's fix-all (`source.fixAll.cpyref` in `editor.codeActionsOnSave`). */
@@ -19,7 +19,10 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
     providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, FIX_ALL_KIND],
   };
 
-  constructor(private readonly live: LiveDiagnostics) {}
+  constructor(
+    private readonly live: LiveDiagnostics,
+    private readonly engine: Engine,
+  ) {}
 
   private async current(doc: vscode.TextDocument): Promise<DocumentResult | undefined> {
     const r = this.live.result(doc.uri);
@@ -40,9 +43,14 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
     // Every action applies its edits through a command that checks the document is still at the
     // version the edits were computed for (a stale fix is dropped, never applied).
     const apply = (title: string, edits: TextEdit[]): vscode.Command => ({ title, command: APPLY_FIX_COMMAND, arguments: [doc.uri.toString(), result.version, edits] });
-    const fixAllEdits = () => selectSafeFixes(result.findings).flatMap((f) => f.edits);
+    // Fix-all edits: one replacement of the span where the fixed text differs.
+    const fixAllEdits = async (): Promise<TextEdit[]> => {
+      if (!selectSafeFixes(result.findings).length) return [];
+      const fixed = await this.engine.fixAll(doc, result);
+      return fixed ? [spanEdit(result.text, fixed.text)] : [];
+    };
     if (wantsFixAll) {
-      const edits = fixAllEdits();
+      const edits = await fixAllEdits();
       if (edits.length) {
         const a = new vscode.CodeAction('Fix all cpyref problems', FIX_ALL_KIND);
         a.command = apply(a.title, edits);
@@ -70,7 +78,7 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
       suppress.diagnostics = [d];
       actions.push(suppress);
     }
-    const edits = ours.length ? fixAllEdits() : [];
+    const edits = ours.length ? await fixAllEdits() : [];
     if (edits.length) {
       const all = new vscode.CodeAction('Fix all cpyref problems in this file', vscode.CodeActionKind.QuickFix);
       all.command = apply(all.title, edits);
@@ -78,6 +86,20 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
     }
     return actions;
   }
+}
+
+/** One edit replacing the span where `before` and `after` differ. */
+export function spanEdit(before: string, after: string): TextEdit {
+  let start = 0;
+  const max = Math.min(before.length, after.length);
+  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let endB = before.length;
+  let endA = after.length;
+  while (endB > start && endA > start && before.charCodeAt(endB - 1) === after.charCodeAt(endA - 1)) {
+    endB--;
+    endA--;
+  }
+  return { start, end: endB, newText: after.slice(start, endA) };
 }
 
 /** The command every cpyref code action runs: `(uri, version, edits)`. */

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { docsUrl } from '../core/rules/index';
 import { LineIndex } from '../core/text';
-import type { Finding, Fix, Severity } from '../core/types';
+import type { Finding, Severity } from '../core/types';
 
 const SEVERITY: Record<Severity, vscode.DiagnosticSeverity> = {
   error: vscode.DiagnosticSeverity.Error,
@@ -51,12 +51,4 @@ export function toDiagnostic(f: Finding, uri: vscode.Uri, pos: Positions): vscod
 export function ruleOf(d: vscode.Diagnostic): string | undefined {
   if (d.source !== 'cpyref') return undefined;
   return typeof d.code === 'object' && d.code ? String(d.code.value) : typeof d.code === 'string' ? d.code : undefined;
-}
-
-/** Adds a fix's edits to a workspace edit. */
-export function addFix(edit: vscode.WorkspaceEdit, uri: vscode.Uri, fix: Fix, pos: Positions, metadata?: vscode.WorkspaceEditEntryMetadata): void {
-  for (const e of fix.edits) {
-    if (metadata) edit.replace(uri, pos.range(e.start, e.end), e.newText, metadata);
-    else edit.replace(uri, pos.range(e.start, e.end), e.newText);
-  }
 }

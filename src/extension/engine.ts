@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { dropDeclaredBorrowed, finalizeFindings, type SkippedFunction } from '../core/analyze';
+import { analyzeText, dropDeclaredBorrowed, finalizeFindings, type SkippedFunction } from '../core/analyze';
+import { fixToFixpoint } from '../core/fix-file';
 import { applyPyproject, readPyproject, type PyprojectConfig } from '../core/config';
 import { DocumentSession, type ParseMode } from '../core/document';
 import { defaultOptions, type Options } from '../core/options';
@@ -163,6 +164,23 @@ export class Engine implements vscode.Disposable {
     const findings = finalizeFindings(pending, (n) => this.index.facing(n, file), r.targets, settings.options);
     this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${findings.length} findings, ${session.lastAnalysed} functions re-analysed`, 'verbose', doc.uri);
     return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions };
+  }
+
+  /**
+   * The text of a document after all its safe fixes, as the CLI's `--fix` computes it: to a
+   * fixpoint, keeping only fixes that add no syntax error. Undefined when nothing changes.
+   */
+  async fixAll(doc: vscode.TextDocument, result: DocumentResult): Promise<{ text: string; applied: number } | undefined> {
+    const parser = await this.parser();
+    const settings = await this.settingsFor(doc.uri);
+    const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
+    const analyse = (text: string) => {
+      if (text === result.text) return result.findings;
+      const r = analyzeText(parser, { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi || this.index.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n) : undefined });
+      return finalizeFindings(dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations()), (n) => this.index.facing(n, file), r.targets, settings.options);
+    };
+    const fixed = fixToFixpoint(parser, result.text, analyse);
+    return fixed.text !== result.text ? { text: fixed.text, applied: fixed.applied } : undefined;
   }
 
   /** Forgets a closed document's session. */

@@ -33,7 +33,7 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
     watcher.onDidChange(configChanged),
     watcher.onDidCreate(configChanged),
     watcher.onDidDelete(configChanged),
-    vscode.languages.registerCodeActionsProvider(selector, new CpyrefCodeActions(live), CpyrefCodeActions.metadata),
+    vscode.languages.registerCodeActionsProvider(selector, new CpyrefCodeActions(live, engine), CpyrefCodeActions.metadata),
     vscode.languages.registerHoverProvider(selector, new OwnershipHover(engine)),
     vscode.commands.registerCommand('cpyref.scanWorkspace', () => scan.run()),
     vscode.commands.registerCommand('cpyref.fixAllInWorkspace', (opts?: { apply?: boolean }) => scan.fixAll(opts)),

@@ -4,7 +4,9 @@ import { scanInBackground } from '../cli/background-scan';
 import type { ScanSettings } from '../cli/process-file';
 import type { ScanResult } from '../cli/scan';
 import { selectSafeFixes } from '../core/fixes';
-import { addFix, Positions, toDiagnostic } from './convert';
+import { fixToFixpoint } from '../core/fix-file';
+import { spanEdit } from './code-actions';
+import { Positions, toDiagnostic } from './convert';
 import { isCandidate, type LiveDiagnostics } from './diagnostics';
 import { parserLocation, type Engine } from './engine';
 
@@ -142,6 +144,7 @@ export class WorkspaceScan {
   async fixAll(opts: { apply?: boolean } = {}): Promise<vscode.WorkspaceEdit | undefined> {
     const summary = await this.run({ silent: true });
     if (summary.cancelled) return undefined;
+    const parser = await this.engine.parser();
     const edit = new vscode.WorkspaceEdit();
     const metadata: vscode.WorkspaceEditEntryMetadata = { label: 'cpyref: safe fixes', needsConfirmation: true };
     for (const { result } of this.last.values()) {
@@ -149,9 +152,13 @@ export class WorkspaceScan {
         const uri = vscode.Uri.file(file.abs);
         const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
         if (open?.isDirty || file.text === undefined) continue;
-        const fixes = selectSafeFixes(file.findings);
-        const pos = new Positions(file.text);
-        for (const fix of fixes) addFix(edit, uri, fix, pos, metadata);
+        if (!selectSafeFixes(file.findings).length) continue;
+        // The scan's fixes, less any that would add a syntax error.
+        const original = file.text;
+        const fixed = fixToFixpoint(parser, original, (t) => (t === original ? file.findings : []));
+        if (fixed.text === original) continue;
+        const e = spanEdit(original, fixed.text);
+        edit.replace(uri, new Positions(original).range(e.start, e.end), e.newText, metadata);
       }
     }
     if (edit.size === 0) {

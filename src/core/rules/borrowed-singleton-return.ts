@@ -116,6 +116,8 @@ function isBooleanExpression(n: SyntaxNode): boolean {
 function fixesFor(ctx: FunctionContext, r: ReturnVerdict, singletons: number[]): Fix[] {
   const s = singletons.length === 1 ? singletons[0] : -1;
   const ret = r.node.ast!;
+  // A return with a syntax error (a missing `;`) is not rewritten: the parser's recovery around it could change.
+  if (ret.hasError || ret.lastChild?.isMissing || ret.lastChild?.type !== ';') return [];
   const expr = r.expr;
   const inner = unwrap(expr);
   const off = ctx.offset;
@@ -140,8 +142,11 @@ function fixesFor(ctx: FunctionContext, r: ReturnVerdict, singletons: number[]):
   }
   if (inner.type === 'conditional_expression') {
     const cond = inner.childForFieldName('condition');
-    const a = directSingleton(inner.childForFieldName('consequence')!);
-    const b = directSingleton(inner.childForFieldName('alternative')!);
+    const consequence = inner.childForFieldName('consequence');
+    const alternative = inner.childForFieldName('alternative');
+    if (!consequence || !alternative) return [];
+    const a = directSingleton(consequence);
+    const b = directSingleton(alternative);
     if (cond && ((a === 1 && b === 2) || (a === 2 && b === 1))) {
       // PyBool_FromLong takes a long: a pointer or a double condition must be compared first.
       const c = a === 2 ? (cond.type === 'parenthesized_expression' ? `!${cond.text}` : `!(${cond.text})`) : isBooleanExpression(cond) ? cond.text : `(${cond.text}) != 0`;
@@ -186,6 +191,9 @@ function increfFix(ctx: FunctionContext, ret: SyntaxNode, arg: string): Fix[] {
   const incref = `Py_INCREF(${arg});`;
   const where = insertionContext(ret);
   if (where === 'other') return [];
+  // After a statement the parser could not read, a new line may change how it recovers.
+  const prev = ret.previousSibling;
+  if (prev && (prev.type === 'ERROR' || prev.hasError)) return [];
   if (where === 'unbraced') {
     return [
       {
@@ -196,6 +204,9 @@ function increfFix(ctx: FunctionContext, ret: SyntaxNode, arg: string): Fix[] {
     ];
   }
   const { indent, ownLine, lineStart } = lineIndent(ctx.text, start);
+  // Inserted inline, the statement must follow the end of another one (or a label), not arbitrary text.
+  const before = ctx.text.slice(lineStart, start).trimEnd();
+  if (!ownLine && !/[;{}:]$/.test(before)) return [];
   return [
     {
       description: `Add \`${incref}\` before the return`,

@@ -79,6 +79,7 @@ function fixesFor(ctx: FunctionContext, e: ConsumeEvent, bad: ConsumeEvent[]): F
   const callee = calleeName(e.node);
   // Every path must pass this very singleton (a local holding it on some paths only is not fixed).
   if (bad.some((b) => b.singleton !== s)) return [];
+  if (e.node.hasError) return [];
   if (newRefAvailable(ctx.targets)) {
     if (callee === 'PyModule_AddObject' && STEALING.PyModule_AddObject.when === 'on-success') {
       const fnNode = e.node.childForFieldName('function')!;
@@ -95,7 +96,9 @@ function fixesFor(ctx: FunctionContext, e: ConsumeEvent, bad: ConsumeEvent[]): F
     return [{ description: `Add \`${incref}\` before the call (adds braces)`, safe: false, edits: [{ start: stmt.startIndex + off, end: stmt.endIndex + off, newText: `{ ${incref} ${stmt.text} }` }] }];
   }
   const start = stmt.startIndex + off;
+  if (stmt.hasError || stmt.previousSibling?.type === 'ERROR' || stmt.previousSibling?.hasError) return [];
   const { indent, ownLine, lineStart } = lineIndent(ctx.text, start);
+  if (!ownLine && !/[;{}:]$/.test(ctx.text.slice(lineStart, start).trimEnd())) return [];
   return [
     {
       description: `Add \`${incref}\` before the call`,

@@ -46,6 +46,7 @@ export const preferReturnMacro: Rule = {
       while (prev?.type === 'comment') prev = prev.previousNamedSibling;
       if (!prev || prev.type !== 'expression_statement' || !isIncrefOf(prev, s)) continue;
       if (!['compound_statement', 'case_statement'].includes(ret.parent?.type ?? '')) continue;
+      if (ret.hasError || prev.hasError || ret.lastChild?.type !== ';' || ret.lastChild.isMissing) continue;
       const range = { start: span(ctx, prev).start, end: span(ctx, ret).end };
       const between = ctx.text.slice(prev.endIndex + ctx.offset, ret.startIndex + ctx.offset);
       // Comments between the two statements stay where they are: the incref is deleted and the return rewritten.

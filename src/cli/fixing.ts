@@ -1,0 +1,42 @@
+import { analyzeText, dropDeclaredBorrowed, finalizeFindings } from '../core/analyze';
+import { fixToFixpoint, type FixedFile } from '../core/fix-file';
+import type { CParser } from '../core/parser';
+import { ProjectIndex } from '../core/project-index';
+import type { Finding } from '../core/types';
+import type { IncludeCache, ScanSettings } from './process-file';
+import type { ScanResult, ScannedFile } from './scan';
+
+/**
+ * The fixes the CLI applies to one scanned file: its shown findings' safe fixes, then any
+ * a re-analysis of the fixed text still offers, until none is left, keeping only fixes
+ * that add no syntax error. `keep` says which findings of a text are shown (rules, hints,
+ * baseline), so a fix is never applied for a finding the user does not see.
+ */
+export function fixScannedFile(
+  parser: CParser,
+  file: ScannedFile,
+  shown: Finding[],
+  scan: Pick<ScanResult, 'index' | 'declaredBorrowed'>,
+  settings: ScanSettings,
+  includes: IncludeCache,
+  keep: (f: Finding, text: string) => boolean,
+): FixedFile | undefined {
+  if (file.text === undefined || !file.targets) return undefined;
+  const index = new ProjectIndex();
+  for (const fi of scan.index) index.set(fi);
+  const borrowed = new Set(scan.declaredBorrowed);
+  const original = file.text;
+  const analyse = (text: string): Finding[] => {
+    if (text === original) return shown;
+    const r = analyzeText(parser, {
+      path: file.abs,
+      text,
+      options: settings.options,
+      projectLimitedApi: settings.projectLimitedApi || file.targets!.limitedApi,
+      readInclude: (from, name) => includes.resolve(from, name),
+      rules: settings.rules ? new Set(settings.rules) : undefined,
+    });
+    return finalizeFindings(dropDeclaredBorrowed(r.findings, borrowed), (n) => index.facing(n, file.abs), r.targets, settings.options).filter((f) => keep(f, text));
+  };
+  return fixToFixpoint(parser, original, analyse);
+}

@@ -1,0 +1,816 @@
+/**
+ * An oracle for the ownership analysis: a generator of small C functions with random
+ * control flow and random increfs, decrefs, steals and singleton returns, a renderer to
+ * C, and an independent computation of the expected findings by exploring the paths of
+ * the generated statement tree (not the tool's CFG).
+ *
+ * Used by oracle.test.ts (a fixed seed, in `npm test`) and scripts/oracle-long.ts
+ * (`npm run oracle -- --runs 10000 [--seed S]`).
+ */
+import fc from 'fast-check';
+import { LineIndex } from '../../src/core/text';
+import { analyseFixture, loadParser } from '../helpers/engine';
+import { defaultOptions } from '../../src/core/options';
+
+// ---------------------------------------------------------------------------
+// The statement tree
+// ---------------------------------------------------------------------------
+
+/** 0 = Py_None, 1 = Py_True. */
+export type Sing = 0 | 1;
+
+/** An opaque condition over the parameters-derived ints `c0..c5` (never a comparison with a singleton). */
+export interface Cond {
+  kind: number;
+  a: number;
+  b: number;
+}
+
+/** `#if` / `#elif` condition kinds: `zero` is `#if 0` (dead); every other kind is an alternative. */
+export type PpCond = 'zero' | 'ifdef' | 'ifndef' | 'if' | 'defined';
+
+export interface PpBranch {
+  cond: PpCond;
+  flag: number;
+  body: Stmt[];
+}
+
+export interface Case {
+  isDefault: boolean;
+  /** The case ends with `break;` (appended as a statement by `resolve`). */
+  brk: boolean;
+  body: Stmt[];
+  /** Set by `resolve`: the case value, or 'default'. */
+  value?: number | 'default';
+}
+
+/** Loop kinds: `forever` is `for (;;)` (left only by break/goto/return), `once` is `do { } while (0)`. */
+export type LoopKind = 'while' | 'for' | 'do' | 'forever' | 'once';
+
+export type Stmt = (
+  | { k: 'incref'; s: Sing; form: number; spell: number }
+  | { k: 'decref'; s: Sing; form: number; spell: number }
+  | { k: 'steal'; s: Sing; form: number; spell: number; newref: boolean }
+  /** s === null: `return NULL;`. form 0 `return S;`, 1 `return Py_NewRef(S);`, 2 the return macro. */
+  | { k: 'return'; s: Sing | null; form: number; spell: number }
+  | { k: 'noreturn'; form: number }
+  | { k: 'neutral'; form: number }
+  | { k: 'if'; c: Cond; then: Stmt[]; else?: Stmt[]; braces: boolean }
+  | { k: 'switch'; c: Cond; cases: Case[] }
+  | { k: 'loop'; kind: LoopKind; c: Cond; body: Stmt[]; braces: boolean }
+  | { k: 'break' }
+  | { k: 'continue' }
+  | { k: 'goto'; target: number; name?: string }
+  | { k: 'label'; name?: string }
+  | { k: 'pp'; branches: PpBranch[]; else?: Stmt[] }
+  | { k: 'block'; body: Stmt[] }
+) & {
+  id?: number;
+  /** Added by `resolve` (a case's break, the exit of `for (;;)`, `done:`, the final `return NULL;`). */
+  synth?: boolean;
+};
+
+/** A resolved program: every statement has an id, labels have names, gotos have targets. */
+export interface Program {
+  body: Stmt[];
+}
+
+// ---------------------------------------------------------------------------
+// Generator (fast-check)
+// ---------------------------------------------------------------------------
+
+const MAX_STATEMENTS = 25;
+const MAX_DEPTH = 4;
+
+const singArb: fc.Arbitrary<Sing> = fc.oneof({ arbitrary: fc.constant(0 as Sing), weight: 3 }, { arbitrary: fc.constant(1 as Sing), weight: 2 });
+/** 0 is the plain name; 1..3 casts and struct spellings. */
+const spellArb = fc.oneof({ arbitrary: fc.constant(0), weight: 8 }, { arbitrary: fc.integer({ min: 1, max: 3 }), weight: 2 });
+const condArb: fc.Arbitrary<Cond> = fc.record({ kind: fc.nat(4), a: fc.nat(5), b: fc.nat(5) });
+
+const simpleArb: fc.Arbitrary<Stmt> = fc.oneof(
+  { arbitrary: fc.record({ k: fc.constant('incref' as const), s: singArb, form: fc.nat(2), spell: spellArb }), weight: 8 },
+  { arbitrary: fc.record({ k: fc.constant('decref' as const), s: singArb, form: fc.nat(2), spell: spellArb }), weight: 4 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('steal' as const),
+      s: singArb,
+      form: fc.nat(3),
+      spell: spellArb,
+      newref: fc.oneof({ arbitrary: fc.constant(false), weight: 5 }, { arbitrary: fc.constant(true), weight: 1 }),
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('return' as const),
+      s: fc.oneof({ arbitrary: singArb as fc.Arbitrary<Sing | null>, weight: 4 }, { arbitrary: fc.constant(null), weight: 1 }),
+      form: fc.oneof({ arbitrary: fc.constant(0), weight: 6 }, { arbitrary: fc.integer({ min: 1, max: 2 }), weight: 1 }),
+      spell: spellArb,
+    }),
+    weight: 5,
+  },
+  { arbitrary: fc.record({ k: fc.constant('noreturn' as const), form: fc.nat(3) }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('neutral' as const), form: fc.nat(2) }), weight: 1 },
+  { arbitrary: fc.constant({ k: 'break' as const }), weight: 2 },
+  { arbitrary: fc.constant({ k: 'continue' as const }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('goto' as const), target: fc.nat(5) }), weight: 2 },
+  { arbitrary: fc.constant({ k: 'label' as const }), weight: 2 },
+);
+
+const ppCondArb: fc.Arbitrary<PpCond> = fc.constantFrom('zero', 'ifdef', 'ifndef', 'if', 'defined');
+
+const tree = fc.letrec<{ stmt: Stmt; block: Stmt[] }>((tie) => ({
+  stmt: fc.oneof(
+    { maxDepth: MAX_DEPTH, depthIdentifier: 'stmt', depthSize: 'small' },
+    // The first alternative is what the generator falls back to at the maximal depth.
+    { arbitrary: simpleArb, weight: 10 },
+    { arbitrary: fc.record({ k: fc.constant('if' as const), c: condArb, then: tie('block'), else: fc.option(tie('block'), { nil: undefined }), braces: fc.boolean() }), weight: 4 },
+    {
+      arbitrary: fc.record({
+        k: fc.constant('switch' as const),
+        c: condArb,
+        cases: fc.array(fc.record({ isDefault: fc.boolean(), brk: fc.boolean(), body: tie('block') }), { minLength: 1, maxLength: 4, depthIdentifier: 'stmt' }),
+      }),
+      weight: 2,
+    },
+    {
+      arbitrary: fc.record({
+        k: fc.constant('loop' as const),
+        kind: fc.oneof(
+          { arbitrary: fc.constantFrom<LoopKind>('while', 'for', 'do'), weight: 6 },
+          { arbitrary: fc.constantFrom<LoopKind>('forever', 'once'), weight: 2 },
+        ),
+        c: condArb,
+        body: tie('block'),
+        braces: fc.boolean(),
+      }),
+      weight: 3,
+    },
+    {
+      arbitrary: fc.record({
+        k: fc.constant('pp' as const),
+        branches: fc.array(fc.record({ cond: ppCondArb, flag: fc.nat(3), body: tie('block') }), { minLength: 1, maxLength: 2, depthIdentifier: 'stmt' }),
+        else: fc.option(tie('block'), { nil: undefined }),
+      }),
+      weight: 2,
+    },
+    { arbitrary: fc.record({ k: fc.constant('block' as const), body: tie('block') }), weight: 1 },
+  ),
+  block: fc.array(tie('stmt'), { maxLength: 4, depthIdentifier: 'stmt' }),
+}));
+
+/** Random programs, resolved (ids, labels, valid break/continue) and bounded in size. */
+export const programArb: fc.Arbitrary<Program> = fc.array(tree.stmt, { minLength: 1, maxLength: 8 }).map((raw) => resolve(raw));
+
+function clone<T>(x: T): T {
+  return JSON.parse(JSON.stringify(x)) as T;
+}
+
+/**
+ * Makes a raw tree a valid program: at most MAX_STATEMENTS statements, break/continue
+ * only where C allows them, no labels inside `#if` blocks, unique case values, gotos
+ * bound to labels (or to `done:` before the final `return NULL;`), every statement
+ * numbered.
+ */
+export function resolve(raw: Stmt[]): Program {
+  let budget = MAX_STATEMENTS;
+  /** Keeps the first MAX_STATEMENTS statements (pre-order), and compound statements only down to MAX_DEPTH levels. */
+  const prune = (list: Stmt[], depth: number): Stmt[] => {
+    const out: Stmt[] = [];
+    for (const s of list) {
+      // Statements added by an earlier resolve are added again below.
+      if (s.synth) continue;
+      if (budget <= 0) break;
+      if (depth >= MAX_DEPTH && childLists(s).length) continue;
+      budget--;
+      const t = clone(s);
+      switch (t.k) {
+        case 'if':
+          t.then = prune(t.then, depth + 1);
+          if (t.else) t.else = prune(t.else, depth + 1);
+          break;
+        case 'switch':
+          for (const c of t.cases) c.body = prune(c.body, depth + 1);
+          break;
+        case 'loop':
+        case 'block':
+          t.body = prune(t.body, depth + 1);
+          break;
+        case 'pp':
+          for (const b of t.branches) b.body = prune(b.body, depth + 1);
+          if (t.else) t.else = prune(t.else, depth + 1);
+          break;
+      }
+      out.push(t);
+    }
+    return out;
+  };
+  const body = prune(raw, 0);
+  let nextCond = 0;
+  const neutral = (): Stmt => ({ k: 'neutral', form: 0 });
+  const labels: string[] = [];
+  const fix = (list: Stmt[], ctx: { loop: boolean; breakable: boolean; inPp: boolean }): Stmt[] =>
+    list.map((s) => {
+      switch (s.k) {
+        case 'break':
+          return ctx.breakable ? s : neutral();
+        case 'continue':
+          return ctx.loop ? s : neutral();
+        case 'label':
+          if (ctx.inPp) return neutral();
+          s.name = `L${labels.length + 1}`;
+          labels.push(s.name);
+          return s;
+        case 'if':
+          s.then = fix(s.then, ctx);
+          if (s.else) s.else = fix(s.else, ctx);
+          return s;
+        case 'block':
+          s.body = fix(s.body, ctx);
+          return s;
+        case 'loop':
+          s.body = fix(s.body, { ...ctx, loop: true, breakable: true });
+          // A `for (;;)` is left by a break at the end of its body, so code after it stays reachable.
+          if (s.kind === 'forever') s.body.push({ k: 'if', c: { kind: 0, a: nextCond++ % 6, b: 0 }, then: [{ k: 'break' }], braces: false, synth: true });
+          return s;
+        case 'switch': {
+          let sawDefault = false;
+          let value = 0;
+          for (const c of s.cases) {
+            if (c.isDefault && !sawDefault) {
+              sawDefault = true;
+              c.value = 'default';
+            } else {
+              c.isDefault = false;
+              c.value = value++;
+            }
+            c.body = fix(c.body, { ...ctx, breakable: true });
+            if (c.brk) c.body.push({ k: 'break', synth: true });
+          }
+          return s;
+        }
+        case 'pp':
+          s.branches.forEach((b, i) => {
+            // `#elifdef` is C23: an `#elif` uses an expression.
+            if (i > 0 && (b.cond === 'ifdef' || b.cond === 'ifndef')) b.cond = 'defined';
+            b.body = fix(b.body, { ...ctx, inPp: true });
+          });
+          if (s.else) s.else = fix(s.else, { ...ctx, inPp: true });
+          return s;
+        default:
+          return s;
+      }
+    });
+  const fixed = fix(body, { loop: false, breakable: false, inPp: false });
+  let usesDone = false;
+  const bindGotos = (list: Stmt[]) =>
+    walk(list, (s) => {
+      if (s.k !== 'goto') return;
+      const i = s.target % (labels.length + 1);
+      s.name = i < labels.length ? labels[i] : 'done';
+      if (i >= labels.length) usesDone = true;
+    });
+  bindGotos(fixed);
+  if (usesDone) fixed.push({ k: 'label', name: 'done', synth: true });
+  fixed.push({ k: 'return', s: null, form: 0, spell: 0, synth: true });
+  let id = 0;
+  walk(fixed, (s) => {
+    s.id = id++;
+  });
+  return { body: fixed };
+}
+
+/** The statement lists directly inside a statement. */
+export function childLists(s: Stmt): Stmt[][] {
+  switch (s.k) {
+    case 'if':
+      return s.else ? [s.then, s.else] : [s.then];
+    case 'switch':
+      return s.cases.map((c) => c.body);
+    case 'loop':
+    case 'block':
+      return [s.body];
+    case 'pp':
+      return [...s.branches.map((b) => b.body), ...(s.else ? [s.else] : [])];
+    default:
+      return [];
+  }
+}
+
+/** Visits every statement in pre-order. */
+export function walk(list: Stmt[], f: (s: Stmt) => void): void {
+  for (const s of list) {
+    f(s);
+    for (const l of childLists(s)) walk(l, f);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Renderer
+// ---------------------------------------------------------------------------
+
+const SPELLINGS: string[][] = [
+  ['Py_None', '(PyObject *)Py_None', '&_Py_NoneStruct', '_PyObject_CAST(Py_None)'],
+  ['Py_True', '(PyObject *)Py_True', '((PyObject *)&_Py_TrueStruct)', '_PyObject_CAST(Py_True)'],
+];
+const INCREFS = ['Py_INCREF', 'Py_XINCREF', 'Py_IncRef'];
+const DECREFS = ['Py_DECREF', 'Py_XDECREF', 'Py_DecRef'];
+const STEALS = ['PyTuple_SET_ITEM(t, 0, %)', 'PyList_SET_ITEM(l, 0, %)', 'PyTuple_SetItem(t, 1, %)', 'PyList_SetItem(l, 0, %)'];
+const NORETURNS = ['Py_FatalError("unreachable");', 'abort();', 'exit(1);', 'Py_UNREACHABLE();'];
+const NEUTRALS = ['PyErr_Clear();', 'i++;', '(void)PyObject_Length(args);'];
+const RETURN_MACROS = ['Py_RETURN_NONE;', 'Py_RETURN_TRUE;'];
+
+function condText(c: Cond): string {
+  switch (c.kind) {
+    case 0:
+      return `c${c.a}`;
+    case 1:
+      return `!c${c.a}`;
+    case 2:
+      return `c${c.a} && c${c.b}`;
+    case 3:
+      return `c${c.a} > ${c.b}`;
+    default:
+      return `more(args, ${c.a})`;
+  }
+}
+
+function ppDirective(b: PpBranch, first: boolean): string {
+  const flag = `FLAG${b.flag}`;
+  const kw = first ? '#if' : '#elif';
+  switch (b.cond) {
+    case 'zero':
+      return `${kw} 0`;
+    case 'ifdef':
+      return `#ifdef ${flag}`;
+    case 'ifndef':
+      return `#ifndef ${flag}`;
+    case 'if':
+      return `${kw} ${flag}`;
+    default:
+      return `${kw} defined(${flag})`;
+  }
+}
+
+/** A statement that can be an unbraced body. */
+function isSimple(s: Stmt): boolean {
+  return ['incref', 'decref', 'steal', 'return', 'noreturn', 'neutral', 'break', 'continue', 'goto'].includes(s.k);
+}
+
+/** The rendered function and the 1-based line of each statement (by id). */
+export interface Rendered {
+  source: string;
+  lineOf: Map<number, number>;
+}
+
+/** Renders a program as a complete C file: the function `f` and a PyMethodDef table registering it. */
+export function render(p: Program): Rendered {
+  const lines: string[] = [
+    '#include <Python.h>',
+    '',
+    'int more(PyObject *args, int k);',
+    '',
+    'static PyObject *',
+    'f(PyObject *self, PyObject *args)',
+    '{',
+    '    PyObject *t = PyTuple_New(2);',
+    '    PyObject *l = PyList_New(1);',
+    '    int c0 = more(args, 0), c1 = more(args, 1), c2 = more(args, 2);',
+    '    int c3 = more(args, 3), c4 = more(args, 4), c5 = more(args, 5);',
+    '    Py_ssize_t i = 0;',
+    '',
+  ];
+  const lineOf = new Map<number, number>();
+  const emit = (ind: string, text: string, s?: Stmt) => {
+    lines.push(text.startsWith('#') ? text : ind + text);
+    if (s && s.id !== undefined && !lineOf.has(s.id)) lineOf.set(s.id, lines.length);
+  };
+  const sing = (s: Sing, spell: number) => SPELLINGS[s][spell];
+  const list = (stmts: Stmt[], ind: string) => {
+    stmts.forEach((s, i) => stmt(s, ind, stmts[i + 1]));
+  };
+  /** A loop body: unbraced when asked and it is one simple statement. */
+  const body = (stmts: Stmt[], ind: string, braces: boolean, head: string, owner: Stmt) => {
+    if (!braces && stmts.length === 1 && isSimple(stmts[0])) {
+      emit(ind, head, owner);
+      stmt(stmts[0], ind + '    ', undefined);
+      return;
+    }
+    emit(ind, head + ' {', owner);
+    list(stmts, ind + '    ');
+    emit(ind, '}');
+  };
+  const stmt = (s: Stmt, ind: string, next: Stmt | undefined): void => {
+    switch (s.k) {
+      case 'incref':
+        return emit(ind, `${INCREFS[s.form % 3]}(${sing(s.s, s.spell)});`, s);
+      case 'decref':
+        return emit(ind, `${DECREFS[s.form % 3]}(${sing(s.s, s.spell)});`, s);
+      case 'steal': {
+        const arg = s.newref ? `Py_NewRef(${sing(s.s, s.spell)})` : sing(s.s, s.spell);
+        return emit(ind, STEALS[s.form % 4].replace('%', arg) + ';', s);
+      }
+      case 'return':
+        if (s.s === null) return emit(ind, 'return NULL;', s);
+        if (s.form === 1) return emit(ind, `return Py_NewRef(${sing(s.s, s.spell)});`, s);
+        if (s.form === 2) return emit(ind, RETURN_MACROS[s.s], s);
+        return emit(ind, `return ${sing(s.s, s.spell)};`, s);
+      case 'noreturn':
+        return emit(ind, NORETURNS[s.form % 4], s);
+      case 'neutral':
+        return emit(ind, NEUTRALS[s.form % 3], s);
+      case 'break':
+        return emit(ind, 'break;', s);
+      case 'continue':
+        return emit(ind, 'continue;', s);
+      case 'goto':
+        return emit(ind, `goto ${s.name};`, s);
+      case 'label':
+        // A label needs a statement after it: an empty one before `#if`, another label, a `}` or a case.
+        if (next && next.k !== 'pp' && next.k !== 'label') emit(ind.slice(4), `${s.name}:`, s);
+        else emit(ind.slice(4), `${s.name}: ;`, s);
+        return;
+      case 'if': {
+        const unbraced = (b: Stmt[]) => !s.braces && b.length === 1 && isSimple(b[0]);
+        const head = `if (${condText(s.c)})`;
+        if (unbraced(s.then)) {
+          emit(ind, head, s);
+          stmt(s.then[0], ind + '    ', undefined);
+        } else {
+          emit(ind, head + ' {', s);
+          list(s.then, ind + '    ');
+        }
+        const closer = unbraced(s.then) ? '' : '} ';
+        if (!s.else) {
+          if (closer) emit(ind, '}');
+          return;
+        }
+        if (!s.braces && s.else.length === 1 && s.else[0].k === 'if') {
+          // `else if (...)`: the nested if is rendered in place, on the same line as the else.
+          const mark = lines.length;
+          stmt(s.else[0], ind, undefined);
+          lines[mark] = ind + closer + 'else ' + lines[mark].trimStart();
+          return;
+        }
+        if (unbraced(s.else)) {
+          emit(ind, closer + 'else');
+          stmt(s.else[0], ind + '    ', undefined);
+          return;
+        }
+        emit(ind, closer + 'else {');
+        list(s.else, ind + '    ');
+        emit(ind, '}');
+        return;
+      }
+      case 'switch':
+        emit(ind, `switch (${condText(s.c)}) {`, s);
+        s.cases.forEach((c, j) => {
+          emit(ind, c.value === 'default' ? 'default:' : `case ${c.value}:`);
+          list(c.body, ind + '    ');
+          // A label needs a statement: an empty one when the last case has none.
+          if (j === s.cases.length - 1 && !c.body.length) emit(ind + '    ', ';');
+        });
+        emit(ind, '}');
+        return;
+      case 'loop':
+        switch (s.kind) {
+          case 'while':
+            body(s.body, ind, s.braces, `while (${condText(s.c)})`, s);
+            return;
+          case 'for':
+            body(s.body, ind, s.braces, `for (i = 0; i < c${s.c.a}; i++)`, s);
+            return;
+          case 'forever':
+            body(s.body, ind, s.braces, 'for (;;)', s);
+            return;
+          case 'do':
+          case 'once':
+            emit(ind, 'do {', s);
+            list(s.body, ind + '    ');
+            emit(ind, `} while (${s.kind === 'once' ? '0' : condText(s.c)});`);
+            return;
+        }
+        return;
+      case 'pp':
+        s.branches.forEach((b, i) => {
+          emit(ind, ppDirective(b, i === 0), i === 0 ? s : undefined);
+          list(b.body, ind);
+        });
+        if (s.else) {
+          emit(ind, '#else');
+          list(s.else, ind);
+        }
+        emit(ind, '#endif');
+        return;
+      case 'block':
+        emit(ind, '{', s);
+        list(s.body, ind + '    ');
+        emit(ind, '}');
+        return;
+    }
+  };
+  list(p.body, '    ');
+  lines.push(
+    '}',
+    '',
+    'static PyMethodDef methods[] = {',
+    '    {"f", (PyCFunction)f, METH_VARARGS, NULL},',
+    '    {NULL, NULL, 0, NULL}',
+    '};',
+    '',
+  );
+  return { source: lines.join('\n'), lineOf };
+}
+
+// ---------------------------------------------------------------------------
+// Oracle: explores the paths of the statement tree
+// ---------------------------------------------------------------------------
+
+/** The rule ids the oracle predicts. */
+export const ORACLE_RULES = ['borrowed-singleton-return', 'singleton-decref', 'borrowed-singleton-steal'] as const;
+export type OracleRule = (typeof ORACLE_RULES)[number];
+
+/** Owned references per singleton are capped, as in the tool's model (SPEC §2; ownership.ts). */
+export const MAX_OWNED = 8;
+
+/** A point between statements: before `list[i]` (i === length: the list is done), a loop's condition, or the function's end. */
+type Point = { list: Stmt[]; i: number } | { head: Stmt & { k: 'loop' } } | { end: true };
+
+/** A verdict: a statement (by id) that some path reaches without owning the singleton. */
+export interface Expected {
+  rule: OracleRule;
+  id: number;
+}
+
+/**
+ * The findings a path-sensitive analysis must report: every `return S;`, decref of S and
+ * steal of S that some path reaches with no owned reference to S. Paths are explored
+ * from the function's entry over the statement tree (C semantics: if/else, switch with
+ * fall-through, loops of 0..n iterations, break/continue, goto, `#if 0` dead, other
+ * `#if` branches alternatives, never-returning calls ending the path), one state per
+ * path: the owned count of each singleton. Loops run any number of times: a point
+ * already visited with the same counts is not explored again, which (the counts being
+ * bounded) is exactly the set of states of all paths.
+ */
+export function oracle(p: Program): Expected[] {
+  const listAfter = new Map<Stmt[], Point>();
+  const posOf = new Map<Stmt, { list: Stmt[]; i: number }>();
+  const breakTo = new Map<Stmt, Point>();
+  const continueTo = new Map<Stmt, Point>();
+  const labelAt = new Map<string, Point>();
+  const listId = new Map<Stmt[], number>();
+
+  const structure = (list: Stmt[], after: Point, brk: Point | undefined, cont: Point | undefined) => {
+    listAfter.set(list, after);
+    listId.set(list, listId.size);
+    list.forEach((s, i) => {
+      posOf.set(s, { list, i });
+      const next: Point = { list, i: i + 1 };
+      switch (s.k) {
+        case 'if':
+          structure(s.then, next, brk, cont);
+          if (s.else) structure(s.else, next, brk, cont);
+          break;
+        case 'block':
+          structure(s.body, next, brk, cont);
+          break;
+        case 'pp':
+          for (const b of s.branches) structure(b.body, next, brk, cont);
+          if (s.else) structure(s.else, next, brk, cont);
+          break;
+        case 'loop':
+          structure(s.body, { head: s }, next, { head: s });
+          break;
+        case 'switch':
+          s.cases.forEach((c, j) => {
+            // Fall-through: the end of a case body runs into the next case's body.
+            const fall: Point = j + 1 < s.cases.length ? { list: s.cases[j + 1].body, i: 0 } : next;
+            structure(c.body, fall, next, cont);
+          });
+          break;
+        case 'break':
+          if (!brk) throw new Error('break outside a loop or switch');
+          breakTo.set(s, brk);
+          break;
+        case 'continue':
+          if (!cont) throw new Error('continue outside a loop');
+          continueTo.set(s, cont);
+          break;
+        case 'label':
+          labelAt.set(s.name!, { list, i });
+          break;
+      }
+    });
+  };
+  structure(p.body, { end: true }, undefined, undefined);
+
+  const flagged = new Map<string, Expected>();
+  const flag = (rule: OracleRule, s: Stmt) => flagged.set(`${rule}:${s.id}`, { rule, id: s.id! });
+  const inc = (st: number[], s: Sing) => st.map((v, k) => (k === s ? Math.min(MAX_OWNED, v + 1) : v));
+  const dec = (st: number[], s: Sing) => st.map((v, k) => (k === s ? Math.max(0, v - 1) : v));
+  const afterStmt = (s: Stmt): Point => {
+    const at = posOf.get(s)!;
+    return { list: at.list, i: at.i + 1 };
+  };
+
+  const step = (pt: Point, st: number[]): Array<[Point, number[]]> => {
+    if ('end' in pt) return [];
+    if ('head' in pt) {
+      const loop = pt.head;
+      const enter: Point = { list: loop.body, i: 0 };
+      const leave = afterStmt(loop);
+      if (loop.kind === 'forever') return [[enter, st]];
+      if (loop.kind === 'once') return [[leave, st]];
+      return [
+        [enter, st],
+        [leave, st],
+      ];
+    }
+    const { list, i } = pt;
+    if (i >= list.length) return [[listAfter.get(list)!, st]];
+    const s = list[i];
+    const next: Point = { list, i: i + 1 };
+    switch (s.k) {
+      case 'incref':
+        return [[next, inc(st, s.s)]];
+      case 'decref':
+        if (st[s.s] === 0) flag('singleton-decref', s);
+        return [[next, dec(st, s.s)]];
+      case 'steal': {
+        const before = s.newref ? inc(st, s.s) : st;
+        if (before[s.s] === 0) flag('borrowed-singleton-steal', s);
+        return [[next, dec(before, s.s)]];
+      }
+      case 'return':
+        if (s.s !== null && s.form === 0 && st[s.s] === 0) flag('borrowed-singleton-return', s);
+        return [];
+      case 'noreturn':
+        return [];
+      case 'neutral':
+      case 'label':
+        return [[next, st]];
+      case 'goto':
+        return [[labelAt.get(s.name!)!, st]];
+      case 'break':
+        return [[breakTo.get(s)!, st]];
+      case 'continue':
+        return [[continueTo.get(s)!, st]];
+      case 'block':
+        return [[{ list: s.body, i: 0 }, st]];
+      case 'if':
+        return [
+          [{ list: s.then, i: 0 }, st],
+          [s.else ? { list: s.else, i: 0 } : next, st],
+        ];
+      case 'switch': {
+        const out: Array<[Point, number[]]> = s.cases.map((c) => [{ list: c.body, i: 0 }, st]);
+        if (!s.cases.some((c) => c.value === 'default')) out.push([next, st]);
+        return out;
+      }
+      case 'loop':
+        if (s.kind === 'do' || s.kind === 'once') return [[{ list: s.body, i: 0 }, st]];
+        return [[{ head: s }, st]];
+      case 'pp': {
+        const out: Array<[Point, number[]]> = s.branches.filter((b) => b.cond !== 'zero').map((b) => [{ list: b.body, i: 0 }, st]);
+        out.push([s.else ? { list: s.else, i: 0 } : next, st]);
+        return out;
+      }
+    }
+  };
+
+  const keyOf = (pt: Point, st: number[]) =>
+    ('end' in pt ? 'end' : 'head' in pt ? `h${pt.head.id}` : `${listId.get(pt.list)}:${pt.i}`) + '|' + st.join(',');
+  const seen = new Set<string>();
+  const work: Array<[Point, number[]]> = [[{ list: p.body, i: 0 }, [0, 0]]];
+  while (work.length) {
+    const [pt, st] = work.pop()!;
+    const k = keyOf(pt, st);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    for (const n of step(pt, st)) work.push(n);
+  }
+  return [...flagged.values()];
+}
+
+// ---------------------------------------------------------------------------
+// Comparison with the tool
+// ---------------------------------------------------------------------------
+
+/** The outcome of checking one program. */
+export interface CheckResult {
+  source: string;
+  /** `line:rule` items, sorted. */
+  expected: string[];
+  actual: string[];
+  agree: boolean;
+  /** The source has tree-sitter ERROR nodes (a generator bug). */
+  parseError: boolean;
+  /** Number of return/decref/steal statements the oracle judged. */
+  checks: number;
+}
+
+/** Renders `p`, runs the oracle and the tool (only the three rules), and compares the sets of (line, rule). */
+export async function checkProgram(p: Program): Promise<CheckResult> {
+  const { source, lineOf } = render(p);
+  const parser = await loadParser();
+  const tree = parser.parse(source);
+  const parseError = tree.rootNode.hasError;
+  tree.delete();
+  const expected = oracle(p)
+    .map((e) => `${lineOf.get(e.id)}:${e.rule}`)
+    .sort();
+  let checks = 0;
+  walk(p.body, (s) => {
+    if (s.k === 'decref' || s.k === 'steal' || (s.k === 'return' && s.s !== null)) checks++;
+  });
+  const findings = await analyseFixture('oracle.c', source, { rules: [...ORACLE_RULES], options: defaultOptions() });
+  const lines = new LineIndex(source);
+  const actual = [...new Set(findings.filter((f) => (ORACLE_RULES as readonly string[]).includes(f.rule)).map((f) => `${lines.position(f.start).line + 1}:${f.rule}`))].sort();
+  const agree = !parseError && expected.length === actual.length && expected.every((e, i) => e === actual[i]);
+  return { source, expected, actual, agree, parseError, checks };
+}
+
+/** A readable report of a disagreement: the numbered source and both verdicts. */
+export function describeMismatch(r: CheckResult): string {
+  const numbered = r.source
+    .split('\n')
+    .map((l, i) => `${String(i + 1).padStart(3)}  ${l}`)
+    .join('\n');
+  const missing = r.expected.filter((e) => !r.actual.includes(e));
+  const extra = r.actual.filter((a) => !r.expected.includes(a));
+  return [
+    r.parseError ? 'the generated source does not parse cleanly (generator bug)' : 'the analysis disagrees with the oracle',
+    `expected (oracle): ${r.expected.join(', ') || '(none)'}`,
+    `actual (cpyref):   ${r.actual.join(', ') || '(none)'}`,
+    `missed by cpyref:  ${missing.join(', ') || '(none)'}`,
+    `extra in cpyref:   ${extra.join(', ') || '(none)'}`,
+    numbered,
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// Minimisation of a disagreement
+// ---------------------------------------------------------------------------
+
+/** Every program one edit smaller than `list`: a statement removed, a compound replaced by one of its bodies, a case, branch or else dropped. */
+function smaller(list: Stmt[]): Stmt[][] {
+  const out: Stmt[][] = [];
+  list.forEach((s, i) => {
+    if (s.synth) return;
+    const before = list.slice(0, i);
+    const after = list.slice(i + 1);
+    out.push([...before, ...after]);
+    for (const l of childLists(s)) out.push([...before, ...l.filter((x) => !x.synth), ...after]);
+    for (const v of smallerStmt(s)) out.push([...before, v, ...after]);
+  });
+  return out;
+}
+
+function smallerStmt(s: Stmt): Stmt[] {
+  const out: Stmt[] = [];
+  const c = () => clone(s);
+  switch (s.k) {
+    case 'if':
+      if (s.else) out.push({ ...c(), else: undefined } as Stmt);
+      for (const v of smaller(s.then)) out.push({ ...c(), then: v } as Stmt);
+      if (s.else) for (const v of smaller(s.else)) out.push({ ...c(), else: v } as Stmt);
+      break;
+    case 'loop':
+    case 'block':
+      for (const v of smaller(s.body)) out.push({ ...c(), body: v } as Stmt);
+      break;
+    case 'switch':
+      s.cases.forEach((cs, j) => {
+        if (s.cases.length > 1) out.push({ ...c(), cases: s.cases.filter((_, k) => k !== j) } as Stmt);
+        if (cs.brk) out.push({ ...c(), cases: s.cases.map((x, k) => (k === j ? { ...x, brk: false } : x)) } as Stmt);
+        for (const v of smaller(cs.body)) out.push({ ...c(), cases: s.cases.map((x, k) => (k === j ? { ...x, body: v } : x)) } as Stmt);
+      });
+      break;
+    case 'pp':
+      if (s.else) out.push({ ...c(), else: undefined } as Stmt);
+      s.branches.forEach((b, j) => {
+        if (s.branches.length > 1) out.push({ ...c(), branches: s.branches.filter((_, k) => k !== j) } as Stmt);
+        for (const v of smaller(b.body)) out.push({ ...c(), branches: s.branches.map((x, k) => (k === j ? { ...x, body: v } : x)) } as Stmt);
+      });
+      if (s.else) for (const v of smaller(s.else)) out.push({ ...c(), else: v } as Stmt);
+      break;
+  }
+  return out;
+}
+
+/** Greedily removes statements while the program still disagrees; returns a (locally) minimal disagreeing program. */
+export async function minimize(p: Program, fails: (q: Program) => Promise<boolean> = async (q) => !(await checkProgram(q)).agree): Promise<Program> {
+  let cur = p;
+  for (let progress = true; progress; ) {
+    progress = false;
+    for (const body of smaller(cur.body)) {
+      const q = resolve(clone(body));
+      if (await fails(q)) {
+        cur = q;
+        progress = true;
+        break;
+      }
+    }
+  }
+  return cur;
+}
