@@ -99,8 +99,9 @@ export function collectFiles(paths: string[], cwd: string, filter: FileFilter): 
             const t = fs.statSync(child);
             isDir = t.isDirectory();
             isFile = t.isFile();
-          } catch {
-            skipped.push({ path: childDisplay, reason: 'broken symbolic link' });
+          } catch (err) {
+            const loop = (err as NodeJS.ErrnoException).code === 'ELOOP';
+            skipped.push({ path: childDisplay, reason: loop ? 'symbolic link loop' : 'broken symbolic link' });
             continue;
           }
         }

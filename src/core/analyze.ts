@@ -219,6 +219,10 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
           }
         }
       }
+      // Code the parser could not read as any function (a half-typed one, say) yields no finding; count it.
+      for (const k of tree.rootNode.namedChildren) {
+        if (k?.type === 'ERROR' && RETURN_SINGLETON_RE.test(k.text) && !regions.some(([s, e]) => s <= k.startIndex && k.endIndex <= e)) result.stats.errorRegions++;
+      }
       for (const def of ownMacros) {
         if (!def.mentionsSingleton || !isStatementMacro(def)) continue;
         const users = functions.filter((f) => new RegExp(`\\b${def.name}\\b`).test(f.body.text)).map((f) => f.name);
