@@ -25,7 +25,7 @@ async function run(): Promise<void> {
   const { jobs, skipped } = collectFiles([req.folder], req.folder, filter);
   let last = 0;
   const result = await scanFiles(undefined, jobs, req.settings, {
-    jobs: Math.max(2, req.jobs),
+    jobs: req.jobs,
     onProgress: (done, total) => {
       const now = Date.now();
       if (done === total || now - last > 100) {
@@ -37,7 +37,7 @@ async function run(): Promise<void> {
   result.skipped.unshift(...skipped);
   result.stats.skippedFiles += skipped.length;
   // The files go in slices: one huge message would hold up the receiving thread while it is decoded.
-  for (let i = 0; i < result.files.length; i += 250) parentPort!.postMessage({ files: result.files.slice(i, i + 250) } satisfies BackgroundScanMessage);
+  for (let i = 0; i < result.files.length; i += 100) parentPort!.postMessage({ files: result.files.slice(i, i + 100) } satisfies BackgroundScanMessage);
   parentPort!.postMessage({ result: { ...result, files: [] } } satisfies BackgroundScanMessage);
 }
 

@@ -1,5 +1,6 @@
 import { analyzeText, type AnalyzeRequest, type CachedFunction, type FileAnalysis, type FunctionCache } from './analyze';
 import type { CParser, SyntaxTree } from './parser';
+import { spanEdit } from './fixes';
 import { blankStatementMacros } from './preprocess';
 
 /** How a document is re-parsed: incrementally while typing, from scratch on save (so the editor agrees with the CLI). */
@@ -63,15 +64,10 @@ export class DocumentSession {
     if (mode === 'incremental' && this.tree) {
       // The edit is where the old and new (blanked) texts differ, so blanking cannot desynchronise the tree.
       const old = this.blanked;
-      let start = 0;
-      const max = Math.min(old.length, blanked.length);
-      while (start < max && old.charCodeAt(start) === blanked.charCodeAt(start)) start++;
-      let oldEnd = old.length;
-      let newEnd = blanked.length;
-      while (oldEnd > start && newEnd > start && old.charCodeAt(oldEnd - 1) === blanked.charCodeAt(newEnd - 1)) {
-        oldEnd--;
-        newEnd--;
-      }
+      const span = spanEdit(old, blanked);
+      const start = span.start;
+      const oldEnd = span.end;
+      const newEnd = span.start + span.newText.length;
       this.tree.edit({
         startIndex: start,
         oldEndIndex: oldEnd,

@@ -42,3 +42,17 @@ export function lineIndent(text: string, offset: number): { indent: string; ownL
   const indent = /^[ \t]*/.exec(before)![0];
   return { indent, ownLine: indent.length === before.length, lineStart };
 }
+
+/** One edit replacing the span where `before` and `after` differ (their common prefix and suffix kept). */
+export function spanEdit(before: string, after: string): TextEdit {
+  let start = 0;
+  const max = Math.min(before.length, after.length);
+  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let endB = before.length;
+  let endA = after.length;
+  while (endB > start && endA > start && before.charCodeAt(endB - 1) === after.charCodeAt(endA - 1)) {
+    endB--;
+    endA--;
+  }
+  return { start, end: endB, newText: after.slice(start, endA) };
+}

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { selectSafeFixes } from '../core/fixes';
+import { selectSafeFixes, spanEdit } from '../core/fixes';
 import { detectEol } from '../core/text';
 import type { TextEdit } from '../core/types';
 import { findingKey, Positions, ruleOf } from './convert';
@@ -86,20 +86,6 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
     }
     return actions;
   }
-}
-
-/** One edit replacing the span where `before` and `after` differ. */
-export function spanEdit(before: string, after: string): TextEdit {
-  let start = 0;
-  const max = Math.min(before.length, after.length);
-  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
-  let endB = before.length;
-  let endA = after.length;
-  while (endB > start && endA > start && before.charCodeAt(endB - 1) === after.charCodeAt(endA - 1)) {
-    endB--;
-    endA--;
-  }
-  return { start, end: endB, newText: after.slice(start, endA) };
 }
 
 /** The command every cpyref code action runs: `(uri, version, edits)`. */

@@ -3,9 +3,8 @@ import * as vscode from 'vscode';
 import { scanInBackground } from '../cli/background-scan';
 import type { ScanSettings } from '../cli/process-file';
 import type { ScanResult } from '../cli/scan';
-import { selectSafeFixes } from '../core/fixes';
+import { selectSafeFixes, spanEdit } from '../core/fixes';
 import { fixToFixpoint } from '../core/fix-file';
-import { spanEdit } from './code-actions';
 import { Positions, toDiagnostic } from './convert';
 import { isCandidate, type LiveDiagnostics } from './diagnostics';
 import { parserLocation, type Engine } from './engine';
@@ -47,7 +46,8 @@ export class WorkspaceScan {
       parserLocation: parserLocation(),
     };
     // The walk, the analysis and the project index all run off the extension host's thread.
-    const result = await scanInBackground({ folder: folder.uri.fsPath, root, settings: scanSettings, jobs: Math.max(1, Math.min(2, os.availableParallelism())) }, progress, signal);
+    // One core is left to the editor: typing must not wait for the scan.
+    const result = await scanInBackground({ folder: folder.uri.fsPath, root, settings: scanSettings, jobs: Math.max(1, os.availableParallelism() - 1) }, progress, signal);
     for (const f of result.files) f.display = vscode.workspace.asRelativePath(f.abs, false);
     this.last.set(folder.uri.toString(), { result, root });
     return result;
@@ -131,7 +131,7 @@ export class WorkspaceScan {
         // Open files keep their live diagnostics: they reflect unsaved text.
         if (!open.has(key)) batch.push([uri, diags]);
       }
-      if (batch.length >= 250) await flush();
+      if (batch.length >= 100) await flush();
     }
     await flush();
   }

@@ -28,9 +28,9 @@ import { STEALING } from '../api/stealing';
 import { lineIndent } from '../fixes';
 import { newRefAvailable, singletonsImmortal } from '../options';
 import type { ConsumeEvent } from '../ownership';
-import { calleeName, SINGLETON_SHORT, SINGLETONS, unwrap } from '../syntax';
+import { calleeName, SINGLETONS, unwrap } from '../syntax';
 import type { Fix } from '../types';
-import { crashOf, groupEvents, statementOf, type FunctionContext, type Rule } from './rule';
+import { countMessage, statementOf, unownedUses, type FunctionContext, type Rule } from './rule';
 
 /** The rule's id. */
 export const ID = 'borrowed-singleton-steal';
@@ -44,29 +44,21 @@ export const borrowedSingletonSteal: Rule = {
   usesOwnership: true,
   checkFunction(ctx) {
     if (ctx.macro) return;
-    const analysis = ctx.ownership();
-    for (const group of groupEvents(analysis.events.filter((e) => e.kind === 'steal'))) {
-      const bad = group.filter((e) => e.singleton >= 0 && e.state.owned[e.singleton] === 0);
-      if (!bad.length) continue;
-      const first = bad[0];
-      const s = first.singleton;
-      const partial = bad.length < group.length || analysis.truncated;
+    const latent = singletonsImmortal(ctx.targets);
+    for (const { first, singleton: s, partial, bad } of unownedUses(ctx.ownership(), 'steal')) {
       const callee = calleeName(first.node) ?? 'the call';
       const loc = first.at ?? { start: (first.arg ?? first.node).startIndex, end: (first.arg ?? first.node).endIndex };
-      const latent = singletonsImmortal(ctx.targets);
       const steals = first.when === 'on-success' ? 'which steals it when the call succeeds' : 'which steals it';
       const head = `\`${ctx.fn.name}\` passes a borrowed reference to \`${SINGLETONS[s]}\`${partial ? ' on some paths' : ''} to \`${callee}\`, ${steals}`;
       ctx.report({
         rule: ID,
         severity: latent ? 'warning' : 'error',
-        message: latent
-          ? `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but it lowers ${SINGLETON_SHORT[s]}'s reference count on CPython ≤ 3.11, which ${crashOf(s)}.`
-          : `${head}; each call lowers ${SINGLETON_SHORT[s]}'s reference count, and CPython ≤ 3.11 ${crashOf(s)}.`,
+        message: countMessage(head, s, latent),
         start: loc.start + ctx.offset,
         end: loc.end + ctx.offset,
         function: ctx.fn.name,
         fixes: partial || first.at || !first.arg ? [] : fixesFor(ctx, first, bad),
-        related: bad[0].state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message })),
+        related: first.state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message })),
       });
     }
   },

@@ -68,6 +68,35 @@ export function crashOf(s: number): string {
   return s === 0 || s === 3 ? `aborts with 'deallocating ${['None', 'True', 'False', 'NotImplemented', 'Ellipsis'][s]}'` : 'crashes once it reaches zero';
 }
 
+/** A release or steal some path makes without owning the reference, with what the message needs. */
+export interface UnownedUse {
+  first: ConsumeEvent;
+  singleton: number;
+  /** Only some paths reaching the call lack the reference. */
+  partial: boolean;
+  /** Every unowned event of the group (for a fix, which must hold on all of them). */
+  bad: ConsumeEvent[];
+}
+
+/** The calls (grouped by call and argument) where some path releases or steals a singleton it does not own. */
+export function unownedUses(analysis: OwnershipAnalysis, kind: 'decref' | 'steal'): UnownedUse[] {
+  const out: UnownedUse[] = [];
+  for (const group of groupEvents(analysis.events.filter((e) => e.kind === kind))) {
+    const bad = group.filter((e) => e.singleton >= 0 && e.state.owned[e.singleton] === 0);
+    if (!bad.length) continue;
+    out.push({ first: bad[0], singleton: bad[0].singleton, partial: bad.length < group.length || analysis.truncated, bad });
+  }
+  return out;
+}
+
+/** The consequence sentence of a count that goes down once per call, latent where every target is ≥ 3.12. */
+export function countMessage(head: string, s: number, latent: boolean): string {
+  const short = ['None', 'True', 'False', 'NotImplemented', 'Ellipsis'][s];
+  return latent
+    ? `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but it lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(s)}.`
+    : `${head}; each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(s)}.`;
+}
+
 /** Events grouped by call and argument, in source order. */
 export function groupEvents(events: ConsumeEvent[]): ConsumeEvent[][] {
   const groups = new Map<string, ConsumeEvent[]>();

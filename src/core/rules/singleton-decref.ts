@@ -23,8 +23,8 @@
  * No automatic fix: whether to add an incref or drop the release depends on the code around it.
  */
 import { singletonsImmortal } from '../options';
-import { calleeName, SINGLETON_SHORT, SINGLETONS } from '../syntax';
-import { crashOf, groupEvents, type Rule } from './rule';
+import { calleeName, SINGLETONS } from '../syntax';
+import { countMessage, unownedUses, type Rule } from './rule';
 
 /** The rule's id. */
 export const ID = 'singleton-decref';
@@ -38,27 +38,19 @@ export const singletonDecref: Rule = {
   usesOwnership: true,
   checkFunction(ctx) {
     if (ctx.macro) return;
-    const analysis = ctx.ownership();
-    for (const group of groupEvents(analysis.events.filter((e) => e.kind === 'decref'))) {
-      const bad = group.filter((e) => e.singleton >= 0 && e.state.owned[e.singleton] === 0);
-      if (!bad.length) continue;
-      const first = bad[0];
-      const s = first.singleton;
-      const partial = bad.length < group.length || analysis.truncated;
+    const latent = singletonsImmortal(ctx.targets);
+    for (const { first, singleton: s, partial } of unownedUses(ctx.ownership(), 'decref')) {
       const loc = first.at ?? { start: first.node.startIndex, end: first.node.endIndex };
-      const latent = singletonsImmortal(ctx.targets);
       const head = `\`${ctx.fn.name}\` releases a reference to \`${SINGLETONS[s]}\` it does not own${partial ? ' on some paths' : ''} (\`${calleeName(first.node) ?? 'release'}\`)`;
       ctx.report({
         rule: ID,
         severity: latent ? 'warning' : 'error',
-        message: latent
-          ? `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but it lowers ${SINGLETON_SHORT[s]}'s reference count on CPython ≤ 3.11, which ${crashOf(s)}.`
-          : `${head}; each call lowers ${SINGLETON_SHORT[s]}'s reference count, and CPython ≤ 3.11 ${crashOf(s)}.`,
+        message: countMessage(head, s, latent),
         start: loc.start + ctx.offset,
         end: loc.end + ctx.offset,
         function: ctx.fn.name,
         fixes: [],
-        related: bad[0].state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message })),
+        related: first.state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message })),
       });
     }
   },
