@@ -173,6 +173,18 @@ describe('cpyref inside VS Code', () => {
     assert.equal(doc.getText(), before, 'nothing was applied');
   });
 
+  it('applies the steal quick fix (an incref before the call) exactly as the core computes it', async () => {
+    const doc = await openCopy('src/closed.c', 'qf-steal.c', (t) =>
+      t.replace('    return Py_False;', '    PyObject *t = PyTuple_New(1);\n    if (t == NULL)\n        return NULL;\n    PyTuple_SET_ITEM(t, 0, Py_None);\n    return t;'),
+    );
+    const line = lineOf(doc, '    PyTuple_SET_ITEM(t, 0, Py_None);');
+    const d = await waitFor('the steal diagnostic', () => ours(doc.uri).find((x) => x.range.start.line === line && (x.code as { value: string }).value === 'borrowed-singleton-steal'));
+    const expected = await coreFixedAt(doc, line);
+    await applyAction(doc, (await actionsFor(doc, d)).find((a) => a.isPreferred)!);
+    assert.equal(doc.getText(), expected);
+    assert.ok(doc.getText().includes('    Py_INCREF(Py_None);\n    PyTuple_SET_ITEM(t, 0, Py_None);'));
+  });
+
   it('offers the brace-adding fix for an unbraced return without marking it preferred', async () => {
     const doc = await openCopy('src/module.c', 'qf-unbraced.c');
     const line = lineOf(doc, '        return Py_Ellipsis;');
