@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { main } from '../src/cli/main';
-import { collectFiles, FileFilter } from '../src/cli/files';
+import { collectFiles, FileFilter } from '../src/node/files';
 import { defaultOptions } from '../src/core/options';
 import { CParser } from '../src/core/parser';
 

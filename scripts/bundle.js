@@ -12,8 +12,8 @@ fs.mkdirSync(dist, { recursive: true });
 
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node18', sourcemap: false, minify: true, logLevel: 'warning', external: ['vscode', 'tree-sitter-c/tree-sitter-c.wasm'] };
 esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'src/extension/extension.ts')], outfile: path.join(dist, 'extension.js') });
-esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'src/cli/worker.ts')], outfile: path.join(dist, 'worker.js') });
-esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'src/cli/scan-worker.ts')], outfile: path.join(dist, 'scan-worker.js') });
+esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'src/node/worker.ts')], outfile: path.join(dist, 'worker.js') });
+esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'src/node/scan-worker.ts')], outfile: path.join(dist, 'scan-worker.js') });
 fs.copyFileSync(require.resolve('web-tree-sitter/tree-sitter.wasm'), path.join(dist, 'tree-sitter.wasm'));
 fs.copyFileSync(require.resolve('tree-sitter-c/tree-sitter-c.wasm'), path.join(dist, 'tree-sitter-c.wasm'));
 for (const f of fs.readdirSync(dist)) console.log(`dist/${f} ${fs.statSync(path.join(dist, f)).size} bytes`);

@@ -10,16 +10,16 @@ import { LineIndex } from '../core/text';
 import type { Finding, Severity } from '../core/types';
 import { entryOf, filterByBaseline, normaliseLine, parseBaseline, type Baseline } from './baseline';
 import { unifiedDiff } from './diff';
-import { collectFiles, FileFilter } from './files';
-import { writeFixes } from './fix';
-import { fixScannedFile } from './fixing';
+import { collectFiles, FileFilter } from '../node/files';
+import { writeFixes } from '../node/fix';
+import { fixScannedFile } from '../node/fixing';
 import { formatGithub } from './format/github';
 import { formatJson } from './format/json';
 import { formatSarif } from './format/sarif';
 import { formatSummary, formatText } from './format/text';
-import { IncludeCache, type FileJob, type ScanSettings } from './process-file';
+import { IncludeCache, type FileJob, type ScanSettings } from '../node/process-file';
 import { atLeast, buildReport, locate, TextCache, type LocatedFinding } from './report';
-import { scanFiles, type ScannedFile } from './scan';
+import { scanFiles, type ScannedFile } from '../node/scan';
 
 /** No findings at or above the failing level. */
 export const EXIT_OK = 0;

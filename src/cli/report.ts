@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { decodeSource } from '../core/text';
 import { LineIndex } from '../core/text';
 import type { Finding, Severity } from '../core/types';
-import type { ScanResult, ScannedFile } from './scan';
+import type { ScanResult, ScannedFile } from '../node/scan';
 
 /** An edit in 1-based lines and columns. */
 export interface LocatedEdit {

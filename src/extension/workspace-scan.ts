@@ -1,8 +1,8 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { scanInBackground } from '../cli/background-scan';
-import type { ScanSettings } from '../cli/process-file';
-import type { ScanResult } from '../cli/scan';
+import { scanInBackground } from '../node/background-scan';
+import type { ScanSettings } from '../node/process-file';
+import type { ScanResult } from '../node/scan';
 import { selectSafeFixes, spanEdit } from '../core/fixes';
 import { fixToFixpoint } from '../core/fix-file';
 import { Positions, toDiagnostic } from './convert';

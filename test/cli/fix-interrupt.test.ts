@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { collectFiles, FileFilter } from '../../src/cli/files';
+import { collectFiles, FileFilter } from '../../src/node/files';
 import { defaultOptions } from '../../src/core/options';
 import { REPO } from '../helpers/engine';
 import { removeTempDirs, tempProject } from './cli-harness';
