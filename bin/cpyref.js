@@ -18,7 +18,7 @@ main(process.argv.slice(2), {
     new Promise((resolve, reject) => {
       const chunks = [];
       process.stdin.on('data', (c) => chunks.push(c));
-      process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      process.stdin.on('end', () => resolve(Buffer.concat(chunks)));
       process.stdin.on('error', reject);
     }),
   stderrIsTTY: Boolean(process.stderr.isTTY),

@@ -40,7 +40,7 @@ async function scanOnce(dir: string, jobs: string | undefined): Promise<{ ms: nu
   const t0 = performance.now();
   await main(['--format', 'json', '--quiet', '--all', ...(jobs ? ['--jobs', jobs] : []), dir], {
     cwd: process.cwd(),
-    stdout: (s) => (stdout += s),
+    stdout: (s) => (stdout += typeof s === 'string' ? s : Buffer.from(s).toString('utf8')),
     stderr: () => {},
     readStdin: async () => '',
     stderrIsTTY: false,

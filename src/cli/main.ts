@@ -6,7 +6,7 @@ import { applyPyproject, readPyproject } from '../core/config';
 import { defaultOptions, minimumVersion, type Options } from '../core/options';
 import { CParser } from '../core/parser';
 import { RULES, RULES_BY_ID } from '../core/rules/index';
-import { LineIndex } from '../core/text';
+import { encodeSource, LineIndex } from '../core/text';
 import type { Finding, Severity } from '../core/types';
 import { entryOf, filterByBaseline, normaliseLine, parseBaseline, type Baseline } from './baseline';
 import { unifiedDiff } from './diff';
@@ -17,7 +17,7 @@ import { formatGithub } from './format/github';
 import { formatJson } from './format/json';
 import { formatSarif } from './format/sarif';
 import { formatSummary, formatText } from './format/text';
-import { IncludeCache, type FileJob, type ScanSettings } from '../node/process-file';
+import { IncludeCache, projectAsksLimitedApi, type FileJob, type ScanSettings } from '../node/process-file';
 import { atLeast, buildReport, locate, TextCache, type LocatedFinding } from './report';
 import { scanFiles, type ScannedFile } from '../node/scan';
 
@@ -31,9 +31,10 @@ export const EXIT_ERROR = 2;
 /** Where the CLI reads and writes; tests pass their own. */
 export interface CliIO {
   cwd: string;
-  stdout(s: string): void;
+  stdout(s: string | Uint8Array): void;
   stderr(s: string): void;
-  readStdin(): Promise<string>;
+  /** Standard input: bytes (so a non-UTF-8 source survives), or text. */
+  readStdin(): Promise<string | Uint8Array>;
   /** Standard error is a terminal (progress bar). */
   stderrIsTTY: boolean;
 }
@@ -190,13 +191,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     projectLimitedApi = cfg.limitedApi;
     root = path.dirname(configPath);
   }
-  for (const build of ['setup.py', 'setup.cfg', 'meson.build']) {
-    try {
-      if (/py_limited_api\s*=\s*(True|true|['"]cp3)/.test(fs.readFileSync(path.join(root, build), 'utf8'))) projectLimitedApi = true;
-    } catch {
-      // absent build file
-    }
-  }
+  projectLimitedApi ||= projectAsksLimitedApi(root);
   if (a['python-versions'] !== undefined) {
     if (!minimumVersion(a['python-versions'])) throw new UsageError(`--python-versions: cannot read '${a['python-versions']}' (expected e.g. ">=3.8")`);
     options.pythonVersions = a['python-versions'];
@@ -227,9 +222,10 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   };
   let jobsList: FileJob[];
   let walkSkipped: Array<{ path: string; reason: string }> = [];
-  let stdinText: string | undefined;
+  let stdinBytes: Uint8Array | undefined;
   if (stdinName !== undefined) {
-    stdinText = await io.readStdin();
+    const raw = await io.readStdin();
+    stdinBytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
     jobsList = [{ abs: path.resolve(io.cwd, stdinName), display: stdinName }];
   } else {
     const filter = new FileFilter(options, root);
@@ -241,10 +237,10 @@ async function run(argv: string[], io: CliIO): Promise<number> {
 
   const progress = io.stderrIsTTY && !a.quiet && jobsList.length > 20;
   const threads = Math.max(1, Math.min(jobs, Math.ceil(jobsList.length / 8)));
-  const parser = threads > 1 && stdinText === undefined ? undefined : await CParser.load();
+  const parser = threads > 1 && stdinBytes === undefined ? undefined : await CParser.load();
   const result = await scanFiles(parser, jobsList, settings, {
     jobs: threads,
-    stdinText,
+    stdinBytes,
     onProgress: progress
       ? (done, total) => {
           const width = 30;
@@ -297,11 +293,15 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   };
   let fixParser: CParser | undefined;
   const fixIncludes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
-  if (stdinText !== undefined && a.fix) {
+  if (stdinBytes !== undefined && a.fix) {
+    // The fixed source goes to standard output in the input's own encoding; the exit code says
+    // whether shown findings are left that no fix removed.
     const file = result.files[0];
     const r = file ? await fixing(file) : undefined;
-    io.stdout(r ? r.fixed.text : stdinText);
-    return EXIT_OK;
+    io.stdout(r && file ? encodeSource({ text: r.fixed.text, encoding: file.encoding ?? 'utf8', bom: file.bom ?? false }) : stdinBytes);
+    const fixedAway = new Set(r?.fixed.rounds[0]?.fixes ?? []);
+    const left = located.filter((l) => !coreOf.get(l)!.fixes.some((x) => fixedAway.has(x)));
+    return left.some((l) => atLeast(l.severity, failLevel)) ? EXIT_FINDINGS : EXIT_OK;
   }
   if (a.diff) {
     let any = false;

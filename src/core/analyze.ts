@@ -3,7 +3,7 @@ import { CfgTooDeep } from './cfg';
 import { BudgetExceeded } from './dataflow';
 import { describeFunction, findFunctions, type FunctionInfo } from './functions';
 import { collectMacros, isStatementMacro, MacroExpander, macroAsFunction, type MacroDef } from './macros';
-import { targetFacts, type Options, type TargetFacts } from './options';
+import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyseOwnership, type OwnershipAnalysis } from './ownership';
 import type { CParser, SyntaxNode, SyntaxTree } from './parser';
 import { blankStatementMacros, conditionalVariants } from './preprocess';
@@ -128,20 +128,31 @@ export function enabledRules(opts: Options, only?: ReadonlySet<string>): Rule[] 
   return RULES.filter((r) => (!only || only.has(r.id)) && opts.rules[r.id] !== 'off');
 }
 
+/** The names in `#include "name"` lines. */
+export function quotedIncludes(text: string): string[] {
+  return text.includes('#') ? [...text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)].map((m) => m[1]) : [];
+}
+
 function includedMacros(req: AnalyzeRequest): MacroDef[] {
   if (!req.readInclude) return [];
   const out: MacroDef[] = [];
-  for (const m of req.text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)) {
-    const inc = req.readInclude(req.path, m[1]);
+  for (const name of quotedIncludes(req.text)) {
+    const inc = req.readInclude(req.path, name);
     if (inc) out.push(...collectMacros(inc.text, inc.path));
   }
   return out;
 }
 
+/** A header included with quotes defines `Py_LIMITED_API` (a common way to ask for abi3). */
+function includesDefineLimitedApi(req: AnalyzeRequest): boolean {
+  if (!req.readInclude) return false;
+  return quotedIncludes(req.text).some((name) => definesLimitedApi(req.readInclude!(req.path, name)?.text ?? ''));
+}
+
 /** Analyses one file's text with every enabled rule. */
 export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis {
   const text = req.text;
-  const targets = targetFacts(req.options, text, req.projectLimitedApi);
+  const targets = targetFacts(req.options, text, req.projectLimitedApi || includesDefineLimitedApi(req));
   const rules = enabledRules(req.options, req.rules).filter((r) => r.id !== UNUSED_IGNORE);
   const lines = new LineIndex(text);
   const eol = detectEol(text);

@@ -1,6 +1,6 @@
 import { parse as parseToml } from 'smol-toml';
 import { RULES_BY_ID } from './rules/index';
-import { minimumVersion, type Options, type RuleLevel } from './options';
+import { buildFileAsksLimitedApi, minimumVersion, type Options, type RuleLevel } from './options';
 
 /** A problem in a configuration file; the rest of the configuration still applies. */
 export interface ConfigProblem {
@@ -28,7 +28,7 @@ function stringList(v: unknown): string[] | undefined {
 
 /** Reads `[tool.cpyref]` from a pyproject.toml's text. */
 export function readPyproject(text: string): PyprojectConfig {
-  const out: PyprojectConfig = { options: {}, limitedApi: /py[-_]limited[-_]api\s*=\s*(true|["']cp3)/i.test(text), problems: [] };
+  const out: PyprojectConfig = { options: {}, limitedApi: buildFileAsksLimitedApi(text), problems: [] };
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text) as Record<string, unknown>;

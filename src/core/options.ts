@@ -92,7 +92,20 @@ export function versionAtLeast(v: [number, number], w: [number, number]): boolea
 export function targetFacts(opts: Options, text: string, projectLimitedApi = false): TargetFacts {
   return {
     min: minimumVersion(opts.pythonVersions) ?? [3, 8],
-    limitedApi: projectLimitedApi || (text.includes('Py_LIMITED_API') && /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text)),
+    limitedApi: projectLimitedApi || definesLimitedApi(text),
     compatHeader: text.includes('pythoncapi_compat') && /#\s*include\s*["<][^">]*pythoncapi_compat\.h[">]/.test(text),
   };
 }
+
+/** True when the text defines `Py_LIMITED_API`. */
+export function definesLimitedApi(text: string): boolean {
+  return text.includes('Py_LIMITED_API') && /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text);
+}
+
+/** True when a build file (`pyproject.toml`, `setup.py`, `setup.cfg`, `meson.build`) asks for a limited-API (abi3) build. */
+export function buildFileAsksLimitedApi(text: string): boolean {
+  return /py[-_]limited[-_]api\s*[=:]\s*(?:true|["']?cp3)/i.test(text);
+}
+
+/** The build files that may ask for a limited-API build, next to pyproject.toml. */
+export const BUILD_FILES = ['pyproject.toml', 'setup.py', 'setup.cfg', 'meson.build'];

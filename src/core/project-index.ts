@@ -286,6 +286,7 @@ export class ProjectIndex {
     this.files.set(fi.path, fi);
     this.memo = new Map();
     this.byName = undefined;
+    this.borrowed = undefined;
   }
 
   /** Removes a file's entry. */
@@ -293,6 +294,7 @@ export class ProjectIndex {
     this.files.delete(path);
     this.memo = new Map();
     this.byName = undefined;
+    this.borrowed = undefined;
   }
 
   /** Whether the file is indexed. */
@@ -300,22 +302,24 @@ export class ProjectIndex {
     return this.files.has(path);
   }
 
+  /** One file's entry. */
+  entry(path: string): FileIndex | undefined {
+    return this.files.get(path);
+  }
+
   /** Every file's entry (plain data: it can cross to another thread and back into an index). */
   entries(): FileIndex[] {
     return [...this.files.values()];
   }
 
-  /** Any indexed file defines `Py_LIMITED_API`. */
-  get limitedApi(): boolean {
-    for (const f of this.files.values()) if (f.limitedApi) return true;
-    return false;
-  }
-
+  private borrowed: Set<string> | undefined;
   /** Names declared as returning borrowed references. */
   borrowedDeclarations(): Set<string> {
-    const s = new Set<string>();
-    for (const f of this.files.values()) for (const n of f.borrowedDecls) s.add(n);
-    return s;
+    if (!this.borrowed) {
+      this.borrowed = new Set();
+      for (const f of this.files.values()) for (const n of f.borrowedDecls) this.borrowed.add(n);
+    }
+    return this.borrowed;
   }
 
   /** The entries of every file, by function name (built once per change). */

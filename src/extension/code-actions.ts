@@ -78,13 +78,32 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
       suppress.diagnostics = [d];
       actions.push(suppress);
     }
-    const edits = ours.length ? await fixAllEdits() : [];
-    if (edits.length) {
-      const all = new vscode.CodeAction('Fix all cpyref problems in this file', vscode.CodeActionKind.QuickFix);
-      all.command = apply(all.title, edits);
-      actions.push(all);
-    }
+    // Computing fix-all means re-parsing the file: it is done only when this action is picked.
+    if (ours.length && selectSafeFixes(result.findings).length) actions.push(new FixAllInFile(doc, result));
     return actions;
+  }
+
+  async resolveCodeAction(action: vscode.CodeAction): Promise<vscode.CodeAction> {
+    if (!(action instanceof FixAllInFile)) return action;
+    // Edits for an older version of the document are never produced: the action then does nothing.
+    if (action.doc.isClosed || action.doc.version !== action.result.version) return action;
+    const fixed = await this.engine.fixAll(action.doc, action.result);
+    if (fixed && action.doc.version === action.result.version) {
+      const e = spanEdit(action.result.text, fixed.text);
+      action.edit = new vscode.WorkspaceEdit();
+      action.edit.replace(action.doc.uri, new Positions(action.result.text).range(e.start, e.end), e.newText);
+    }
+    return action;
+  }
+}
+
+/** "Fix all cpyref problems in this file", resolved (its edit computed) only when picked. */
+class FixAllInFile extends vscode.CodeAction {
+  constructor(
+    readonly doc: vscode.TextDocument,
+    readonly result: DocumentResult,
+  ) {
+    super('Fix all cpyref problems in this file', vscode.CodeActionKind.QuickFix);
   }
 }
 

@@ -7,7 +7,9 @@ import { applyPyproject, readPyproject, type PyprojectConfig } from '../core/con
 import { DocumentSession, type ParseMode } from '../core/document';
 import { defaultOptions, type Options } from '../core/options';
 import { CParser, type ParserLocation } from '../core/parser';
-import { indexFile, ProjectIndex } from '../core/project-index';
+import { decodeSource } from '../core/text';
+import { projectAsksLimitedApi } from '../node/process-file';
+import { indexFile, ProjectIndex, type FileIndex } from '../core/project-index';
 import type { Finding } from '../core/types';
 import { readSettings, type EditorSettings } from './config';
 
@@ -28,6 +30,9 @@ export interface FileSettings {
   /** The folder that relative globs are matched against. */
   root: string | undefined;
 }
+
+/** Thrown when a document closes while its analysis waits. */
+export class DocumentClosed extends Error {}
 
 /** Where the wasm files are: beside the bundle when packaged, else in node_modules. */
 export function parserLocation(): ParserLocation {
@@ -77,9 +82,14 @@ export class Engine implements vscode.Disposable {
     return this.parserPromise;
   }
 
-  log(message: string, level: 'messages' | 'verbose' = 'messages', scope?: vscode.Uri): void {
-    const trace = readSettings(scope).editor.trace;
-    if (trace === 'verbose' || (trace === 'messages' && level === 'messages')) this.output.appendLine(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+  private trace = readSettings(undefined).editor.trace;
+  /** Re-reads what the engine keeps of the settings (the trace level); called when they change. */
+  settingsChanged(): void {
+    this.trace = readSettings(undefined).editor.trace;
+  }
+
+  log(message: string, level: 'messages' | 'verbose' = 'messages'): void {
+    if (this.trace === 'verbose' || (this.trace === 'messages' && level === 'messages')) this.output.appendLine(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
   }
 
   /** Reads a pyproject.toml once (until it changes). */
@@ -101,6 +111,7 @@ export class Engine implements vscode.Disposable {
   /** Forgets cached pyproject.toml files (one changed). */
   forgetConfiguration(): void {
     this.pyprojects.clear();
+    this.limitedApiRoots.clear();
   }
 
   /** The options for a file: defaults, then the nearest pyproject.toml in its workspace folder, then the editor settings. */
@@ -124,27 +135,47 @@ export class Engine implements vscode.Disposable {
       }
     }
     const { options, editor } = readSettings(uri, base);
+    if (!limitedApi && root && uri.scheme === 'file') limitedApi = this.buildAsksLimitedApi(root);
     return { options, editor, limitedApi, root };
   }
 
-  /** Text of a header included with quotes: the open document if any, else the file on disk. */
-  private readInclude(from: string, name: string): { path: string; text: string } | undefined {
-    const abs = path.resolve(path.dirname(from), name);
-    const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === abs);
-    if (open) return { path: abs, text: open.getText() };
-    try {
-      const st = fs.statSync(abs);
-      if (st.isFile() && st.size < 4 * 1024 * 1024) return { path: abs, text: fs.readFileSync(abs, 'utf8') };
-    } catch {
-      // not there
+  private readonly limitedApiRoots = new Map<string, boolean>();
+  /** Whether `setup.py`/`setup.cfg`/`meson.build` in `root` ask for abi3 (read once, until configuration changes). */
+  private buildAsksLimitedApi(root: string): boolean {
+    let v = this.limitedApiRoots.get(root);
+    if (v === undefined) {
+      v = projectAsksLimitedApi(root);
+      this.limitedApiRoots.set(root, v);
+    }
+    return v;
+  }
+
+  /**
+   * Text of a header included with quotes, looked up as the CLI does (the including file's
+   * folder, then the configured include paths): the open document if any, else the file.
+   */
+  private readInclude(from: string, name: string, settings: FileSettings): { path: string; text: string } | undefined {
+    const dirs = [path.dirname(from), ...settings.options.includePaths.map((p) => path.resolve(settings.root ?? path.dirname(from), p))];
+    for (const dir of dirs) {
+      const abs = path.resolve(dir, name);
+      const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === abs);
+      if (open) return { path: abs, text: open.getText() };
+      try {
+        const st = fs.statSync(abs);
+        if (st.isFile() && st.size <= settings.options.maxFileSize) return { path: abs, text: decodeSource(fs.readFileSync(abs)).text };
+      } catch {
+        // not in this folder
+      }
     }
     return undefined;
   }
 
   /** Analyses a document: incrementally while typing, afresh on save (so the editor agrees with the CLI). */
-  async analyze(doc: vscode.TextDocument, mode: ParseMode): Promise<DocumentResult> {
+  async analyze(doc: vscode.TextDocument, mode: ParseMode, known?: FileSettings): Promise<DocumentResult> {
     const parser = await this.parser();
-    const settings = await this.settingsFor(doc.uri);
+    const settings = known ?? (await this.settingsFor(doc.uri));
+    // The document may have closed while the parser or the settings were awaited.
+    if (doc.isClosed) throw new DocumentClosed();
     const key = doc.uri.toString();
     let session = this.sessions.get(key);
     if (!session) {
@@ -156,13 +187,14 @@ export class Engine implements vscode.Disposable {
     const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
     const started = Date.now();
     const r = session.analyze(
-      { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi || this.index.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n) : undefined },
+      { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n, settings) : undefined },
       mode,
     );
-    if (r.findings.some((f) => f.contract)) this.index.set(indexFile(file, text));
+    // A file the background index has not read yet is indexed now (a saved file is re-indexed on save).
+    if (r.findings.some((f) => f.contract) && !this.index.has(file)) this.index.set(indexFile(file, text));
     const pending = dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations());
     const findings = finalizeFindings(pending, (n) => this.index.facing(n, file), r.targets, settings.options);
-    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${findings.length} findings, ${session.lastAnalysed} functions re-analysed`, 'verbose', doc.uri);
+    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${findings.length} findings, ${session.lastAnalysed} functions re-analysed`, 'verbose');
     return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions };
   }
 
@@ -176,7 +208,7 @@ export class Engine implements vscode.Disposable {
     const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
     const analyse = (text: string) => {
       if (text === result.text) return result.findings;
-      const r = analyzeText(parser, { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi || this.index.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n) : undefined });
+      const r = analyzeText(parser, { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n, settings) : undefined });
       return finalizeFindings(dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations()), (n) => this.index.facing(n, file), r.targets, settings.options);
     };
     const fixed = fixToFixpoint(parser, result.text, analyse);
@@ -215,10 +247,13 @@ export class Engine implements vscode.Disposable {
     return n;
   }
 
-  /** Re-indexes one saved or changed file. */
+  /** Re-indexes one saved file; listeners hear of it only when what the index knows changed. */
   reindex(uri: vscode.Uri, text: string): void {
-    this.index.set(indexFile(uri.scheme === 'file' ? uri.fsPath : uri.toString(), text));
-    this.indexChanged.fire();
+    const fi = indexFile(uri.scheme === 'file' ? uri.fsPath : uri.toString(), text);
+    const facts = (f: FileIndex) => JSON.stringify([f.registrations.map((r) => r.name), f.returnEdges, f.stolen, f.borrowedDecls, f.functions, f.includes]);
+    const before = this.index.entry(fi.path);
+    this.index.set(fi);
+    if (!before || facts(before) !== facts(fi)) this.indexChanged.fire();
   }
 
   dispose(): void {

@@ -44,8 +44,14 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
   live.refreshAll();
   // The Python-facing index is lexical and built in small chunks after activation.
   const indexing = new vscode.CancellationTokenSource();
-  context.subscriptions.push(indexing);
-  setTimeout(() => void engine.indexWorkspace(indexing.token).catch((e: Error) => output.appendLine(`[index] ${e.message}`)), 500);
+  const start = setTimeout(() => void engine.indexWorkspace(indexing.token).catch((e: Error) => output.appendLine(`[index] ${e.message}`)), 500);
+  context.subscriptions.push({
+    dispose: () => {
+      clearTimeout(start);
+      indexing.cancel();
+      indexing.dispose();
+    },
+  });
   return { engine, live, scan };
 }
 

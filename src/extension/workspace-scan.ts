@@ -1,10 +1,11 @@
 import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { scanInBackground } from '../node/background-scan';
-import type { ScanSettings } from '../node/process-file';
+import { IncludeCache, type ScanSettings } from '../node/process-file';
 import type { ScanResult } from '../node/scan';
-import { selectSafeFixes, spanEdit } from '../core/fixes';
-import { fixToFixpoint } from '../core/fix-file';
+import { spanEdit } from '../core/fixes';
+import { fixScannedFile } from '../node/fixing';
 import { Positions, toDiagnostic } from './convert';
 import { isCandidate, type LiveDiagnostics } from './diagnostics';
 import { parserLocation, type Engine } from './engine';
@@ -24,14 +25,13 @@ export interface ScanSummary {
  * for closed files too.
  */
 export class WorkspaceScan {
-  private last: Map<string, { result: ScanResult; root: string }> = new Map();
 
   constructor(
     private readonly engine: Engine,
     private readonly live: LiveDiagnostics,
   ) {}
 
-  private async scanFolder(folder: vscode.WorkspaceFolder, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<ScanResult | undefined> {
+  private async scanFolder(folder: vscode.WorkspaceFolder, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<{ result: ScanResult; settings: ScanSettings } | undefined> {
     if (folder.uri.scheme !== 'file') {
       this.engine.output.appendLine(`[scan] ${folder.name}: not on the local file system; only open files are analysed there`);
       return undefined;
@@ -41,7 +41,7 @@ export class WorkspaceScan {
     const scanSettings: ScanSettings = {
       options: settings.options,
       reportUnusedIgnores: false,
-      includeDirs: settings.options.includePaths.map((p) => vscode.Uri.joinPath(vscode.Uri.file(root), p).fsPath),
+      includeDirs: settings.options.includePaths.map((p) => path.resolve(root, p)),
       projectLimitedApi: settings.limitedApi,
       parserLocation: parserLocation(),
     };
@@ -49,14 +49,18 @@ export class WorkspaceScan {
     // One core is left to the editor: typing must not wait for the scan.
     const result = await scanInBackground({ folder: folder.uri.fsPath, root, settings: scanSettings, jobs: Math.max(1, os.availableParallelism() - 1) }, progress, signal);
     for (const f of result.files) f.display = vscode.workspace.asRelativePath(f.abs, false);
-    this.last.set(folder.uri.toString(), { result, root });
-    return result;
+    return { result, settings: scanSettings };
   }
 
   /** Runs the scan with a progress notification; publishes diagnostics for files that are not open. */
   async run(opts: { silent?: boolean; token?: vscode.CancellationToken } = {}): Promise<ScanSummary> {
+    return (await this.scan(opts)).summary;
+  }
+
+  private async scan(opts: { silent?: boolean; token?: vscode.CancellationToken }): Promise<{ summary: ScanSummary; results: Array<{ result: ScanResult; settings: ScanSettings }> }> {
     const folders = vscode.workspace.workspaceFolders ?? [];
     const summary: ScanSummary = { files: 0, findings: 0, filesWithFindings: 0, skipped: 0, cancelled: false };
+    const results: Array<{ result: ScanResult; settings: ScanSettings }> = [];
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'cpyref: scanning the workspace', cancellable: true },
       async (progress, token) => {
@@ -66,14 +70,17 @@ export class WorkspaceScan {
         try {
           for (const folder of folders) {
             let reported = 0;
-            const result = await this.scanFolder(folder, abort.signal, (done, total) => {
+            const scanned = await this.scanFolder(folder, abort.signal, (done, total) => {
               const pct = Math.floor((done / total) * 100);
               if (pct > reported) {
                 progress.report({ increment: (pct - reported) / folders.length, message: `${done}/${total} files` });
                 reported = pct;
               }
             });
-            if (result) await this.publish(result, summary, abort.signal);
+            if (scanned) {
+              results.push(scanned);
+              await this.publish(folder, scanned.result, summary, abort.signal);
+            }
           }
         } catch (e) {
           if ((e as Error).name !== 'AbortError') throw e;
@@ -87,7 +94,7 @@ export class WorkspaceScan {
     if (summary.cancelled) {
       this.engine.output.appendLine('[scan] cancelled');
       if (!opts.silent) void vscode.window.showInformationMessage('cpyref: workspace scan cancelled.');
-      return summary;
+      return { summary, results };
     }
     const text = `cpyref: ${summary.findings} problem${summary.findings === 1 ? '' : 's'} in ${summary.filesWithFindings} of ${summary.files} files${summary.skipped ? `; ${summary.skipped} skipped (see the output)` : ''}.`;
     this.engine.output.appendLine(`[scan] ${text}`);
@@ -96,10 +103,10 @@ export class WorkspaceScan {
         if (choice) void vscode.commands.executeCommand('workbench.actions.view.problems');
       });
     }
-    return summary;
+    return { summary, results };
   }
 
-  private async publish(result: ScanResult, summary: ScanSummary, signal: AbortSignal): Promise<void> {
+  private async publish(folder: vscode.WorkspaceFolder, result: ScanResult, summary: ScanSummary, signal: AbortSignal): Promise<void> {
     summary.files += result.stats.files;
     summary.skipped += result.skipped.length;
     for (const s of result.skipped) this.engine.output.appendLine(`[scan] skipped ${s.path}: ${s.reason}`);
@@ -112,6 +119,14 @@ export class WorkspaceScan {
       await new Promise((r) => setTimeout(r, 5));
       if (signal.aborted) throw Object.assign(new Error('scan cancelled'), { name: 'AbortError' });
     };
+    // Files of this folder that an earlier scan reported but this one did not (deleted, now excluded) lose their diagnostics.
+    const seen = new Set(result.files.map((f) => vscode.Uri.file(f.abs).toString()));
+    const prefix = folder.uri.toString() + '/';
+    for (const key of [...this.live.scanned.keys()]) {
+      if (!key.startsWith(prefix) || seen.has(key)) continue;
+      this.live.scanned.delete(key);
+      if (!open.has(key)) batch.push([vscode.Uri.parse(key), undefined]);
+    }
     for (const file of result.files) {
       const uri = vscode.Uri.file(file.abs);
       const key = uri.toString();
@@ -142,23 +157,23 @@ export class WorkspaceScan {
    * are left alone (the fixes were computed on the text on disk).
    */
   async fixAll(opts: { apply?: boolean } = {}): Promise<vscode.WorkspaceEdit | undefined> {
-    const summary = await this.run({ silent: true });
+    const { summary, results } = await this.scan({ silent: true });
     if (summary.cancelled) return undefined;
     const parser = await this.engine.parser();
     const edit = new vscode.WorkspaceEdit();
     const metadata: vscode.WorkspaceEditEntryMetadata = { label: 'cpyref: safe fixes', needsConfirmation: true };
-    for (const { result } of this.last.values()) {
+    for (const { result, settings } of results) {
+      const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
       for (const file of result.files) {
         const uri = vscode.Uri.file(file.abs);
         const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
         if (open?.isDirty || file.text === undefined) continue;
-        if (!selectSafeFixes(file.findings).length) continue;
-        // The scan's fixes, less any that would add a syntax error.
-        const original = file.text;
-        const fixed = fixToFixpoint(parser, original, (t) => (t === original ? file.findings : []));
-        if (fixed.text === original) continue;
-        const e = spanEdit(original, fixed.text);
-        edit.replace(uri, new Positions(original).range(e.start, e.end), e.newText, metadata);
+        // As the CLI's --fix (without --all): shown findings, hints left out, to a fixpoint.
+        const shown = file.findings.filter((f) => f.severity !== 'hint');
+        const fixed = fixScannedFile(parser, file, shown, result, settings, includes, (f) => f.severity !== 'hint');
+        if (!fixed || fixed.text === file.text) continue;
+        const e = spanEdit(file.text, fixed.text);
+        edit.replace(uri, new Positions(file.text).range(e.start, e.end), e.newText, metadata);
       }
     }
     if (edit.size === 0) {

@@ -34,6 +34,12 @@ export class FileFilter {
     const r = this.rel(abs);
     return this.exclude.some((m) => m.match(r));
   }
+  /** True when a folder is excluded (a pattern matches the folder itself): its files are never walked. */
+  excludedDir(abs: string): boolean {
+    const r = this.rel(abs);
+    return this.exclude.some((m) => m.match(r) || m.match(`${r}/`));
+  }
+
   /** True when a path found while walking a folder should be scanned. */
   included(abs: string): boolean {
     const r = this.rel(abs);
@@ -106,7 +112,7 @@ export function collectFiles(paths: string[], cwd: string, filter: FileFilter): 
           }
         }
         if (isDir) {
-          if (!filter.excluded(path.join(child, '.cpyref-probe'))) walk(child, childDisplay);
+          if (!filter.excludedDir(child)) walk(child, childDisplay);
         } else if (isFile && filter.included(child)) add(child, childDisplay);
       }
     };

@@ -30,9 +30,12 @@ export function writeFixes(file: ScannedFile, precomputed?: { text: string; appl
   if (!fixed) return { display: file.display, applied: 0 };
   let current: Buffer;
   let mode: number;
+  // Through a symbolic link, the file that changes is the one it points to (the link stays a link).
+  let target: string;
   try {
-    current = fs.readFileSync(file.abs);
-    mode = fs.statSync(file.abs).mode;
+    target = fs.realpathSync(file.abs);
+    current = fs.readFileSync(target);
+    mode = fs.statSync(target).mode;
   } catch (e) {
     return { display: file.display, applied: 0, refused: `unreadable now (${(e as NodeJS.ErrnoException).code})` };
   }
@@ -41,7 +44,7 @@ export function writeFixes(file: ScannedFile, precomputed?: { text: string; appl
   }
   const decoded = decodeSource(current);
   const bytes = encodeSource({ text: fixed.text, encoding: file.encoding ?? decoded.encoding, bom: file.bom ?? decoded.bom });
-  const tmp = path.join(path.dirname(file.abs), `.${path.basename(file.abs)}.cpyref-${process.pid}-${Date.now()}.tmp`);
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.cpyref-${process.pid}-${Date.now()}.tmp`);
   try {
     const fd = fs.openSync(tmp, 'wx', mode & 0o7777);
     try {
@@ -51,11 +54,11 @@ export function writeFixes(file: ScannedFile, precomputed?: { text: string; appl
       fs.closeSync(fd);
     }
     // A last check narrows the window in which an editor's save could be overwritten.
-    if (createHash('sha1').update(fs.readFileSync(file.abs)).digest('hex') !== file.hash) {
+    if (createHash('sha1').update(fs.readFileSync(target)).digest('hex') !== file.hash) {
       fs.rmSync(tmp, { force: true });
       return { display: file.display, applied: 0, refused: 'changed since it was read; not fixed' };
     }
-    fs.renameSync(tmp, file.abs);
+    fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     return { display: file.display, applied: 0, refused: `could not write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };

@@ -36,8 +36,8 @@ export interface ScanRun {
   jobs: number;
   /** Called after each file with the number done and the total. */
   onProgress?(done: number, total: number): void;
-  /** Source text for one file instead of reading it (standard input). */
-  stdinText?: string;
+  /** Source bytes for one file instead of reading it (standard input). */
+  stdinBytes?: Uint8Array;
   /** Stops the scan: workers are terminated and the scan rejects with an AbortError. */
   signal?: AbortSignal;
 }
@@ -99,6 +99,11 @@ async function runInWorkers(jobs: FileJob[], sizes: Map<string, number>, setting
     });
   try {
     await Promise.all(Array.from({ length: threads }, runOne));
+  } catch (e) {
+    // One worker failed: the others stop too, so no work goes on after the scan has failed.
+    next = jobs.length;
+    for (const w of workers) void w.terminate();
+    throw e;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -113,7 +118,7 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
     run.onProgress?.(++done, jobs.length);
   };
   const threads = Math.max(1, Math.min(run.jobs, Math.ceil(jobs.length / BATCH)));
-  if (threads > 1 && run.stdinText === undefined) {
+  if (threads > 1 && run.stdinBytes === undefined) {
     // Largest files first, so that no worker is left with a big file at the end.
     const sizes = new Map(jobs.map((j) => [j.abs, fileSize(j.abs)]));
     await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), sizes, settings, threads, onDone, run.signal);
@@ -122,12 +127,12 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
     const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
     for (const job of jobs) {
       if (run.signal?.aborted) throw abortError();
-      onDone(processFile(parser, job, settings, includes, run.stdinText));
+      onDone(processFile(parser, job, settings, includes, run.stdinBytes));
     }
   }
   const order = new Map(jobs.map((j, i) => [j.abs, i]));
   outcomes.sort((a, b) => order.get(a.abs)! - order.get(b.abs)!);
-  return finalizeScan(outcomes, settings.options, run.stdinText);
+  return finalizeScan(outcomes, settings.options, run.stdinBytes && decodeSource(run.stdinBytes).text);
 }
 
 /** Decides Python-facing severities across the project and turns pending findings into final ones. */

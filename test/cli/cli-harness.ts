@@ -17,7 +17,7 @@ export async function runCli(cwd: string, args: string[], stdin = '', stderrIsTT
   const io: CliIO = {
     cwd,
     stdout: (s) => {
-      stdout += s;
+      stdout += typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
     },
     stderr: (s) => {
       stderr += s;

@@ -72,7 +72,8 @@ async function diagnosticAt(doc: vscode.TextDocument, line: number): Promise<vsc
 async function actionsFor(doc: vscode.TextDocument, d: vscode.Diagnostic, kind = vscode.CodeActionKind.QuickFix): Promise<vscode.CodeAction[]> {
   // The workbench learns about diagnostics asynchronously, so poll until it passes ours to the provider.
   return waitFor('code actions', async () => {
-    const all = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, d.range, kind.value);
+    // Resolve the actions too: "Fix all in this file" computes its edit only when resolved.
+    const all = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, d.range, kind.value, 50);
     // Until the workbench has our diagnostic, only the file-wide action comes back.
     return all.some((a) => a.title.startsWith('Suppress')) ? all : undefined;
   });
@@ -102,9 +103,12 @@ async function coreFixedAt(doc: vscode.TextDocument, line: number, safe = true):
 }
 
 async function applyAction(doc: vscode.TextDocument, action: vscode.CodeAction): Promise<void> {
-  assert.ok(action.command, `${action.title} carries a command`);
   const version = doc.version;
-  assert.equal(await vscode.commands.executeCommand(action.command.command, ...(action.command.arguments ?? [])), true);
+  if (action.edit) assert.ok(await vscode.workspace.applyEdit(action.edit));
+  else {
+    assert.ok(action.command, `${action.title} carries an edit or a command`);
+    assert.equal(await vscode.commands.executeCommand(action.command.command, ...(action.command.arguments ?? [])), true);
+  }
   await waitFor('the edit', () => doc.version > version);
 }
 
