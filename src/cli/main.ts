@@ -12,7 +12,7 @@ import { entryOf, filterByBaseline, normaliseLine, parseBaseline, type Baseline 
 import { unifiedDiff } from './diff';
 import { collectFiles, FileFilter } from '../node/files';
 import { writeFixes } from '../node/fix';
-import { fixScannedFile } from '../node/fixing';
+import { fixProject, fixScannedFile, type FixProject } from '../node/fixing';
 import { formatGithub } from './format/github';
 import { formatJson } from './format/json';
 import { formatSarif } from './format/sarif';
@@ -282,16 +282,20 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     const shown = located.filter((l) => fileOf.get(l) === file).map((l) => coreOf.get(l)!);
     if (!shown.some((f) => f.fixes.some((x) => x.safe))) return undefined;
     fixParser ??= parser ?? (await CParser.load());
+    let lines: LineIndex | undefined;
     const keep = (f: Finding, text: string) => {
       if (f.severity === 'hint' && !a.all) return false;
       if (!baseline) return true;
-      const line = new LineIndex(text).lineText(new LineIndex(text).position(f.start).line);
+      if (lines?.text !== text) lines = new LineIndex(text);
+      const line = lines.lineText(lines.position(f.start).line);
       return filterByBaseline([f], () => ({ rule: f.rule, path: file.display.split('\\').join('/'), function: f.function ?? null, text: normaliseLine(line) }), baseline).length > 0;
     };
-    const fixed = fixScannedFile(fixParser, file, shown, result, settings, fixIncludes, keep);
+    project ??= fixProject(result);
+    const fixed = fixScannedFile(fixParser, file, shown, project, settings, fixIncludes, keep);
     return fixed && fixed.text !== file.text ? { fixed, shown } : undefined;
   };
   let fixParser: CParser | undefined;
+  let project: FixProject | undefined;
   const fixIncludes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
   if (stdinBytes !== undefined && a.fix) {
     // The fixed source goes to standard output in the input's own encoding; the exit code says

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { decodeSource } from '../core/text';
 import { LineIndex } from '../core/text';
-import type { Finding, Severity } from '../core/types';
+import { SEVERITIES, type Finding, type Severity } from '../core/types';
 import type { ScanResult, ScannedFile } from '../node/scan';
 
 /** An edit in 1-based lines and columns. */
@@ -109,11 +109,10 @@ export function locate(file: ScannedFile, f: Finding, cache: TextCache): Located
   };
 }
 
-const SEVERITY_ORDER: Severity[] = ['error', 'warning', 'information', 'hint'];
 
 /** True when `s` is at least as severe as `level`. */
 export function atLeast(s: Severity, level: Severity): boolean {
-  return SEVERITY_ORDER.indexOf(s) <= SEVERITY_ORDER.indexOf(level);
+  return SEVERITIES.indexOf(s) <= SEVERITIES.indexOf(level);
 }
 
 /** Builds the report from a scan's result. */

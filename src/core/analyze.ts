@@ -6,7 +6,7 @@ import { collectMacros, isStatementMacro, MacroExpander, macroAsFunction, type M
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyseOwnership, type OwnershipAnalysis } from './ownership';
 import type { CParser, SyntaxNode, SyntaxTree } from './parser';
-import { blankStatementMacros, conditionalVariants } from './preprocess';
+import { blankStatementMacros, conditionalVariants, quotedIncludes } from './preprocess';
 import { resolveReturnFinding } from './rules/borrowed-singleton-return';
 import { RULES, RULES_BY_ID } from './rules/index';
 import type { FunctionContext, PendingFinding, Rule } from './rules/rule';
@@ -14,7 +14,7 @@ import { ID as UNUSED_IGNORE } from './rules/unused-ignore';
 import { isSuppressed, readSuppressions } from './suppressions';
 import { SINGLETON_PATTERN } from './syntax';
 import { detectEol, LineIndex } from './text';
-import type { Finding, Severity } from './types';
+import { SEVERITIES, type Finding, type Severity } from './types';
 import type { FacingInfo } from './project-index';
 
 /** What to analyse. */
@@ -128,11 +128,6 @@ export function enabledRules(opts: Options, only?: ReadonlySet<string>): Rule[] 
   return RULES.filter((r) => (!only || only.has(r.id)) && opts.rules[r.id] !== 'off');
 }
 
-/** The names in `#include "name"` lines. */
-export function quotedIncludes(text: string): string[] {
-  return text.includes('#') ? [...text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)].map((m) => m[1]) : [];
-}
-
 function includedMacros(req: AnalyzeRequest): MacroDef[] {
   if (!req.readInclude) return [];
   const out: MacroDef[] = [];
@@ -187,7 +182,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
       const contextKey = req.cache ? cacheContext(req, rules, targets, macroMap) : '';
       for (const fn of functions) {
         if (!req.cache) {
-          analyseFunction(parser, fn, 0, undefined);
+          analyseFunction(fn, 0, undefined);
           continue;
         }
         // The editor re-analyses only functions whose text (or context) changed.
@@ -201,7 +196,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
           continue;
         }
         const before = { findings: result.findings.length, skipped: result.skippedFunctions.length, errorRegions: result.stats.errorRegions };
-        analyseFunction(parser, fn, 0, undefined);
+        analyseFunction(fn, 0, undefined);
         req.cache.set(key, {
           findings: result.findings.slice(before.findings).map((f) => shiftFinding(f, -start)),
           skipped: result.skippedFunctions.slice(before.skipped).map((x) => ({ ...x, start: x.start - start })),
@@ -223,7 +218,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
               const original = functions.find((o) => o.node.startIndex === fn.node.startIndex + start);
               if (original && !original.node.hasError) continue;
               const first = result.findings.length;
-              analyseFunction(parser, fn, start, undefined);
+              analyseFunction(fn, start, undefined);
               // A fix computed on a variant is valid only where the variant equals the original text.
               for (const f of result.findings.slice(first)) f.fixes = f.fixes.filter((x) => x.edits.every((e) => sameLines(text, variant, e.start, e.end)));
             }
@@ -242,7 +237,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
         trees.push(mt);
         const fnNode = mt.rootNode.namedChildren.find((c) => c?.type === 'function_definition');
         const info = fnNode && describeFunction(fnNode, pseudo.text);
-        if (info) analyseFunction(parser, { ...info, name: def.name }, pseudo.offset, def, users);
+        if (info) analyseFunction({ ...info, name: def.name }, pseudo.offset, def, users);
       }
     } finally {
       expander.dispose();
@@ -250,8 +245,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
     }
 
     // eslint-disable-next-line no-inner-declarations
-    function analyseFunction(p: CParser, fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
-      void p;
+    function analyseFunction(fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
       const bodyText = fn.body.text;
       if (!relevantRe.test(bodyText) || !mayMatter(fn.returnsObject, bodyText, relevantMacroRe)) return;
       result.stats.analysedFunctions++;
@@ -303,12 +297,6 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
   return result;
 }
 
-/**
- * Top-level regions that mention a singleton but are not inside a cleanly parsed
- * function, and hold a preprocessor conditional: where `#if` variants may recover
- * the function. Each region spans the top-level node and its previous sibling (a
- * signature split by `#ifdef` leaves the body as a separate node).
- */
 /** True when `a` and `b` agree on the whole lines spanning [start, end). */
 function sameLines(a: string, b: string, start: number, end: number): boolean {
   const from = a.lastIndexOf('\n', start - 1) + 1;
@@ -322,6 +310,12 @@ function cacheContext(req: AnalyzeRequest, rules: Rule[], targets: TargetFacts, 
   return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0]) + macroPart;
 }
 
+/**
+ * Top-level regions that mention a singleton but are not inside a cleanly parsed
+ * function, and hold a preprocessor conditional: where `#if` variants may recover
+ * the function. Each region spans the top-level node and its previous sibling (a
+ * signature split by `#ifdef` leaves the body as a separate node).
+ */
 function unanalysableRegions(root: SyntaxNode, text: string, functions: FunctionInfo[], relevant: RegExp): Array<[number, number]> {
   const clean = functions.filter((f) => !f.node.hasError).map((f) => [f.node.startIndex, f.node.endIndex]);
   const out: Array<[number, number]> = [];
@@ -349,7 +343,7 @@ function countErrorRegions(body: SyntaxNode): number {
   return n;
 }
 
-const ORDER: Severity[] = ['error', 'warning', 'information', 'hint'];
+const ORDER = SEVERITIES;
 const LEVEL_TO_SEVERITY: Record<string, Severity> = { error: 'error', warning: 'warning', info: 'information', hint: 'hint' };
 
 /** Decides contract-dependent severities and messages, and applies the configured rule levels. */

@@ -33,14 +33,10 @@ class GenerationCache implements FunctionCache {
   set(key: string, value: CachedFunction): void {
     this.current.set(key, value);
   }
-  /** Forgets entries not used since the last call. */
+  /** Forgets entries not used (read or written) since the last call. */
   nextGeneration(): void {
     this.previous = this.current;
     this.current = new Map();
-  }
-  /** Number of function results computed (not reused) in the current generation. */
-  get size(): number {
-    return this.current.size;
   }
 }
 

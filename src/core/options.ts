@@ -17,8 +17,6 @@ export interface Options {
   maxFileSize: number;
   /** Folders searched for headers included with quotes (relative to the project root). */
   includePaths: string[];
-  /** Show hint-level findings (the CLI's `--all`). */
-  showHints: boolean;
 }
 
 /** Defaults of every option. */
@@ -30,7 +28,6 @@ export const DEFAULT_OPTIONS: Readonly<Options> = Object.freeze({
   rules: {},
   maxFileSize: 8 * 1024 * 1024,
   includePaths: [],
-  showHints: false,
 });
 
 /** A copy of the defaults. */

@@ -81,3 +81,8 @@ export function conditionalVariants(text: string, max = 3): string[] {
   }
   return variants;
 }
+
+/** The names in `#include "name"` lines. */
+export function quotedIncludes(text: string): string[] {
+  return text.includes('#') ? [...text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)].map((m) => m[1]) : [];
+}

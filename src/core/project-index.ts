@@ -1,4 +1,5 @@
 import { STEALING } from './api/stealing';
+import { quotedIncludes } from './preprocess';
 
 /** Where a function is registered with CPython (a method table, a slot, a getter). */
 export interface Registration {
@@ -171,6 +172,12 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
   }
 }
 
+/** Functions declared with cpychecker's `CPYCHECKER_RETURNS_BORROWED_REF` marker. */
+export function borrowedDeclarationsIn(text: string): string[] {
+  if (!text.includes('CPYCHECKER_RETURNS_BORROWED_REF')) return [];
+  return [...text.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)].map((m) => m[1]);
+}
+
 /** Indexes one file: registrations, call edges and borrowed markers. */
 export function indexFile(path: string, text: string): FileIndex {
   const { toks, directives } = tokenize(text);
@@ -181,10 +188,10 @@ export function indexFile(path: string, text: string): FileIndex {
     stolen: [],
     borrowedDecls: [],
     functions: [],
-    includes: [...text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)].map((m) => m[1].split('/').pop()!),
+    includes: quotedIncludes(text).map((name) => name.split('/').pop()!),
     limitedApi: text.includes('Py_LIMITED_API') && /^[ \t]*#[ \t]*define[ \t]+Py_LIMITED_API\b/m.test(text),
   };
-  if (text.includes('CPYCHECKER_RETURNS_BORROWED_REF')) for (const m of text.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)) out.borrowedDecls.push(m[1]);
+  out.borrowedDecls.push(...borrowedDeclarationsIn(text));
   scanRegistrations(toks, out.registrations, false);
   // Method-table entries written as macros (Argument Clinic's `#define X_METHODDEF {...},`).
   for (const d of directives) {

@@ -4,9 +4,6 @@ import { DEFAULT_EDITOR_SETTINGS, type EditorSettings, type RunMode } from './de
 
 export { DEFAULT_EDITOR_SETTINGS, type EditorSettings };
 
-/** Maps `cpyref.*` setting names to the core option they set. */
-export const SETTING_TO_OPTION = { include: 'include', exclude: 'exclude', rules: 'rules', pythonVersions: 'pythonVersions' } as const;
-
 /**
  * Reads every `cpyref.*` setting for a resource into typed objects. The only place that
  * calls `getConfiguration`. Options that the user set explicitly override `base` (the

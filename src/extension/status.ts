@@ -10,7 +10,7 @@ export function registerStatus(context: vscode.ExtensionContext, engine: Engine,
   const update = () => {
     const uri = vscode.window.activeTextEditor?.document.uri;
     const r = uri ? live.result(uri) : undefined;
-    const state = engine.state === 'failed' ? 'parser failed to load' : engine.state === 'loading' ? 'loading the parser' : 'ready';
+    const state = { failed: 'the parser failed to load (see the output)', loading: 'loading the parser', ready: 'ready', idle: 'waiting for a C file' }[engine.state];
     item.severity = engine.state === 'failed' ? vscode.LanguageStatusSeverity.Error : vscode.LanguageStatusSeverity.Information;
     item.busy = engine.state === 'loading';
     item.text = r ? `cpyref: ${r.findings.length} problem${r.findings.length === 1 ? '' : 's'}` : 'cpyref';

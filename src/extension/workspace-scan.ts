@@ -5,7 +5,7 @@ import { scanInBackground } from '../node/background-scan';
 import { IncludeCache, type ScanSettings } from '../node/process-file';
 import type { ScanResult } from '../node/scan';
 import { spanEdit } from '../core/fixes';
-import { fixScannedFile } from '../node/fixing';
+import { fixProject, fixScannedFile } from '../node/fixing';
 import { Positions, toDiagnostic } from './convert';
 import { isCandidate, type LiveDiagnostics } from './diagnostics';
 import { parserLocation, type Engine } from './engine';
@@ -164,13 +164,14 @@ export class WorkspaceScan {
     const metadata: vscode.WorkspaceEditEntryMetadata = { label: 'cpyref: safe fixes', needsConfirmation: true };
     for (const { result, settings } of results) {
       const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
+      const project = fixProject(result);
       for (const file of result.files) {
         const uri = vscode.Uri.file(file.abs);
         const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
         if (open?.isDirty || file.text === undefined) continue;
         // As the CLI's --fix (without --all): shown findings, hints left out, to a fixpoint.
         const shown = file.findings.filter((f) => f.severity !== 'hint');
-        const fixed = fixScannedFile(parser, file, shown, result, settings, includes, (f) => f.severity !== 'hint');
+        const fixed = fixScannedFile(parser, file, shown, project, settings, includes, (f) => f.severity !== 'hint');
         if (!fixed || fixed.text === file.text) continue;
         const e = spanEdit(file.text, fixed.text);
         edit.replace(uri, new Positions(file.text).range(e.start, e.end), e.newText, metadata);

@@ -1,33 +1,24 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { applySafeFixes } from '../core/fixes';
 import { decodeSource, encodeSource } from '../core/text';
 import type { ScannedFile } from './scan';
 
 /** The outcome of fixing one file. */
 export interface FixOutcome {
-  display: string;
   applied: number;
   /** Why the file was left alone. */
   refused?: string;
 }
 
-/** The fixed text of a scanned file (all safe fixes), or undefined when nothing changes. */
-export function fixedText(file: ScannedFile): { text: string; applied: number } | undefined {
-  if (file.text === undefined || !file.findings.some((f) => f.fixes.some((x) => x.safe))) return undefined;
-  const r = applySafeFixes(file.text, file.findings);
-  return r.applied && r.text !== file.text ? r : undefined;
-}
-
 /**
- * Writes a file's safe fixes atomically: the bytes on disk must still be those that were
- * analysed; the new bytes go to a temporary file in the same folder, which then
- * replaces the original by rename, so a reader (or a crash) sees the old or the new file.
+ * Writes a file's fixed text (from `fixScannedFile`) atomically: the bytes on disk must
+ * still be those that were analysed; the new bytes go to a temporary file in the same
+ * folder, which then replaces the original by rename, so a reader (or a crash) sees the
+ * old or the new file.
  */
-export function writeFixes(file: ScannedFile, precomputed?: { text: string; applied: number }): FixOutcome {
-  const fixed = precomputed && precomputed.text !== file.text ? precomputed : precomputed ? undefined : fixedText(file);
-  if (!fixed) return { display: file.display, applied: 0 };
+export function writeFixes(file: ScannedFile, fixed: { text: string; applied: number }): FixOutcome {
+  if (fixed.text === file.text) return { applied: 0 };
   let current: Buffer;
   let mode: number;
   // Through a symbolic link, the file that changes is the one it points to (the link stays a link).
@@ -37,10 +28,10 @@ export function writeFixes(file: ScannedFile, precomputed?: { text: string; appl
     current = fs.readFileSync(target);
     mode = fs.statSync(target).mode;
   } catch (e) {
-    return { display: file.display, applied: 0, refused: `unreadable now (${(e as NodeJS.ErrnoException).code})` };
+    return { applied: 0, refused: `unreadable now (${(e as NodeJS.ErrnoException).code})` };
   }
   if (createHash('sha1').update(current).digest('hex') !== file.hash) {
-    return { display: file.display, applied: 0, refused: 'changed since it was read; not fixed' };
+    return { applied: 0, refused: 'changed since it was read; not fixed' };
   }
   const decoded = decodeSource(current);
   const bytes = encodeSource({ text: fixed.text, encoding: file.encoding ?? decoded.encoding, bom: file.bom ?? decoded.bom });
@@ -56,12 +47,12 @@ export function writeFixes(file: ScannedFile, precomputed?: { text: string; appl
     // A last check narrows the window in which an editor's save could be overwritten.
     if (createHash('sha1').update(fs.readFileSync(target)).digest('hex') !== file.hash) {
       fs.rmSync(tmp, { force: true });
-      return { display: file.display, applied: 0, refused: 'changed since it was read; not fixed' };
+      return { applied: 0, refused: 'changed since it was read; not fixed' };
     }
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    return { display: file.display, applied: 0, refused: `could not write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    return { applied: 0, refused: `could not write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
-  return { display: file.display, applied: fixed.applied };
+  return { applied: fixed.applied };
 }

@@ -6,6 +6,19 @@ import type { Finding } from '../core/types';
 import type { IncludeCache, ScanSettings } from './process-file';
 import type { ScanResult, ScannedFile } from './scan';
 
+/** What a scan knew of the project, rebuilt once for fixing its files. */
+export interface FixProject {
+  index: ProjectIndex;
+  borrowed: Set<string>;
+}
+
+/** The project index and borrowed declarations of a scan's result. */
+export function fixProject(scan: Pick<ScanResult, 'index' | 'declaredBorrowed'>): FixProject {
+  const index = new ProjectIndex();
+  for (const fi of scan.index) index.set(fi);
+  return { index, borrowed: new Set(scan.declaredBorrowed) };
+}
+
 /**
  * The fixes the CLI applies to one scanned file: its shown findings' safe fixes, then any
  * a re-analysis of the fixed text still offers, until none is left, keeping only fixes
@@ -16,15 +29,13 @@ export function fixScannedFile(
   parser: CParser,
   file: ScannedFile,
   shown: Finding[],
-  scan: Pick<ScanResult, 'index' | 'declaredBorrowed'>,
+  project: FixProject,
   settings: ScanSettings,
   includes: IncludeCache,
   keep: (f: Finding, text: string) => boolean,
 ): FixedFile | undefined {
   if (file.text === undefined || !file.targets) return undefined;
-  const index = new ProjectIndex();
-  for (const fi of scan.index) index.set(fi);
-  const borrowed = new Set(scan.declaredBorrowed);
+  const { index, borrowed } = project;
   const original = file.text;
   const analyse = (text: string): Finding[] => {
     if (text === original) return shown;

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { analyzeText, cannotHaveFindings, quotedIncludes, type SkippedFunction } from '../core/analyze';
+import { analyzeText, cannotHaveFindings, type SkippedFunction } from '../core/analyze';
+import { quotedIncludes } from '../core/preprocess';
 import { collectSingletonMacros } from '../core/macros';
+import { borrowedDeclarationsIn } from '../core/project-index';
 import type { Options, TargetFacts } from '../core/options';
 import { BUILD_FILES, buildFileAsksLimitedApi, targetFacts } from '../core/options';
 import type { CParser, ParserLocation } from '../core/parser';
@@ -97,7 +99,8 @@ export class IncludeCache {
   }
 }
 
-function skip(job: FileJob, reason: string, size = 0): FileOutcome {
+/** The outcome of a file that was not analysed, with the reason. */
+export function skip(job: FileJob, reason: string, size = 0): FileOutcome {
   return { ...job, skipped: reason, pending: [], size, parsed: false, skippedFunctions: [], errorRegions: 0, borrowedDecls: [] };
 }
 
@@ -130,7 +133,7 @@ export function processFile(parser: CParser, job: FileJob, settings: ScanSetting
       parsed: false,
       skippedFunctions: [],
       errorRegions: 0,
-      borrowedDecls: raw.includes('CPYCHECKER_RETURNS_BORROWED_REF') ? [...raw.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)].map((m) => m[1]) : [],
+      borrowedDecls: borrowedDeclarationsIn(raw),
       targets: targetFacts(settings.options, raw, settings.projectLimitedApi),
     };
   }
@@ -145,12 +148,8 @@ export function processFile(parser: CParser, job: FileJob, settings: ScanSetting
     parsed: false,
     skippedFunctions: [],
     errorRegions: 0,
-    borrowedDecls: text.includes('CPYCHECKER_RETURNS_BORROWED_REF') ? [...text.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)].map((m) => m[1]) : [],
+    borrowedDecls: borrowedDeclarationsIn(text),
   };
-  if (cannotHaveFindings(text) && cannotHaveFindings(text, text.includes('#include') ? includes.macroNames(job.abs, text) : [])) {
-    base.targets = targetFacts(settings.options, text, settings.projectLimitedApi);
-    return base;
-  }
   let result: ReturnType<typeof analyzeText>;
   try {
     result = analyzeText(parser, {

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CParser } from '../core/parser';
-import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
+import { IncludeCache, processFile, skip, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
 
 /** Messages from the scan's main thread. */
 export type WorkerRequest = { jobs: FileJob[] } | { done: true };
@@ -21,7 +21,7 @@ async function run(): Promise<void> {
       try {
         outcomes.push(processFile(parser, job, settings, includes));
       } catch (e) {
-        outcomes.push({ ...job, skipped: `internal error: ${(e as Error).message}`, pending: [], size: 0, parsed: false, skippedFunctions: [], errorRegions: 0, borrowedDecls: [] });
+        outcomes.push(skip(job, `internal error: ${(e as Error).message}`));
       }
     }
     parentPort!.postMessage({ outcomes } satisfies WorkerReply);

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { applySafeFixes } from '../../src/core/fixes';
 import { writeFixes } from '../../src/node/fix';
 import { EXIT_FINDINGS, EXIT_OK } from '../../src/cli/main';
 import { scanFiles } from '../../src/node/scan';
@@ -128,7 +129,7 @@ describe('cpyref --fix', () => {
     assert.ok(file.hash);
     const edited = REGISTERED_BUG.replace('{\n    return', '{\n    /* edited in an editor meanwhile */\n    return');
     fs.writeFileSync(abs, edited);
-    const outcome = writeFixes(file);
+    const outcome = writeFixes(file, applySafeFixes(file.text!, file.findings));
     assert.ok(outcome.refused, 'the fix is refused');
     assert.match(outcome.refused, /changed/);
     assert.equal(outcome.applied, 0);
@@ -141,7 +142,7 @@ describe('cpyref --fix', () => {
     const abs = path.join(dir, 'mod.c');
     const settings = { options: defaultOptions(), reportUnusedIgnores: false, includeDirs: [], projectLimitedApi: false };
     const [file] = (await scanFiles(await loadParser(), [{ abs, display: 'mod.c' }], settings, { jobs: 1 })).files;
-    const outcome = writeFixes(file);
+    const outcome = writeFixes(file, applySafeFixes(file.text!, file.findings));
     assert.equal(outcome.refused, undefined);
     assert.equal(outcome.applied, 1);
     assert.equal(fs.readFileSync(abs, 'utf8'), REGISTERED_FIXED);

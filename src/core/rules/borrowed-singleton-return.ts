@@ -40,7 +40,6 @@ export const borrowedSingletonReturn: Rule = {
   defaultSeverity: 'error',
   summary: 'A function that must return a new reference returns a borrowed singleton (Py_None, Py_True, ...) on some path.',
   fixable: true,
-  usesOwnership: true,
   checkFunction(ctx) {
     if (!ctx.fn.returnsObject || ctx.fn.borrowedMarker) return;
     const analysis = ctx.ownership();

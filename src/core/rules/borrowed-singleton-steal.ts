@@ -41,7 +41,6 @@ export const borrowedSingletonSteal: Rule = {
   defaultSeverity: 'error',
   summary: 'A singleton is passed without an owned reference to an argument that steals one (PyTuple_SET_ITEM, N in Py_BuildValue, ...).',
   fixable: true,
-  usesOwnership: true,
   checkFunction(ctx) {
     if (ctx.macro) return;
     const latent = singletonsImmortal(ctx.targets);

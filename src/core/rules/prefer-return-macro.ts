@@ -32,7 +32,6 @@ export const preferReturnMacro: Rule = {
   defaultSeverity: 'hint',
   summary: 'An incref of a singleton followed by its return can be written as the Py_RETURN_* macro.',
   fixable: true,
-  usesOwnership: false,
   checkFunction(ctx) {
     if (ctx.macro || !ctx.fn.returnsPyObject || returnMacrosUnreliable(ctx.targets)) return;
     for (const ret of ctx.fn.body.descendantsOfType('return_statement')) {

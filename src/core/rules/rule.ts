@@ -53,8 +53,6 @@ export interface Rule {
   summary: string;
   /** Whether the rule offers fixes. */
   fixable: boolean;
-  /** Whether the rule needs the ownership analysis of functions that mention singletons. */
-  usesOwnership: boolean;
   checkFunction(ctx: FunctionContext): void;
 }
 

@@ -35,7 +35,6 @@ export const singletonDecref: Rule = {
   defaultSeverity: 'error',
   summary: 'Py_DECREF/Py_XDECREF/Py_CLEAR of a singleton the function does not own on some path.',
   fixable: false,
-  usesOwnership: true,
   checkFunction(ctx) {
     if (ctx.macro) return;
     const latent = singletonsImmortal(ctx.targets);

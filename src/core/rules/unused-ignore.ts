@@ -26,6 +26,5 @@ export const unusedIgnore: Rule = {
   defaultSeverity: 'warning',
   summary: 'A cpyref suppression comment that suppresses nothing (with --report-unused-ignores).',
   fixable: false,
-  usesOwnership: false,
   checkFunction() {},
 };
