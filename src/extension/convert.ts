@@ -12,9 +12,14 @@ const SEVERITY: Record<Severity, vscode.DiagnosticSeverity> = {
 
 /** Offsets of a text as VS Code positions (works for a document or for a file's scanned text). */
 export class Positions {
-  private readonly lines: LineIndex;
-  constructor(text: string) {
-    this.lines = new LineIndex(text);
+  private readonly lines: { position(offset: number): { line: number; column: number } };
+  /** From the text itself, or from positions a scan worker computed (`[offset, line, column]`). */
+  constructor(source: string | Array<[number, number, number]>) {
+    if (typeof source === 'string') this.lines = new LineIndex(source);
+    else {
+      const known = new Map(source.map(([o, line, column]) => [o, { line, column }]));
+      this.lines = { position: (o) => known.get(o) ?? { line: 0, column: 0 } };
+    }
   }
   at(offset: number): vscode.Position {
     const p = this.lines.position(offset);

@@ -31,7 +31,7 @@ export class WorkspaceScan {
     private readonly live: LiveDiagnostics,
   ) {}
 
-  private async scanFolder(folder: vscode.WorkspaceFolder, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<{ result: ScanResult; settings: ScanSettings } | undefined> {
+  private async scanFolder(folder: vscode.WorkspaceFolder, signal: AbortSignal, progress: (done: number, total: number) => void, withTexts: boolean): Promise<{ result: ScanResult; settings: ScanSettings } | undefined> {
     if (folder.uri.scheme !== 'file') {
       this.engine.output.appendLine(`[scan] ${folder.name}: not on the local file system; only open files are analysed there`);
       return undefined;
@@ -47,7 +47,7 @@ export class WorkspaceScan {
     };
     // The walk, the analysis and the project index all run off the extension host's thread.
     // One core is left to the editor: typing must not wait for the scan.
-    const result = await scanInBackground({ folder: folder.uri.fsPath, root, settings: scanSettings, jobs: Math.max(1, os.availableParallelism() - 1) }, progress, signal);
+    const result = await scanInBackground({ folder: folder.uri.fsPath, root, settings: scanSettings, jobs: Math.max(1, os.availableParallelism() - 1), withTexts }, progress, signal);
     for (const f of result.files) f.display = vscode.workspace.asRelativePath(f.abs, false);
     return { result, settings: scanSettings };
   }
@@ -57,7 +57,7 @@ export class WorkspaceScan {
     return (await this.scan(opts)).summary;
   }
 
-  private async scan(opts: { silent?: boolean; token?: vscode.CancellationToken }): Promise<{ summary: ScanSummary; results: Array<{ result: ScanResult; settings: ScanSettings }> }> {
+  private async scan(opts: { silent?: boolean; token?: vscode.CancellationToken; withTexts?: boolean }): Promise<{ summary: ScanSummary; results: Array<{ result: ScanResult; settings: ScanSettings }> }> {
     const folders = vscode.workspace.workspaceFolders ?? [];
     const summary: ScanSummary = { files: 0, findings: 0, filesWithFindings: 0, skipped: 0, cancelled: false };
     const results: Array<{ result: ScanResult; settings: ScanSettings }> = [];
@@ -70,13 +70,18 @@ export class WorkspaceScan {
         try {
           for (const folder of folders) {
             let reported = 0;
-            const scanned = await this.scanFolder(folder, abort.signal, (done, total) => {
-              const pct = Math.floor((done / total) * 100);
-              if (pct > reported) {
-                progress.report({ increment: (pct - reported) / folders.length, message: `${done}/${total} files` });
-                reported = pct;
-              }
-            });
+            const scanned = await this.scanFolder(
+              folder,
+              abort.signal,
+              (done, total) => {
+                const pct = Math.floor((done / total) * 100);
+                if (pct > reported) {
+                  progress.report({ increment: (pct - reported) / folders.length, message: `${done}/${total} files` });
+                  reported = pct;
+                }
+              },
+              opts.withTexts ?? false,
+            );
             if (scanned) {
               results.push(scanned);
               await this.publish(folder, scanned.result, summary, abort.signal);
@@ -140,7 +145,7 @@ export class WorkspaceScan {
         this.live.scanned.delete(key);
         if (!open.has(key) && this.live.collection.has(uri)) batch.push([uri, undefined]);
       } else {
-        const pos = new Positions(file.text!);
+        const pos = new Positions(file.positions ?? file.text!);
         const diags = file.findings.map((f) => toDiagnostic(f, uri, pos));
         this.live.scanned.set(key, diags);
         // Open files keep their live diagnostics: they reflect unsaved text.
@@ -157,7 +162,7 @@ export class WorkspaceScan {
    * are left alone (the fixes were computed on the text on disk).
    */
   async fixAll(opts: { apply?: boolean } = {}): Promise<vscode.WorkspaceEdit | undefined> {
-    const { summary, results } = await this.scan({ silent: true });
+    const { summary, results } = await this.scan({ silent: true, withTexts: true });
     if (summary.cancelled) return undefined;
     const parser = await this.engine.parser();
     const edit = new vscode.WorkspaceEdit();

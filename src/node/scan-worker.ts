@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { collectFiles, FileFilter } from './files';
 import type { ScanSettings } from './process-file';
-import { scanFiles, type ScanResult } from './scan';
+import { LineIndex } from '../core/text';
+import { scanFiles, type ScanResult, type ScannedFile } from './scan';
 
 /** What the background scan is asked to do: walk `folder` and scan it, as the CLI would. */
 export interface BackgroundScanRequest {
@@ -10,6 +11,11 @@ export interface BackgroundScanRequest {
   root: string;
   settings: ScanSettings;
   jobs: number;
+  /**
+   * Keep each file's text and fixes (for fixing). Without it, files travel light: the
+   * findings without fixes, and the line and column of every offset they use.
+   */
+  withTexts?: boolean;
 }
 
 /** Messages from the background scan. */
@@ -18,6 +24,27 @@ export type BackgroundScanMessage =
   | { files: ScanResult['files'] }
   | { result: ScanResult }
   | { error: string };
+
+/** A file as the Problems panel needs it: findings without fixes, positions instead of the text. */
+function light(file: ScannedFile): ScannedFile {
+  if (file.text === undefined) return file;
+  const lines = new LineIndex(file.text);
+  const offsets = new Set<number>();
+  for (const f of file.findings) {
+    offsets.add(f.start).add(f.end);
+    for (const r of f.related) if (r.path === undefined) offsets.add(r.start).add(r.end);
+  }
+  return {
+    ...file,
+    text: undefined,
+    pending: [],
+    findings: file.findings.map((f) => ({ ...f, fixes: [] })),
+    positions: [...offsets].map((o) => {
+      const p = lines.position(o);
+      return [o, p.line, p.column] as [number, number, number];
+    }),
+  };
+}
 
 async function run(): Promise<void> {
   const req = workerData as BackgroundScanRequest;
@@ -36,8 +63,9 @@ async function run(): Promise<void> {
   });
   result.skipped.unshift(...skipped);
   result.stats.skippedFiles += skipped.length;
+  const files = req.withTexts ? result.files : result.files.map(light);
   // The files go in slices: one huge message would hold up the receiving thread while it is decoded.
-  for (let i = 0; i < result.files.length; i += 100) parentPort!.postMessage({ files: result.files.slice(i, i + 100) } satisfies BackgroundScanMessage);
+  for (let i = 0; i < files.length; i += 100) parentPort!.postMessage({ files: files.slice(i, i + 100) } satisfies BackgroundScanMessage);
   parentPort!.postMessage({ result: { ...result, files: [] } } satisfies BackgroundScanMessage);
 }
 

@@ -12,6 +12,8 @@ import type { WorkerReply } from './worker';
 /** A scanned file with its final findings. */
 export interface ScannedFile extends FileOutcome {
   findings: Finding[];
+  /** `[offset, line, column]` of the findings' offsets, when the text was left behind (a light background scan). */
+  positions?: Array<[number, number, number]>;
 }
 
 /** A file that was not analysed. */
