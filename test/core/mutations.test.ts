@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { analyzeText, finalizeFindings } from '../../src/core/analyze';
-import { fixToFixpoint } from '../../src/core/fix-file';
+import { countSyntaxErrors, fixToFixpoint } from '../../src/core/fix-file';
 import type { CParser } from '../../src/core/parser';
 import { indexFile, ProjectIndex } from '../../src/core/project-index';
 import { decodeSource } from '../../src/core/text';
@@ -100,22 +100,6 @@ function mutate(text: string, rand: () => number): Mutant {
   return { text: out, ops };
 }
 
-/** ERROR nodes plus MISSING nodes of a parse of `text`, walked with a cursor (no recursion). */
-function syntaxErrors(parser: CParser, text: string): number {
-  const tree = parser.parse(text);
-  try {
-    const c = tree.walk();
-    let n = 0;
-    for (;;) {
-      if (c.nodeType === 'ERROR' || c.nodeIsMissing) n++;
-      if (c.gotoFirstChild()) continue;
-      while (!c.gotoNextSibling()) if (!c.gotoParent()) return n;
-    }
-  } finally {
-    tree.delete();
-  }
-}
-
 function readIncludeNextTo(from: string, name: string) {
   const p = path.join(path.dirname(from), name);
   return fs.existsSync(p) ? { path: p, text: fs.readFileSync(p, 'utf8') } : undefined;
@@ -177,8 +161,8 @@ function checkMutant(parser: CParser, file: string, name: string, m: Mutant): Mu
     // only fixes that add no syntax error.
     const result = fixToFixpoint(parser, m.text, (t) => analyse(parser, file, t).findings);
     const fixed = result.text;
-    const before = syntaxErrors(parser, m.text);
-    const afterFix = syntaxErrors(parser, fixed);
+    const before = countSyntaxErrors(parser, m.text);
+    const afterFix = countSyntaxErrors(parser, fixed);
     const chosen = result.rounds.flatMap((r) => r.fixes);
     if (afterFix > before) report.problems.errors = `${before} ERROR/MISSING nodes before the fixes, ${afterFix} after (${chosen.map((f) => f.description).join('; ')})`;
     result.rounds.forEach((round, i) => {

@@ -10,6 +10,7 @@ import { indexFile, ProjectIndex } from '../../src/core/project-index';
 import { LineIndex } from '../../src/core/text';
 import type { Finding } from '../../src/core/types';
 import type { CpyrefApi } from '../../src/extension/extension';
+import { waitFor } from './wait';
 
 const EXT_ID = 'cpyref.cpyref';
 const RULE = 'borrowed-singleton-return';
@@ -22,16 +23,6 @@ function folder(): vscode.WorkspaceFolder {
 
 function wsUri(...parts: string[]): vscode.Uri {
   return vscode.Uri.joinPath(folder().uri, ...parts);
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 20000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function api(): Promise<CpyrefApi> {

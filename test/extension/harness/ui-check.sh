@@ -26,23 +26,7 @@ cat > "$RUN/ud/User/settings.json" <<'JSON'
 JSON
 export XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_RUNTIME_DIR="$RUN/xdg"
 "$TOOLS/node_modules/.bin/code-server" --user-data-dir "$RUN/ud" --extensions-dir "$RUN/exts" --install-extension "$ROOT/cpyref.vsix" >/dev/null
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-setsid "$TOOLS/node_modules/.bin/code-server" \
-  --auth none --bind-addr "127.0.0.1:$PORT" \
-  --user-data-dir "$RUN/ud" --extensions-dir "$RUN/exts" \
-  --disable-telemetry --disable-update-check --disable-workspace-trust \
-  --disable-getting-started-override --ignore-last-opened > "$RUN/code-server.log" 2>&1 &
-CS_PID=$!
-cleanup() {
-  local pgid; pgid=$(ps -o pgid= -p "$CS_PID" 2>/dev/null | tr -d ' ' || true)
-  if [ -n "$pgid" ]; then
-    kill -- "-$pgid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 -- "-$pgid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pgid" 2>/dev/null || true
-  fi
-  rm -rf "$RUN/ud" "$RUN/exts" "$RUN/xdg" "$RUN/workspace"
-}
-trap cleanup EXIT
-for _ in $(seq 1 150); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
-CS_URL="http://127.0.0.1:$PORT" WS_DIR="$RUN/workspace" OUT_DIR="$SHOTS" NODE_PATH="$TOOLS/node_modules" node "$HERE/ui-check.js"
+source "$HERE/code-server.sh"
+start_code_server --disable-workspace-trust
+CS_URL="$CS_URL" WS_DIR="$RUN/workspace" OUT_DIR="$SHOTS" NODE_PATH="$TOOLS/node_modules" node "$HERE/ui-check.js"
 echo "screenshots in $SHOTS"
