@@ -39,6 +39,8 @@ export interface CfgEdge {
   step?: PathStep;
   /** On the edges of a condition: whether the condition holds along this edge. */
   holds?: boolean;
+  /** On a `switch` edge to `case K:`: the label's value. */
+  caseValue?: SyntaxNode;
 }
 
 /** A per-function control-flow graph. Node 0 is the entry, node 1 the exit. */
@@ -359,7 +361,7 @@ class Builder {
         const value = item.childForFieldName('value');
         const j = this.add('join');
         const label = isDefault ? 'default' : `case ${snippet(value?.text ?? '', 30)}`;
-        this.nodes[s].succ.push({ to: j, step: this.step(item, `switch ${shown} takes \`${label}:\` on this path`) });
+        this.nodes[s].succ.push({ to: j, step: this.step(item, `switch ${shown} takes \`${label}:\` on this path`), caseValue: isDefault ? undefined : value ?? undefined });
         this.connect(f, j);
         f = this.seq(this.caseBody(item), [{ from: j }]);
       } else {

@@ -2,6 +2,7 @@ import { buildCfg, type Cfg, type CfgNode, type PathStep, type Span } from './cf
 import { API_RETURNS } from './api/returns.generated';
 import { FORMAT_CALLS, STEALING, stolenArguments } from './api/stealing';
 import { BudgetExceeded, solveForward, type Budget } from './dataflow';
+import { Feasibility, NO_FACTS, type Facts } from './feasibility';
 import type { MacroExpander } from './macros';
 import type { SyntaxNode } from './parser';
 import {
@@ -24,14 +25,31 @@ import {
 export const OTHER = -1;
 
 /**
- * The facts on one path: the singleton (or OTHER) each tracked local holds, and how
- * many unconsumed references to each singleton the function owns (capped at 8).
+ * The facts on one path: the singleton (or OTHER) each tracked local holds, how many
+ * unconsumed references to each singleton the function owns (capped at 8), the steals
+ * of singletons it did not own that no later incref has repaid yet, and what the
+ * branches taken say about flags (see feasibility.ts).
  */
 export interface PathState {
   vars: number[];
   owned: number[];
+  /** Unrepaid steals of unowned singletons, oldest first: `site * 8 + singleton` (at most 8). */
+  debts: number[];
+  /** Bit per singleton: a test showed that something the function may own is that singleton. */
+  mayOwn: number;
+  facts: Facts;
   /** Branches and assignments that led here; not part of the state's identity. */
   steps: PathStep[];
+  /** Per singleton, the last call that took a reference to it on this path; not part of the identity. */
+  lastSteal: ReadonlyArray<StealNote | undefined>;
+}
+
+/** A call that took a reference to a singleton (for the message of a later release). */
+export interface StealNote {
+  callee: string;
+  when: 'always' | 'on-success';
+  start: number;
+  end: number;
 }
 
 /** A disjunction of path states keyed by their facts. */
@@ -41,21 +59,27 @@ const MAX_OWNED = 8;
 const MAX_STATES = 64;
 const MAX_PATH_STEPS = 12;
 const MAX_TRACKED = 12;
+const MAX_DEBTS = 8;
 
 function key(s: PathState): string {
-  return s.vars.join(',') + '|' + s.owned.join(',');
+  return s.vars.join(',') + '|' + s.owned.join(',') + '|' + s.debts.join(',') + '|' + s.mayOwn + (s.facts.length ? '|' + s.facts.join('\u0002') : '');
 }
 
 function withOwned(s: PathState, i: number, delta: number): PathState {
   const owned = s.owned.slice();
   owned[i] = Math.max(0, Math.min(MAX_OWNED, owned[i] + delta));
-  return { vars: s.vars, owned, steps: s.steps };
+  return { ...s, owned };
 }
 
 function withStep(s: PathState, step: PathStep): PathState {
   const steps = s.steps.length >= MAX_PATH_STEPS ? s.steps.slice(1) : s.steps.slice();
   steps.push(step);
-  return { vars: s.vars, owned: s.owned, steps };
+  return { ...s, steps };
+}
+
+/** The sites whose steal of singleton `s` is still unrepaid on this path. */
+export function unpaidSites(st: PathState, s: number): number[] {
+  return st.debts.filter((d) => d % 8 === s).map((d) => Math.floor(d / 8));
 }
 
 /** A place where a reference to a singleton is released or given away, with the path state just before. */
@@ -70,6 +94,18 @@ export interface ConsumeEvent {
   kind: 'decref' | 'steal';
   /** For steals: whether the reference is taken even when the call fails. */
   when?: 'always' | 'on-success';
+  /** For steals: the site's id (see `OwnershipAnalysis.unpaid`). */
+  site?: number;
+  /** A release of a singleton by name after a test showed something the function may own is it. */
+  excused?: boolean;
+  state: PathState;
+}
+
+/** A steal of a singleton the function did not own that some path never repays. */
+export interface UnpaidDebt {
+  site: number;
+  singleton: number;
+  /** The state where the path leaves the function or releases the singleton with the debt open. */
   state: PathState;
 }
 
@@ -97,6 +133,10 @@ export interface OwnershipAnalysis {
   returns: ReturnVerdict[];
   /** Every release or steal of a singleton, per path state (for the steal and decref rules). */
   events: ConsumeEvent[];
+  /** Steals of unowned singletons that some path leaves unrepaid (by exiting or releasing it). */
+  unpaid: UnpaidDebt[];
+  /** Steal sites whose debt a later incref repays on some path. */
+  paidSites: ReadonlySet<number>;
   /** Some node had more path states than the cap; results may be incomplete. */
   truncated: boolean;
 }
@@ -150,6 +190,9 @@ type Pair = [PathState, number];
 /** Evaluates expressions over path states: the transfer function of the ownership analysis. */
 class Evaluator {
   readonly events: ConsumeEvent[] = [];
+  readonly unpaid: UnpaidDebt[] = [];
+  readonly paidSites = new Set<number>();
+  private readonly sites = new Map<string, number>();
   private recording = false;
   private readonly relevant: RegExp;
 
@@ -188,11 +231,53 @@ class Evaluator {
     return at ?? { start: node.startIndex, end: node.endIndex };
   }
 
+  /** The id of a steal site (a call's argument, or a macro use). */
+  private site(node: SyntaxNode, arg: SyntaxNode | undefined, at: Span | undefined): number {
+    const k = `${at?.start ?? -1}:${node.startIndex}:${arg?.startIndex ?? -1}`;
+    let id = this.sites.get(k);
+    if (id === undefined) {
+      id = this.sites.size;
+      this.sites.set(k, id);
+    }
+    return id;
+  }
+
   private consume(node: SyntaxNode, at: Span | undefined, st: PathState, s: number, kind: 'decref' | 'steal', arg?: SyntaxNode, when?: 'always' | 'on-success'): PathState {
-    if (this.recording) this.events.push({ node, arg, at, singleton: s, kind, when, state: st });
+    const site = kind === 'steal' ? this.site(node, arg, at) : undefined;
+    // `if (x == Py_None) Py_DECREF(Py_None);` releases x's reference when the function may own x.
+    const excused = kind === 'decref' && st.owned[s] === 0 && (st.mayOwn & (1 << s)) !== 0;
+    if (this.recording) this.events.push({ node, arg, at, singleton: s, kind, when, site, excused, state: st });
+    if (kind === 'decref') {
+      if (st.owned[s] === 0 && !excused && this.recording) for (const d of unpaidSites(st, s)) this.unpaid.push({ site: d, singleton: s, state: st });
+      return withOwned(st, s, -1);
+    }
+    const sp = this.span(node, at);
+    const lastSteal = st.lastSteal.slice();
+    lastSteal[s] = { callee: calleeName(node) ?? 'the call', when: when ?? 'always', ...sp };
+    let next: PathState = { ...st, lastSteal };
+    if (st.owned[s] === 0) {
+      // A steal of a reference the function does not own is a debt that a later incref of
+      // the same singleton on the same path repays (`PyTuple_SET_ITEM(t, i, Py_None); Py_INCREF(Py_None);`).
+      if (next.debts.length < MAX_DEBTS) next = { ...next, debts: [...next.debts, site! * 8 + s] };
+      return next;
+    }
     // A steal on success only leaves the reference with the caller when the call fails; the
     // analysis cannot tell which, so it keeps the count (no false report of a later decref).
-    return when === 'on-success' ? st : withOwned(st, s, -1);
+    return when === 'on-success' ? next : withOwned(next, s, -1);
+  }
+
+  /** An incref of singleton `s`: repays the oldest open steal of it, else adds an owned reference. */
+  private incref(st: PathState, s: number): PathState {
+    const i = st.debts.findIndex((d) => d % 8 === s);
+    const lastSteal = st.lastSteal[s] ? Object.assign(st.lastSteal.slice(), { [s]: undefined }) : st.lastSteal;
+    if (i < 0) return withOwned({ ...st, lastSteal }, s, +1);
+    if (this.recording) this.paidSites.add(Math.floor(st.debts[i] / 8));
+    return { ...st, debts: st.debts.filter((_, k) => k !== i), lastSteal };
+  }
+
+  /** Records the debts still open where a path leaves the function. */
+  recordExit(st: PathState): void {
+    for (const d of st.debts) this.unpaid.push({ site: Math.floor(d / 8), singleton: d % 8, state: st });
   }
 
   /** Evaluates a statement-level node (expression or declaration). */
@@ -312,7 +397,7 @@ class Evaluator {
       return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? withOwned(s, v, +1) : s, v]);
     }
     if (INCREF_CALLS.has(name) && args.length === 1) {
-      return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? withOwned(s, v, +1) : s, OTHER]);
+      return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? this.incref(s, v) : s, OTHER]);
     }
     if (DECREF_CALLS.has(name) && args.length === 1) {
       return this.expr(args[0], st, at).map(([s, v]) => {
@@ -347,7 +432,7 @@ class Evaluator {
           else if (v >= 0) next.push(this.consume(node, at, s2, v, 'steal', a, stolen.get(k)));
           else {
             // Paths that hand over another object are recorded too, so a finding knows it holds on some paths only.
-            if (this.recording) this.events.push({ node, arg: a, at, singleton: OTHER, kind: 'steal', when: stolen.get(k), state: s2 });
+            if (this.recording) this.events.push({ node, arg: a, at, singleton: OTHER, kind: 'steal', when: stolen.get(k), site: this.site(node, a, at), state: s2 });
             next.push(s2);
           }
         }
@@ -368,7 +453,7 @@ function setVar(s: PathState, i: number, v: number): PathState {
   if (s.vars[i] === v) return s;
   const vars = s.vars.slice();
   vars[i] = v;
-  return { vars, owned: s.owned, steps: s.steps };
+  return { ...s, vars };
 }
 
 function dedupe(states: PathState[]): PathState[] {
@@ -522,17 +607,28 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
     if (new RegExp(`\\b${name}\\s*[!=]=|[!=]=\\s*(?:\\([^()]*\\)\\s*)?${name}\\b|Py_Is(?:None|True|False)\\(\\s*${name}\\s*\\)`).test(bodyText)) tracked.set(name, tracked.size);
   }
   const ev = new Evaluator(tracked, expander);
-  const initial: PathState = { vars: new Array(tracked.size).fill(OTHER), owned: new Array(SINGLETONS.length).fill(0), steps: [] };
+  const feasibility = Feasibility.of(cfg.nodes);
+  const initial: PathState = {
+    vars: new Array(tracked.size).fill(OTHER),
+    owned: new Array(SINGLETONS.length).fill(0),
+    debts: [],
+    mayOwn: 0,
+    facts: NO_FACTS,
+    steps: [],
+    lastSteal: [],
+  };
   let truncated = false;
+  const mayOwnTest = identityTestFilter(body, tracked);
   // What a branch's condition can tell, worked out once per edge (the solver visits edges many times).
-  const condCache = new Map<string, { filters: boolean; gained?: { name: string; singleton: number } }>();
+  const condCache = new Map<string, { filters: boolean; gained?: { name: string; singleton: number }; mayOwn: number }>();
   const conditionFacts = (from: CfgNode, holds: boolean) => {
     const k = `${from.id}:${holds}`;
     let f = condCache.get(k);
     if (!f) {
       const text = from.ast!.text;
       const mentionsTracked = tracked.size > 0 && [...tracked.keys()].some((t) => text.includes(t));
-      f = { filters: mentionsTracked, gained: owning.size ? ownedThroughComparison(from.ast!, holds, owning) : undefined };
+      const mayOwn = SINGLETON_RE.test(text) || /Py_Is(?:None|True|False)\b/.test(text) ? identityBits(from.ast!, holds, mayOwnTest) : 0;
+      f = { filters: mentionsTracked, gained: owning.size ? ownedThroughComparison(from.ast!, holds, owning) : undefined, mayOwn };
       condCache.set(k, f);
     }
     return f;
@@ -546,10 +642,29 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
     }
     return r;
   };
+  // A return's own expression may steal or incref (`return Py_BuildValue("N", ...)`); its
+  // states then flow to the exit, where open debts are read.
+  const afterReturn = (node: CfgNode, s: PathState): PathState[] => {
+    const expr = node.macroReturn ? undefined : returnedExpression(node.ast!);
+    return expr ? ev.expr(expr, s, node.at).map(([x]) => x) : [s];
+  };
   const transfer = (node: CfgNode, input: StateSet): StateSet => {
-    if ((node.kind !== 'effect' && node.kind !== 'branch') || !node.ast || !isRelevant(node)) return input;
+    if (!node.ast) return input;
+    const acts = node.kind === 'effect' || node.kind === 'branch' || node.kind === 'return';
+    const owns = acts && isRelevant(node);
+    const writes = !feasibility.empty && (node.kind === 'effect' || node.kind === 'branch');
+    if (!owns && !writes) return input;
     const out: StateSet = new Map();
-    for (const s of input.values()) for (const s2 of ev.statement(node.ast, s, node.at)) if (!out.has(key(s2))) out.set(key(s2), s2);
+    for (const s of input.values()) {
+      const next = !owns ? [s] : node.kind === 'return' ? afterReturn(node, s) : ev.statement(node.ast, s, node.at);
+      for (let s2 of next) {
+        if (writes) {
+          const f = feasibility.afterNode(node, s2.facts);
+          if (f !== s2.facts) s2 = { ...s2, facts: f };
+        }
+        if (!out.has(key(s2))) out.set(key(s2), s2);
+      }
+    }
     return out;
   };
   const inputs = solveForward<StateSet>(
@@ -562,14 +677,23 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
         // `res = f(...); if (res == Py_None) Py_DECREF(Py_None);`: along this edge the reference
         // the function holds through `res` is a reference to the singleton.
         const gained = facts?.gained;
-        if (!edge.step && !facts?.filters && !gained) return out;
+        const feasible = !feasibility.empty && from.ast && (edge.holds !== undefined || edge.caseValue);
+        if (!edge.step && !facts?.filters && !gained && !facts?.mayOwn && !feasible) return out;
         const m: StateSet = new Map();
         for (const s0 of out.values()) {
           // A condition on a local (`r != Py_None`, `r == NULL`) removes the paths it contradicts.
           if (facts?.filters && !consistent(from.ast!, edge.holds!, s0, tracked)) continue;
-          let s = edge.step ? withStep(s0, edge.step) : s0;
+          let s = s0;
+          if (feasible) {
+            // A path that contradicts what earlier branches said of a flag cannot run.
+            const f = edge.caseValue ? feasibility.alongCase(from, edge.caseValue, s.facts) : feasibility.alongBranch(from, edge.holds!, s.facts);
+            if (!f) continue;
+            if (f !== s.facts) s = { ...s, facts: f };
+          }
+          if (edge.step) s = withStep(s, edge.step);
           const v = gained ? tracked.get(gained.name) : undefined;
           if (gained && v !== undefined && s.vars[v] === OTHER) s = withOwned(setVar(s, v, gained.singleton), gained.singleton, +1);
+          if (facts?.mayOwn && (s.mayOwn | facts.mayOwn) !== s.mayOwn) s = { ...s, mayOwn: s.mayOwn | facts.mayOwn };
           m.set(key(s), s);
         }
         return m;
@@ -578,8 +702,16 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
         if (!current) return { value: incoming, changed: true };
         let changed = false;
         let value = current;
-        for (const [k, s] of incoming) {
-          if (value.has(k)) continue;
+        for (const [k0, s0] of incoming) {
+          if (value.has(k0)) continue;
+          let k = k0;
+          let s = s0;
+          // Past half the cap, paths are no longer kept apart by what they know of flags.
+          if (value.size >= MAX_STATES / 2 && s.facts.length) {
+            s = { ...s, facts: NO_FACTS };
+            k = key(s);
+            if (value.has(k)) continue;
+          }
           if (value.size >= MAX_STATES) {
             truncated = true;
             break;
@@ -601,6 +733,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       if ((node.kind === 'effect' || node.kind === 'branch') && node.ast && isRelevant(node)) {
         for (const s of input.values()) ev.statement(node.ast, s, node.at);
       }
+      if (node.id === cfg.exit) for (const s of input.values()) ev.recordExit(s);
       if (node.kind !== 'return' || node.macroReturn || !node.ast) continue;
       const expr = returnedExpression(node.ast);
       if (!expr) continue;
@@ -613,7 +746,68 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       returns.push({ node, expr, outcomes });
     }
   });
-  return { cfg, tracked, inputs, returns, events: ev.events, truncated };
+  return { cfg, tracked, inputs, returns, events: ev.events, unpaid: ev.unpaid, paidSites: ev.paidSites, truncated };
+}
+
+/** The parameters of the function whose body this is. */
+function parameterNames(body: SyntaxNode): Set<string> {
+  const out = new Set<string>();
+  let d = body.parent?.childForFieldName('declarator') ?? null;
+  while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
+  for (const p of namedKids(d?.childForFieldName('parameters') ?? d ?? body).filter((k) => k.type === 'parameter_declaration')) {
+    const n = declaredName(p.childForFieldName('declarator'));
+    if (n) out.add(n.text);
+  }
+  return out;
+}
+
+/**
+ * Which expressions compared with a singleton may hold a reference the function owns: a
+ * parameter only when the function releases or steals it (it then treats it as stolen), a
+ * tracked local never (its value is followed), anything else (a new reference, a field of
+ * an owning struct, a slot of a tuple the function filled) yes.
+ */
+function identityTestFilter(body: SyntaxNode, tracked: Map<string, number>): (e: SyntaxNode) => boolean {
+  const params = parameterNames(body);
+  const text = body.text;
+  return (e) => {
+    const u = unwrapCasts(e);
+    if (directSingletonOf(u) >= 0 || /^(?:NULL|0|nullptr)$/.test(u.text)) return false;
+    if (u.type !== 'identifier') return true;
+    if (tracked.has(u.text)) return false;
+    if (!params.has(u.text)) return true;
+    return new RegExp(`\\b(?:Py_X?DECREF|Py_DecRef|Py_CLEAR|${Object.keys(STEALING).join('|')})\\s*\\([^;]*\\b${u.text}\\b`).test(text);
+  };
+}
+
+/** Bits of the singletons a condition shows equal to an expression that may be owned (`x == Py_None` holding). */
+function identityBits(cond: SyntaxNode, holds: boolean, mayBeOwned: (e: SyntaxNode) => boolean): number {
+  const n = unwrapCasts(cond);
+  if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
+    const arg = n.childForFieldName('argument');
+    return arg ? identityBits(arg, !holds, mayBeOwned) : 0;
+  }
+  if (n.type === 'binary_expression') {
+    const op = n.childForFieldName('operator')?.type;
+    const l = n.childForFieldName('left');
+    const r = n.childForFieldName('right');
+    if (!l || !r) return 0;
+    if (op === '&&' && holds) return identityBits(l, true, mayBeOwned) | identityBits(r, true, mayBeOwned);
+    if (op === '||' && !holds) return identityBits(l, false, mayBeOwned) | identityBits(r, false, mayBeOwned);
+    if ((op === '==' && holds) || (op === '!=' && !holds)) {
+      const sl = directSingletonOf(l);
+      const sr = directSingletonOf(r);
+      if (sr >= 0 && mayBeOwned(l)) return 1 << sr;
+      if (sl >= 0 && mayBeOwned(r)) return 1 << sl;
+    }
+    return 0;
+  }
+  if (n.type === 'call_expression' && holds) {
+    const is = IS_CALLS[calleeName(n) ?? ''];
+    const a = argList(n)[0];
+    if (is !== undefined && a && mayBeOwned(a)) return 1 << is;
+  }
+  return 0;
 }
 
 export { BudgetExceeded };

@@ -532,6 +532,80 @@ export type OracleRule = (typeof ORACLE_RULES)[number];
 
 /** Owned references per singleton are capped, as in the tool's model (SPEC §2; ownership.ts). */
 export const MAX_OWNED = 8;
+/** Open steal debts on one path are capped, as in the tool's model. */
+export const MAX_DEBTS = 8;
+
+/** A path's state: owned counts, open steal debts (oldest first), and what branches said of the conditions' atoms. */
+interface PState {
+  o: number[];
+  /** Steal statement ids whose borrowed singleton no incref has repaid yet, with the singleton. */
+  d: Array<[number, Sing]>;
+  /** atom -> 'T' | 'F' | '=K'. */
+  f: Map<string, string>;
+}
+
+/** What a generated condition is, for feasibility: an atom (`c3`, or the opaque `(c1>2)`), a negation, a conjunction, or unknown. */
+type Model = { k: 'atom'; atom: string } | { k: 'not'; a: Model } | { k: 'and'; a: Model; b: Model } | { k: 'unknown' };
+
+function model(c: Cond): Model {
+  switch (c.kind) {
+    case 0:
+      return { k: 'atom', atom: `c${c.a}` };
+    case 1:
+      return { k: 'not', a: { k: 'atom', atom: `c${c.a}` } };
+    case 2:
+      return { k: 'and', a: { k: 'atom', atom: `c${c.a}` }, b: { k: 'atom', atom: `c${c.b}` } };
+    case 3:
+      return { k: 'atom', atom: `(c${c.a}>${c.b})` };
+    default:
+      return { k: 'unknown' };
+  }
+}
+
+function atomsOf(m: Model, out: Set<string>): Set<string> {
+  if (m.k === 'atom') out.add(m.atom);
+  else if (m.k === 'not') atomsOf(m.a, out);
+  else if (m.k === 'and') {
+    atomsOf(m.a, out);
+    atomsOf(m.b, out);
+  }
+  return out;
+}
+
+function evalModel(m: Model, f: Map<string, string>): boolean | undefined {
+  switch (m.k) {
+    case 'atom': {
+      const v = f.get(m.atom);
+      return v === undefined ? undefined : v === 'T' ? true : v === 'F' ? false : v !== '=0';
+    }
+    case 'not': {
+      const v = evalModel(m.a, f);
+      return v === undefined ? undefined : !v;
+    }
+    case 'and': {
+      const a = evalModel(m.a, f);
+      const b = evalModel(m.b, f);
+      return a === false || b === false ? false : a === true && b === true ? true : undefined;
+    }
+    case 'unknown':
+      return undefined;
+  }
+}
+
+function refineModel(m: Model, holds: boolean, f: Map<string, string>, followed: Set<string>): Map<string, string> {
+  switch (m.k) {
+    case 'atom': {
+      if (!followed.has(m.atom) || f.get(m.atom)?.startsWith('=')) return f;
+      return new Map(f).set(m.atom, holds ? 'T' : 'F');
+    }
+    case 'not':
+      return refineModel(m.a, !holds, f, followed);
+    case 'and':
+      return holds ? refineModel(m.b, true, refineModel(m.a, true, f, followed), followed) : f;
+    case 'unknown':
+      return f;
+  }
+}
 
 /** A point between statements: before `list[i]` (i === length: the list is done), a loop's condition, or the function's end. */
 type Point = { list: Stmt[]; i: number } | { head: Stmt & { k: 'loop' } } | { end: true };
@@ -605,44 +679,89 @@ export function oracle(p: Program): Expected[] {
   structure(p.body, { end: true }, undefined, undefined);
 
   const flagged = new Map<string, Expected>();
-  const flag = (rule: OracleRule, s: Stmt) => flagged.set(`${rule}:${s.id}`, { rule, id: s.id! });
-  const inc = (st: number[], s: Sing) => st.map((v, k) => (k === s ? Math.min(MAX_OWNED, v + 1) : v));
-  const dec = (st: number[], s: Sing) => st.map((v, k) => (k === s ? Math.max(0, v - 1) : v));
+  const flag = (rule: OracleRule, s: Stmt | number) => {
+    const id = typeof s === 'number' ? s : s.id!;
+    flagged.set(`${rule}:${id}`, { rule, id });
+  };
+  const inc = (st: PState, s: Sing): PState => ({ ...st, o: st.o.map((v, k) => (k === s ? Math.min(MAX_OWNED, v + 1) : v)) });
+  const dec = (st: PState, s: Sing): PState => ({ ...st, o: st.o.map((v, k) => (k === s ? Math.max(0, v - 1) : v)) });
+  /** A path leaves the function (or releases the singleton) with these steals unrepaid. */
+  const flagDebts = (st: PState, only?: Sing) => {
+    for (const [id, s] of st.d) if (only === undefined || s === only) flag('borrowed-singleton-steal', id);
+  };
   const afterStmt = (s: Stmt): Point => {
     const at = posOf.get(s)!;
     return { list: at.list, i: at.i + 1 };
   };
+  // The tool follows only atoms tested at least twice (conditions of if, while, do and switch).
+  const tested = new Map<string, number>();
+  const countConds = (list: Stmt[]) => {
+    for (const s of list) {
+      const cond = s.k === 'if' || s.k === 'switch' || (s.k === 'loop' && (s.kind === 'while' || s.kind === 'do')) ? s.c : undefined;
+      if (cond) for (const a of atomsOf(model(cond), new Set())) tested.set(a, (tested.get(a) ?? 0) + 1);
+      if (s.k === 'if') {
+        countConds(s.then);
+        if (s.else) countConds(s.else);
+      } else if (s.k === 'block' || s.k === 'loop') countConds(s.body);
+      else if (s.k === 'switch') for (const c of s.cases) countConds(c.body);
+      else if (s.k === 'pp') {
+        for (const b of s.branches) countConds(b.body);
+        if (s.else) countConds(s.else);
+      }
+    }
+  };
+  countConds(p.body);
+  const followed = new Set([...tested].filter(([, n]) => n >= 2).map(([a]) => a));
+  /** The state along a condition's edge, or nothing when what the path knows contradicts it. */
+  const along = (c: Cond, holds: boolean, st: PState): PState[] => {
+    const m = model(c);
+    const v = evalModel(m, st.f);
+    if (v !== undefined && v !== holds) return [];
+    return [{ ...st, f: refineModel(m, holds, st.f, followed) }];
+  };
 
-  const step = (pt: Point, st: number[]): Array<[Point, number[]]> => {
-    if ('end' in pt) return [];
+  const step = (pt: Point, st: PState): Array<[Point, PState]> => {
+    if ('end' in pt) {
+      flagDebts(st);
+      return [];
+    }
     if ('head' in pt) {
       const loop = pt.head;
       const enter: Point = { list: loop.body, i: 0 };
       const leave = afterStmt(loop);
       if (loop.kind === 'forever') return [[enter, st]];
       if (loop.kind === 'once') return [[leave, st]];
-      return [
+      // `for (i = 0; i < cN; i++)`: the test's atom mentions i, which every iteration writes.
+      if (loop.kind === 'for') return [
         [enter, st],
         [leave, st],
       ];
+      return [...along(loop.c, true, st).map((x) => [enter, x] as [Point, PState]), ...along(loop.c, false, st).map((x) => [leave, x] as [Point, PState])];
     }
     const { list, i } = pt;
     if (i >= list.length) return [[listAfter.get(list)!, st]];
     const s = list[i];
     const next: Point = { list, i: i + 1 };
     switch (s.k) {
-      case 'incref':
-        return [[next, inc(st, s.s)]];
+      case 'incref': {
+        // An incref repays the oldest unrepaid steal of that singleton, else adds a reference.
+        const j = st.d.findIndex(([, x]) => x === s.s);
+        return [[next, j >= 0 ? { ...st, d: st.d.filter((_, k) => k !== j) } : inc(st, s.s)]];
+      }
       case 'decref':
-        if (st[s.s] === 0) flag('singleton-decref', s);
+        if (st.o[s.s] === 0) {
+          flag('singleton-decref', s);
+          flagDebts(st, s.s);
+        }
         return [[next, dec(st, s.s)]];
       case 'steal': {
         const before = s.newref ? inc(st, s.s) : st;
-        if (before[s.s] === 0) flag('borrowed-singleton-steal', s);
-        return [[next, dec(before, s.s)]];
+        if (before.o[s.s] > 0) return [[next, dec(before, s.s)]];
+        return [[next, before.d.length < MAX_DEBTS ? { ...before, d: [...before.d, [s.id!, s.s]] } : before]];
       }
       case 'return':
-        if (s.s !== null && s.form === 0 && st[s.s] === 0) flag('borrowed-singleton-return', s);
+        if (s.s !== null && s.form === 0 && st.o[s.s] === 0) flag('borrowed-singleton-return', s);
+        flagDebts(st);
         return [];
       case 'noreturn':
         return [];
@@ -659,11 +778,23 @@ export function oracle(p: Program): Expected[] {
         return [[{ list: s.body, i: 0 }, st]];
       case 'if':
         return [
-          [{ list: s.then, i: 0 }, st],
-          [s.else ? { list: s.else, i: 0 } : next, st],
+          ...along(s.c, true, st).map((x) => [{ list: s.then, i: 0 }, x] as [Point, PState]),
+          ...along(s.c, false, st).map((x) => [s.else ? { list: s.else, i: 0 } : next, x] as [Point, PState]),
         ];
       case 'switch': {
-        const out: Array<[Point, number[]]> = s.cases.map((c) => [{ list: c.body, i: 0 }, st]);
+        const m = model(s.c);
+        const out: Array<[Point, PState]> = [];
+        for (const c of s.cases) {
+          if (c.value === 'default' || m.k !== 'atom' || s.c.kind !== 0) {
+            out.push([{ list: c.body, i: 0 }, st]);
+            continue;
+          }
+          // `switch (cN)` taking `case K:` says cN == K.
+          const known = st.f.get(m.atom);
+          const k = c.value!;
+          if (known !== undefined && (known.startsWith('=') ? known !== `=${k}` : known === 'F' ? k !== 0 : k === 0)) continue;
+          out.push([{ list: c.body, i: 0 }, followed.has(m.atom) ? { ...st, f: new Map(st.f).set(m.atom, `=${k}`) } : st]);
+        }
         if (!s.cases.some((c) => c.value === 'default')) out.push([next, st]);
         return out;
       }
@@ -671,17 +802,18 @@ export function oracle(p: Program): Expected[] {
         if (s.kind === 'do' || s.kind === 'once') return [[{ list: s.body, i: 0 }, st]];
         return [[{ head: s }, st]];
       case 'pp': {
-        const out: Array<[Point, number[]]> = s.branches.filter((b) => b.cond !== 'zero').map((b) => [{ list: b.body, i: 0 }, st]);
+        const out: Array<[Point, PState]> = s.branches.filter((b) => b.cond !== 'zero').map((b) => [{ list: b.body, i: 0 }, st]);
         out.push([s.else ? { list: s.else, i: 0 } : next, st]);
         return out;
       }
     }
   };
 
-  const keyOf = (pt: Point, st: number[]) =>
-    ('end' in pt ? 'end' : 'head' in pt ? `h${pt.head.id}` : `${listId.get(pt.list)}:${pt.i}`) + '|' + st.join(',');
+  const keyOf = (pt: Point, st: PState) =>
+    ('end' in pt ? 'end' : 'head' in pt ? `h${pt.head.id}` : `${listId.get(pt.list)}:${pt.i}`) +
+    `|${st.o.join(',')}|${st.d.map(([id, s]) => `${id}:${s}`).join(',')}|${[...st.f].sort().join(',')}`;
   const seen = new Set<string>();
-  const work: Array<[Point, number[]]> = [[{ list: p.body, i: 0 }, [0, 0]]];
+  const work: Array<[Point, PState]> = [[{ list: p.body, i: 0 }, { o: [0, 0], d: [], f: new Map() }]];
   while (work.length) {
     const [pt, st] = work.pop()!;
     const k = keyOf(pt, st);

@@ -30,7 +30,8 @@ import { newRefAvailable, singletonsImmortal } from '../options';
 import type { ConsumeEvent } from '../ownership';
 import { calleeName, SINGLETONS, unwrap } from '../syntax';
 import type { Fix } from '../types';
-import { countMessage, statementOf, unownedUses, type FunctionContext, type Rule } from './rule';
+import { countMessage, groupEvents, statementOf, type FunctionContext, type Rule, type UnownedUse } from './rule';
+import type { OwnershipAnalysis } from '../ownership';
 
 /** The rule's id. */
 export const ID = 'borrowed-singleton-steal';
@@ -44,7 +45,7 @@ export const borrowedSingletonSteal: Rule = {
   checkFunction(ctx) {
     if (ctx.macro) return;
     const latent = singletonsImmortal(ctx.targets);
-    for (const { first, singleton: s, partial, bad } of unownedUses(ctx.ownership(), 'steal')) {
+    for (const { first, singleton: s, partial, bad } of unpaidSteals(ctx.ownership())) {
       const callee = calleeName(first.node) ?? 'the call';
       const loc = first.at ?? { start: (first.arg ?? first.node).startIndex, end: (first.arg ?? first.node).endIndex };
       const steals = first.when === 'on-success' ? 'which steals it when the call succeeds' : 'which steals it';
@@ -62,6 +63,26 @@ export const borrowedSingletonSteal: Rule = {
     }
   },
 };
+
+/**
+ * Steals of singletons the function did not own that some path leaves unrepaid: it leaves
+ * the function, or releases the singleton, before an incref pays the steal back. A steal
+ * that a later incref repays on some path is partial (and gets no fix: adding a reference
+ * there would leak on that path).
+ */
+function unpaidSteals(analysis: OwnershipAnalysis): UnownedUse[] {
+  const open = new Set(analysis.unpaid.map((u) => u.site));
+  const out: UnownedUse[] = [];
+  for (const group of groupEvents(analysis.events.filter((e) => e.kind === 'steal'))) {
+    const site = group[0].site;
+    if (site === undefined || !open.has(site)) continue;
+    const bad = group.filter((e) => e.singleton >= 0 && e.state.owned[e.singleton] === 0);
+    if (!bad.length) continue;
+    const partial = bad.length < group.length || analysis.truncated || analysis.paidSites.has(site);
+    out.push({ first: bad[0], singleton: bad[0].singleton, partial, bad });
+  }
+  return out;
+}
 
 function fixesFor(ctx: FunctionContext, e: ConsumeEvent, bad: ConsumeEvent[]): Fix[] {
   const arg = e.arg!;

@@ -80,7 +80,7 @@ export interface UnownedUse {
 export function unownedUses(analysis: OwnershipAnalysis, kind: 'decref' | 'steal'): UnownedUse[] {
   const out: UnownedUse[] = [];
   for (const group of groupEvents(analysis.events.filter((e) => e.kind === kind))) {
-    const bad = group.filter((e) => e.singleton >= 0 && e.state.owned[e.singleton] === 0);
+    const bad = group.filter((e) => e.singleton >= 0 && e.state.owned[e.singleton] === 0 && !e.excused);
     if (!bad.length) continue;
     out.push({ first: bad[0], singleton: bad[0].singleton, partial: bad.length < group.length || analysis.truncated, bad });
   }

@@ -40,7 +40,14 @@ export const singletonDecref: Rule = {
     const latent = singletonsImmortal(ctx.targets);
     for (const { first, singleton: s, partial } of unownedUses(ctx.ownership(), 'decref')) {
       const loc = first.at ?? { start: first.node.startIndex, end: first.node.endIndex };
-      const head = `\`${ctx.fn.name}\` releases a reference to \`${SINGLETONS[s]}\` it does not own${partial ? ' on some paths' : ''} (\`${calleeName(first.node) ?? 'release'}\`)`;
+      const stole = first.state.lastSteal[s];
+      const releaser = calleeName(first.node) ?? 'release';
+      // `if (PyList_SetItem(l, i, Py_None) < 0) Py_DECREF(Py_None);`: the call already released it.
+      const head = stole
+        ? `\`${ctx.fn.name}\` releases \`${SINGLETONS[s]}\` with \`${releaser}\` after \`${stole.callee}\` already took that reference${stole.when === 'always' ? ' (it does even when it fails)' : ''}${partial ? ', on some paths' : ''}`
+        : `\`${ctx.fn.name}\` releases a reference to \`${SINGLETONS[s]}\` it does not own${partial ? ' on some paths' : ''} (\`${releaser}\`)`;
+      const related = first.state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
+      if (stole) related.push({ start: stole.start + ctx.offset, end: stole.end + ctx.offset, message: `\`${stole.callee}\` takes the reference to \`${SINGLETONS[s]}\` here${stole.when === 'always' ? ', even when it fails' : ''}` });
       ctx.report({
         rule: ID,
         severity: latent ? 'warning' : 'error',
@@ -49,7 +56,7 @@ export const singletonDecref: Rule = {
         end: loc.end + ctx.offset,
         function: ctx.fn.name,
         fixes: [],
-        related: first.state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message })),
+        related,
       });
     }
   },

@@ -1,0 +1,329 @@
+/**
+ * Which paths can run: what the branches taken on a path say about flags and
+ * conditions, so that a path that takes the same test both ways, a `switch` case
+ * followed by a test that contradicts it, or `err = 1; ... if (!err)` is dropped.
+ *
+ * Only atoms the function tests at least twice, or tests and assigns a constant, are
+ * followed (anything else only multiplies path states). A fact lasts until the atom's
+ * variable is written (assigned, incremented, or passed by address).
+ */
+import type { CfgNode } from './cfg';
+import type { SyntaxNode } from './parser';
+import { namedKids } from './syntax';
+
+/** Facts on one path, sorted: `atom\u0001value`, value `=K` (equals the constant K), `T` (non-zero) or `F` (zero). */
+export type Facts = readonly string[];
+
+/** No facts. */
+export const NO_FACTS: Facts = [];
+
+type Cond =
+  | { k: 'not'; a: Cond }
+  | { k: 'and' | 'or'; a: Cond; b: Cond }
+  | { k: 'truth'; atom: string }
+  | { k: 'eq'; atom: string; value: string; negated: boolean }
+  | { k: 'unknown' };
+
+const SEP = '\u0001';
+const CONSTANT_NAME = /^[A-Z][A-Z0-9_]+$/;
+
+function strip(n: SyntaxNode): SyntaxNode {
+  let x = n;
+  while ((x.type === 'parenthesized_expression' && x.namedChildCount === 1) || x.type === 'cast_expression') {
+    x = x.type === 'cast_expression' ? x.childForFieldName('value') ?? x : x.namedChild(0)!;
+    if (x === n) break;
+  }
+  return x;
+}
+
+/** The normalised constant an expression denotes, if it is one (`NULL`, `0`, `0x10`, `'a'`, `true`, `SOME_ENUM`). */
+function constantOf(n: SyntaxNode): string | undefined {
+  const x = strip(n);
+  const t = x.text;
+  if (x.type === 'null' || t === 'NULL' || t === 'nullptr' || t === 'false' || t === 'FALSE') return '0';
+  if (t === 'true' || t === 'TRUE') return '1';
+  if (x.type === 'number_literal') {
+    const m = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*)[uUlL]*$/.exec(t);
+    if (!m) return undefined;
+    const v = m[1].startsWith('0x') || m[1].startsWith('0X') ? parseInt(m[1], 16) : m[1].length > 1 && m[1].startsWith('0') ? parseInt(m[1], 8) : parseInt(m[1], 10);
+    return String(v);
+  }
+  if (x.type === 'char_literal') return t;
+  if (x.type === 'unary_expression' && x.child(0)?.type === '-' && x.childForFieldName('argument')?.type === 'number_literal') {
+    const inner = constantOf(x.childForFieldName('argument')!);
+    return inner === undefined ? undefined : inner === '0' ? '0' : `-${inner}`;
+  }
+  if (x.type === 'identifier' && CONSTANT_NAME.test(t)) return t;
+  return undefined;
+}
+
+const SIDE_EFFECTS = new Set(['call_expression', 'assignment_expression', 'update_expression', 'comma_expression']);
+
+function hasSideEffects(n: SyntaxNode): boolean {
+  if (SIDE_EFFECTS.has(n.type)) return true;
+  return n.descendantsOfType([...SIDE_EFFECTS]).some((d) => !!d);
+}
+
+/** An lvalue-like expression usable as an atom: a local, a field, an element with constant index. */
+function atomOf(n: SyntaxNode): string | undefined {
+  const x = strip(n);
+  if (x.type === 'identifier' && !CONSTANT_NAME.test(x.text)) return x.text;
+  if (x.type === 'field_expression' && !hasSideEffects(x)) return x.text.replace(/\s+/g, '');
+  return undefined;
+}
+
+function parse(n: SyntaxNode): Cond {
+  const x = strip(n);
+  if (x.type === 'unary_expression' && x.child(0)?.type === '!') {
+    const a = x.childForFieldName('argument');
+    return a ? { k: 'not', a: parse(a) } : { k: 'unknown' };
+  }
+  if (x.type === 'binary_expression') {
+    const op = x.childForFieldName('operator')?.type;
+    const l = x.childForFieldName('left');
+    const r = x.childForFieldName('right');
+    if (!l || !r) return { k: 'unknown' };
+    if (op === '&&' || op === '||') return { k: op === '&&' ? 'and' : 'or', a: parse(l), b: parse(r) };
+    if (op === '==' || op === '!=') {
+      const [atomNode, value] = constantOf(r) !== undefined ? [l, constantOf(r)!] : constantOf(l) !== undefined ? [r, constantOf(l)!] : [undefined, undefined];
+      const atom = atomNode && atomOf(atomNode);
+      if (atom && value !== undefined) return value === '0' ? (op === '==' ? { k: 'not', a: { k: 'truth', atom } } : { k: 'truth', atom }) : { k: 'eq', atom, value, negated: op === '!=' };
+    }
+  }
+  const atom = atomOf(x);
+  if (atom) return { k: 'truth', atom };
+  if (constantOf(x) !== undefined || hasSideEffects(x)) return { k: 'unknown' };
+  // A side-effect-free test (`a > b`, `PyTuple_GET_SIZE` is a call, so not here) is its own atom.
+  return { k: 'truth', atom: `(${x.text.replace(/\s+/g, '')})` };
+}
+
+function atomsIn(c: Cond, out: string[]): void {
+  if (c.k === 'not') atomsIn(c.a, out);
+  else if (c.k === 'and' || c.k === 'or') {
+    atomsIn(c.a, out);
+    atomsIn(c.b, out);
+  } else if (c.k === 'truth' || c.k === 'eq') out.push(c.atom);
+}
+
+function factOf(facts: Facts, atom: string): string | undefined {
+  const p = atom + SEP;
+  for (const f of facts) if (f.startsWith(p)) return f.slice(p.length);
+  return undefined;
+}
+
+function withFact(facts: Facts, atom: string, value: string | undefined): Facts {
+  const p = atom + SEP;
+  const rest = facts.filter((f) => !f.startsWith(p));
+  if (value !== undefined) rest.push(p + value);
+  return rest.sort();
+}
+
+const isNumber = (v: string) => /^-?\d+$/.test(v);
+
+function evaluate(c: Cond, facts: Facts): boolean | undefined {
+  switch (c.k) {
+    case 'not': {
+      const v = evaluate(c.a, facts);
+      return v === undefined ? undefined : !v;
+    }
+    case 'and': {
+      const a = evaluate(c.a, facts);
+      const b = evaluate(c.b, facts);
+      return a === false || b === false ? false : a && b ? true : undefined;
+    }
+    case 'or': {
+      const a = evaluate(c.a, facts);
+      const b = evaluate(c.b, facts);
+      return a === true || b === true ? true : a === false && b === false ? false : undefined;
+    }
+    case 'truth': {
+      const f = factOf(facts, c.atom);
+      if (f === 'T') return true;
+      if (f === 'F') return false;
+      if (f?.startsWith('=') && isNumber(f.slice(1))) return f !== '=0';
+      return undefined;
+    }
+    case 'eq': {
+      const f = factOf(facts, c.atom);
+      let eq: boolean | undefined;
+      if (f?.startsWith('=')) {
+        const k = f.slice(1);
+        // Distinct constants of one kind differ (case labels of one switch must).
+        if (isNumber(k) === isNumber(c.value)) eq = k === c.value;
+      } else if (f === 'F') eq = isNumber(c.value) ? c.value === '0' : undefined;
+      else if (f === 'T' && c.value === '0') eq = false;
+      return eq === undefined ? undefined : eq !== c.negated;
+    }
+    case 'unknown':
+      return undefined;
+  }
+}
+
+function refine(c: Cond, holds: boolean, facts: Facts, tracked: ReadonlySet<string>): Facts {
+  switch (c.k) {
+    case 'not':
+      return refine(c.a, !holds, facts, tracked);
+    case 'and':
+      return holds ? refine(c.b, true, refine(c.a, true, facts, tracked), tracked) : facts;
+    case 'or':
+      return holds ? facts : refine(c.b, false, refine(c.a, false, facts, tracked), tracked);
+    case 'truth': {
+      if (!tracked.has(c.atom)) return facts;
+      const f = factOf(facts, c.atom);
+      if (f?.startsWith('=') && isNumber(f.slice(1))) return facts;
+      return withFact(facts, c.atom, holds ? 'T' : 'F');
+    }
+    case 'eq':
+      if (!tracked.has(c.atom)) return facts;
+      return holds !== c.negated ? withFact(facts, c.atom, `=${c.value}`) : facts;
+    case 'unknown':
+      return facts;
+  }
+}
+
+/** What writing a node does to facts: the names it writes, and constants it assigns to atoms. */
+interface Writes {
+  names: string[];
+  constants: Array<[string, string]>;
+}
+
+function rootName(n: SyntaxNode): string | undefined {
+  let x: SyntaxNode | null = strip(n);
+  while (x && (x.type === 'field_expression' || x.type === 'subscript_expression' || x.type === 'pointer_expression' || x.type === 'parenthesized_expression')) {
+    x = x.type === 'field_expression' ? x.childForFieldName('argument') : x.type === 'subscript_expression' ? x.childForFieldName('argument') : x.type === 'pointer_expression' ? x.childForFieldName('argument') : x.namedChild(0);
+  }
+  return x?.type === 'identifier' ? x.text : undefined;
+}
+
+function declaratorName(d: SyntaxNode | null): string | undefined {
+  let x = d;
+  while (x && x.type !== 'identifier') {
+    if (x.type === 'init_declarator' || x.type === 'pointer_declarator' || x.type === 'array_declarator' || x.type === 'parenthesized_declarator') x = x.childForFieldName('declarator') ?? namedKids(x)[0] ?? null;
+    else return undefined;
+  }
+  return x?.text;
+}
+
+function writesOf(ast: SyntaxNode): Writes {
+  const w: Writes = { names: [], constants: [] };
+  const visit = (n: SyntaxNode) => {
+    if (n.type === 'assignment_expression') {
+      const left = n.childForFieldName('left');
+      const name = left && rootName(left);
+      if (name) w.names.push(name);
+      const op = n.childForFieldName('operator')?.text ?? n.child(1)?.text;
+      const right = n.childForFieldName('right');
+      const atom = left && atomOf(left);
+      const k = right && op === '=' ? constantOf(right) : undefined;
+      if (atom && k !== undefined) w.constants.push([atom, k]);
+    } else if (n.type === 'update_expression') {
+      const a = n.childForFieldName('argument');
+      const name = a && rootName(a);
+      if (name) w.names.push(name);
+    } else if (n.type === 'pointer_expression' && n.child(0)?.type === '&') {
+      const a = n.childForFieldName('argument');
+      const name = a && rootName(a);
+      if (name) w.names.push(name);
+    } else if (n.type === 'init_declarator') {
+      const name = declaratorName(n.childForFieldName('declarator'));
+      if (name) {
+        w.names.push(name);
+        const v = n.childForFieldName('value');
+        const k = v ? constantOf(v) : undefined;
+        if (k !== undefined) w.constants.push([name, k]);
+      }
+    }
+    for (const k of namedKids(n)) visit(k);
+  };
+  if (ast.type === 'declaration') {
+    for (const d of namedKids(ast)) {
+      if (d.type === 'init_declarator') visit(d);
+      else {
+        const name = declaratorName(d);
+        if (name) w.names.push(name);
+      }
+    }
+  } else visit(ast);
+  return w;
+}
+
+/** The feasibility facts of one function: which atoms are followed, and how nodes and edges change facts. */
+export class Feasibility {
+  private readonly parsed = new Map<number, Cond>();
+  private readonly writes = new Map<number, Writes | null>();
+
+  private constructor(readonly atoms: ReadonlySet<string>) {}
+
+  /** Follows the atoms tested twice, or tested and assigned a constant, in the function's CFG. */
+  static of(nodes: readonly CfgNode[]): Feasibility {
+    const tested = new Map<string, number>();
+    const assigned = new Set<string>();
+    const self = new Feasibility(new Set());
+    for (const n of nodes) {
+      if (n.kind === 'branch' && n.ast) {
+        const atoms: string[] = [];
+        atomsIn(self.cond(n), atoms);
+        for (const a of new Set(atoms)) tested.set(a, (tested.get(a) ?? 0) + 1);
+      } else if (n.kind === 'effect' && n.ast) {
+        for (const [a] of writesOf(n.ast).constants) assigned.add(a);
+      }
+    }
+    const atoms = new Set([...tested].filter(([a, k]) => k >= 2 || assigned.has(a)).map(([a]) => a));
+    const f = new Feasibility(atoms);
+    for (const [k, v] of self.parsed) f.parsed.set(k, v);
+    return f;
+  }
+
+  /** True when no atom is followed (facts never change). */
+  get empty(): boolean {
+    return this.atoms.size === 0;
+  }
+
+  private cond(n: CfgNode): Cond {
+    let c = this.parsed.get(n.id);
+    if (!c) {
+      c = n.ast ? parse(n.ast) : { k: 'unknown' };
+      this.parsed.set(n.id, c);
+    }
+    return c;
+  }
+
+  /** Facts after a node's writes. */
+  afterNode(n: CfgNode, facts: Facts): Facts {
+    if (this.empty || !n.ast) return facts;
+    let w = this.writes.get(n.id);
+    if (w === undefined) {
+      const all = writesOf(n.ast);
+      w = all.names.length || all.constants.length ? all : null;
+      this.writes.set(n.id, w);
+    }
+    if (!w) return facts;
+    let out = facts;
+    if (out.length && w.names.length) {
+      const dropped = out.filter((f) => !w!.names.some((name) => new RegExp(`(?:^|[^\\w])${name}(?![\\w])`).test(f.slice(0, f.indexOf(SEP)))));
+      if (dropped.length !== out.length) out = dropped;
+    }
+    for (const [atom, k] of w.constants) if (this.atoms.has(atom)) out = withFact(out, atom, `=${k}`);
+    return out;
+  }
+
+  /** Facts along a condition's edge, or null when the facts contradict taking it. */
+  alongBranch(n: CfgNode, holds: boolean, facts: Facts): Facts | null {
+    if (this.empty) return facts;
+    const c = this.cond(n);
+    const v = evaluate(c, facts);
+    if (v !== undefined && v !== holds) return null;
+    return refine(c, holds, facts, this.atoms);
+  }
+
+  /** Facts along a `switch` edge to `case value:`, or null when the facts rule it out. */
+  alongCase(n: CfgNode, value: SyntaxNode, facts: Facts): Facts | null {
+    if (this.empty || !n.ast) return facts;
+    const atom = atomOf(n.ast);
+    const k = constantOf(value);
+    if (!atom || k === undefined) return facts;
+    const c: Cond = { k: 'eq', atom, value: k, negated: false };
+    if (evaluate(c, facts) === false) return null;
+    return refine(c, true, facts, this.atoms);
+  }
+}
