@@ -107,6 +107,8 @@ export interface UnpaidDebt {
   singleton: number;
   /** The state where the path leaves the function or releases the singleton with the debt open. */
   state: PathState;
+  /** The debt is closed by a release of the singleton, not by leaving the function. */
+  released?: boolean;
 }
 
 /** What one path returns at a return statement. */
@@ -248,7 +250,11 @@ class Evaluator {
     const excused = kind === 'decref' && st.owned[s] === 0 && (st.mayOwn & (1 << s)) !== 0;
     if (this.recording) this.events.push({ node, arg, at, singleton: s, kind, when, site, excused, state: st });
     if (kind === 'decref') {
-      if (st.owned[s] === 0 && !excused && this.recording) for (const d of unpaidSites(st, s)) this.unpaid.push({ site: d, singleton: s, state: st });
+      if (st.owned[s] === 0 && !excused && unpaidSites(st, s).length) {
+        // Released with a steal still unrepaid: that steal is reported here, and its debt closed.
+        if (this.recording) for (const d of unpaidSites(st, s)) this.unpaid.push({ site: d, singleton: s, state: st, released: true });
+        return { ...st, debts: st.debts.filter((d) => d % 8 !== s) };
+      }
       return withOwned(st, s, -1);
     }
     const sp = this.span(node, at);
@@ -273,6 +279,12 @@ class Evaluator {
     if (i < 0) return withOwned({ ...st, lastSteal }, s, +1);
     if (this.recording) this.paidSites.add(Math.floor(st.debts[i] / 8));
     return { ...st, debts: st.debts.filter((_, k) => k !== i), lastSteal };
+  }
+
+  /** The ids of the steal sites of a call (known once the call was evaluated). */
+  sitesOf(call: SyntaxNode): number[] {
+    const mark = `:${call.startIndex}:`;
+    return [...this.sites].filter(([k]) => k.includes(mark)).map(([, id]) => id);
   }
 
   /** Records the debts still open where a path leaves the function. */
@@ -620,7 +632,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   let truncated = false;
   const mayOwnTest = identityTestFilter(body, tracked);
   // What a branch's condition can tell, worked out once per edge (the solver visits edges many times).
-  const condCache = new Map<string, { filters: boolean; gained?: { name: string; singleton: number }; mayOwn: number }>();
+  const condCache = new Map<string, { filters: boolean; gained?: { name: string; singleton: number }; mayOwn: number; failed?: Set<number> }>();
   const conditionFacts = (from: CfgNode, holds: boolean) => {
     const k = `${from.id}:${holds}`;
     let f = condCache.get(k);
@@ -628,7 +640,8 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       const text = from.ast!.text;
       const mentionsTracked = tracked.size > 0 && [...tracked.keys()].some((t) => text.includes(t));
       const mayOwn = SINGLETON_RE.test(text) || /Py_Is(?:None|True|False)\b/.test(text) ? identityBits(from.ast!, holds, mayOwnTest) : 0;
-      f = { filters: mentionsTracked, gained: owning.size ? ownedThroughComparison(from.ast!, holds, owning) : undefined, mayOwn };
+      const failed = ON_SUCCESS_RE.test(text) ? new Set(failedCalls(from.ast!, holds).flatMap((c) => ev.sitesOf(c))) : undefined;
+      f = { filters: mentionsTracked, gained: owning.size ? ownedThroughComparison(from.ast!, holds, owning) : undefined, mayOwn, failed: failed?.size ? failed : undefined };
       condCache.set(k, f);
     }
     return f;
@@ -678,7 +691,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
         // the function holds through `res` is a reference to the singleton.
         const gained = facts?.gained;
         const feasible = !feasibility.empty && from.ast && (edge.holds !== undefined || edge.caseValue);
-        if (!edge.step && !facts?.filters && !gained && !facts?.mayOwn && !feasible) return out;
+        if (!edge.step && !facts?.filters && !gained && !facts?.mayOwn && !feasible && !facts?.failed) return out;
         const m: StateSet = new Map();
         for (const s0 of out.values()) {
           // A condition on a local (`r != Py_None`, `r == NULL`) removes the paths it contradicts.
@@ -694,6 +707,9 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
           const v = gained ? tracked.get(gained.name) : undefined;
           if (gained && v !== undefined && s.vars[v] === OTHER) s = withOwned(setVar(s, v, gained.singleton), gained.singleton, +1);
           if (facts?.mayOwn && (s.mayOwn | facts.mayOwn) !== s.mayOwn) s = { ...s, mayOwn: s.mayOwn | facts.mayOwn };
+          // `if (PyModule_AddObject(m, "x", Py_None) < 0) return -1;`: a call that failed stole nothing.
+          const failed = facts?.failed;
+          if (failed && s.debts.some((d) => failed.has(Math.floor(d / 8)))) s = { ...s, debts: s.debts.filter((d) => !failed.has(Math.floor(d / 8))) };
           m.set(key(s), s);
         }
         return m;
@@ -747,6 +763,42 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
     }
   });
   return { cfg, tracked, inputs, returns, events: ev.events, unpaid: ev.unpaid, paidSites: ev.paidSites, truncated };
+}
+
+const ON_SUCCESS = Object.entries(STEALING).filter(([, e]) => e.when === 'on-success').map(([n]) => n);
+const ON_SUCCESS_RE = new RegExp(`\\b(?:${ON_SUCCESS.join('|')})\\b`);
+
+/**
+ * Calls that steal only on success and that a condition, taken one way, shows may have
+ * failed: `f(...) < 0`, `f(...) == -1`, `f(...) != 0` or a bare `f(...)` holding, `!f(...)`,
+ * `f(...) == 0` or `f(...) >= 0` failing; through `||` (holding) and `&&` (failing).
+ */
+function failedCalls(cond: SyntaxNode, holds: boolean): SyntaxNode[] {
+  const n = unwrapCasts(cond);
+  if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
+    const a = n.childForFieldName('argument');
+    return a ? failedCalls(a, !holds) : [];
+  }
+  if (n.type === 'call_expression') return ON_SUCCESS.includes(calleeName(n) ?? '') && holds ? [n] : [];
+  if (n.type !== 'binary_expression') return [];
+  const op = n.childForFieldName('operator')?.type;
+  const l = n.childForFieldName('left');
+  const r = n.childForFieldName('right');
+  if (!l || !r) return [];
+  if ((op === '||' && holds) || (op === '&&' && !holds)) return [...failedCalls(l, holds), ...failedCalls(r, holds)];
+  const lu = unwrapCasts(l);
+  const ru = unwrapCasts(r);
+  const [call, k, flip] = lu.type === 'call_expression' ? [lu, ru.text.replace(/\s+/g, ''), false] : ru.type === 'call_expression' ? [ru, lu.text.replace(/\s+/g, ''), true] : [undefined, '', false];
+  if (!call || !ON_SUCCESS.includes(calleeName(call) ?? '')) return [];
+  const cmp = flip ? ({ '<': '>', '>': '<', '<=': '>=', '>=': '<=' } as Record<string, string>)[op ?? ''] ?? op : op;
+  // Which outcome of the comparison means the call returned -1 (failed).
+  const failsWhen: boolean | undefined =
+    (cmp === '<' && k === '0') || (cmp === '==' && k === '-1') || (cmp === '!=' && k === '0') || (cmp === '<=' && k === '-1')
+      ? true
+      : (cmp === '>=' && k === '0') || (cmp === '==' && k === '0') || (cmp === '!=' && k === '-1') || (cmp === '>' && k === '-1')
+        ? false
+        : undefined;
+  return failsWhen !== undefined && failsWhen === holds ? [call] : [];
 }
 
 /** The parameters of the function whose body this is. */

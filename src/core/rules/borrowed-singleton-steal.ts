@@ -78,7 +78,8 @@ function unpaidSteals(analysis: OwnershipAnalysis): UnownedUse[] {
     if (site === undefined || !open.has(site)) continue;
     const bad = group.filter((e) => e.singleton >= 0 && e.state.owned[e.singleton] === 0);
     if (!bad.length) continue;
-    const partial = bad.length < group.length || analysis.truncated || analysis.paidSites.has(site);
+    // Released before it is repaid, the count may still balance later: adding a reference could leak.
+    const partial = bad.length < group.length || analysis.truncated || analysis.paidSites.has(site) || analysis.unpaid.some((u) => u.site === site && u.released);
     out.push({ first: bad[0], singleton: bad[0].singleton, partial, bad });
   }
   return out;

@@ -1,0 +1,43 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { LineIndex } from '../../src/core/text';
+import { analyseFixture, FIXTURES } from '../helpers/engine';
+
+async function findingsOn(rel: string, rule: string) {
+  const file = path.join(FIXTURES, rel);
+  const text = fs.readFileSync(file, 'utf8');
+  const lines = new LineIndex(text);
+  return (await analyseFixture(file, text, { rules: [rule] })).map((f) => ({ ...f, line: lines.position(f.start).line + 1 }));
+}
+
+describe('precision on real-code idioms', () => {
+  it('names the call that already released a singleton when a failed steal is followed by a release', async () => {
+    const found = await findingsOn('singleton-decref/release-after-identity-test.c', 'singleton-decref');
+    const failed = found.filter((f) => f.function === 'failed_steal' || f.function === 'failed_steal_owned');
+    assert.equal(failed.length, 2);
+    for (const f of failed) {
+      assert.match(f.message, /after `PyList_SetItem` already took that reference \(it does even when it fails\)/);
+      assert.ok(f.related.some((r) => /`PyList_SetItem` takes the reference to `Py_None` here, even when it fails/.test(r.message)));
+    }
+  });
+
+  it('offers no fix for a steal that a later incref repays on some path', async () => {
+    const found = await findingsOn('borrowed-singleton-steal/incref-after-steal.c', 'borrowed-singleton-steal');
+    const partial = found.find((f) => f.function === 'repaid_on_one_path_only');
+    assert.ok(partial);
+    assert.deepEqual(partial.fixes, []);
+    const released = found.find((f) => f.function === 'released_before_repaid');
+    assert.ok(released);
+    assert.ok(released.fixes.every((x) => !x.safe));
+  });
+
+  it('reports the steal that no incref repays, not the ones that are repaid', async () => {
+    const found = await findingsOn('borrowed-singleton-steal/incref-after-steal.c', 'borrowed-singleton-steal');
+    assert.deepEqual(
+      found.filter((f) => f.function === 'three_steals_two_increfs').map((f) => f.line),
+      [56],
+    );
+  });
+});
