@@ -296,7 +296,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   };
   let fixParser: CParser | undefined;
   let project: FixProject | undefined;
-  const fixIncludes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
+  const fixIncludes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, result.files.map((f) => f.abs));
   if (stdinBytes !== undefined && a.fix) {
     // The fixed source goes to standard output in the input's own encoding; the exit code says
     // whether shown findings are left that no fix removed.

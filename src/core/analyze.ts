@@ -359,11 +359,20 @@ export function finalizeFindings(
     const finding: Finding = { ...f, related: [...f.related] };
     if (contract) {
       const info = contract.functions.map(facing).find((x) => !!x);
-      const r = resolveReturnFinding(p, !!info, targets);
-      finding.severity = r.severity;
-      finding.message = r.message;
+      const shaped = !info && contract.methodShape && !contract.definesMacro;
+      const r = resolveReturnFinding(p, !!info || !!shaped, targets);
+      // Shaped like a method but registered nowhere in the scanned files: one level below a registered one.
+      finding.severity = shaped ? ORDER[Math.min(ORDER.indexOf(r.severity) + 1, ORDER.length - 1)] : r.severity;
+      finding.message = shaped ? `${r.message} No registration was found, but ${contract.methodShape}.` : r.message;
       // A helper may return a borrowed reference on purpose; turning it into a new one would leak, so only a person applies it.
       if (!info) finding.fixes = finding.fixes.map((x) => ({ ...x, safe: false }));
+      // A caller in the project that treats the result as borrowed would leak a new reference.
+      const users = info?.borrowedUsers ?? [];
+      if (users.length && finding.fixes.some((x) => x.safe)) {
+        const shown = users.slice(0, 3).map((u) => `\`${u}\``).join(', ');
+        finding.fixes = finding.fixes.map((x) => ({ ...x, safe: false, description: `${x.description} (unsafe: ${shown} use${users.length === 1 ? 's' : ''} the result as a borrowed reference and would leak it)` }));
+        finding.message += ` Its result is also used as a borrowed reference by ${shown}${users.length > 3 ? ', …' : ''}, so the fix is not applied automatically.`;
+      }
       if (info?.path !== undefined && info.start !== undefined) {
         finding.related.push({ path: info.path, start: info.start, end: info.end ?? info.start, message: info.reason });
       }

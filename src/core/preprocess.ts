@@ -83,6 +83,32 @@ export function conditionalVariants(text: string, max = 3): string[] {
 }
 
 /** The names in `#include "name"` lines. */
+/**
+ * The project file an unresolved `#include "name"` most likely means, when source trees
+ * differ from the installed layout (`"pkg/api.h"` for `include/pkg/lang/api.h`): the
+ * candidate sharing the longest path suffix with `name`; none when several tie.
+ */
+export function includeBySuffix(name: string, files: readonly string[]): string | undefined {
+  const want = name.split('/').filter((p) => p && p !== '.');
+  const base = want[want.length - 1];
+  if (!base) return undefined;
+  let best: string | undefined;
+  let bestLen = 0;
+  let tie = false;
+  for (const f of files) {
+    const parts = f.split(/[\\/]/);
+    if (parts[parts.length - 1] !== base) continue;
+    let n = 1;
+    while (n < want.length && n < parts.length && parts[parts.length - 1 - n] === want[want.length - 1 - n]) n++;
+    if (n > bestLen) {
+      best = f;
+      bestLen = n;
+      tie = false;
+    } else if (n === bestLen) tie = true;
+  }
+  return tie ? undefined : best;
+}
+
 export function quotedIncludes(text: string): string[] {
   return text.includes('#') ? [...text.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)].map((m) => m[1]) : [];
 }

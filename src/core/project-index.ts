@@ -1,4 +1,4 @@
-import { STEALING } from './api/stealing';
+import { FORMAT_CALLS, formatStolenArgs, STEALING } from './api/stealing';
 import { quotedIncludes } from './preprocess';
 
 /** Where a function is registered with CPython (a method table, a slot, a getter). */
@@ -18,8 +18,10 @@ export interface DefinedFunction {
 export interface FileIndex {
   path: string;
   registrations: Registration[];
-  /** [caller, callee]: `caller` returns `callee(...)` directly. */
+  /** [caller, callee]: `caller` returns `callee(...)`, directly or through a local it returns. */
   returnEdges: Array<[string, string]>;
+  /** [caller, callee]: `caller` uses the result of `callee(...)` as a borrowed reference (never releases, returns or hands it over). */
+  borrowedUses?: Array<[string, string]>;
   /** Functions whose result is handed to a stealing argument or `reinterpret_steal`. */
   stolen: string[];
   /** Functions declared with `CPYCHECKER_RETURNS_BORROWED_REF`. */
@@ -206,6 +208,27 @@ export function indexFile(path: string, text: string): FileIndex {
   const calls: Array<{ name: string; arg: number; stolen: number[] } | undefined> = [];
   let fn: string | undefined;
   let fnDepth = -1;
+  // Per function: locals assigned a call's result, locals it returns, and what releases, increfs or hands them over.
+  let assigned = new Map<string, Set<string>>();
+  let returned = new Set<string>();
+  let increfd = new Set<string>();
+  let owned = new Set<string>();
+  let usedCalls: string[] = [];
+  const endFunction = (caller: string) => {
+    for (const local of returned) {
+      // `r = helper(...); Py_INCREF(r); return r;` takes its own reference: helper may return a borrowed one.
+      if (increfd.has(local)) continue;
+      for (const callee of assigned.get(local) ?? []) out.returnEdges.push([caller, callee]);
+    }
+    const borrowed = new Set(usedCalls);
+    for (const [local, callees] of assigned) if (!returned.has(local) && !owned.has(local) && !increfd.has(local)) for (const c of callees) borrowed.add(c);
+    for (const c of borrowed) (out.borrowedUses ??= []).push([caller, c]);
+    assigned = new Map();
+    returned = new Set();
+    increfd = new Set();
+    owned = new Set();
+    usedCalls = [];
+  };
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i].t;
     if (t === '{') {
@@ -227,12 +250,27 @@ export function indexFile(path: string, text: string): FileIndex {
     }
     if (t === '}') {
       stack.pop();
-      if (fn && stack.length === fnDepth) fn = undefined;
+      if (fn && stack.length === fnDepth) {
+        endFunction(fn);
+        fn = undefined;
+      }
       continue;
     }
     if (t === '(') {
       const prev = i > 0 ? toks[i - 1].t : '';
-      calls.push(prev in STEALING ? { name: prev, arg: 0, stolen: STEALING[prev].args } : undefined);
+      calls.push(prev in STEALING ? { name: prev, arg: 0, stolen: STEALING[prev].args } : prev in FORMAT_CALLS ? { name: prev, arg: 0, stolen: [] } : undefined);
+      continue;
+    }
+    if (t === '"') {
+      // A `Py_BuildValue`-style format: its `N` units steal the matching arguments.
+      const c = calls[calls.length - 1];
+      const fmt = c && FORMAT_CALLS[c.name];
+      if (c && fmt && c.arg === fmt.format) {
+        const lit = /"(?:\\[\s\S]|[^"\\\n])*"/y;
+        lit.lastIndex = toks[i].i;
+        const m = lit.exec(text);
+        if (m) c.stolen = formatStolenArgs(m[0], fmt.format + 1) ?? [];
+      }
       continue;
     }
     if (t === ')') {
@@ -245,9 +283,13 @@ export function indexFile(path: string, text: string): FileIndex {
       continue;
     }
     if (t === 'return' && fn) {
-      // Only `return f(...);`: a call used in a larger expression does not hand its result back.
+      // Only `return f(...);` or `return local;`: a call used in a larger expression does not hand its result back.
       const j = skipForwardCasts(toks, i + 1);
-      if (j + 1 < toks.length && isIdent(toks[j].t) && toks[j + 1].t === '(' && toks[matchingClose(toks, j + 1) + 1]?.t === ';') out.returnEdges.push([fn, toks[j].t]);
+      if (j + 1 < toks.length && isIdent(toks[j].t) && toks[j + 1].t === '(' && toks[matchingClose(toks, j + 1) + 1]?.t === ';') {
+        out.returnEdges.push([fn, toks[j].t]);
+        i = j + 1;
+        calls.push(undefined);
+      } else if (isIdent(toks[j]?.t ?? '') && toks[j + 1]?.t === ';') returned.add(toks[j].t);
       continue;
     }
     if (!isIdent(t) || KEYWORDS.has(t)) continue;
@@ -255,8 +297,25 @@ export function indexFile(path: string, text: string): FileIndex {
     if (next === '(') {
       const c = calls[calls.length - 1];
       const prevTok = toks[skipBackCasts(toks, i - 1)]?.t;
-      if (c && c.stolen.includes(c.arg) && (prevTok === '(' || prevTok === ',')) out.stolen.push(t);
-    }
+      const stolenHere = !!c && c.stolen.includes(c.arg) && (prevTok === '(' || prevTok === ',');
+      if (stolenHere) out.stolen.push(t);
+      if (fn && OWNING_CALLS.test(t) && isIdent(toks[i + 2]?.t ?? '') && toks[i + 3]?.t === ')') (/INCREF|NewRef/.test(t) ? increfd : owned).add(toks[i + 2].t);
+      // `local = f(...)`: followed to `return local;` (an edge) or kept as a borrowed use.
+      const before = skipBackCasts(toks, i - 1);
+      const plainAssign = before >= 1 && toks[before].t === '=' && !'=!<>+-*/%&|^'.includes(text[toks[before].i - 1] ?? '') && text[toks[before].i + 1] !== '=';
+      // Stored into a field, an element or a global: the store takes the reference.
+      const stored = plainAssign && (!isIdent(toks[before - 1].t) || ['->', '.'].includes(toks[before - 2]?.t ?? ''));
+      const assign = plainAssign && !stored;
+      if (stored) continue;
+      if (fn && assign) {
+        const local = toks[before - 1].t;
+        const set = assigned.get(local);
+        if (set) set.add(t);
+        else assigned.set(local, new Set([t]));
+      } else if (fn && !stolenHere && !['{', '}', ';', ':', ')', 'else'].includes(prevTok ?? ';')) usedCalls.push(t);
+    } else if (fn && c0StealsLocal(calls, toks, i)) owned.add(t);
+    // Boost.Python's `handle<>(f(...))` takes ownership of f's result.
+    if (t === 'handle' && next === '<' && toks[i + 2]?.t === '>' && toks[i + 3]?.t === '(' && isIdent(toks[i + 4]?.t ?? '') && toks[i + 5]?.t === '(') out.stolen.push(toks[i + 4].t);
     if (t === 'reinterpret_steal' && next === '<') {
       let k = i + 1;
       let depth = 0;
@@ -270,9 +329,22 @@ export function indexFile(path: string, text: string): FileIndex {
   return out;
 }
 
+const OWNING_CALLS = /^(?:Py_X?DECREF|Py_CLEAR|Py_DecRef|Py_XDecRef|Py_X?INCREF|Py_X?NewRef)$/;
+
+/** True when the identifier at `i` is passed whole to a stealing argument of the innermost call. */
+function c0StealsLocal(calls: Array<{ stolen: number[]; arg: number } | undefined>, toks: Tok[], i: number): boolean {
+  const c = calls[calls.length - 1];
+  if (!c || !c.stolen.includes(c.arg)) return false;
+  const prev = toks[skipBackCasts(toks, i - 1)]?.t;
+  const next = toks[i + 1]?.t;
+  return (prev === '(' || prev === ',') && (next === ',' || next === ')');
+}
+
 /** Why a function is Python-facing. */
 export interface FacingInfo {
   reason: string;
+  /** Functions of the project that use the result as a borrowed reference. */
+  borrowedUsers?: string[];
   path?: string;
   start?: number;
   end?: number;
@@ -358,12 +430,23 @@ export class ProjectIndex {
     if (defPath === undefined || file.path === defPath) return true;
     const def = this.files.get(defPath)?.functions.find((f) => f.name === name);
     if (!def || !def.isStatic) return true;
-    return file.includes.includes(baseName(defPath));
+    // A table in a header the defining file includes (the `module.h` layout) registers the file's statics too.
+    return file.includes.includes(baseName(defPath)) || (this.files.get(defPath)?.includes.includes(baseName(file.path)) ?? false);
+  }
+
+  /** Functions of the project that use the result of `name` as a borrowed reference. */
+  borrowedUsers(name: string, path?: string): string[] {
+    const out: string[] = [];
+    for (const f of this.files.values()) for (const [caller, callee] of f.borrowedUses ?? []) if (callee === name && caller !== name && this.sees(f, name, path)) out.push(caller);
+    return out;
   }
 
   /** Why the function `name` (defined in `path`, when known) is Python-facing, or undefined when nothing says it is. */
   facing(name: string, path?: string): FacingInfo | undefined {
-    return this.lookup(name, path, new Set()) ?? undefined;
+    const found = this.lookup(name, path, new Set());
+    if (!found) return undefined;
+    const users = this.borrowedUsers(name, path);
+    return users.length ? { ...found, borrowedUsers: users } : found;
   }
 
   private lookup(name: string, path: string | undefined, visiting: Set<string>): FacingInfo | null {

@@ -168,7 +168,7 @@ export class WorkspaceScan {
     const edit = new vscode.WorkspaceEdit();
     const metadata: vscode.WorkspaceEditEntryMetadata = { label: 'cpyref: safe fixes', needsConfirmation: true };
     for (const { result, settings } of results) {
-      const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
+      const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, settings.projectFiles);
       const project = fixProject(result);
       for (const file of result.files) {
         const uri = vscode.Uri.file(file.abs);

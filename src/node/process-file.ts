@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeText, cannotHaveFindings, type SkippedFunction } from '../core/analyze';
-import { quotedIncludes } from '../core/preprocess';
+import { includeBySuffix, quotedIncludes } from '../core/preprocess';
 import { collectSingletonMacros } from '../core/macros';
 import { borrowedDeclarationsIn } from '../core/project-index';
 import type { Options, TargetFacts } from '../core/options';
@@ -27,6 +27,8 @@ export interface ScanSettings {
   projectLimitedApi: boolean;
   /** Where workers find the wasm files (the extension's bundle folder); default node_modules. */
   parserLocation?: ParserLocation;
+  /** The project's files (absolute), where an include that does not resolve by path is looked for by name. */
+  projectFiles?: string[];
 }
 
 /** The result of scanning one file, before project-wide severities are decided. */
@@ -53,7 +55,12 @@ export interface FileOutcome {
 /** Caches header texts per process (or worker). */
 export class IncludeCache {
   private readonly texts = new Map<string, string | null>();
-  constructor(private readonly dirs: string[], private readonly maxSize: number) {}
+  private byName: Map<string, string[]> | undefined;
+  constructor(
+    private readonly dirs: string[],
+    private readonly maxSize: number,
+    private readonly projectFiles: readonly string[] = [],
+  ) {}
 
   /** Reads a header once; null when absent, unreadable or too large. */
   read(abs: string): string | null {
@@ -77,7 +84,20 @@ export class IncludeCache {
       const text = this.read(abs);
       if (text !== null) return { path: abs, text };
     }
-    return undefined;
+    // Source trees often differ from their installed include layout: fall back to the project's files of that name.
+    if (!this.projectFiles.length) return undefined;
+    if (!this.byName) {
+      this.byName = new Map();
+      for (const f of this.projectFiles) {
+        const b = path.basename(f);
+        const list = this.byName.get(b);
+        if (list) list.push(f);
+        else this.byName.set(b, [f]);
+      }
+    }
+    const found = includeBySuffix(name, this.byName.get(path.basename(name)) ?? []);
+    const text = found === undefined ? null : this.read(found);
+    return found !== undefined && text !== null ? { path: found, text } : undefined;
   }
 
   private readonly macroCache = new Map<string, string[]>();

@@ -113,6 +113,7 @@ async function runInWorkers(jobs: FileJob[], sizes: Map<string, number>, setting
 
 /** Scans files: per-file analysis (in worker threads when it pays), then project-wide severities. */
 export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], settings: ScanSettings, run: ScanRun): Promise<ScanResult> {
+  if (!settings.projectFiles) settings = { ...settings, projectFiles: jobs.map((j) => j.abs) };
   const outcomes: FileOutcome[] = [];
   let done = 0;
   const onDone = (o: FileOutcome) => {
@@ -126,7 +127,7 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
     await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), sizes, settings, threads, onDone, run.signal);
   } else {
     parser ??= await CParser.load(settings.parserLocation);
-    const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
+    const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, settings.projectFiles);
     for (const job of jobs) {
       if (run.signal?.aborted) throw abortError();
       onDone(processFile(parser, job, settings, includes, run.stdinBytes));

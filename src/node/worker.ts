@@ -10,7 +10,7 @@ export type WorkerReply = { outcomes: FileOutcome[] } | { fatal: string };
 async function run(): Promise<void> {
   const settings = workerData as ScanSettings;
   const parser = await CParser.load(settings.parserLocation);
-  const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize);
+  const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, settings.projectFiles);
   parentPort!.on('message', (msg: WorkerRequest) => {
     if ('done' in msg) {
       parentPort!.close();

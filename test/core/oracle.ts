@@ -751,7 +751,11 @@ export function oracle(p: Program): Expected[] {
       case 'decref':
         if (st.o[s.s] === 0) {
           flag('singleton-decref', s);
-          flagDebts(st, s.s);
+          // A release with steals of that singleton unrepaid reports them and closes them.
+          if (st.d.some(([, x]) => x === s.s)) {
+            flagDebts(st, s.s);
+            return [[next, { ...st, d: st.d.filter(([, x]) => x !== s.s) }]];
+          }
         }
         return [[next, dec(st, s.s)]];
       case 'steal': {

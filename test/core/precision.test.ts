@@ -40,4 +40,29 @@ describe('precision on real-code idioms', () => {
       [56],
     );
   });
+
+  it('offers the return fix as unsafe, saying why, when a caller in the project uses the result as borrowed', async () => {
+    const text = [
+      '#include <Python.h>',
+      'static PyObject *',
+      'get_state(PyObject *self, PyObject *Py_UNUSED(ignored))',
+      '{',
+      '    return Py_None;',
+      '}',
+      'static int',
+      'is_unset(PyObject *self)',
+      '{',
+      '    return get_state(self, NULL) == Py_None;',
+      '}',
+      'static PyMethodDef methods[] = {',
+      '    {"state", get_state, METH_NOARGS, NULL},',
+      '    {NULL, NULL, 0, NULL}',
+      '};',
+      '',
+    ].join('\n');
+    const [f] = await analyseFixture('state.c', text, { rules: ['borrowed-singleton-return'] });
+    assert.equal(f.severity, 'error');
+    assert.match(f.message, /used as a borrowed reference by `is_unset`/);
+    assert.ok(f.fixes.length > 0 && f.fixes.every((x) => !x.safe && /unsafe: `is_unset` uses the result as a borrowed reference/.test(x.description)));
+  });
 });

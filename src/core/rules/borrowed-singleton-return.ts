@@ -23,6 +23,7 @@
  * object with its count incremented. A fix that must add braces around an unbraced
  * `if`/loop body is offered per diagnostic only.
  */
+import type { FunctionInfo } from '../functions';
 import type { ReturnVerdict } from '../ownership';
 import type { SyntaxNode } from '../parser';
 import { lineIndent } from '../fixes';
@@ -62,11 +63,30 @@ export const borrowedSingletonReturn: Rule = {
         function: ctx.macro ? ctx.macro.name : ctx.fn.name,
         fixes: r.node.at || !all ? [] : fixesFor(ctx, r, singletons),
         related,
-        contract: { functions: ctx.contractFunctions, singletons, subject, partial: !all, viaMacro, definesMacro: ctx.macro?.name },
+        contract: { functions: ctx.contractFunctions, singletons, subject, partial: !all, viaMacro, definesMacro: ctx.macro?.name, methodShape: ctx.macro ? undefined : methodShape(ctx.fn) },
       });
     }
   },
 };
+
+/**
+ * Why a function with no registration found looks like a method CPython calls: the
+ * calling conventions of `METH_NOARGS` (`Py_UNUSED` second parameter), `METH_FASTCALL`
+ * (`PyObject *const *args, Py_ssize_t nargs`), or `METH_VARARGS` whose `args` are parsed
+ * with `PyArg_Parse*`.
+ */
+export function methodShape(fn: FunctionInfo): string | undefined {
+  let d = fn.node.childForFieldName('declarator');
+  while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
+  const params = d?.childForFieldName('parameters');
+  if (!params) return undefined;
+  const list = params.namedChildren.filter((p) => p?.type === 'parameter_declaration').map((p) => p!.text.replace(/\s+/g, ' '));
+  if (list.length === 2 && /\*/.test(list[0]) && /^PyObject \*\s*Py_UNUSED\s*\(/.test(list[1])) return 'its second parameter is `Py_UNUSED`, the shape of a `METH_NOARGS` method';
+  if (list.length >= 3 && /^PyObject \*\s*const \*\s*\w+$/.test(list[1]) && /^Py_ssize_t \w+$/.test(list[2])) return 'its parameters have the shape of a `METH_FASTCALL` method';
+  const args = list.length === 2 || list.length === 3 ? /^PyObject \*\s*(\w+)$/.exec(list[1])?.[1] : undefined;
+  if (args && /\*/.test(list[0]) && new RegExp(`\\bPyArg_Parse\\w*\\s*\\(\\s*${args}\\b`).test(fn.body.text)) return `it parses \`${args}\` with \`PyArg_Parse*\`, as a method does`;
+  return undefined;
+}
 
 /** Sets the severity and message of a pending finding once the function's contract is known. */
 export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets: TargetFacts): { severity: Severity; message: string } {

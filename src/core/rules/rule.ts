@@ -23,6 +23,8 @@ export interface PendingFinding extends Finding {
     viaMacro?: string;
     /** The finding is at the definition of this macro. */
     definesMacro?: string;
+    /** Why the function looks like a method when no registration is found (its calling convention). */
+    methodShape?: string;
   };
 }
 
