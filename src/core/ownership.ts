@@ -722,13 +722,13 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
           if (value.has(k0)) continue;
           let k = k0;
           let s = s0;
-          // Past half the cap, paths are no longer kept apart by what they know of flags.
-          if (value.size >= MAX_STATES / 2 && s.facts.length) {
+          // At the cap, paths are no longer kept apart by what they know of flags (rather than dropped).
+          if (value.size >= MAX_STATES && s.facts.length) {
             s = { ...s, facts: NO_FACTS };
             k = key(s);
             if (value.has(k)) continue;
           }
-          if (value.size >= MAX_STATES) {
+          if (value.size >= MAX_STATES + MAX_STATES / 4) {
             truncated = true;
             break;
           }
