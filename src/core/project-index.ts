@@ -1,5 +1,6 @@
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from './api/stealing';
 import { quotedIncludes } from './preprocess';
+import { SINGLETON_PATTERN } from './syntax';
 
 /** Where a function is registered with CPython (a method table, a slot, a getter). */
 export interface Registration {
@@ -214,10 +215,14 @@ export function indexFile(path: string, text: string): FileIndex {
   let increfd = new Set<string>();
   let owned = new Set<string>();
   let usedCalls: string[] = [];
-  const endFunction = (caller: string) => {
+  let fnStart = 0;
+  const endFunction = (caller: string, end: number) => {
+    const body = text.slice(fnStart, end);
     for (const local of returned) {
       // `r = helper(...); Py_INCREF(r); return r;` takes its own reference: helper may return a borrowed one.
       if (increfd.has(local)) continue;
+      // `r = helper(...); if (r != Py_NotImplemented) return r;`: the singleton is a sentinel, never returned.
+      if (new RegExp(`\\b${local}\\s*[!=]=\\s*(?:\\([^()]*\\)\\s*)?${SINGLETON_PATTERN}|${SINGLETON_PATTERN}\\s*[!=]=\\s*${local}\\b|Py_Is\\w*\\(\\s*${local}\\s*\\)`).test(body)) continue;
       for (const callee of assigned.get(local) ?? []) out.returnEdges.push([caller, callee]);
     }
     const borrowed = new Set(usedCalls);
@@ -239,6 +244,7 @@ export function indexFile(path: string, text: string): FileIndex {
         if (found) {
           fn = found.name;
           fnDepth = stack.length;
+          fnStart = toks[i].i;
           let k = found.at - 1;
           let isStatic = false;
           for (; k >= 0 && ![';', '}', '{'].includes(toks[k].t); k--) if (toks[k].t === 'static') isStatic = true;
@@ -251,7 +257,7 @@ export function indexFile(path: string, text: string): FileIndex {
     if (t === '}') {
       stack.pop();
       if (fn && stack.length === fnDepth) {
-        endFunction(fn);
+        endFunction(fn, toks[i].i);
         fn = undefined;
       }
       continue;

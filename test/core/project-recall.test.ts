@@ -74,3 +74,12 @@ describe('includes that do not resolve by path', () => {
     assert.equal(includeBySuffix('missing.h', ['/p/a/api.h']), undefined);
   });
 });
+
+describe('project index: sentinels', () => {
+  it('does not follow a local whose singleton value the caller tests and keeps (a borrowed sentinel)', () => {
+    const index = project({
+      'a.c': 'static PyMethodDef m[] = {{"make", (PyCFunction)mod_make, METH_O, NULL}, {NULL}};\nstatic PyObject *mod_make(PyObject *s, PyObject *o) {\n    PyObject *d = maybe_defer(o);\n    if (d != Py_NotImplemented)\n        return d;\n    return PyLong_FromLong(0);\n}\n',
+    });
+    assert.equal(index.facing('maybe_defer'), undefined);
+  });
+});
