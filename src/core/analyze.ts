@@ -1,7 +1,7 @@
 import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep } from './cfg';
 import { BudgetExceeded } from './dataflow';
-import { describeFunction, findFunctions, type FunctionInfo } from './functions';
+import { describeFunction, findFunctions, markerContextStart, type FunctionInfo } from './functions';
 import { collectMacros, isStatementMacro, MacroExpander, macroAsFunction, type MacroDef } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyseOwnership, type OwnershipAnalysis } from './ownership';
@@ -187,7 +187,8 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
         }
         // The editor re-analyses only functions whose text (or context) changed.
         const start = fn.node.startIndex;
-        const key = `${contextKey}\u0000${text.slice(text.lastIndexOf('\n', Math.max(0, text.lastIndexOf('\n', start - 1) - 1)) + 1, fn.node.endIndex)}`;
+        // Keyed on everything the function's analysis reads: its text and the comment block above it (markers).
+        const key = `${contextKey}\u0000${text.slice(Math.min(markerContextStart(text, start), text.lastIndexOf('\n', Math.max(0, text.lastIndexOf('\n', start - 1) - 1)) + 1), fn.node.endIndex)}`;
         const hit = req.cache.get(key);
         if (hit) {
           for (const f of hit.findings) report(shiftFinding(f, start));

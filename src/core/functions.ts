@@ -97,14 +97,24 @@ export function describeFunction(fn: SyntaxNode, text: string): FunctionInfo | u
 
 /** True when the comment on the line(s) just above `offset` says `cpyref: returns-borrowed`. */
 export function hasBorrowedComment(text: string, offset: number): boolean {
+  return scanCommentAbove(text, offset).marked;
+}
+
+/** Where the text read above a function for its markers starts (the analysis of the function depends on it). */
+export function markerContextStart(text: string, offset: number): number {
+  return scanCommentAbove(text, offset).from;
+}
+
+/** Reads the comment block (up to 12 lines) just above `offset`, and the line that ends it. */
+function scanCommentAbove(text: string, offset: number): { marked: boolean; from: number } {
   let lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   for (let i = 0; i < 12 && lineStart > 0; i++) {
     const prevStart = text.lastIndexOf('\n', lineStart - 2) + 1;
     const line = text.slice(prevStart, lineStart).trim();
-    if (/cpyref:\s*returns-borrowed/.test(line)) return true;
+    if (/cpyref:\s*returns-borrowed/.test(line)) return { marked: true, from: prevStart };
     const inComment = line.startsWith('//') || line.startsWith('/*') || line.startsWith('*') || line.endsWith('*/');
-    if (!inComment) return false;
+    if (!inComment) return { marked: false, from: prevStart };
     lineStart = prevStart;
   }
-  return false;
+  return { marked: false, from: lineStart };
 }

@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { LineIndex } from '../../src/core/text';
-import { analyseFixture, FIXTURES } from '../helpers/engine';
+import { analyzeText, type CachedFunction, type FunctionCache } from '../../src/core/analyze';
+import { defaultOptions } from '../../src/core/options';
+import { analyseFixture, FIXTURES, loadParser } from '../helpers/engine';
 
 async function findingsOn(rel: string, rule: string) {
   const file = path.join(FIXTURES, rel);
@@ -64,5 +66,16 @@ describe('precision on real-code idioms', () => {
     assert.equal(f.severity, 'error');
     assert.match(f.message, /used as a borrowed reference by `is_unset`/);
     assert.ok(f.fixes.length > 0 && f.fixes.every((x) => !x.safe && /unsafe: `is_unset` uses the result as a borrowed reference/.test(x.description)));
+  });
+
+  it('re-analyses a function when a returns-borrowed marker is added to the first line of a two-line comment above it', async () => {
+    const parser = await loadParser();
+    const store = new Map<string, CachedFunction>();
+    const cache: FunctionCache = { get: (k) => store.get(k), set: (k, v) => void store.set(k, v) };
+    const body = ['/* A helper for the table below.', ' * Its result is a sentinel. */', 'static PyObject *', 'sentinel(void)', '{', '    return Py_None;', '}', ''];
+    const run = (text: string) => analyzeText(parser, { path: 'h.c', text, options: defaultOptions(), rules: new Set(['borrowed-singleton-return']), cache }).findings;
+    assert.equal(run(body.join('\n')).length, 1);
+    body[0] = '/* A helper for the table below. cpyref: returns-borrowed';
+    assert.equal(run(body.join('\n')).length, 0);
   });
 });
