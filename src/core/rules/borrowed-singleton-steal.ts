@@ -6,6 +6,12 @@
  * success), `PyModule_Add`, `PyException_SetCause`/`SetContext`, `PyErr_Restore`,
  * `PyErr_SetRaisedException`, and `N` units of `Py_BuildValue`-style format strings.
  *
+ * An incref of the same singleton later on the same path repays the steal
+ * (`PyTuple_SET_ITEM(t, i, Py_None); Py_INCREF(Py_None);` is correct; one incref repays
+ * one steal). A steal is reported only when some path leaves the function, or releases
+ * the singleton, before it is repaid; a call that steals only on success stole nothing
+ * on the branch that tests its failure.
+ *
  * ## Why is this bad?
  * The container (or the exception, or the module) now believes it owns a reference and
  * releases it when it goes away. Each call lowers the singleton's reference count by one;
@@ -19,7 +25,8 @@
  * before the call. For `PyModule_AddObject`, `PyModule_AddObjectRef` (3.10+) steals nothing.
  *
  * ## Fix safety
- * Safe when every path passes the singleton without a reference: `Py_NewRef(...)` in the
+ * Safe when every path passes the singleton without a reference and no later incref
+ * repays it on any path: `Py_NewRef(...)` in the
  * argument where the targets have it (≥ 3.10, or `pythoncapi_compat.h` is included),
  * `PyModule_AddObjectRef` for `PyModule_AddObject`, else an incref statement before the
  * statement holding the call. A fix that must add braces is offered per diagnostic only.
