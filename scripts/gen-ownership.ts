@@ -11,7 +11,7 @@ import * as path from 'node:path';
 
 const REPO = fs.existsSync(path.join(__dirname, '../package.json')) ? path.join(__dirname, '..') : path.join(__dirname, '../..');
 /** Where the data file lives by default (beside the repository). */
-export const DEFAULT_DATA = path.join(REPO, '..', 'shared', 'data', 'refcounts.dat');
+export const DEFAULT_DATA = path.join(REPO, 'data', 'refcounts.dat');
 /** The generated file. */
 export const OUTPUT = path.join(REPO, 'src', 'core', 'api', 'returns.generated.ts');
 

@@ -166,7 +166,7 @@ describe('cpyref --format json', () => {
   });
 });
 
-const SARIF_SCHEMA = path.resolve(REPO, '../shared/data/sarif-schema-2.1.0.json');
+const SARIF_SCHEMA = path.resolve(REPO, 'data/sarif-schema-2.1.0.json');
 
 describe('cpyref --format sarif', () => {
   it('prints a SARIF 2.1.0 log with one result per finding', async () => {

@@ -10,7 +10,7 @@ import { RULES, docsUrl } from '../../src/core/rules/index';
 import type { Severity } from '../../src/core/types';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const SCHEMA_PATH = path.resolve(ROOT, '../shared/data/sarif-schema-2.1.0.json');
+const SCHEMA_PATH = path.resolve(ROOT, 'data/sarif-schema-2.1.0.json');
 
 const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats(ajv);
