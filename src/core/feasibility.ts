@@ -9,7 +9,7 @@
  */
 import type { CfgNode } from './cfg';
 import type { SyntaxNode } from './parser';
-import { namedKids } from './syntax';
+import { declaredName, namedKids, unwrap } from './syntax';
 
 /** Facts on one path, sorted: `atom\u0001value`, value `=K` (equals the constant K), `T` (non-zero) or `F` (zero). */
 export type Facts = readonly string[];
@@ -27,18 +27,9 @@ type Cond =
 const SEP = '\u0001';
 const CONSTANT_NAME = /^[A-Z][A-Z0-9_]+$/;
 
-function strip(n: SyntaxNode): SyntaxNode {
-  let x = n;
-  while ((x.type === 'parenthesized_expression' && x.namedChildCount === 1) || x.type === 'cast_expression') {
-    x = x.type === 'cast_expression' ? x.childForFieldName('value') ?? x : x.namedChild(0)!;
-    if (x === n) break;
-  }
-  return x;
-}
-
 /** The normalised constant an expression denotes, if it is one (`NULL`, `0`, `0x10`, `'a'`, `true`, `SOME_ENUM`). */
 function constantOf(n: SyntaxNode): string | undefined {
-  const x = strip(n);
+  const x = unwrap(n);
   const t = x.text;
   if (x.type === 'null' || t === 'NULL' || t === 'nullptr' || t === 'false' || t === 'FALSE') return '0';
   if (t === 'true' || t === 'TRUE') return '1';
@@ -66,14 +57,14 @@ function hasSideEffects(n: SyntaxNode): boolean {
 
 /** An lvalue-like expression usable as an atom: a local, a field, an element with constant index. */
 function atomOf(n: SyntaxNode): string | undefined {
-  const x = strip(n);
+  const x = unwrap(n);
   if (x.type === 'identifier' && !CONSTANT_NAME.test(x.text)) return x.text;
   if (x.type === 'field_expression' && !hasSideEffects(x)) return x.text.replace(/\s+/g, '');
   return undefined;
 }
 
 function parse(n: SyntaxNode): Cond {
-  const x = strip(n);
+  const x = unwrap(n);
   if (x.type === 'unary_expression' && x.child(0)?.type === '!') {
     const a = x.childForFieldName('argument');
     return a ? { k: 'not', a: parse(a) } : { k: 'unknown' };
@@ -159,7 +150,7 @@ function evaluate(c: Cond, facts: Facts): boolean | undefined {
   }
 }
 
-function refine(c: Cond, holds: boolean, facts: Facts, tracked: ReadonlySet<string>): Facts {
+function refine(c: Cond, holds: boolean, facts: Facts, tracked: ReadonlyMap<string, unknown>): Facts {
   switch (c.k) {
     case 'not':
       return refine(c.a, !holds, facts, tracked);
@@ -188,20 +179,11 @@ interface Writes {
 }
 
 function rootName(n: SyntaxNode): string | undefined {
-  let x: SyntaxNode | null = strip(n);
+  let x: SyntaxNode | null = unwrap(n);
   while (x && (x.type === 'field_expression' || x.type === 'subscript_expression' || x.type === 'pointer_expression' || x.type === 'parenthesized_expression')) {
     x = x.type === 'field_expression' ? x.childForFieldName('argument') : x.type === 'subscript_expression' ? x.childForFieldName('argument') : x.type === 'pointer_expression' ? x.childForFieldName('argument') : x.namedChild(0);
   }
   return x?.type === 'identifier' ? x.text : undefined;
-}
-
-function declaratorName(d: SyntaxNode | null): string | undefined {
-  let x = d;
-  while (x && x.type !== 'identifier') {
-    if (x.type === 'init_declarator' || x.type === 'pointer_declarator' || x.type === 'array_declarator' || x.type === 'parenthesized_declarator') x = x.childForFieldName('declarator') ?? namedKids(x)[0] ?? null;
-    else return undefined;
-  }
-  return x?.text;
 }
 
 function writesOf(ast: SyntaxNode): Writes {
@@ -225,7 +207,7 @@ function writesOf(ast: SyntaxNode): Writes {
       const name = a && rootName(a);
       if (name) w.names.push(name);
     } else if (n.type === 'init_declarator') {
-      const name = declaratorName(n.childForFieldName('declarator'));
+      const name = declaredName(n)?.text;
       if (name) {
         w.names.push(name);
         const v = n.childForFieldName('value');
@@ -239,7 +221,7 @@ function writesOf(ast: SyntaxNode): Writes {
     for (const d of namedKids(ast)) {
       if (d.type === 'init_declarator') visit(d);
       else {
-        const name = declaratorName(d);
+        const name = declaredName(d)?.text;
         if (name) w.names.push(name);
       }
     }
@@ -247,31 +229,35 @@ function writesOf(ast: SyntaxNode): Writes {
   return w;
 }
 
+const IDENTIFIER = /[A-Za-z_]\w*/g;
+
 /** The feasibility facts of one function: which atoms are followed, and how nodes and edges change facts. */
 export class Feasibility {
-  private readonly parsed = new Map<number, Cond>();
-  private readonly writes = new Map<number, Writes | null>();
-
-  private constructor(readonly atoms: ReadonlySet<string>) {}
+  private readonly conds = new Map<number, Cond>();
+  private readonly writes = new Map<number, Writes>();
+  /** The followed atoms, with the identifiers each mentions (a write to one forgets the atom). */
+  private readonly atoms = new Map<string, ReadonlySet<string>>();
 
   /** Follows the atoms tested twice, or tested and assigned a constant, in the function's CFG. */
-  static of(nodes: readonly CfgNode[]): Feasibility {
+  constructor(nodes: readonly CfgNode[]) {
     const tested = new Map<string, number>();
     const assigned = new Set<string>();
-    const self = new Feasibility(new Set());
     for (const n of nodes) {
-      if (n.kind === 'branch' && n.ast) {
+      if (!n.ast) continue;
+      if (n.kind === 'branch') {
+        const c = parse(n.ast);
+        this.conds.set(n.id, c);
         const atoms: string[] = [];
-        atomsIn(self.cond(n), atoms);
+        atomsIn(c, atoms);
         for (const a of new Set(atoms)) tested.set(a, (tested.get(a) ?? 0) + 1);
-      } else if (n.kind === 'effect' && n.ast) {
-        for (const [a] of writesOf(n.ast).constants) assigned.add(a);
+      }
+      if (n.kind === 'effect' || n.kind === 'branch') {
+        const w = writesOf(n.ast);
+        if (w.names.length || w.constants.length) this.writes.set(n.id, w);
+        for (const [a] of w.constants) assigned.add(a);
       }
     }
-    const atoms = new Set([...tested].filter(([a, k]) => k >= 2 || assigned.has(a)).map(([a]) => a));
-    const f = new Feasibility(atoms);
-    for (const [k, v] of self.parsed) f.parsed.set(k, v);
-    return f;
+    for (const [a, k] of tested) if (k >= 2 || assigned.has(a)) this.atoms.set(a, new Set(a.match(IDENTIFIER)));
   }
 
   /** True when no atom is followed (facts never change). */
@@ -279,29 +265,17 @@ export class Feasibility {
     return this.atoms.size === 0;
   }
 
-  private cond(n: CfgNode): Cond {
-    let c = this.parsed.get(n.id);
-    if (!c) {
-      c = n.ast ? parse(n.ast) : { k: 'unknown' };
-      this.parsed.set(n.id, c);
-    }
-    return c;
-  }
-
   /** Facts after a node's writes. */
   afterNode(n: CfgNode, facts: Facts): Facts {
-    if (this.empty || !n.ast) return facts;
-    let w = this.writes.get(n.id);
-    if (w === undefined) {
-      const all = writesOf(n.ast);
-      w = all.names.length || all.constants.length ? all : null;
-      this.writes.set(n.id, w);
-    }
+    const w = this.empty ? undefined : this.writes.get(n.id);
     if (!w) return facts;
     let out = facts;
     if (out.length && w.names.length) {
-      const dropped = out.filter((f) => !w!.names.some((name) => new RegExp(`(?:^|[^\\w])${name}(?![\\w])`).test(f.slice(0, f.indexOf(SEP)))));
-      if (dropped.length !== out.length) out = dropped;
+      const kept = out.filter((f) => {
+        const ids = this.atoms.get(f.slice(0, f.indexOf(SEP)));
+        return !ids || !w.names.some((name) => ids.has(name));
+      });
+      if (kept.length !== out.length) out = kept;
     }
     for (const [atom, k] of w.constants) if (this.atoms.has(atom)) out = withFact(out, atom, `=${k}`);
     return out;
@@ -309,8 +283,8 @@ export class Feasibility {
 
   /** Facts along a condition's edge, or null when the facts contradict taking it. */
   alongBranch(n: CfgNode, holds: boolean, facts: Facts): Facts | null {
-    if (this.empty) return facts;
-    const c = this.cond(n);
+    const c = this.conds.get(n.id);
+    if (this.empty || !c) return facts;
     const v = evaluate(c, facts);
     if (v !== undefined && v !== holds) return null;
     return refine(c, holds, facts, this.atoms);

@@ -95,6 +95,14 @@ export function describeFunction(fn: SyntaxNode, text: string): FunctionInfo | u
   };
 }
 
+/** The parameter declarations of a function definition (none when it is not one). */
+export function parameters(fn: SyntaxNode | null): SyntaxNode[] {
+  let d = fn?.type === 'function_definition' ? fn.childForFieldName('declarator') : null;
+  while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
+  const list = d?.childForFieldName('parameters');
+  return list ? namedKids(list).filter((k) => k.type === 'parameter_declaration') : [];
+}
+
 /** True when the comment on the line(s) just above `offset` says `cpyref: returns-borrowed`. */
 export function hasBorrowedComment(text: string, offset: number): boolean {
   return scanCommentAbove(text, offset).marked;

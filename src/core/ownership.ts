@@ -3,12 +3,14 @@ import { API_RETURNS } from './api/returns.generated';
 import { FORMAT_CALLS, STEALING, stolenArguments } from './api/stealing';
 import { BudgetExceeded, solveForward, type Budget } from './dataflow';
 import { Feasibility, NO_FACTS, type Facts } from './feasibility';
+import { parameters } from './functions';
 import type { MacroExpander } from './macros';
 import type { SyntaxNode } from './parser';
 import {
   argList,
   calleeName,
   DECREF_CALLS,
+  declaredName,
   SETREF_CALLS,
   INCREF_CALLS,
   namedKids,
@@ -178,15 +180,6 @@ export function trackedLocals(body: SyntaxNode, macroNames: string[]): Map<strin
   return map;
 }
 
-function declaredName(d: SyntaxNode | null): SyntaxNode | null {
-  while (d && d.type !== 'identifier') {
-    if (d.type === 'pointer_declarator' || d.type === 'parenthesized_declarator' || d.type === 'attributed_declarator') {
-      d = d.childForFieldName('declarator') ?? namedKids(d).find((k) => k.type.endsWith('declarator') || k.type === 'identifier') ?? null;
-    } else return null;
-  }
-  return d;
-}
-
 type Pair = [PathState, number];
 
 /** Evaluates expressions over path states: the transfer function of the ownership analysis. */
@@ -195,6 +188,7 @@ class Evaluator {
   readonly unpaid: UnpaidDebt[] = [];
   readonly paidSites = new Set<number>();
   private readonly sites = new Map<string, number>();
+  private readonly sitesByCall = new Map<number, number[]>();
   private recording = false;
   private readonly relevant: RegExp;
 
@@ -240,6 +234,9 @@ class Evaluator {
     if (id === undefined) {
       id = this.sites.size;
       this.sites.set(k, id);
+      const ids = this.sitesByCall.get(node.startIndex);
+      if (ids) ids.push(id);
+      else this.sitesByCall.set(node.startIndex, [id]);
     }
     return id;
   }
@@ -275,7 +272,11 @@ class Evaluator {
   /** An incref of singleton `s`: repays the oldest open steal of it, else adds an owned reference. */
   private incref(st: PathState, s: number): PathState {
     const i = st.debts.findIndex((d) => d % 8 === s);
-    const lastSteal = st.lastSteal[s] ? Object.assign(st.lastSteal.slice(), { [s]: undefined }) : st.lastSteal;
+    let lastSteal = st.lastSteal;
+    if (lastSteal[s]) {
+      lastSteal = lastSteal.slice();
+      (lastSteal as Array<StealNote | undefined>)[s] = undefined;
+    }
     if (i < 0) return withOwned({ ...st, lastSteal }, s, +1);
     if (this.recording) this.paidSites.add(Math.floor(st.debts[i] / 8));
     return { ...st, debts: st.debts.filter((_, k) => k !== i), lastSteal };
@@ -283,8 +284,7 @@ class Evaluator {
 
   /** The ids of the steal sites of a call (known once the call was evaluated). */
   sitesOf(call: SyntaxNode): number[] {
-    const mark = `:${call.startIndex}:`;
-    return [...this.sites].filter(([k]) => k.includes(mark)).map(([, id]) => id);
+    return this.sitesByCall.get(call.startIndex) ?? [];
   }
 
   /** Records the debts still open where a path leaves the function. */
@@ -499,37 +499,43 @@ export function owningLocals(body: SyntaxNode, tracked: Map<string, number>): Se
   return new Set([...fromCall].filter((n) => !other.has(n) && !tracked.has(n)));
 }
 
-/** The owning local and the singleton a condition shows it to be (`x == Py_None` holding, `x != Py_None` failing). */
-function ownedThroughComparison(cond: SyntaxNode, holds: boolean, owning: Set<string>): { name: string; singleton: number } | undefined {
+/**
+ * The expressions a condition, taken one way, shows to be a singleton: `x == Py_None`
+ * holding, `x != Py_None` failing, `Py_IsNone(x)` holding, through `!`, `&&` (holding)
+ * and `||` (failing).
+ */
+function singletonTests(cond: SyntaxNode, holds: boolean): Array<{ expr: SyntaxNode; singleton: number }> {
   const n = unwrapCasts(cond);
   if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
     const arg = n.childForFieldName('argument');
-    return arg ? ownedThroughComparison(arg, !holds, owning) : undefined;
+    return arg ? singletonTests(arg, !holds) : [];
   }
   if (n.type === 'binary_expression') {
     const op = n.childForFieldName('operator')?.type;
     const l = n.childForFieldName('left');
     const r = n.childForFieldName('right');
-    if (!l || !r) return undefined;
-    if (op === '&&' && holds) return ownedThroughComparison(l, true, owning) ?? ownedThroughComparison(r, true, owning);
+    if (!l || !r) return [];
+    if ((op === '&&' && holds) || (op === '||' && !holds)) return [...singletonTests(l, holds), ...singletonTests(r, holds)];
     if ((op === '==' && holds) || (op === '!=' && !holds)) {
-      const lu = unwrapCasts(l);
-      const ru = unwrapCasts(r);
-      const pick = (v: SyntaxNode, other: SyntaxNode) => {
-        const singleton = directSingletonOf(other);
-        return v.type === 'identifier' && owning.has(v.text) && singleton >= 0 ? { name: v.text, singleton } : undefined;
-      };
-      return pick(lu, ru) ?? pick(ru, lu);
+      const sl = directSingletonOf(l);
+      const sr = directSingletonOf(r);
+      if (sr >= 0 && sl < 0) return [{ expr: unwrapCasts(l), singleton: sr }];
+      if (sl >= 0 && sr < 0) return [{ expr: unwrapCasts(r), singleton: sl }];
     }
-    return undefined;
+    return [];
   }
   if (n.type === 'call_expression' && holds) {
     const is = IS_CALLS[calleeName(n) ?? ''];
     const a = argList(n)[0];
-    const u = a ? unwrapCasts(a) : undefined;
-    if (is !== undefined && u?.type === 'identifier' && owning.has(u.text)) return { name: u.text, singleton: is };
+    if (is !== undefined && a) return [{ expr: unwrapCasts(a), singleton: is }];
   }
-  return undefined;
+  return [];
+}
+
+/** The owning local and the singleton a condition shows it to be (`x == Py_None` holding, `x != Py_None` failing). */
+function ownedThroughComparison(cond: SyntaxNode, holds: boolean, owning: Set<string>): { name: string; singleton: number } | undefined {
+  const t = singletonTests(cond, holds).find((x) => x.expr.type === 'identifier' && owning.has(x.expr.text));
+  return t && { name: t.expr.text, singleton: t.singleton };
 }
 
 /** False when `cond` evaluating to `holds` contradicts what state `s` says the locals hold. */
@@ -619,7 +625,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
     if (new RegExp(`\\b${name}\\s*[!=]=|[!=]=\\s*(?:\\([^()]*\\)\\s*)?${name}\\b|Py_Is(?:None|True|False)\\(\\s*${name}\\s*\\)`).test(bodyText)) tracked.set(name, tracked.size);
   }
   const ev = new Evaluator(tracked, expander);
-  const feasibility = Feasibility.of(cfg.nodes);
+  const feasibility = new Feasibility(cfg.nodes);
   const initial: PathState = {
     vars: new Array(tracked.size).fill(OTHER),
     owned: new Array(SINGLETONS.length).fill(0),
@@ -801,18 +807,6 @@ function failedCalls(cond: SyntaxNode, holds: boolean): SyntaxNode[] {
   return failsWhen !== undefined && failsWhen === holds ? [call] : [];
 }
 
-/** The parameters of the function whose body this is. */
-function parameterNames(body: SyntaxNode): Set<string> {
-  const out = new Set<string>();
-  let d = body.parent?.childForFieldName('declarator') ?? null;
-  while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
-  for (const p of namedKids(d?.childForFieldName('parameters') ?? d ?? body).filter((k) => k.type === 'parameter_declaration')) {
-    const n = declaredName(p.childForFieldName('declarator'));
-    if (n) out.add(n.text);
-  }
-  return out;
-}
-
 /**
  * Which expressions compared with a singleton may hold a reference the function owns: a
  * parameter only when the function releases or steals it (it then treats it as stolen), a
@@ -820,7 +814,7 @@ function parameterNames(body: SyntaxNode): Set<string> {
  * an owning struct, a slot of a tuple the function filled) yes.
  */
 function identityTestFilter(body: SyntaxNode, tracked: Map<string, number>): (e: SyntaxNode) => boolean {
-  const params = parameterNames(body);
+  const params = new Set(parameters(body.parent).map((p) => declaredName(p.childForFieldName('declarator'))?.text));
   const text = body.text;
   return (e) => {
     const u = unwrapCasts(e);
@@ -834,32 +828,7 @@ function identityTestFilter(body: SyntaxNode, tracked: Map<string, number>): (e:
 
 /** Bits of the singletons a condition shows equal to an expression that may be owned (`x == Py_None` holding). */
 function identityBits(cond: SyntaxNode, holds: boolean, mayBeOwned: (e: SyntaxNode) => boolean): number {
-  const n = unwrapCasts(cond);
-  if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
-    const arg = n.childForFieldName('argument');
-    return arg ? identityBits(arg, !holds, mayBeOwned) : 0;
-  }
-  if (n.type === 'binary_expression') {
-    const op = n.childForFieldName('operator')?.type;
-    const l = n.childForFieldName('left');
-    const r = n.childForFieldName('right');
-    if (!l || !r) return 0;
-    if (op === '&&' && holds) return identityBits(l, true, mayBeOwned) | identityBits(r, true, mayBeOwned);
-    if (op === '||' && !holds) return identityBits(l, false, mayBeOwned) | identityBits(r, false, mayBeOwned);
-    if ((op === '==' && holds) || (op === '!=' && !holds)) {
-      const sl = directSingletonOf(l);
-      const sr = directSingletonOf(r);
-      if (sr >= 0 && mayBeOwned(l)) return 1 << sr;
-      if (sl >= 0 && mayBeOwned(r)) return 1 << sl;
-    }
-    return 0;
-  }
-  if (n.type === 'call_expression' && holds) {
-    const is = IS_CALLS[calleeName(n) ?? ''];
-    const a = argList(n)[0];
-    if (is !== undefined && a && mayBeOwned(a)) return 1 << is;
-  }
-  return 0;
+  return singletonTests(cond, holds).reduce((bits, t) => (mayBeOwned(t.expr) ? bits | (1 << t.singleton) : bits), 0);
 }
 
 export { BudgetExceeded };

@@ -293,6 +293,7 @@ export function indexFile(path: string, text: string): FileIndex {
       const j = skipForwardCasts(toks, i + 1);
       if (j + 1 < toks.length && isIdent(toks[j].t) && toks[j + 1].t === '(' && toks[matchingClose(toks, j + 1) + 1]?.t === ';') {
         out.returnEdges.push([fn, toks[j].t]);
+        // Continue after the callee's `(` (pushed as a plain call): it is neither a borrowed use nor stolen.
         i = j + 1;
         calls.push(undefined);
       } else if (isIdent(toks[j]?.t ?? '') && toks[j + 1]?.t === ';') returned.add(toks[j].t);
@@ -319,7 +320,7 @@ export function indexFile(path: string, text: string): FileIndex {
         if (set) set.add(t);
         else assigned.set(local, new Set([t]));
       } else if (fn && !stolenHere && !['{', '}', ';', ':', ')', 'else'].includes(prevTok ?? ';')) usedCalls.push(t);
-    } else if (fn && c0StealsLocal(calls, toks, i)) owned.add(t);
+    } else if (fn && passedToStealer(calls, toks, i)) owned.add(t);
     // Boost.Python's `handle<>(f(...))` takes ownership of f's result.
     if (t === 'handle' && next === '<' && toks[i + 2]?.t === '>' && toks[i + 3]?.t === '(' && isIdent(toks[i + 4]?.t ?? '') && toks[i + 5]?.t === '(') out.stolen.push(toks[i + 4].t);
     if (t === 'reinterpret_steal' && next === '<') {
@@ -338,7 +339,7 @@ export function indexFile(path: string, text: string): FileIndex {
 const OWNING_CALLS = /^(?:Py_X?DECREF|Py_CLEAR|Py_DecRef|Py_XDecRef|Py_X?INCREF|Py_X?NewRef)$/;
 
 /** True when the identifier at `i` is passed whole to a stealing argument of the innermost call. */
-function c0StealsLocal(calls: Array<{ stolen: number[]; arg: number } | undefined>, toks: Tok[], i: number): boolean {
+function passedToStealer(calls: Array<{ stolen: number[]; arg: number } | undefined>, toks: Tok[], i: number): boolean {
   const c = calls[calls.length - 1];
   if (!c || !c.stolen.includes(c.arg)) return false;
   const prev = toks[skipBackCasts(toks, i - 1)]?.t;

@@ -113,3 +113,13 @@ export function snippet(text: string, max = 40): string {
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length > max ? one.slice(0, max - 1) + '…' : one;
 }
+
+/** The identifier a declarator declares (through pointers, arrays, parentheses, attributes, an initializer), if any. */
+export function declaredName(d: SyntaxNode | null): SyntaxNode | null {
+  while (d && d.type !== 'identifier') {
+    if (['init_declarator', 'pointer_declarator', 'array_declarator', 'parenthesized_declarator', 'attributed_declarator'].includes(d.type)) {
+      d = d.childForFieldName('declarator') ?? namedKids(d).find((k) => k.type.endsWith('declarator') || k.type === 'identifier') ?? null;
+    } else return null;
+  }
+  return d;
+}

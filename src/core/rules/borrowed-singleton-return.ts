@@ -23,7 +23,7 @@
  * object with its count incremented. A fix that must add braces around an unbraced
  * `if`/loop body is offered per diagnostic only.
  */
-import type { FunctionInfo } from '../functions';
+import { parameters, type FunctionInfo } from '../functions';
 import type { ReturnVerdict } from '../ownership';
 import type { SyntaxNode } from '../parser';
 import { lineIndent } from '../fixes';
@@ -76,11 +76,7 @@ export const borrowedSingletonReturn: Rule = {
  * with `PyArg_Parse*`.
  */
 export function methodShape(fn: FunctionInfo): string | undefined {
-  let d = fn.node.childForFieldName('declarator');
-  while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
-  const params = d?.childForFieldName('parameters');
-  if (!params) return undefined;
-  const list = params.namedChildren.filter((p) => p?.type === 'parameter_declaration').map((p) => p!.text.replace(/\s+/g, ' '));
+  const list = parameters(fn.node).map((p) => p.text.replace(/\s+/g, ' '));
   if (list.length === 2 && /\*/.test(list[0]) && /^PyObject \*\s*Py_UNUSED\s*\(/.test(list[1])) return 'its second parameter is `Py_UNUSED`, the shape of a `METH_NOARGS` method';
   if (list.length >= 3 && /^PyObject \*\s*const \*\s*\w+$/.test(list[1]) && /^Py_ssize_t \w+$/.test(list[2])) return 'its parameters have the shape of a `METH_FASTCALL` method';
   const args = list.length === 2 || list.length === 3 ? /^PyObject \*\s*(\w+)$/.exec(list[1])?.[1] : undefined;
