@@ -188,7 +188,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
         // The editor re-analyses only functions whose text (or context) changed.
         const start = fn.node.startIndex;
         // Keyed on everything the function's analysis reads: its text and the comment block above it (markers).
-        const key = `${contextKey}\u0000${text.slice(Math.min(markerContextStart(text, start), text.lastIndexOf('\n', Math.max(0, text.lastIndexOf('\n', start - 1) - 1)) + 1), fn.node.endIndex)}`;
+        const key = `${contextKey}\u0000${text.slice(markerContextStart(text, start), fn.node.endIndex)}`;
         const hit = req.cache.get(key);
         if (hit) {
           for (const f of hit.findings) report(shiftFinding(f, start));

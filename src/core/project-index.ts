@@ -225,7 +225,8 @@ export function indexFile(path: string, text: string): FileIndex {
       if (new RegExp(`\\b${local}\\s*[!=]=\\s*(?:\\([^()]*\\)\\s*)?${SINGLETON_PATTERN}|${SINGLETON_PATTERN}\\s*[!=]=\\s*${local}\\b|Py_Is\\w*\\(\\s*${local}\\s*\\)`).test(body)) continue;
       for (const callee of assigned.get(local) ?? []) out.returnEdges.push([caller, callee]);
     }
-    const borrowed = new Set(usedCalls);
+    // The C API's own functions are never the project's: not recorded (the index crosses threads).
+    const borrowed = new Set(usedCalls.filter((c) => !/^_?Py/.test(c)));
     for (const [local, callees] of assigned) if (!returned.has(local) && !owned.has(local) && !increfd.has(local)) for (const c of callees) borrowed.add(c);
     for (const c of borrowed) (out.borrowedUses ??= []).push([caller, c]);
     assigned = new Map();
@@ -365,7 +366,14 @@ function baseName(p: string): string {
 export class ProjectIndex {
   private readonly files = new Map<string, FileIndex>();
   private memo = new Map<string, FacingInfo | null>();
-  private byName: { registered: Map<string, Array<[FileIndex, Registration]>>; stolen: Map<string, FileIndex[]>; callers: Map<string, Array<[FileIndex, string]>> } | undefined;
+  private byName:
+    | {
+        registered: Map<string, Array<[FileIndex, Registration]>>;
+        stolen: Map<string, FileIndex[]>;
+        callers: Map<string, Array<[FileIndex, string]>>;
+        borrowedBy: Map<string, Array<[FileIndex, string]>>;
+      }
+    | undefined;
 
   /** Adds or replaces one file's entry. */
   set(fi: FileIndex): void {
@@ -414,6 +422,7 @@ export class ProjectIndex {
       const registered = new Map<string, Array<[FileIndex, Registration]>>();
       const stolen = new Map<string, FileIndex[]>();
       const callers = new Map<string, Array<[FileIndex, string]>>();
+      const borrowedBy = new Map<string, Array<[FileIndex, string]>>();
       const push = <T>(m: Map<string, T[]>, k: string, v: T) => {
         const list = m.get(k);
         if (list) list.push(v);
@@ -423,8 +432,9 @@ export class ProjectIndex {
         for (const r of f.registrations) push(registered, r.name, [f, r] as [FileIndex, Registration]);
         for (const n of f.stolen) push(stolen, n, f);
         for (const [caller, callee] of f.returnEdges) push(callers, callee, [f, caller] as [FileIndex, string]);
+        for (const [caller, callee] of f.borrowedUses ?? []) push(borrowedBy, callee, [f, caller] as [FileIndex, string]);
       }
-      this.byName = { registered, stolen, callers };
+      this.byName = { registered, stolen, callers, borrowedBy };
     }
     return this.byName;
   }
@@ -443,9 +453,7 @@ export class ProjectIndex {
 
   /** Functions of the project that use the result of `name` as a borrowed reference. */
   borrowedUsers(name: string, path?: string): string[] {
-    const out: string[] = [];
-    for (const f of this.files.values()) for (const [caller, callee] of f.borrowedUses ?? []) if (callee === name && caller !== name && this.sees(f, name, path)) out.push(caller);
-    return out;
+    return (this.lookups().borrowedBy.get(name) ?? []).filter(([f, caller]) => caller !== name && this.sees(f, name, path)).map(([, caller]) => caller);
   }
 
   /** Why the function `name` (defined in `path`, when known) is Python-facing, or undefined when nothing says it is. */
