@@ -6,7 +6,7 @@ import { collectMacros, isStatementMacro, MacroExpander, macroAsFunction, type M
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyseOwnership, type OwnershipAnalysis } from './ownership';
 import type { CParser, SyntaxNode, SyntaxTree } from './parser';
-import { blankStatementMacros, conditionalVariants, quotedIncludes } from './preprocess';
+import { blankedMacroNames, blankStatementMacros, conditionalVariants, quotedIncludes } from './preprocess';
 import { resolveReturnFinding } from './rules/borrowed-singleton-return';
 import { RULES, RULES_BY_ID } from './rules/index';
 import type { FunctionContext, PendingFinding, Rule } from './rules/rule';
@@ -308,7 +308,7 @@ function sameLines(a: string, b: string, start: number, end: number): boolean {
 
 function cacheContext(req: AnalyzeRequest, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
-  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0]) + macroPart;
+  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text)]) + macroPart;
 }
 
 /**

@@ -121,7 +121,9 @@ export class MacroExpander {
   expression(expr: SyntaxNode): SyntaxNode | undefined {
     const def = this.lookup(expr);
     if (!def || !(def.mentionsSingleton || def.refcount) || isStatementMacro(def)) return undefined;
-    const body = this.substitute(def, expr.type === 'call_expression' ? expr : undefined);
+    // `#define RET_STR(s) (s ? PyUnicode_FromString(s) : Py_False);` used as `return RET_STR(p);`:
+    // the compiler sees an empty statement after the expression.
+    const body = this.substitute(def, expr.type === 'call_expression' ? expr : undefined)?.replace(/;\s*$/, '');
     if (body === undefined) return undefined;
     const key = 'E' + body;
     if (!this.cache.has(key)) {

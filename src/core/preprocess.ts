@@ -10,10 +10,38 @@ function blank(s: string): string {
   return s.replace(/[^\r\n]/g, ' ');
 }
 
-/** Blanks known no-effect statement macros (`Py_BEGIN_ALLOW_THREADS`, ...) with spaces. */
+/** Object-like macros whose body is a whole statement, `;` included (`#define GET_GIL state_get();`). */
+const SEMI_DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+((?:[^\n\\]|\\\r?\n)*;)[ \t]*$/gm;
+/** What makes a macro matter to the analysis: it is expanded, not blanked. */
+const MATTERS = /\b(?:return|goto|Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_Py_\w+Struct|_Py_EllipsisObject|Py_\w*(?:INCREF|DECREF|IncRef|DecRef|NewRef|CLEAR|SETREF))\b/;
+
+/** The object-like macros of `text` that `blankStatementMacros` blanks (their uses change how every function parses). */
+export function blankedMacroNames(text: string): string[] {
+  const names: string[] = [];
+  if (!text.includes('define')) return names;
+  SEMI_DEFINE.lastIndex = 0;
+  for (let m = SEMI_DEFINE.exec(text); m; m = SEMI_DEFINE.exec(text)) if (!MATTERS.test(m[2])) names.push(m[1]);
+  return names;
+}
+
+/**
+ * Blanks with spaces the uses of no-effect statement macros: the known ones
+ * (`Py_BEGIN_ALLOW_THREADS`, ...), and object-like macros defined in the text whose
+ * body is a statement ending in `;` and touches no reference count. Used without a `;`
+ * of their own (`GET_GIL Py_INCREF(x);`), they would make the parser read the next
+ * statement as a declaration.
+ */
 export function blankStatementMacros(text: string): string {
-  if (!text.includes('THREADS')) return text;
-  return text.replace(THREAD_MACROS, (m) => ' '.repeat(m.length));
+  let out = text.includes('THREADS') ? text.replace(THREAD_MACROS, (m) => ' '.repeat(m.length)) : text;
+  const names = blankedMacroNames(text);
+  if (!names.length) return out;
+  const use = new RegExp(`\\b(?:${names.join('|')})\\b(?![ \\t]*\\()`, 'g');
+  out = out.replace(use, (m, offset: number) => {
+    // Uses only: a directive line (the definition, `#ifdef NAME`) keeps the name.
+    const lineStart = out.lastIndexOf('\n', offset - 1) + 1;
+    return /^[ \t]*#/.test(out.slice(lineStart, offset + 1)) ? m : ' '.repeat(m.length);
+  });
+  return out;
 }
 
 interface Branch {
