@@ -1,7 +1,7 @@
 import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep } from './cfg';
 import { BudgetExceeded } from './dataflow';
-import { describeFunction, findFunctions, markerContextStart, type FunctionInfo } from './functions';
+import { describeFunction, findFunctions, markerContextStart, parameters, type FunctionInfo } from './functions';
 import { collectMacros, isStatementMacro, MacroExpander, macroAsFunction, type MacroDef } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyseOwnership, type OwnershipAnalysis } from './ownership';
@@ -12,7 +12,7 @@ import { RULES, RULES_BY_ID } from './rules/index';
 import type { FunctionContext, PendingFinding, Rule } from './rules/rule';
 import { ID as UNUSED_IGNORE } from './rules/unused-ignore';
 import { isSuppressed, readSuppressions } from './suppressions';
-import { SINGLETON_PATTERN } from './syntax';
+import { declaredName, SINGLETON_PATTERN } from './syntax';
 import { detectEol, LineIndex } from './text';
 import { SEVERITIES, type Finding, type Severity } from './types';
 import type { FacingInfo } from './project-index';
@@ -162,6 +162,8 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
   const ownMacros = collectMacros(text);
   for (const d of ownMacros) macroMap.set(d.name, d);
   const macroNames = [...macroMap.values()].filter((d) => d.mentionsSingleton).map((d) => d.name);
+  let noArgsNames: Set<string> | undefined;
+  const noArgs = () => (noArgsNames ??= noArgsMethods(text));
   const seen = new Set<string>();
   const report = (f: PendingFinding) => {
     const k = `${f.rule}:${f.start}:${f.end}`;
@@ -263,6 +265,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
         ownership: () =>
           (ownership ??= analyseOwnership(fn.body, {
             expander: macro ? undefined : expander,
+            nullParams: !macro && noArgs().has(fn.name) ? nullArgs(fn) : undefined,
             budget: { maxSteps: 200_000, deadline: Date.now() + (req.functionBudgetMs ?? 2000) },
           })),
         report,
@@ -308,7 +311,21 @@ function sameLines(a: string, b: string, start: number, end: number): boolean {
 
 function cacheContext(req: AnalyzeRequest, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
-  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text)]) + macroPart;
+  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), [...noArgsMethods(req.text)]]) + macroPart;
+}
+
+const NOARGS_ENTRY = /\{\s*"[^"]*"\s*,\s*(?:\([^()]*(?:\([^()]*\)[^()]*)*\)\s*)*([A-Za-z_]\w*)\s*,\s*(?:METH_\w+\s*\|\s*)*METH_NOARGS\b/g;
+
+/** Functions a method table of `text` registers with `METH_NOARGS` (CPython passes NULL as their second argument). */
+export function noArgsMethods(text: string): Set<string> {
+  return new Set(text.includes('METH_NOARGS') ? [...text.matchAll(NOARGS_ENTRY)].map((m) => m[1]) : []);
+}
+
+/** The second parameter of a function, when it has a name. */
+function nullArgs(fn: FunctionInfo): string[] | undefined {
+  const p = parameters(fn.node)[1];
+  const name = p && declaredName(p.childForFieldName('declarator'))?.text;
+  return name ? [name] : undefined;
 }
 
 /**

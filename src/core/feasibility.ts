@@ -238,8 +238,14 @@ export class Feasibility {
   /** The followed atoms, with the identifiers each mentions (a write to one forgets the atom). */
   private readonly atoms = new Map<string, ReadonlySet<string>>();
 
-  /** Follows the atoms tested twice, or tested and assigned a constant, in the function's CFG. */
-  constructor(nodes: readonly CfgNode[]) {
+  /** Facts on entry: the parameters known to be NULL. */
+  readonly initial: Facts;
+
+  /**
+   * Follows the atoms tested twice, or tested and assigned a constant, in the function's
+   * CFG, and the parameters known to be NULL on entry (`METH_NOARGS` passes NULL as `args`).
+   */
+  constructor(nodes: readonly CfgNode[], nullParams: readonly string[] = []) {
     const tested = new Map<string, number>();
     const assigned = new Set<string>();
     for (const n of nodes) {
@@ -257,7 +263,8 @@ export class Feasibility {
         for (const [a] of w.constants) assigned.add(a);
       }
     }
-    for (const [a, k] of tested) if (k >= 2 || assigned.has(a)) this.atoms.set(a, new Set(a.match(IDENTIFIER)));
+    for (const [a, k] of tested) if (k >= 2 || assigned.has(a) || nullParams.includes(a)) this.atoms.set(a, new Set(a.match(IDENTIFIER)));
+    this.initial = nullParams.filter((p) => this.atoms.has(p)).reduce((f, p) => withFact(f, p, '=0'), NO_FACTS);
   }
 
   /** True when no atom is followed (facts never change). */

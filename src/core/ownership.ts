@@ -149,6 +149,8 @@ export interface OwnershipAnalysis {
 export interface OwnershipOptions {
   expander?: MacroExpander;
   budget: Budget;
+  /** Parameters known to be NULL on entry (the second one of a `METH_NOARGS` method). */
+  nullParams?: string[];
 }
 
 const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
@@ -628,7 +630,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   // leads to a finding: most functions have none, and it costs a walk of every statement.
   const plain = solve(undefined);
   if (!hasCandidates(plain)) return plain;
-  const feasibility = new Feasibility(cfg.nodes);
+  const feasibility = new Feasibility(cfg.nodes, opts.nullParams);
   return feasibility.empty ? plain : solve(feasibility);
 
   function solve(feasibility: Feasibility | undefined): OwnershipAnalysis {
@@ -638,7 +640,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       owned: new Array(SINGLETONS.length).fill(0),
       debts: [],
       mayOwn: 0,
-      facts: NO_FACTS,
+      facts: feasibility?.initial ?? NO_FACTS,
       steps: [],
       lastSteal: [],
     };
