@@ -12,7 +12,7 @@ import { RULES, RULES_BY_ID } from './rules/index';
 import type { FunctionContext, PendingFinding, Rule } from './rules/rule';
 import { ID as UNUSED_IGNORE } from './rules/unused-ignore';
 import { isSuppressed, readSuppressions } from './suppressions';
-import { declaredName, SINGLETON_PATTERN } from './syntax';
+import { declaredName, SINGLETON_PATTERN, singletonIndex, SINGLETONS } from './syntax';
 import { detectEol, LineIndex } from './text';
 import { SEVERITIES, type Finding, type Severity } from './types';
 import type { FacingInfo } from './project-index';
@@ -281,6 +281,9 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
       }
     }
   }
+  // A project that defines its own `Py_None` (for an interpreter without it) is not using the singleton.
+  const own = result.findings.length ? ownSingletons(text, req) : undefined;
+  if (own?.size) result.findings = result.findings.filter((f) => !f.singletons?.length || f.singletons.some((s) => !own.has(s)));
   const sup = readSuppressions(text, lines);
   result.findings = result.findings.filter((f) => !isSuppressed(f, sup, lines));
   if (req.reportUnusedIgnores && req.options.rules[UNUSED_IGNORE] !== 'off' && (!req.rules || req.rules.has(UNUSED_IGNORE))) {
@@ -312,6 +315,23 @@ function sameLines(a: string, b: string, start: number, end: number): boolean {
 function cacheContext(req: AnalyzeRequest, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
   return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), [...noArgsMethods(req.text)]]) + macroPart;
+}
+
+const OWN_SINGLETON = new RegExp(
+  `^[ \\t]*(?:(?:extern|static|const)[ \\t]+)*\\w+[ \\t]*\\*[ \\t]*(${SINGLETONS.join('|')})[ \\t]*[;=[,)]|^[ \\t]*#[ \\t]*define[ \\t]+(${SINGLETONS.join('|')})\\b(?![ \\t]*\\(?[ \\t]*&_Py_)`,
+  'gm',
+);
+
+/** Singletons that the file, or a header it includes with quotes, declares or defines itself. */
+function ownSingletons(text: string, req: AnalyzeRequest): Set<number> {
+  const out = new Set<number>();
+  const scan = (t: string) => {
+    if (!/\bPy_(?:None|True|False|NotImplemented|Ellipsis)\b/.test(t)) return;
+    for (const m of t.matchAll(OWN_SINGLETON)) out.add(singletonIndex(m[1] ?? m[2]));
+  };
+  scan(text);
+  if (req.readInclude) for (const name of quotedIncludes(text)) scan(req.readInclude(req.path, name)?.text ?? '');
+  return out;
 }
 
 const NOARGS_ENTRY = /\{\s*"[^"]*"\s*,\s*(?:\([^()]*(?:\([^()]*\)[^()]*)*\)\s*)*([A-Za-z_]\w*)\s*,\s*(?:METH_\w+\s*\|\s*)*METH_NOARGS\b/g;

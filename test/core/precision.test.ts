@@ -78,4 +78,16 @@ describe('precision on real-code idioms', () => {
     body[0] = '/* A helper for the table below. cpyref: returns-borrowed';
     assert.equal(run(body.join('\n')).length, 0);
   });
+
+  it('still reports the singletons a project does not define itself', async () => {
+    const text = [
+      'PyObject *Py_None;',
+      'static PyObject *nothing(PyObject *self, PyObject *args) { return Py_None; }',
+      'static PyObject *yes(PyObject *self, PyObject *args) { return Py_True; }',
+      'static PyMethodDef methods[] = {{"nothing", nothing, METH_VARARGS, NULL}, {"yes", yes, METH_VARARGS, NULL}, {NULL}};',
+      '',
+    ].join('\n');
+    const found = await analyseFixture('own.c', text, { rules: ['borrowed-singleton-return'] });
+    assert.deepEqual(found.map((f) => f.function), ['yes']);
+  });
 });

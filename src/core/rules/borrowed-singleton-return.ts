@@ -56,6 +56,7 @@ export const borrowedSingletonReturn: Rule = {
       const subject = ctx.macro ? `macro \`${ctx.macro.name}\`` : `\`${ctx.fn.name}\``;
       ctx.report({
         rule: ID,
+        singletons,
         severity: 'error',
         message: '',
         start: loc.start,

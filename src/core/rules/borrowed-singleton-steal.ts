@@ -59,6 +59,7 @@ export const borrowedSingletonSteal: Rule = {
       const head = `\`${ctx.fn.name}\` passes a borrowed reference to \`${SINGLETONS[s]}\`${partial ? ' on some paths' : ''} to \`${callee}\`, ${steals}`;
       ctx.report({
         rule: ID,
+        singletons: [s],
         severity: latent ? 'warning' : 'error',
         message: countMessage(head, s, latent),
         start: loc.start + ctx.offset,

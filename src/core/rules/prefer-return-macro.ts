@@ -57,6 +57,7 @@ export const preferReturnMacro: Rule = {
           ];
       ctx.report({
         rule: ID,
+        singletons: [s],
         severity: 'hint',
         message: `\`${ctx.fn.name}\` increfs and returns \`${expr.text}\`; \`${macro};\` says the same in one statement.`,
         start: range.start,

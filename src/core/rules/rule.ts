@@ -10,6 +10,8 @@ import type { Finding, Severity } from '../types';
  * project-wide index decides that after every file is analysed.
  */
 export interface PendingFinding extends Finding {
+  /** The singletons the finding is about (a project that defines its own `Py_None` drops those). */
+  singletons?: number[];
   contract?: {
     /** Functions whose contract decides the severity (the enclosing one, or a macro's users). */
     functions: string[];

@@ -50,6 +50,7 @@ export const singletonDecref: Rule = {
       if (stole) related.push({ start: stole.start + ctx.offset, end: stole.end + ctx.offset, message: `\`${stole.callee}\` takes the reference to \`${SINGLETONS[s]}\` here${stole.when === 'always' ? ', even when it fails' : ''}` });
       ctx.report({
         rule: ID,
+        singletons: [s],
         severity: latent ? 'warning' : 'error',
         message: countMessage(head, s, latent),
         start: loc.start + ctx.offset,
