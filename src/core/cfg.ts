@@ -6,6 +6,8 @@ export interface PathStep {
   start: number;
   end: number;
   message: string;
+  /** Set on the step where a local gets a singleton: which local, which singleton, and the assigned value when it is the singleton itself. */
+  entry?: { local: string; singleton: number; value?: Span };
 }
 
 /** A byte range in the analysed text. */

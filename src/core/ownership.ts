@@ -324,7 +324,9 @@ class Evaluator {
     const next = setVar(s, i, v);
     if (v >= 0 && s.vars[i] !== v) {
       const sp = this.span(node, at);
-      return withStep(next, { ...sp, message: `\`${name}\` holds \`${SINGLETONS[v]}\` from here on this path` });
+      const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
+      const value = !at && rhs && directSingletonOf(rhs) === v ? { start: rhs.startIndex, end: rhs.endIndex } : undefined;
+      return withStep(next, { ...sp, message: `\`${name}\` holds \`${SINGLETONS[v]}\` from here on this path`, entry: { local: name, singleton: v, value } });
     }
     return next;
   }

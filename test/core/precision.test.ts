@@ -90,4 +90,36 @@ describe('precision on real-code idioms', () => {
     const found = await analyseFixture('own.c', text, { rules: ['borrowed-singleton-return'] });
     assert.deepEqual(found.map((f) => f.function), ['yes']);
   });
+
+  it('names every place a returned local gets a borrowed singleton, and offers the fix there as unsafe', async () => {
+    const text = [
+      '#include <Python.h>',
+      'static PyObject *',
+      'pick(PyObject *self, PyObject *arg)',
+      '{',
+      '    PyObject *r;',
+      '    long n = PyLong_AsLong(arg);',
+      '    if (n < 0)',
+      '        r = Py_None;',
+      '    else if (n == 0)',
+      '        r = Py_False;',
+      '    else',
+      '        r = PyLong_FromLong(n);',
+      '    return r;',
+      '}',
+      'static PyMethodDef methods[] = {{"pick", pick, METH_O, NULL}, {NULL}};',
+      '',
+    ].join('\n');
+    const [f] = await analyseFixture('pick.c', text, { rules: ['borrowed-singleton-return'] });
+    const at = (needle: string) => text.indexOf(needle);
+    assert.ok(f.related.some((r) => r.start === at('r = Py_None')));
+    assert.ok(f.related.some((r) => r.start === at('r = Py_False')));
+    assert.equal(f.fixes.length, 1);
+    assert.equal(f.fixes[0].safe, false);
+    assert.match(f.fixes[0].description, /^Take a new reference where `r` gets the singleton \(2 places; unsafe: /);
+    assert.deepEqual(
+      f.fixes[0].edits.map((e) => e.newText),
+      ['(Py_INCREF(Py_None), Py_None)', '(Py_INCREF(Py_False), Py_False)'],
+    );
+  });
 });

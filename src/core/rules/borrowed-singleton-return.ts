@@ -24,6 +24,7 @@
  * `if`/loop body is offered per diagnostic only.
  */
 import { parameters, type FunctionInfo } from '../functions';
+import type { PathStep } from '../cfg';
 import type { ReturnVerdict } from '../ownership';
 import type { SyntaxNode } from '../parser';
 import { lineIndent } from '../fixes';
@@ -53,7 +54,14 @@ export const borrowedSingletonReturn: Rule = {
       const loc = r.node.at ? { start: r.node.at.start + ctx.offset, end: r.node.at.end + ctx.offset } : span(ctx, r.node.ast!);
       const viaMacro = r.node.at ? /[A-Za-z_]\w*/.exec(ctx.text.slice(loc.start, loc.end))?.[0] : undefined;
       const related = bad[0].state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
+      // A returned local may get the singleton in several places: each is named, and a fix can go there.
+      const entries = entriesOf(bad, r.expr);
+      for (const e of entries ?? []) {
+        if (!related.some((x) => x.start === e.start + ctx.offset)) related.push({ start: e.start + ctx.offset, end: e.end + ctx.offset, message: `${e.message.replace(/ on this path$/, '')} on another path` });
+      }
       const subject = ctx.macro ? `macro \`${ctx.macro.name}\`` : `\`${ctx.fn.name}\``;
+      let fixes = r.node.at || !all ? [] : fixesFor(ctx, r, singletons);
+      if (!fixes.length && !r.node.at && entries) fixes = entryFixes(ctx, entries);
       ctx.report({
         rule: ID,
         singletons,
@@ -62,7 +70,7 @@ export const borrowedSingletonReturn: Rule = {
         start: loc.start,
         end: loc.end,
         function: ctx.macro ? ctx.macro.name : ctx.fn.name,
-        fixes: r.node.at || !all ? [] : fixesFor(ctx, r, singletons),
+        fixes,
         related,
         contract: { functions: ctx.contractFunctions, singletons, subject, partial: !all, viaMacro, definesMacro: ctx.macro?.name, methodShape: ctx.macro ? undefined : methodShape(ctx.fn) },
       });
@@ -83,6 +91,45 @@ export function methodShape(fn: FunctionInfo): string | undefined {
   const args = list.length === 2 || list.length === 3 ? /^PyObject \*\s*(\w+)$/.exec(list[1])?.[1] : undefined;
   if (args && /\*/.test(list[0]) && new RegExp(`\\bPyArg_Parse\\w*\\s*\\(\\s*${args}\\b`).test(fn.body.text)) return `it parses \`${args}\` with \`PyArg_Parse*\`, as a method does`;
   return undefined;
+}
+
+/**
+ * Where the returned local got the singleton on each path that returns it without a
+ * reference (the last such assignment of the path); undefined when some path's entry is
+ * unknown (the value is not a local, or the path was too long to keep every step).
+ */
+function entriesOf(bad: ReturnVerdict['outcomes'], expr: SyntaxNode): PathStep[] | undefined {
+  const u = unwrap(expr);
+  if (u.type !== 'identifier') return undefined;
+  const out = new Map<number, PathStep>();
+  for (const o of bad) {
+    const e = [...o.state.steps].reverse().find((st) => st.entry?.local === u.text);
+    if (!e) return undefined;
+    out.set(e.start, e);
+  }
+  return [...out.values()].sort((a, b) => a.start - b.start);
+}
+
+/**
+ * `Py_NewRef(...)` where the local gets the singleton. Offered as unsafe: the local may
+ * also be overwritten, released or incremented on another path from there, where the
+ * extra reference would leak (harmless for a singleton, but not what the author wrote).
+ */
+function entryFixes(ctx: FunctionContext, entries: PathStep[]): Fix[] {
+  if (ctx.macro || entries.some((e) => !e.entry?.value)) return [];
+  const local = entries[0].entry!.local;
+  // Without `Py_NewRef` (before 3.10), a comma expression takes the reference in place.
+  const owned = (v: string) => (newRefAvailable(ctx.targets) ? `Py_NewRef(${v})` : `(Py_INCREF(${v}), ${v})`);
+  return [
+    {
+      description: `Take a new reference where \`${local}\` gets the singleton (${entries.length > 1 ? `${entries.length} places; ` : ''}unsafe: check that no other path from there overwrites, releases or increfs \`${local}\`)`,
+      safe: false,
+      edits: entries.map((e) => {
+        const v = e.entry!.value!;
+        return { start: v.start + ctx.offset, end: v.end + ctx.offset, newText: owned(ctx.text.slice(v.start + ctx.offset, v.end + ctx.offset)) };
+      }),
+    },
+  ];
 }
 
 /** Sets the severity and message of a pending finding once the function's contract is known. */
