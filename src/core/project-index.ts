@@ -204,6 +204,7 @@ export function indexFile(path: string, text: string): FileIndex {
     const inner = tokenize(body.replace(/^[ \t]*#/, ' '));
     scanRegistrations(inner.toks, out.registrations, true, d.i + m[0].length);
   }
+  const stealMacros = stealingMacros(directives.map((d) => d.text));
   // Functions (at file level, or inside `extern "C" {` / `namespace x {`), their returned calls and stolen results.
   const stack: Brace['kind'][] = [];
   const calls: Array<{ name: string; arg: number; stolen: number[] } | undefined> = [];
@@ -265,7 +266,8 @@ export function indexFile(path: string, text: string): FileIndex {
     }
     if (t === '(') {
       const prev = i > 0 ? toks[i - 1].t : '';
-      calls.push(prev in STEALING ? { name: prev, arg: 0, stolen: STEALING[prev].args } : prev in FORMAT_CALLS ? { name: prev, arg: 0, stolen: [] } : undefined);
+      const stolen = prev in STEALING ? STEALING[prev].args : stealMacros.get(prev);
+      calls.push(stolen ? { name: prev, arg: 0, stolen } : prev in FORMAT_CALLS ? { name: prev, arg: 0, stolen: [] } : undefined);
       continue;
     }
     if (t === '"') {
@@ -333,6 +335,22 @@ export function indexFile(path: string, text: string): FileIndex {
       }
       if (toks[k + 1]?.t === '(' && isIdent(toks[k + 2]?.t ?? '') && toks[k + 3]?.t === '(') out.stolen.push(toks[k + 2].t);
     }
+  }
+  return out;
+}
+
+/**
+ * Project macros that hand an argument to a C++ owner (`#define STEAL(o) py::reinterpret_steal<py::object>(o)`,
+ * Boost.Python's `handle<>(o)`): by name, the positions of the parameters they hand over.
+ */
+function stealingMacros(directives: string[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const d of directives) {
+    const m = /^[ \t]*#[ \t]*define[ \t]+(\w+)\(([^)]*)\)(.*)$/s.exec(d);
+    if (!m || !/reinterpret_steal|handle\s*<\s*>/.test(m[3])) continue;
+    const params = m[2].split(',').map((p) => p.trim());
+    const handed = params.flatMap((p, k) => (new RegExp(`(?:reinterpret_steal\\s*<[^;]*?>|handle\\s*<\\s*>)\\s*\\(\\s*\\(?\\s*${p}\\s*\\)?\\s*\\)`).test(m[3]) ? [k] : []));
+    if (handed.length) out.set(m[1], handed);
   }
   return out;
 }

@@ -83,3 +83,20 @@ describe('project index: sentinels', () => {
     assert.equal(index.facing('maybe_defer'), undefined);
   });
 });
+
+describe('project index: C++ owners', () => {
+  it('takes a result handed to a project macro around reinterpret_steal or handle<> as owed', () => {
+    const index = project({
+      'a.cpp': [
+        '#define STEAL_OBJ(o) py::reinterpret_steal<py::object>(o)',
+        '#define OWN(x) boost::python::object(boost::python::handle<>((x)))',
+        '#define PEEK(o) py::reinterpret_borrow<py::object>(o)',
+        'void g() { auto a = STEAL_OBJ(make_a()); auto b = OWN(make_b()); auto c = PEEK(peek_c()); auto d = pybind11::reinterpret_steal<pybind11::object>(make_d()); }',
+      ].join('\n'),
+    });
+    assert.ok(index.facing('make_a'));
+    assert.ok(index.facing('make_b'));
+    assert.ok(index.facing('make_d'));
+    assert.equal(index.facing('peek_c'), undefined);
+  });
+});
