@@ -241,7 +241,7 @@ class Builder {
         const name = node.childForFieldName('label')?.text ?? '';
         const target = this.label(name);
         this.connect(
-          frontier.map((p) => ({ from: p.from, step: p.step ?? this.step(node, `jumps to \`${name}\``) })),
+          frontier.map((p) => ({ ...p, step: p.step ?? this.step(node, `jumps to \`${name}\``) })),
           target,
         );
         return [];

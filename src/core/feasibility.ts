@@ -48,6 +48,7 @@ function constantOf(n: SyntaxNode): string | undefined {
   return undefined;
 }
 
+const REFCOUNT_CALL = /^Py_(?:X?INCREF|X?DECREF|IncRef|DecRef|XIncRef|XDecRef|X?NewRef|CLEAR|X?SETREF)$/;
 const SIDE_EFFECTS = new Set(['call_expression', 'assignment_expression', 'update_expression', 'comma_expression']);
 
 function hasSideEffects(n: SyntaxNode): boolean {
@@ -176,6 +177,12 @@ function refine(c: Cond, holds: boolean, facts: Facts, tracked: ReadonlyMap<stri
 interface Writes {
   names: string[];
   constants: Array<[string, string]>;
+  /** Locals whose address is taken (a call may write them later through the pointer). */
+  addressed: string[];
+  /** Locals declared here. */
+  declared: string[];
+  /** The node calls a function, which may write fields, globals and escaped locals. */
+  calls: boolean;
 }
 
 function rootName(n: SyntaxNode): string | undefined {
@@ -187,7 +194,7 @@ function rootName(n: SyntaxNode): string | undefined {
 }
 
 function writesOf(ast: SyntaxNode): Writes {
-  const w: Writes = { names: [], constants: [] };
+  const w: Writes = { names: [], constants: [], addressed: [], declared: [], calls: false };
   const visit = (n: SyntaxNode) => {
     if (n.type === 'assignment_expression') {
       const left = n.childForFieldName('left');
@@ -206,10 +213,15 @@ function writesOf(ast: SyntaxNode): Writes {
       const a = n.childForFieldName('argument');
       const name = a && rootName(a);
       if (name) w.names.push(name);
+      if (name) w.addressed.push(name);
+    } else if (n.type === 'call_expression') {
+      // Reference-count operations are not taken to write program state (a destructor could, in principle).
+      if (!REFCOUNT_CALL.test(n.childForFieldName('function')?.text ?? '')) w.calls = true;
     } else if (n.type === 'init_declarator') {
       const name = declaredName(n)?.text;
       if (name) {
         w.names.push(name);
+        w.declared.push(name);
         const v = n.childForFieldName('value');
         const k = v ? constantOf(v) : undefined;
         if (k !== undefined) w.constants.push([name, k]);
@@ -223,6 +235,7 @@ function writesOf(ast: SyntaxNode): Writes {
       else {
         const name = declaredName(d)?.text;
         if (name) w.names.push(name);
+        if (name) w.declared.push(name);
       }
     }
   } else visit(ast);
@@ -230,6 +243,13 @@ function writesOf(ast: SyntaxNode): Writes {
 }
 
 const IDENTIFIER = /[A-Za-z_]\w*/g;
+const LOOPS = new Set(['for_statement', 'while_statement', 'do_statement']);
+
+/** Whether a node is inside a loop of its function (a loop's own condition included). */
+function inLoop(n: SyntaxNode): boolean {
+  for (let p = n.parent; p && p.type !== 'function_definition'; p = p.parent) if (LOOPS.has(p.type)) return true;
+  return false;
+}
 
 /** The feasibility facts of one function: which atoms are followed, and how nodes and edges change facts. */
 export class Feasibility {
@@ -237,6 +257,8 @@ export class Feasibility {
   private readonly writes = new Map<number, Writes>();
   /** The followed atoms, with the identifiers each mentions (a write to one forgets the atom). */
   private readonly atoms = new Map<string, ReadonlySet<string>>();
+  /** Followed atoms that a call may change: fields, globals, locals whose address is taken. */
+  private readonly shared = new Set<string>();
 
   /** Facts on entry: the parameters known to be NULL. */
   readonly initial: Facts;
@@ -245,9 +267,11 @@ export class Feasibility {
    * Follows the atoms tested twice, or tested and assigned a constant, in the function's
    * CFG, and the parameters known to be NULL on entry (`METH_NOARGS` passes NULL as `args`).
    */
-  constructor(nodes: readonly CfgNode[], nullParams: readonly string[] = []) {
+  constructor(nodes: readonly CfgNode[], params: readonly string[] = [], nullParams: readonly string[] = []) {
     const tested = new Map<string, number>();
     const assigned = new Set<string>();
+    const locals = new Set(params);
+    const addressed = new Set<string>();
     for (const n of nodes) {
       if (!n.ast) continue;
       if (n.kind === 'branch') {
@@ -255,15 +279,24 @@ export class Feasibility {
         this.conds.set(n.id, c);
         const atoms: string[] = [];
         atomsIn(c, atoms);
-        for (const a of new Set(atoms)) tested.set(a, (tested.get(a) ?? 0) + 1);
+        // A test inside a loop is made again on every iteration.
+        const times = inLoop(n.ast) ? 2 : 1;
+        for (const a of new Set(atoms)) tested.set(a, (tested.get(a) ?? 0) + times);
       }
       if (n.kind === 'effect' || n.kind === 'branch') {
         const w = writesOf(n.ast);
-        if (w.names.length || w.constants.length) this.writes.set(n.id, w);
+        if (w.names.length || w.constants.length || w.calls) this.writes.set(n.id, w);
         for (const [a] of w.constants) assigned.add(a);
+        for (const x of w.declared) locals.add(x);
+        for (const x of w.addressed) addressed.add(x);
       }
     }
-    for (const [a, k] of tested) if (k >= 2 || assigned.has(a) || nullParams.includes(a)) this.atoms.set(a, new Set(a.match(IDENTIFIER)));
+    for (const [a, k] of tested) {
+      if (!(k >= 2 || assigned.has(a) || nullParams.includes(a))) continue;
+      const ids = new Set(a.match(IDENTIFIER));
+      this.atoms.set(a, ids);
+      if (/->|\./.test(a) || [...ids].some((x) => !locals.has(x) || addressed.has(x))) this.shared.add(a);
+    }
     this.initial = nullParams.filter((p) => this.atoms.has(p)).reduce((f, p) => withFact(f, p, '=0'), NO_FACTS);
   }
 
@@ -277,9 +310,11 @@ export class Feasibility {
     const w = this.empty ? undefined : this.writes.get(n.id);
     if (!w) return facts;
     let out = facts;
-    if (out.length && w.names.length) {
+    if (out.length && (w.names.length || w.calls)) {
       const kept = out.filter((f) => {
-        const ids = this.atoms.get(f.slice(0, f.indexOf(SEP)));
+        const atom = f.slice(0, f.indexOf(SEP));
+        if (w.calls && this.shared.has(atom)) return false;
+        const ids = this.atoms.get(atom);
         return !ids || !w.names.some((name) => ids.has(name));
       });
       if (kept.length !== out.length) out = kept;

@@ -632,7 +632,8 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   // leads to a finding: most functions have none, and it costs a walk of every statement.
   const plain = solve(undefined);
   if (!hasCandidates(plain)) return plain;
-  const feasibility = new Feasibility(cfg.nodes, opts.nullParams);
+  const params = parameters(body.parent).flatMap((p) => declaredName(p.childForFieldName('declarator'))?.text ?? []);
+  const feasibility = new Feasibility(cfg.nodes, params, opts.nullParams);
   return feasibility.empty ? plain : solve(feasibility);
 
   function solve(feasibility: Feasibility | undefined): OwnershipAnalysis {

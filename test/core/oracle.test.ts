@@ -40,8 +40,13 @@ describe('oracle: the analysis agrees with path enumeration on generated functio
     assert.equal(returns([{ k: 'loop', kind: 'while', c, body: [inc], braces: true }, ret]), 1);
     // do { incref } while (c): at least once.
     assert.equal(returns([{ k: 'loop', kind: 'do', c, body: [inc], braces: true }, ret]), 0);
-    // Three increfs, then a loop decrementing: after enough iterations the count is 0.
-    assert.equal(returns([inc, inc, inc, { k: 'loop', kind: 'while', c, body: [dec], braces: true }, ret]), 1);
+    // Three increfs, then a loop decrementing: after enough iterations the count is 0. (The loop's
+    // test calls a function: a test of an unchanged local would keep its value, and the loop,
+    // once entered, could not end.)
+    const called = { kind: 4, a: 1, b: 0 };
+    assert.equal(returns([inc, inc, inc, { k: 'loop', kind: 'while', c: called, body: [dec], braces: true }, ret]), 1);
+    // The same loop on an unchanged local: entered, it never ends, so only the path around it returns.
+    assert.equal(returns([inc, inc, inc, { k: 'loop', kind: 'while', c, body: [dec], braces: true }, ret]), 0);
     // switch fall-through: case 0 increfs and falls into case 1, which returns; case 1 alone does not own.
     assert.equal(
       returns([{ k: 'switch', c, cases: [{ isDefault: false, brk: false, body: [inc] }, { isDefault: false, brk: false, body: [ret] }] }]),

@@ -693,24 +693,27 @@ export function oracle(p: Program): Expected[] {
     const at = posOf.get(s)!;
     return { list: at.list, i: at.i + 1 };
   };
-  // The tool follows only atoms tested at least twice (conditions of if, while, do and switch).
+  // The tool follows only atoms tested at least twice (conditions of if, while, do and switch;
+  // a test inside a loop counts twice; `#if 0` code is not there).
   const tested = new Map<string, number>();
-  const countConds = (list: Stmt[]) => {
+  const countConds = (list: Stmt[], loop: boolean) => {
     for (const s of list) {
       const cond = s.k === 'if' || s.k === 'switch' || (s.k === 'loop' && (s.kind === 'while' || s.kind === 'do')) ? s.c : undefined;
-      if (cond) for (const a of atomsOf(model(cond), new Set())) tested.set(a, (tested.get(a) ?? 0) + 1);
+      const times = loop || s.k === 'loop' ? 2 : 1;
+      if (cond) for (const a of atomsOf(model(cond), new Set())) tested.set(a, (tested.get(a) ?? 0) + times);
       if (s.k === 'if') {
-        countConds(s.then);
-        if (s.else) countConds(s.else);
-      } else if (s.k === 'block' || s.k === 'loop') countConds(s.body);
-      else if (s.k === 'switch') for (const c of s.cases) countConds(c.body);
+        countConds(s.then, loop);
+        if (s.else) countConds(s.else, loop);
+      } else if (s.k === 'block') countConds(s.body, loop);
+      else if (s.k === 'loop') countConds(s.body, true);
+      else if (s.k === 'switch') for (const c of s.cases) countConds(c.body, loop);
       else if (s.k === 'pp') {
-        for (const b of s.branches) countConds(b.body);
-        if (s.else) countConds(s.else);
+        for (const b of s.branches) if (b.cond !== 'zero') countConds(b.body, loop);
+        if (s.else) countConds(s.else, loop);
       }
     }
   };
-  countConds(p.body);
+  countConds(p.body, false);
   const followed = new Set([...tested].filter(([, n]) => n >= 2).map(([a]) => a));
   /** The state along a condition's edge, or nothing when what the path knows contradicts it. */
   const along = (c: Cond, holds: boolean, st: PState): PState[] => {
