@@ -2,7 +2,7 @@ import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep } from './cfg';
 import { BudgetExceeded } from './dataflow';
 import { describeFunction, findFunctions, markerContextStart, parameters, type FunctionInfo } from './functions';
-import { collectMacros, isStatementMacro, MacroExpander, macroAsFunction, type MacroDef } from './macros';
+import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyseOwnership, type OwnershipAnalysis } from './ownership';
 import type { CParser, SyntaxNode, SyntaxTree } from './parser';
@@ -163,6 +163,9 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
   for (const d of ownMacros) macroMap.set(d.name, d);
   const macroNames = [...macroMap.values()].filter((d) => d.mentionsSingleton).map((d) => d.name);
   let noArgsNames: Set<string> | undefined;
+  let macroAssigned: Set<string> | undefined;
+  const assignedByMacros = () =>
+    (macroAssigned ??= new Set([text, ...(req.readInclude ? quotedIncludes(text).map((n) => req.readInclude!(req.path, n)?.text ?? '') : [])].flatMap(macroAssignedNames)));
   const noArgs = () => (noArgsNames ??= noArgsMethods(text));
   const seen = new Set<string>();
   const report = (f: PendingFinding) => {
@@ -266,6 +269,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
           (ownership ??= analyseOwnership(fn.body, {
             expander: macro ? undefined : expander,
             nullParams: !macro && noArgs().has(fn.name) ? nullArgs(fn) : undefined,
+            macroAssigned: assignedByMacros(),
             budget: { maxSteps: 200_000, deadline: Date.now() + (req.functionBudgetMs ?? 2000) },
           })),
         report,
@@ -314,11 +318,11 @@ function sameLines(a: string, b: string, start: number, end: number): boolean {
 
 function cacheContext(req: AnalyzeRequest, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
-  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), [...noArgsMethods(req.text)]]) + macroPart;
+  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), [...noArgsMethods(req.text)], macroAssignedNames(req.text)]) + macroPart;
 }
 
 const OWN_SINGLETON = new RegExp(
-  `^[ \\t]*(?:(?:extern|static|const)[ \\t]+)*\\w+[ \\t]*\\*[ \\t]*(${SINGLETONS.join('|')})[ \\t]*[;=[,)]|^[ \\t]*#[ \\t]*define[ \\t]+(${SINGLETONS.join('|')})\\b(?![ \\t]*\\(?[ \\t]*&_Py_)`,
+  `^[ \\t]*(?:(?:extern|static|const)[ \\t]+)*\\w+[ \\t]*\\*[ \\t]*(${SINGLETONS.join('|')})[ \\t]*[;=[,)]|^[ \\t]*#[ \\t]*define[ \\t]+(${SINGLETONS.join('|')})\\b(?![^\\n]*(?:_Py_\\w*Struct|_Py_EllipsisObject|Py_GetConstant))`,
   'gm',
 );
 
@@ -338,7 +342,12 @@ const NOARGS_ENTRY = /\{\s*"[^"]*"\s*,\s*(?:\([^()]*(?:\([^()]*\)[^()]*)*\)\s*)*
 
 /** Functions a method table of `text` registers with `METH_NOARGS` (CPython passes NULL as their second argument). */
 export function noArgsMethods(text: string): Set<string> {
-  return new Set(text.includes('METH_NOARGS') ? [...text.matchAll(NOARGS_ENTRY)].map((m) => m[1]) : []);
+  if (!text.includes('METH_NOARGS')) return new Set();
+  const entries = new Map<string, number>();
+  for (const m of text.matchAll(NOARGS_ENTRY)) entries.set(m[1], (entries.get(m[1]) ?? 0) + 1);
+  // Only a function CPython always calls this way: besides its METH_NOARGS entries, named only
+  // by its definition and a prototype (not called in the file, not registered otherwise).
+  return new Set([...entries].filter(([name, n]) => (text.match(new RegExp(`\\b${name}\\b`, 'g'))?.length ?? 0) - n <= 2).map(([name]) => name));
 }
 
 /** The second parameter of a function, when it has a name. */

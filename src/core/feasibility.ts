@@ -36,8 +36,8 @@ function constantOf(n: SyntaxNode): string | undefined {
   if (x.type === 'number_literal') {
     const m = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*)[uUlL]*$/.exec(t);
     if (!m) return undefined;
-    const v = m[1].startsWith('0x') || m[1].startsWith('0X') ? parseInt(m[1], 16) : m[1].length > 1 && m[1].startsWith('0') ? parseInt(m[1], 8) : parseInt(m[1], 10);
-    return String(v);
+    const digits = m[1];
+    return BigInt(digits.length > 1 && /^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : digits).toString();
   }
   if (x.type === 'char_literal') return t;
   if (x.type === 'unary_expression' && x.child(0)?.type === '-' && x.childForFieldName('argument')?.type === 'number_literal') {
@@ -140,8 +140,9 @@ function evaluate(c: Cond, facts: Facts): boolean | undefined {
       let eq: boolean | undefined;
       if (f?.startsWith('=')) {
         const k = f.slice(1);
-        // Distinct constants of one kind differ (case labels of one switch must).
-        if (isNumber(k) === isNumber(c.value)) eq = k === c.value;
+        // Distinct numbers differ; distinct names may not (`EAGAIN` and `EWOULDBLOCK`).
+        if (k === c.value) eq = true;
+        else if (isNumber(k) && isNumber(c.value)) eq = false;
       } else if (f === 'F') eq = isNumber(c.value) ? c.value === '0' : undefined;
       else if (f === 'T' && c.value === '0') eq = false;
       return eq === undefined ? undefined : eq !== c.negated;
@@ -215,8 +216,16 @@ function writesOf(ast: SyntaxNode): Writes {
       if (name) w.names.push(name);
       if (name) w.addressed.push(name);
     } else if (n.type === 'call_expression') {
+      const callee = n.childForFieldName('function')?.text ?? '';
       // Reference-count operations are not taken to write program state (a destructor could, in principle).
-      if (!REFCOUNT_CALL.test(n.childForFieldName('function')?.text ?? '')) w.calls = true;
+      if (!REFCOUNT_CALL.test(callee)) w.calls = true;
+      const args = namedKids(n.childForFieldName('arguments') ?? n);
+      // `Py_CLEAR(x)` and `Py_SETREF(x, v)` assign x; a macro (by its capitals) may assign any argument.
+      const written = /^Py_(?:CLEAR|X?SETREF)$/.test(callee) ? args.slice(0, 1) : CONSTANT_NAME.test(callee) ? args : [];
+      for (const a of written) {
+        const name = rootName(a);
+        if (name) w.names.push(name);
+      }
     } else if (n.type === 'init_declarator') {
       const name = declaredName(n)?.text;
       if (name) {
@@ -267,7 +276,7 @@ export class Feasibility {
    * Follows the atoms tested twice, or tested and assigned a constant, in the function's
    * CFG, and the parameters known to be NULL on entry (`METH_NOARGS` passes NULL as `args`).
    */
-  constructor(nodes: readonly CfgNode[], params: readonly string[] = [], nullParams: readonly string[] = []) {
+  constructor(nodes: readonly CfgNode[], params: readonly string[] = [], nullParams: readonly string[] = [], macroAssigned: ReadonlySet<string> = new Set()) {
     const tested = new Map<string, number>();
     const assigned = new Set<string>();
     const locals = new Set(params);
@@ -294,6 +303,8 @@ export class Feasibility {
     for (const [a, k] of tested) {
       if (!(k >= 2 || assigned.has(a) || nullParams.includes(a))) continue;
       const ids = new Set(a.match(IDENTIFIER));
+      // A macro may assign it where the analysis cannot see.
+      if ([...ids].some((x) => macroAssigned.has(x))) continue;
       this.atoms.set(a, ids);
       if (/->|\./.test(a) || [...ids].some((x) => !locals.has(x) || addressed.has(x))) this.shared.add(a);
     }
@@ -329,17 +340,37 @@ export class Feasibility {
     if (this.empty || !c) return facts;
     const v = evaluate(c, facts);
     if (v !== undefined && v !== holds) return null;
-    return refine(c, holds, facts, this.atoms);
+    return refine(c, holds, facts, this.learnable(n));
   }
+
+  private readonly learnableAt = new Map<number, ReadonlyMap<string, unknown>>();
+
+  /** The atoms a branch can teach: not those the condition itself writes (`if (ok && refresh(&ok))`). */
+  private learnable(n: CfgNode): ReadonlyMap<string, unknown> {
+    const w = this.writes.get(n.id);
+    if (!w || (!w.names.length && !w.calls)) return this.atoms;
+    let m = this.learnableAt.get(n.id);
+    if (!m) {
+      m = new Map([...this.atoms].filter(([a, ids]) => !(w.calls && this.shared.has(a)) && !w.names.some((x) => ids.has(x))));
+      this.learnableAt.set(n.id, m);
+    }
+    return m;
+  }
+
+  private readonly cases = new Map<SyntaxNode, Cond | null>();
 
   /** Facts along a `switch` edge to `case value:`, or null when the facts rule it out. */
   alongCase(n: CfgNode, value: SyntaxNode, facts: Facts): Facts | null {
     if (this.empty || !n.ast) return facts;
-    const atom = atomOf(n.ast);
-    const k = constantOf(value);
-    if (!atom || k === undefined) return facts;
-    const c: Cond = { k: 'eq', atom, value: k, negated: false };
+    let c = this.cases.get(value);
+    if (c === undefined) {
+      const atom = atomOf(n.ast);
+      const k = constantOf(value);
+      c = atom && k !== undefined ? { k: 'eq', atom, value: k, negated: false } : null;
+      this.cases.set(value, c);
+    }
+    if (!c) return facts;
     if (evaluate(c, facts) === false) return null;
-    return refine(c, true, facts, this.atoms);
+    return refine(c, true, facts, this.learnable(n));
   }
 }

@@ -50,6 +50,23 @@ export function collectMacros(text: string, path?: string): MacroDef[] {
   return out;
 }
 
+const ASSIGNED_IN_BODY = /([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)?(?:[-+*/%&|^]|<<|>>)?=(?!=)|([A-Za-z_]\w*)\s*(?:\+\+|--)|(?:\+\+|--)\s*([A-Za-z_]\w*)/g;
+
+/**
+ * Names that `#define` bodies of `text` assign (`#define MARK_DONE done = 1;`): the
+ * analysis does not see inside most macro uses, so what it knows of these is never trusted.
+ */
+export function macroAssignedNames(text: string): string[] {
+  const out = new Set<string>();
+  if (!text.includes('define')) return [];
+  DEFINE_RE.lastIndex = 0;
+  for (let m = DEFINE_RE.exec(text); m; m = DEFINE_RE.exec(text)) {
+    const body = (m[3] ?? '').replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ');
+    for (const a of body.matchAll(ASSIGNED_IN_BODY)) out.add(a[1] ?? a[2] ?? a[3]);
+  }
+  return [...out];
+}
+
 /** The macros of `text` whose body mentions a singleton. */
 export function collectSingletonMacros(text: string, path?: string): MacroDef[] {
   return collectMacros(text, path).filter((d) => d.mentionsSingleton);

@@ -48,6 +48,8 @@ export interface PathState {
 
 /** A call that took a reference to a singleton (for the message of a later release). */
 export interface StealNote {
+  /** The steal site (see `ConsumeEvent.site`). */
+  site: number;
   callee: string;
   when: 'always' | 'on-success';
   start: number;
@@ -151,6 +153,8 @@ export interface OwnershipOptions {
   budget: Budget;
   /** Parameters known to be NULL on entry (the second one of a `METH_NOARGS` method). */
   nullParams?: string[];
+  /** Names that project macros assign: nothing known of them is trusted. */
+  macroAssigned?: ReadonlySet<string>;
 }
 
 const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
@@ -258,7 +262,7 @@ class Evaluator {
     }
     const sp = this.span(node, at);
     const lastSteal = st.lastSteal.slice();
-    lastSteal[s] = { callee: calleeName(node) ?? 'the call', when: when ?? 'always', ...sp };
+    lastSteal[s] = { site: site!, callee: calleeName(node) ?? 'the call', when: when ?? 'always', ...sp };
     let next: PathState = { ...st, lastSteal };
     if (st.owned[s] === 0) {
       // A steal of a reference the function does not own is a debt that a later incref of
@@ -633,8 +637,15 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   const plain = solve(undefined);
   if (!hasCandidates(plain)) return plain;
   const params = parameters(body.parent).flatMap((p) => declaredName(p.childForFieldName('declarator'))?.text ?? []);
-  const feasibility = new Feasibility(cfg.nodes, params, opts.nullParams);
-  return feasibility.empty ? plain : solve(feasibility);
+  const feasibility = new Feasibility(cfg.nodes, params, opts.nullParams, opts.macroAssigned);
+  if (feasibility.empty) return plain;
+  try {
+    return solve(feasibility);
+  } catch (e) {
+    // Over the bound with paths kept apart by flags: the plain result still holds (it has more paths, never fewer).
+    if (e instanceof BudgetExceeded) return plain;
+    throw e;
+  }
 
   function solve(feasibility: Feasibility | undefined): OwnershipAnalysis {
     const ev = new Evaluator(tracked, expander);
@@ -648,7 +659,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       lastSteal: [],
     };
     let truncated = false;
-    const mayOwnTest = identityTestFilter(body, tracked);
+    const mayOwnTest = identityTestFilter(body, owning, tracked);
     // What a branch's condition can tell, worked out once per edge (the solver visits edges many times).
     const condCache = new Map<string, { filters: boolean; gained?: { name: string; singleton: number }; mayOwn: number; failed?: Set<number> }>();
     const conditionFacts = (from: CfgNode, holds: boolean) => {
@@ -728,6 +739,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
             // `if (PyModule_AddObject(m, "x", Py_None) < 0) return -1;`: a call that failed stole nothing.
             const failed = facts?.failed;
             if (failed && s.debts.some((d) => failed.has(Math.floor(d / 8)))) s = { ...s, debts: s.debts.filter((d) => !failed.has(Math.floor(d / 8))) };
+          if (failed && s.lastSteal.some((n) => n && failed.has(n.site))) s = { ...s, lastSteal: s.lastSteal.map((n) => (n && failed.has(n.site) ? undefined : n)) };
             m.set(key(s), s);
           }
           return m;
@@ -835,16 +847,22 @@ function failedCalls(cond: SyntaxNode, holds: boolean): SyntaxNode[] {
  * tracked local never (its value is followed), anything else (a new reference, a field of
  * an owning struct, a slot of a tuple the function filled) yes.
  */
-function identityTestFilter(body: SyntaxNode, tracked: Map<string, number>): (e: SyntaxNode) => boolean {
-  const params = new Set(parameters(body.parent).map((p) => declaredName(p.childForFieldName('declarator'))?.text));
+function identityTestFilter(body: SyntaxNode, owning: ReadonlySet<string>, tracked: ReadonlyMap<string, number>): (e: SyntaxNode) => boolean {
   const text = body.text;
+  const released = (name: string) => new RegExp(`\\b(?:Py_X?DECREF|Py_DecRef|Py_CLEAR|${Object.keys(STEALING).join('|')})\\s*\\([^;]*\\b${name}\\b`).test(text);
+  // A local holding a new reference, or a local or parameter the function releases or steals (it treats it as owned).
+  const ownedLocal = (u: SyntaxNode) => u.type === 'identifier' && (owning.has(u.text) || released(u.text));
   return (e) => {
     const u = unwrapCasts(e);
-    if (directSingletonOf(u) >= 0 || /^(?:NULL|0|nullptr)$/.test(u.text)) return false;
-    if (u.type !== 'identifier') return true;
-    if (tracked.has(u.text)) return false;
-    if (!params.has(u.text)) return true;
-    return new RegExp(`\\b(?:Py_X?DECREF|Py_DecRef|Py_CLEAR|${Object.keys(STEALING).join('|')})\\s*\\([^;]*\\b${u.text}\\b`).test(text);
+    // A field of a struct that owns its value (`self->cache`).
+    if (u.type === 'field_expression') return true;
+    // A slot read back from a tuple or list the function owns (`PyTuple_GET_ITEM(t, 0)` with `t` a new reference).
+    if (u.type === 'call_expression') {
+      const a = argList(u)[0];
+      return /GET_ITEM|GetItem/.test(calleeName(u) ?? '') && !!a && (unwrapCasts(a).type === 'field_expression' || ownedLocal(unwrapCasts(a)));
+    }
+    // A tracked local's value is followed instead.
+    return !tracked.has(u.text) && ownedLocal(u);
   };
 }
 

@@ -13,7 +13,8 @@ function blank(s: string): string {
 /** Object-like macros whose body is a whole statement, `;` included (`#define GET_GIL state_get();`). */
 const SEMI_DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+((?:[^\n\\]|\\\r?\n)*;)[ \t]*$/gm;
 /** What makes a macro matter to the analysis: it is expanded, not blanked. */
-const MATTERS = /\b(?:return|goto|Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_Py_\w+Struct|_Py_EllipsisObject|Py_\w*(?:INCREF|DECREF|IncRef|DecRef|NewRef|CLEAR|SETREF))\b/;
+// (A body that assigns is blanked too: the analysis then trusts nothing it knew of the names it assigns.)
+const MATTERS = /\b(?:return|goto|break|continue|Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_Py_\w+Struct|_Py_EllipsisObject|Py_\w*(?:INCREF|DECREF|IncRef|DecRef|NewRef|CLEAR|SETREF))\b/;
 
 /** The object-like macros of `text` that `blankStatementMacros` blanks (their uses change how every function parses). */
 export function blankedMacroNames(text: string): string[] {
@@ -39,7 +40,8 @@ export function blankStatementMacros(text: string): string {
   out = out.replace(use, (m, offset: number) => {
     // Uses only: a directive line (the definition, `#ifdef NAME`) keeps the name.
     const lineStart = out.lastIndexOf('\n', offset - 1) + 1;
-    return /^[ \t]*#/.test(out.slice(lineStart, offset + 1)) ? m : ' '.repeat(m.length);
+    // `;` keeps the statement the use stands for (`if (verbose) TRACE` governs nothing else).
+    return /^[ \t]*#/.test(out.slice(lineStart, offset + 1)) ? m : ';' + ' '.repeat(m.length - 1);
   });
   return out;
 }

@@ -1,3 +1,4 @@
+import { API_RETURNS } from './api/returns.generated';
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from './api/stealing';
 import { quotedIncludes } from './preprocess';
 import { SINGLETON_PATTERN } from './syntax';
@@ -217,6 +218,7 @@ export function indexFile(path: string, text: string): FileIndex {
   let owned = new Set<string>();
   let usedCalls: string[] = [];
   let fnStart = 0;
+  let returnedCall = -1;
   const endFunction = (caller: string, end: number) => {
     const body = text.slice(fnStart, end);
     for (const local of returned) {
@@ -227,8 +229,9 @@ export function indexFile(path: string, text: string): FileIndex {
       for (const callee of assigned.get(local) ?? []) out.returnEdges.push([caller, callee]);
     }
     // The C API's own functions are never the project's: not recorded (the index crosses threads).
-    const borrowed = new Set(usedCalls.filter((c) => !/^_?Py/.test(c)));
-    for (const [local, callees] of assigned) if (!returned.has(local) && !owned.has(local) && !increfd.has(local)) for (const c of callees) borrowed.add(c);
+    const borrowed = new Set(usedCalls.filter((c) => !(c in API_RETURNS)));
+    // A caller that increfs the result, or neither releases, returns nor hands it over, treats it as borrowed.
+    for (const [local, callees] of assigned) if (increfd.has(local) || (!returned.has(local) && !owned.has(local))) for (const c of callees) borrowed.add(c);
     for (const c of borrowed) (out.borrowedUses ??= []).push([caller, c]);
     assigned = new Map();
     returned = new Set();
@@ -274,11 +277,15 @@ export function indexFile(path: string, text: string): FileIndex {
       // A `Py_BuildValue`-style format: its `N` units steal the matching arguments.
       const c = calls[calls.length - 1];
       const fmt = c && FORMAT_CALLS[c.name];
-      if (c && fmt && c.arg === fmt.format) {
-        const lit = /"(?:\\[\s\S]|[^"\\\n])*"/y;
-        lit.lastIndex = toks[i].i;
-        const m = lit.exec(text);
-        if (m) c.stolen = formatStolenArgs(m[0], fmt.format + 1) ?? [];
+      if (c && fmt && c.arg === fmt.format && toks[i - 1]?.t !== '"') {
+        // Adjacent literals (`"O" "N"`) are one format.
+        let format = '';
+        for (let k = i; toks[k]?.t === '"'; k++) {
+          const lit = /"((?:\\[\s\S]|[^"\\\n])*)"/y;
+          lit.lastIndex = toks[k].i;
+          format += lit.exec(text)?.[1] ?? '';
+        }
+        c.stolen = formatStolenArgs(`"${format}"`, fmt.format + 1) ?? [];
       }
       continue;
     }
@@ -296,9 +303,8 @@ export function indexFile(path: string, text: string): FileIndex {
       const j = skipForwardCasts(toks, i + 1);
       if (j + 1 < toks.length && isIdent(toks[j].t) && toks[j + 1].t === '(' && toks[matchingClose(toks, j + 1) + 1]?.t === ';') {
         out.returnEdges.push([fn, toks[j].t]);
-        // Continue after the callee's `(` (pushed as a plain call): it is neither a borrowed use nor stolen.
-        i = j + 1;
-        calls.push(undefined);
+        // The returned call is neither a borrowed use nor stolen; its arguments are scanned as usual.
+        returnedCall = j;
       } else if (isIdent(toks[j]?.t ?? '') && toks[j + 1]?.t === ';') returned.add(toks[j].t);
       continue;
     }
@@ -309,7 +315,11 @@ export function indexFile(path: string, text: string): FileIndex {
       const prevTok = toks[skipBackCasts(toks, i - 1)]?.t;
       const stolenHere = !!c && c.stolen.includes(c.arg) && (prevTok === '(' || prevTok === ',');
       if (stolenHere) out.stolen.push(t);
-      if (fn && OWNING_CALLS.test(t) && isIdent(toks[i + 2]?.t ?? '') && toks[i + 3]?.t === ')') (/INCREF|NewRef/.test(t) ? increfd : owned).add(toks[i + 2].t);
+      if (fn && OWNING_CALLS.test(t)) {
+        // `Py_INCREF(r)`, `Py_IncRef((PyObject *)r)`: the argument, through casts.
+        const a = skipForwardCasts(toks, i + 2);
+        if (isIdent(toks[a]?.t ?? '') && toks[a + 1]?.t === ')') (/INCREF|IncRef|NewRef/.test(t) ? increfd : owned).add(toks[a].t);
+      }
       // `local = f(...)`: followed to `return local;` (an edge) or kept as a borrowed use.
       const before = skipBackCasts(toks, i - 1);
       const plainAssign = before >= 1 && toks[before].t === '=' && !'=!<>+-*/%&|^'.includes(text[toks[before].i - 1] ?? '') && text[toks[before].i + 1] !== '=';
@@ -322,7 +332,7 @@ export function indexFile(path: string, text: string): FileIndex {
         const set = assigned.get(local);
         if (set) set.add(t);
         else assigned.set(local, new Set([t]));
-      } else if (fn && !stolenHere && !['{', '}', ';', ':', ')', 'else'].includes(prevTok ?? ';')) usedCalls.push(t);
+      } else if (fn && !stolenHere && i !== returnedCall && !['{', '}', ';', ':', ')', 'else'].includes(prevTok ?? ';')) usedCalls.push(t);
     } else if (fn && passedToStealer(calls, toks, i)) owned.add(t);
     // Boost.Python's `handle<>(f(...))` takes ownership of f's result.
     if (t === 'handle' && next === '<' && toks[i + 2]?.t === '>' && toks[i + 3]?.t === '(' && isIdent(toks[i + 4]?.t ?? '') && toks[i + 5]?.t === '(') out.stolen.push(toks[i + 4].t);
@@ -355,7 +365,7 @@ function stealingMacros(directives: string[]): Map<string, number[]> {
   return out;
 }
 
-const OWNING_CALLS = /^(?:Py_X?DECREF|Py_CLEAR|Py_DecRef|Py_XDecRef|Py_X?INCREF|Py_X?NewRef)$/;
+const OWNING_CALLS = /^(?:Py_X?DECREF|Py_CLEAR|Py_DecRef|Py_XDecRef|Py_X?INCREF|Py_IncRef|Py_XIncRef|Py_X?NewRef)$/;
 
 /** True when the identifier at `i` is passed whole to a stealing argument of the innermost call. */
 function passedToStealer(calls: Array<{ stolen: number[]; arg: number } | undefined>, toks: Tok[], i: number): boolean {

@@ -1,0 +1,177 @@
+/**
+ * Cases a review of the precision work found (paths wrongly pruned, excuses too wide,
+ * index edges wrong); each would lose a real finding or give a safe fix that leaks.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { indexFile, ProjectIndex } from '../../src/core/project-index';
+import { analyseFixture } from '../helpers/engine';
+
+const TABLE = (names: string[], flags = 'METH_VARARGS') =>
+  `static PyMethodDef methods[] = {${names.map((n) => `{"${n}", (PyCFunction)${n}, ${flags}, NULL}`).join(', ')}, {NULL}};\n`;
+
+async function reported(text: string, rule = 'borrowed-singleton-return'): Promise<string[]> {
+  return (await analyseFixture('case.c', text, { rules: [rule] })).map((f) => f.function ?? '');
+}
+
+describe('feasibility keeps paths that writes, macros and equal constants make possible', () => {
+  it('takes Py_CLEAR and Py_SETREF as writes of their first argument', async () => {
+    const text = `static PyObject *f(PyObject *self, PyObject *args) {
+    PyObject *tmp = PyObject_GetAttrString(self, "x");
+    if (tmp == NULL) return NULL;
+    if (PyObject_IsTrue(args)) Py_CLEAR(tmp);
+    if (tmp == NULL) return Py_None;
+    return tmp;
+}
+${TABLE(['f'])}`;
+    assert.deepEqual(await reported(text), ['f']);
+  });
+
+  it('takes a macro call (by its capitals) as writing its arguments, and keeps a statement macro that assigns', async () => {
+    const text = `#define SET_DONE(d) ((d) = 1)
+#define MARK_DONE done = 1;
+static PyObject *f(PyObject *self, PyObject *args) {
+    int done = 0;
+    SET_DONE(done);
+    if (done) return Py_None;
+    return PyLong_FromLong(0);
+}
+static PyObject *g(PyObject *self, PyObject *args) {
+    int done = 0;
+    MARK_DONE
+    if (done) return Py_None;
+    return PyLong_FromLong(0);
+}
+${TABLE(['f', 'g'])}`;
+    assert.deepEqual((await reported(text)).sort(), ['f', 'g']);
+  });
+
+  it('learns nothing about a flag from a condition that writes it', async () => {
+    const text = `int refresh(int *ok);
+static PyObject *f(PyObject *self, PyObject *args) {
+    int ok = PyObject_IsTrue(args);
+    if (ok && refresh(&ok)) {
+        if (!ok) return Py_None;
+    }
+    return PyLong_FromLong(0);
+}
+${TABLE(['f'])}`;
+    assert.deepEqual(await reported(text), ['f']);
+  });
+
+  it('does not take distinct constant names as distinct values, and compares 64-bit literals exactly', async () => {
+    const text = `static PyObject *f(PyObject *self, PyObject *args) {
+    int err = EWOULDBLOCK;
+    if (PyObject_IsTrue(args)) err = 0;
+    if (err == EAGAIN) return Py_None;
+    return PyLong_FromLong(err);
+}
+static PyObject *g(PyObject *self, PyObject *args) {
+    unsigned long long m = 0xFFFFFFFFFFFFFFFEULL;
+    if (PyObject_IsTrue(args)) m = 0;
+    if (m != 0xFFFFFFFFFFFFFFFFULL) return Py_None;
+    return PyLong_FromLong(0);
+}
+${TABLE(['f', 'g'])}`;
+    assert.deepEqual((await reported(text)).sort(), ['f', 'g']);
+  });
+
+  it('takes the second argument as NULL only for a function CPython always calls as METH_NOARGS', async () => {
+    const base = `static PyObject *close_impl(PyObject *self, PyObject *arg) {
+    if (arg != NULL) return Py_None;
+    return PyLong_FromLong(0);
+}
+`;
+    assert.deepEqual(await reported(base + TABLE(['close_impl'], 'METH_NOARGS')), []);
+    assert.deepEqual(await reported(base + TABLE(['close_impl'], 'METH_NOARGS') + 'static PyMethodDef more[] = {{"c2", (PyCFunction)close_impl, METH_O, NULL}, {NULL}};\n'), ['close_impl']);
+    assert.deepEqual(await reported(base + TABLE(['close_impl'], 'METH_NOARGS') + 'static PyObject *user(PyObject *s, PyObject *a) { return close_impl(s, a); }\n'), ['close_impl']);
+  });
+});
+
+describe('statement macros and failed steals', () => {
+  it('keeps an if governing only its no-effect statement macro', async () => {
+    const text = `#define TRACE trace_it();
+void trace_it(void);
+static PyObject *g(PyObject *self, PyObject *args) {
+    int verbose = PyObject_IsTrue(args);
+    if (verbose) TRACE
+    Py_INCREF(Py_None);
+    return Py_None;
+}
+${TABLE(['g'])}`;
+    assert.deepEqual(await reported(text), []);
+  });
+
+  it('does not blame a release on a call that failed and so took nothing', async () => {
+    const text = `static int exec3(PyObject *m) {
+    Py_INCREF(Py_None);
+    if (PyModule_AddObject(m, "x", Py_None) < 0) {
+        Py_DECREF(Py_None);
+        return -1;
+    }
+    return 0;
+}
+`;
+    assert.deepEqual(await analyseFixture('case.c', text, { rules: ['singleton-decref'] }), []);
+  });
+});
+
+describe('by-name releases and compat definitions', () => {
+  it('still reports a by-name release after testing a borrowed local (from PyArg_ParseTuple or PyDict_GetItem)', async () => {
+    const text = `static int f(PyObject *args, PyObject *d) {
+    PyObject *obj, *item;
+    if (!PyArg_ParseTuple(args, "O", &obj)) return -1;
+    if (obj == Py_None) Py_DECREF(Py_None);
+    item = PyDict_GetItemString(d, "k");
+    if (item == Py_None) Py_DECREF(Py_None);
+    return 0;
+}
+`;
+    assert.equal((await analyseFixture('case.c', text, { rules: ['singleton-decref'] })).length, 2);
+  });
+
+  it('does not take a compat definition of a singleton through its struct as the project\'s own', async () => {
+    const text = `#ifndef Py_True
+#define Py_True ((PyObject *) &_Py_TrueStruct)
+#endif
+static PyObject *f(PyObject *self, PyObject *args) { return Py_True; }
+${TABLE(['f'])}`;
+    assert.deepEqual(await reported(text), ['f']);
+  });
+});
+
+describe('project index edges', () => {
+  const index = (files: Record<string, string>) => {
+    const i = new ProjectIndex();
+    for (const [p, t] of Object.entries(files)) i.set(indexFile(p, t));
+    return i;
+  };
+
+  it('counts a caller that increfs the result (through Py_IncRef or a cast) as a borrowed use, with no return edge', () => {
+    const i = index({
+      'a.c': `${TABLE(['meth'])}static PyObject *meth(PyObject *s, PyObject *a) { PyObject *r = lookup(a); Py_IncRef((PyObject *)r); return r; }
+static void fill(Obj *o) { PyObject *d = get_default(o); Py_INCREF(d); o->cache = d; }
+PyObject *get_default(Obj *o) { return Py_None; }
+static PyMethodDef more[] = {{"g", (PyCFunction)get_default, METH_NOARGS, NULL}, {NULL}};
+`,
+    });
+    assert.equal(i.facing('lookup'), undefined);
+    assert.deepEqual(i.facing('get_default')?.borrowedUsers, ['fill']);
+  });
+
+  it('keeps project functions named like the C API as borrowed uses', () => {
+    const i = index({ 'a.c': `${TABLE(['PyArray_Thing'])}static int user(PyObject *o) { return PyArray_Thing(o, NULL) == Py_None; }\n` });
+    assert.deepEqual(i.facing('PyArray_Thing')?.borrowedUsers, ['user']);
+  });
+
+  it('scans the arguments of a returned call, and reads a format split into adjacent literals', () => {
+    const i = index({
+      'a.c': `int exec(PyObject *m) { return PyModule_AddObject(m, "thing", make_thing()); }
+PyObject *b(void) { return Py_BuildValue("O" "N", peek(), make()); }
+`,
+    });
+    assert.ok(i.facing('make_thing'));
+    assert.ok(i.facing('make'));
+    assert.equal(i.facing('peek'), undefined);
+  });
+});
