@@ -347,7 +347,16 @@ export function noArgsMethods(text: string): Set<string> {
   for (const m of text.matchAll(NOARGS_ENTRY)) entries.set(m[1], (entries.get(m[1]) ?? 0) + 1);
   // Only a function CPython always calls this way: besides its METH_NOARGS entries, named only
   // by its definition and a prototype (not called in the file, not registered otherwise).
-  return new Set([...entries].filter(([name, n]) => (text.match(new RegExp(`\\b${name}\\b`, 'g'))?.length ?? 0) - n <= 2).map(([name]) => name));
+  return new Set([...entries].filter(([name, n]) => wordCount(text, name) - n <= 2).map(([name]) => name));
+}
+
+/** How many times `word` stands as a whole identifier in `text`. */
+function wordCount(text: string, word: string): number {
+  let n = 0;
+  for (let i = text.indexOf(word); i >= 0; i = text.indexOf(word, i + word.length)) {
+    if (!/\w/.test(text[i - 1] ?? '') && !/\w/.test(text[i + word.length] ?? '')) n++;
+  }
+  return n;
 }
 
 /** The second parameter of a function, when it has a name. */

@@ -1,4 +1,5 @@
 import type { CParser, SyntaxNode, SyntaxTree } from './parser';
+import { defineDirectives } from './preprocess';
 import { namedKids, SINGLETON_PATTERN } from './syntax';
 
 /** A `#define` found in a file or in a header it includes. */
@@ -58,10 +59,8 @@ const ASSIGNED_IN_BODY = /([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)?(?:[-+*/%&|^]|<<|>>
  */
 export function macroAssignedNames(text: string): string[] {
   const out = new Set<string>();
-  if (!text.includes('define')) return [];
-  DEFINE_RE.lastIndex = 0;
-  for (let m = DEFINE_RE.exec(text); m; m = DEFINE_RE.exec(text)) {
-    const body = (m[3] ?? '').replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ');
+  for (const d of defineDirectives(text)) {
+    const body = d.replace(/^[ \t]*#[ \t]*define[ \t]+[A-Za-z_]\w*(?:\([^)]*\))?/, '').replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ');
     for (const a of body.matchAll(ASSIGNED_IN_BODY)) out.add(a[1] ?? a[2] ?? a[3]);
   }
   return [...out];

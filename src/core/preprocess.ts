@@ -19,10 +19,32 @@ const MATTERS = /\b(?:return|goto|break|continue|Py_None|Py_True|Py_False|Py_Not
 /** The object-like macros of `text` that `blankStatementMacros` blanks (their uses change how every function parses). */
 export function blankedMacroNames(text: string): string[] {
   const names: string[] = [];
-  if (!text.includes('define')) return names;
-  SEMI_DEFINE.lastIndex = 0;
-  for (let m = SEMI_DEFINE.exec(text); m; m = SEMI_DEFINE.exec(text)) if (!MATTERS.test(m[2])) names.push(m[1]);
+  for (const d of defineDirectives(text)) {
+    const m = SEMI_DEFINE.exec(d);
+    SEMI_DEFINE.lastIndex = 0;
+    if (m && !MATTERS.test(m[2])) names.push(m[1]);
+  }
   return names;
+}
+
+/**
+ * The `#define` directives of `text`, with their continuation lines (found with
+ * `indexOf`: this runs on every keystroke, and a multi-line regex over the text is slow).
+ */
+export function defineDirectives(text: string): string[] {
+  const out: string[] = [];
+  let from = 0;
+  for (let i = text.indexOf('define'); i >= 0; i = text.indexOf('define', from)) {
+    from = i + 6;
+    const lineStart = text.lastIndexOf('\n', i) + 1;
+    if (!/^[ \t]*#[ \t]*$/.test(text.slice(lineStart, i))) continue;
+    let end = text.indexOf('\n', i);
+    while (end > 0 && (text[end - 1] === '\\' || (text[end - 1] === '\r' && text[end - 2] === '\\'))) end = text.indexOf('\n', end + 1);
+    out.push(text.slice(lineStart, end < 0 ? text.length : end));
+    if (end < 0) break;
+    from = end;
+  }
+  return out;
 }
 
 /**

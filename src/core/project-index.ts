@@ -220,11 +220,12 @@ export function indexFile(path: string, text: string): FileIndex {
   let fnStart = 0;
   let returnedCall = -1;
   const endFunction = (caller: string, end: number) => {
-    const body = text.slice(fnStart, end);
+    let body: string | undefined;
     for (const local of returned) {
       // `r = helper(...); Py_INCREF(r); return r;` takes its own reference: helper may return a borrowed one.
-      if (increfd.has(local)) continue;
+      if (increfd.has(local) || !assigned.has(local)) continue;
       // `r = helper(...); if (r != Py_NotImplemented) return r;`: the singleton is a sentinel, never returned.
+      body ??= text.slice(fnStart, end);
       if (new RegExp(`\\b${local}\\s*[!=]=\\s*(?:\\([^()]*\\)\\s*)?${SINGLETON_PATTERN}|${SINGLETON_PATTERN}\\s*[!=]=\\s*${local}\\b|Py_Is\\w*\\(\\s*${local}\\s*\\)`).test(body)) continue;
       for (const callee of assigned.get(local) ?? []) out.returnEdges.push([caller, callee]);
     }
