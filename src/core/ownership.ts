@@ -195,6 +195,8 @@ class Evaluator {
   readonly paidSites = new Set<number>();
   private readonly sites = new Map<string, number>();
   private readonly sitesByCall = new Map<number, number[]>();
+  /** Where each steal site is in the source, by site id: orders the open debts. */
+  private readonly sitePos: number[] = [];
   private recording = false;
   private readonly relevant: RegExp;
 
@@ -240,6 +242,7 @@ class Evaluator {
     if (id === undefined) {
       id = this.sites.size;
       this.sites.set(k, id);
+      this.sitePos.push(at?.start ?? arg?.startIndex ?? node.startIndex);
       const ids = this.sitesByCall.get(node.startIndex);
       if (ids) ids.push(id);
       else this.sitesByCall.set(node.startIndex, [id]);
@@ -267,7 +270,7 @@ class Evaluator {
     if (st.owned[s] === 0) {
       // A steal of a reference the function does not own is a debt that a later incref of
       // the same singleton on the same path repays (`PyTuple_SET_ITEM(t, i, Py_None); Py_INCREF(Py_None);`).
-      if (next.debts.length < MAX_DEBTS) next = { ...next, debts: [...next.debts, site! * 8 + s] };
+      if (next.debts.length < MAX_DEBTS) next = { ...next, debts: this.withDebt(next.debts, site! * 8 + s) };
       return next;
     }
     // A steal on success only leaves the reference with the caller when the call fails; the
@@ -275,7 +278,23 @@ class Evaluator {
     return when === 'on-success' ? next : withOwned(next, s, -1);
   }
 
-  /** An incref of singleton `s`: repays the oldest open steal of it, else adds an owned reference. */
+  /**
+   * Adds a debt, keeping the list ordered by the steal's position in the source: the open
+   * debts are a multiset, so paths that stole the same things in another order (around a
+   * loop) reach the same state instead of one state per order.
+   */
+  private withDebt(debts: number[], debt: number): number[] {
+    const after = (a: number, b: number) => {
+      const pa = this.sitePos[Math.floor(a / 8)];
+      const pb = this.sitePos[Math.floor(b / 8)];
+      return pa !== pb ? pa > pb : a > b;
+    };
+    let i = debts.length;
+    while (i > 0 && after(debts[i - 1], debt)) i--;
+    return [...debts.slice(0, i), debt, ...debts.slice(i)];
+  }
+
+  /** An incref of singleton `s`: repays its open steal earliest in the source, else adds an owned reference. */
   private incref(st: PathState, s: number): PathState {
     const i = st.debts.findIndex((d) => d % 8 === s);
     let lastSteal = st.lastSteal;

@@ -535,7 +535,7 @@ export const MAX_OWNED = 8;
 /** Open steal debts on one path are capped, as in the tool's model. */
 export const MAX_DEBTS = 8;
 
-/** A path's state: owned counts, open steal debts (oldest first), and what branches said of the conditions' atoms. */
+/** A path's state: owned counts, open steal debts (in source order), and what branches said of the conditions' atoms. */
 interface PState {
   o: number[];
   /** Steal statement ids whose borrowed singleton no incref has repaid yet, with the singleton. */
@@ -747,7 +747,7 @@ export function oracle(p: Program): Expected[] {
     const next: Point = { list, i: i + 1 };
     switch (s.k) {
       case 'incref': {
-        // An incref repays the oldest unrepaid steal of that singleton, else adds a reference.
+        // An incref repays the unrepaid steal of that singleton earliest in the source, else adds a reference.
         const j = st.d.findIndex(([, x]) => x === s.s);
         return [[next, j >= 0 ? { ...st, d: st.d.filter((_, k) => k !== j) } : inc(st, s.s)]];
       }
@@ -764,7 +764,9 @@ export function oracle(p: Program): Expected[] {
       case 'steal': {
         const before = s.newref ? inc(st, s.s) : st;
         if (before.o[s.s] > 0) return [[next, dec(before, s.s)]];
-        return [[next, before.d.length < MAX_DEBTS ? { ...before, d: [...before.d, [s.id!, s.s]] } : before]];
+        // Open debts are a multiset, kept in source order (the tool's order too).
+        const d = [...before.d, [s.id!, s.s] as [number, Sing]].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        return [[next, before.d.length < MAX_DEBTS ? { ...before, d } : before]];
       }
       case 'return':
         if (s.s !== null && s.form === 0 && st.o[s.s] === 0) flag('borrowed-singleton-return', s);
