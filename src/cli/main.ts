@@ -186,7 +186,10 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(`cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code}`);
     }
     const cfg = readPyproject(text);
-    for (const p of cfg.problems) io.stderr(`cpyref: ${path.relative(io.cwd, configPath) || configPath}: ${p.key ? `${p.key}: ` : ''}${p.message}\n`);
+    for (const p of cfg.problems) {
+      const where = p.line !== undefined ? `:${p.line + 1}:${(p.column ?? 0) + 1}` : '';
+      io.stderr(`cpyref: ${path.relative(io.cwd, configPath) || configPath}${where}: ${p.key ? `${p.key}: ` : ''}${p.message}\n`);
+    }
     options = applyPyproject(options, cfg);
     projectLimitedApi = cfg.limitedApi;
     root = path.dirname(configPath);

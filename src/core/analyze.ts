@@ -430,7 +430,7 @@ export function finalizeFindings(
         finding.message += ` Its result is also used as a borrowed reference by ${shown}${users.length > 3 ? ', …' : ''}, so the fix is not applied automatically.`;
       }
       if (info?.path !== undefined && info.start !== undefined) {
-        finding.related.push({ path: info.path, start: info.start, end: info.end ?? info.start, message: info.reason });
+        finding.related.push({ path: info.path, start: info.start, end: info.end ?? info.start, line: info.line, column: info.column, message: info.reason });
       }
     }
     const level = opts.rules[finding.rule];

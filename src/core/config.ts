@@ -6,6 +6,10 @@ import { buildFileAsksLimitedApi, minimumVersion, type Options, type RuleLevel }
 export interface ConfigProblem {
   key: string;
   message: string;
+  /** Where in the file (0-based line and column, and the length to mark), when it can be found. */
+  line?: number;
+  column?: number;
+  length?: number;
 }
 
 /** What `[tool.cpyref]` (and `requires-python`) of a pyproject.toml set. */
@@ -33,7 +37,9 @@ export function readPyproject(text: string): PyprojectConfig {
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
-    out.problems.push({ key: '', message: `not valid TOML: ${(e as Error).message.split('\n')[0]}` });
+    const err = e as Error & { line?: number; column?: number };
+    const at = typeof err.line === 'number' ? { line: Math.max(0, err.line - 1), column: Math.max(0, (err.column ?? 1) - 1), length: 1 } : {};
+    out.problems.push({ key: '', message: `not valid TOML: ${err.message.split('\n')[0]}`, ...at });
     return out;
   }
   const project = doc.project as Record<string, unknown> | undefined;
@@ -87,6 +93,7 @@ export function readPyproject(text: string): PyprojectConfig {
         out.problems.push({ key, message: `unknown key (known: ${KEYS.join(', ')}); ignored` });
     }
   }
+  for (const p of out.problems) if (p.key && p.line === undefined) Object.assign(p, locateKey(text, p.key));
   return out;
 }
 
@@ -95,4 +102,47 @@ export function applyPyproject(base: Options, cfg: PyprojectConfig): Options {
   const merged: Options = { ...base, ...cfg.options, rules: { ...base.rules, ...(cfg.options.rules ?? {}) } };
   if (!cfg.options.pythonVersions && cfg.requiresPython && minimumVersion(cfg.requiresPython)) merged.pythonVersions = cfg.requiresPython;
   return merged;
+}
+
+/** The bare or quoted spelling of a TOML key segment, for matching a line. */
+function keyPattern(seg: string): string {
+  const esc = seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return `(?:${esc}|"${esc}"|'${esc}')`;
+}
+
+/**
+ * Where a dotted key (`tool.cpyref.rules.some-rule`) is written in a pyproject.toml: its own
+ * line in its table, a dotted key or an inline table in a parent table, else the
+ * `[tool.cpyref]` header. Lexical: enough to put a diagnostic on the line a user has to change.
+ */
+export function locateKey(text: string, key: string): { line?: number; column?: number; length?: number } {
+  const lines = text.split(/\r?\n|\r/);
+  const segs = key.split('.');
+  const headerRe = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$/;
+  const norm = (h: string) => h.split('.').map((x) => x.trim().replace(/^["']|["']$/g, '')).join('.');
+  let table = '';
+  let header: { line: number; column: number; length: number } | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    const h = headerRe.exec(l);
+    if (h) {
+      table = norm(h[1]);
+      if (table === 'tool.cpyref' && !header) header = { line: i, column: l.indexOf('['), length: l.trim().length };
+      continue;
+    }
+    // The key's remaining segments relative to this table, as a (dotted) key or inside an inline table.
+    const prefix = table ? table.split('.') : [];
+    if (prefix.length >= segs.length || prefix.some((p, k) => p !== segs[k])) continue;
+    const rest = segs.slice(prefix.length);
+    const dotted = new RegExp(`^\\s*(${rest.map(keyPattern).join('\\s*\\.\\s*')})\\s*=`).exec(l);
+    if (dotted) return { line: i, column: l.indexOf(dotted[1]), length: dotted[1].length };
+    for (let k = 1; k < rest.length; k++) {
+      const head = new RegExp(`^\\s*${rest.slice(0, k).map(keyPattern).join('\\s*\\.\\s*')}\\s*=\\s*\\{`).exec(l);
+      if (!head) continue;
+      const tail = l.slice(head[0].length - 1);
+      const inner = new RegExp(`[{,]\\s*(${keyPattern(rest[k])})\\s*=`).exec(tail);
+      if (inner) return { line: i, column: head[0].length - 1 + inner.index + inner[0].indexOf(inner[1]), length: inner[1].length };
+    }
+  }
+  return header ?? {};
 }

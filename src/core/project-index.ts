@@ -8,6 +8,9 @@ export interface Registration {
   name: string;
   start: number;
   end: number;
+  /** 0-based line and column of `start`, so a file that is not open can still be pointed at. */
+  line?: number;
+  column?: number;
 }
 
 /** A function defined in a file, as the lexical scan sees it. */
@@ -182,6 +185,26 @@ export function borrowedDeclarationsIn(text: string): string[] {
   return [...text.matchAll(/\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*CPYCHECKER_RETURNS_BORROWED_REF/g)].map((m) => m[1]);
 }
 
+/** Sets each registration's line and column (one pass over the text up to the last one). */
+function placeRegistrations(text: string, regs: Registration[]): void {
+  if (!regs.length) return;
+  const sorted = [...regs].sort((a, b) => a.start - b.start);
+  let line = 0;
+  let lineStart = 0;
+  let i = 0;
+  for (const r of sorted) {
+    for (; i < r.start && i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) {
+        line++;
+        lineStart = i + 1;
+      }
+    }
+    r.line = line;
+    r.column = r.start - lineStart;
+  }
+}
+
 /** Indexes one file: registrations, call edges and borrowed markers. */
 export function indexFile(path: string, text: string): FileIndex {
   const { toks, directives } = tokenize(text);
@@ -205,6 +228,7 @@ export function indexFile(path: string, text: string): FileIndex {
     const inner = tokenize(body.replace(/^[ \t]*#/, ' '));
     scanRegistrations(inner.toks, out.registrations, true, d.i + m[0].length);
   }
+  placeRegistrations(text, out.registrations);
   const stealMacros = stealingMacros(directives.map((d) => d.text));
   // Functions (at file level, or inside `extern "C" {` / `namespace x {`), their returned calls and stolen results.
   const stack: Brace['kind'][] = [];
@@ -385,6 +409,9 @@ export interface FacingInfo {
   path?: string;
   start?: number;
   end?: number;
+  /** 0-based line and column of `start` in `path`. */
+  line?: number;
+  column?: number;
 }
 
 function baseName(p: string): string {
@@ -503,7 +530,7 @@ export class ProjectIndex {
     let found: FacingInfo | null = null;
     for (const [f, r] of registered.get(name) ?? []) {
       if (this.sees(f, name, path)) {
-        found = { reason: `\`${name}\` is registered with CPython here`, path: f.path, start: r.start, end: r.end };
+        found = { reason: `\`${name}\` is registered with CPython here`, path: f.path, start: r.start, end: r.end, line: r.line, column: r.column };
         break;
       }
     }

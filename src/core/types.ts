@@ -23,6 +23,9 @@ export interface RelatedLocation {
   path?: string;
   start: number;
   end: number;
+  /** In another file (`path`): the 0-based line and column of `start`, known without reading it. */
+  line?: number;
+  column?: number;
   message: string;
 }
 

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { selectSafeFixes, spanEdit } from '../core/fixes';
+import { lineEdits } from '../core/diff';
+import { selectSafeFixes } from '../core/fixes';
 import { detectEol } from '../core/text';
 import type { TextEdit } from '../core/types';
 import { findingKey, Positions, ruleOf } from './convert';
@@ -40,14 +41,17 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
     if (!result) return [];
     const pos = new Positions(result.text);
     const actions: vscode.CodeAction[] = [];
+    // Fix-all leaves hints alone unless the user asks for them (as the CLI's --fix does).
+    const hints = (await this.engine.settingsFor(doc.uri)).editor.fixAllHints;
+    const fixable = selectSafeFixes(hints ? result.findings : result.findings.filter((f) => f.severity !== 'hint')).length > 0;
     // Every action applies its edits through a command that checks the document is still at the
     // version the edits were computed for (a stale fix is dropped, never applied).
     const apply = (title: string, edits: TextEdit[]): vscode.Command => ({ title, command: APPLY_FIX_COMMAND, arguments: [doc.uri.toString(), result.version, edits] });
-    // Fix-all edits: one replacement of the span where the fixed text differs.
+    // Fix-all edits: one per changed place (so the rest of the file, its folds and markers, stay put).
     const fixAllEdits = async (): Promise<TextEdit[]> => {
-      if (!selectSafeFixes(result.findings).length) return [];
+      if (!fixable) return [];
       const fixed = await this.engine.fixAll(doc, result);
-      return fixed ? [spanEdit(result.text, fixed.text)] : [];
+      return fixed ? lineEdits(result.text, fixed.text) : [];
     };
     if (wantsFixAll) {
       const edits = await fixAllEdits();
@@ -79,7 +83,7 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
       actions.push(suppress);
     }
     // Computing fix-all means re-parsing the file: it is done only when this action is picked.
-    if (ours.length && selectSafeFixes(result.findings).length) actions.push(new FixAllInFile(doc, result));
+    if (ours.length && fixable) actions.push(new FixAllInFile(doc, result));
     return actions;
   }
 
@@ -89,9 +93,9 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
     if (action.doc.isClosed || action.doc.version !== action.result.version) return action;
     const fixed = await this.engine.fixAll(action.doc, action.result);
     if (fixed && action.doc.version === action.result.version) {
-      const e = spanEdit(action.result.text, fixed.text);
+      const pos = new Positions(action.result.text);
       action.edit = new vscode.WorkspaceEdit();
-      action.edit.replace(action.doc.uri, new Positions(action.result.text).range(e.start, e.end), e.newText);
+      for (const e of lineEdits(action.result.text, fixed.text)) action.edit.replace(action.doc.uri, pos.range(e.start, e.end), e.newText);
     }
     return action;
   }

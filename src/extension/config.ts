@@ -29,6 +29,7 @@ export function readSettings(scope: vscode.Uri | undefined, base: Options = defa
       enable: cfg.get<boolean>('enable', DEFAULT_EDITOR_SETTINGS.enable),
       run: cfg.get<RunMode>('run', DEFAULT_EDITOR_SETTINGS.run) === 'onSave' ? 'onSave' : 'onType',
       trace: cfg.get<EditorSettings['trace']>('trace', DEFAULT_EDITOR_SETTINGS.trace),
+      fixAllHints: cfg.get<boolean>('fixAll.includeHints', DEFAULT_EDITOR_SETTINGS.fixAllHints) === true,
     },
     options,
   };

@@ -43,9 +43,14 @@ export function toDiagnostic(f: Finding, uri: vscode.Uri, pos: Positions): vscod
   if (f.related.length) {
     d.relatedInformation = f.related.map((r) => {
       if (r.path === undefined) return new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, pos.range(r.start, r.end)), r.message);
-      // Another file: its offsets are resolved against its own text when it can be read.
+      // Another file: its offsets are resolved against its text when it is open, else the index's line and column are used.
       const other = vscode.workspace.textDocuments.find((t) => t.uri.fsPath === r.path);
-      const range = other ? new vscode.Range(other.positionAt(r.start), other.positionAt(r.end)) : new vscode.Range(0, 0, 0, 0);
+      let range: vscode.Range;
+      if (other) range = new vscode.Range(other.positionAt(r.start), other.positionAt(r.end));
+      else if (r.line !== undefined) {
+        const at = new vscode.Position(r.line, r.column ?? 0);
+        range = new vscode.Range(at, at.translate(0, r.end - r.start));
+      } else range = new vscode.Range(0, 0, 0, 0);
       return new vscode.DiagnosticRelatedInformation(new vscode.Location(vscode.Uri.file(r.path), range), r.message);
     });
   }

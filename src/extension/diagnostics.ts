@@ -1,14 +1,24 @@
 import * as vscode from 'vscode';
 import type { ParseMode } from '../core/document';
+import type { Finding } from '../core/types';
 import { toDiagnostic, Positions } from './convert';
 import { FileFilter } from '../node/files';
 import { DocumentClosed, type DocumentResult, type Engine, type FileSettings } from './engine';
 
 const DEBOUNCE_MS = 150;
 
-/** True for the documents cpyref analyses. */
+/**
+ * True for the documents cpyref analyses: C and C++ files, untitled buffers, and documents of
+ * a workspace folder on another file system (a virtual workspace). Copies that other views
+ * make of a file (the refactor preview, git's versions, diffs, output) are not the file:
+ * analysing them would count its problems twice.
+ */
 export function isCandidate(doc: vscode.TextDocument): boolean {
-  return (doc.languageId === 'c' || doc.languageId === 'cpp') && doc.uri.scheme !== 'output' && doc.uri.scheme !== 'git';
+  if (doc.languageId !== 'c' && doc.languageId !== 'cpp') return false;
+  const scheme = doc.uri.scheme;
+  if (scheme === 'file' || scheme === 'untitled') return true;
+  const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
+  return folder !== undefined && folder.uri.scheme === scheme;
 }
 
 /**
@@ -19,8 +29,14 @@ export class LiveDiagnostics implements vscode.Disposable {
   readonly collection = vscode.languages.createDiagnosticCollection('cpyref');
   private readonly results = new Map<string, DocumentResult>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** Diagnostics the workspace scan published for files, restored when an open file closes. */
+  /**
+   * Diagnostics of files as they are on disk, from the workspace scan and then from every
+   * analysis of a saved (not dirty) document, so that what is shown for a closed file always
+   * follows its latest content; restored when an open file closes.
+   */
   readonly scanned = new Map<string, vscode.Diagnostic[]>();
+  /** Set once a workspace scan has published: closed files then keep their diagnostics. */
+  scanRan = false;
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   /** Fired after a document's diagnostics were updated. */
   readonly onDidUpdate = this.changed.event;
@@ -46,6 +62,7 @@ export class LiveDiagnostics implements vscode.Disposable {
       }),
       // Severities may change; the trees and the per-function results stay valid.
       engine.onDidChangeIndex(() => this.refreshAll('incremental')),
+      engine.onDidChangeOnDisk(({ uri, text }) => void this.closedFileChanged(uri, text)),
     );
   }
 
@@ -120,10 +137,37 @@ export class LiveDiagnostics implements vscode.Disposable {
     if (doc.isClosed || result.version !== doc.version) return undefined;
     this.results.set(key, result);
     const pos = new Positions(result.text);
-    this.collection.set(doc.uri, result.findings.map((f) => toDiagnostic(f, doc.uri, pos)));
+    const diags = result.findings.map((f) => toDiagnostic(f, doc.uri, pos));
+    this.collection.set(doc.uri, diags);
+    // A saved document is what is on disk: it replaces what an earlier scan said of the file.
+    if (this.scanRan && doc.uri.scheme === 'file' && !doc.isDirty) {
+      if (diags.length) this.scanned.set(key, diags);
+      else this.scanned.delete(key);
+    }
     for (const s of result.skippedFunctions) this.engine.log(`${vscode.workspace.asRelativePath(doc.uri)}: function \`${s.name}\` not analysed: ${s.reason}`);
     this.changed.fire(doc.uri);
     return result;
+  }
+
+  /** A file that is not open changed on disk: once a scan has run, its diagnostics follow the new text. */
+  private async closedFileChanged(uri: vscode.Uri, text: string): Promise<void> {
+    const key = uri.toString();
+    // Only files the scan reported follow the disk here (a new file waits for the next scan or for being opened).
+    if (!this.scanned.has(key) || vscode.workspace.textDocuments.some((d) => d.uri.toString() === key)) return;
+    let findings: Finding[] | undefined;
+    try {
+      findings = await this.engine.analyzeClosed(uri, text);
+    } catch (e) {
+      this.engine.output.appendLine(`[error] analysing ${uri.toString()}: ${(e as Error).message}`);
+      return;
+    }
+    if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === key)) return;
+    const pos = new Positions(text);
+    const diags = (findings ?? []).map((f) => toDiagnostic(f, uri, pos));
+    if (diags.length) this.scanned.set(key, diags);
+    else this.scanned.delete(key);
+    this.collection.set(uri, diags.length ? diags : undefined);
+    this.changed.fire(uri);
   }
 
   private closed(doc: vscode.TextDocument): void {

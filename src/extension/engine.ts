@@ -53,6 +53,9 @@ export class Engine implements vscode.Disposable {
   private readonly indexChanged = new vscode.EventEmitter<void>();
   /** Fired when the project index learns something that may change severities. */
   readonly onDidChangeIndex = this.indexChanged.event;
+  private readonly diskTextChanged = new vscode.EventEmitter<{ uri: vscode.Uri; text: string }>();
+  /** Fired when a source file that is not being edited changed on disk, with its new text. */
+  readonly onDidChangeOnDisk = this.diskTextChanged.event;
   state: 'idle' | 'loading' | 'ready' | 'failed' = 'idle';
   private readonly stateChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeState = this.stateChanged.event;
@@ -92,20 +95,54 @@ export class Engine implements vscode.Disposable {
     if (this.trace === 'verbose' || (this.trace === 'messages' && level === 'messages')) this.output.appendLine(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
   }
 
-  /** Reads a pyproject.toml once (until it changes). */
+  /** Problems in `[tool.cpyref]` of pyproject.toml files, shown on the offending line of the file. */
+  readonly configDiagnostics = vscode.languages.createDiagnosticCollection('cpyref-config');
+
+  /** Reads a pyproject.toml once (until it changes); its problems go to the output and to the Problems panel. */
   private async pyproject(file: vscode.Uri): Promise<PyprojectConfig | null> {
     const key = file.toString();
     if (!this.pyprojects.has(key)) {
       let cfg: PyprojectConfig | null = null;
       try {
         cfg = readPyproject(new TextDecoder().decode(await vscode.workspace.fs.readFile(file)));
-        for (const p of cfg.problems) this.output.appendLine(`[config] ${file.fsPath}: ${p.key ? `${p.key}: ` : ''}${p.message}`);
       } catch {
         cfg = null;
       }
       this.pyprojects.set(key, cfg);
+      this.showConfigProblems(file, cfg);
     }
     return this.pyprojects.get(key)!;
+  }
+
+  private showConfigProblems(file: vscode.Uri, cfg: PyprojectConfig | null): void {
+    if (!cfg || !cfg.problems.length) {
+      this.configDiagnostics.delete(file);
+      return;
+    }
+    for (const p of cfg.problems) this.output.appendLine(`[config] ${file.fsPath}${p.line !== undefined ? `:${p.line + 1}` : ''}: ${p.key ? `${p.key}: ` : ''}${p.message}`);
+    this.configDiagnostics.set(
+      file,
+      cfg.problems.map((p) => {
+        const at = new vscode.Position(p.line ?? 0, p.column ?? 0);
+        const d = new vscode.Diagnostic(new vscode.Range(at, at.translate(0, p.length ?? 0)), `${p.key ? `${p.key}: ` : ''}${p.message}`, vscode.DiagnosticSeverity.Warning);
+        d.source = 'cpyref';
+        d.code = 'configuration';
+        return d;
+      }),
+    );
+  }
+
+  /** Reads the workspace's pyproject.toml files (a few), to show their problems. */
+  async checkWorkspaceConfig(): Promise<void> {
+    for (const uri of await vscode.workspace.findFiles('**/pyproject.toml', '{**/node_modules/**,**/.tox/**,**/.venv/**,**/build/**}', 50)) await this.pyproject(uri);
+  }
+
+  /** (Re)reads a pyproject.toml that was created or changed, or forgets one that was deleted. */
+  async configChanged(file: vscode.Uri | undefined, deleted = false): Promise<void> {
+    this.forgetConfiguration();
+    if (!file) return;
+    if (deleted) this.configDiagnostics.delete(file);
+    else await this.pyproject(file);
   }
 
   /** Forgets cached pyproject.toml files (one changed). */
@@ -198,6 +235,16 @@ export class Engine implements vscode.Disposable {
     return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions };
   }
 
+  /** The findings of a file's text on disk (a file that is not open), as a fresh analysis sees them. */
+  async analyzeClosed(uri: vscode.Uri, text: string): Promise<Finding[] | undefined> {
+    const parser = await this.parser();
+    const settings = await this.settingsFor(uri);
+    if (!settings.editor.enable) return undefined;
+    const file = uri.fsPath;
+    const r = analyzeText(parser, { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: (f, n) => this.readInclude(f, n, settings) });
+    return finalizeFindings(dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations()), (n) => this.index.facing(n, file), r.targets, settings.options);
+  }
+
   /**
    * The text of a document after all its safe fixes, as the CLI's `--fix` computes it: to a
    * fixpoint, keeping only fixes that add no syntax error. Undefined when nothing changes.
@@ -206,10 +253,12 @@ export class Engine implements vscode.Disposable {
     const parser = await this.parser();
     const settings = await this.settingsFor(doc.uri);
     const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
+    // As the CLI's --fix: hints (style suggestions on correct code) only when the user asks for them.
+    const wanted = (fs: Finding[]) => (settings.editor.fixAllHints ? fs : fs.filter((f) => f.severity !== 'hint'));
     const analyse = (text: string) => {
-      if (text === result.text) return result.findings;
+      if (text === result.text) return wanted(result.findings);
       const r = analyzeText(parser, { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n, settings) : undefined });
-      return finalizeFindings(dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations()), (n) => this.index.facing(n, file), r.targets, settings.options);
+      return wanted(finalizeFindings(dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations()), (n) => this.index.facing(n, file), r.targets, settings.options));
     };
     const fixed = fixToFixpoint(parser, result.text, analyse);
     return fixed.text !== result.text ? { text: fixed.text, applied: fixed.applied } : undefined;
@@ -227,7 +276,7 @@ export class Engine implements vscode.Disposable {
    * in small chunks so the extension host stays responsive).
    */
   async indexWorkspace(token?: vscode.CancellationToken): Promise<number> {
-    const uris = await vscode.workspace.findFiles('**/*.{c,h,cc,cpp,cxx,hpp,hh,inc}', '{**/build/**,**/.tox/**,**/.venv/**,**/node_modules/**,**/.git/**}');
+    const uris = await vscode.workspace.findFiles(Engine.SOURCES, '{**/build/**,**/.tox/**,**/.venv/**,**/node_modules/**,**/.git/**}');
     let n = 0;
     for (let i = 0; i < uris.length; i++) {
       if (token?.isCancellationRequested) break;
@@ -247,13 +296,66 @@ export class Engine implements vscode.Disposable {
     return n;
   }
 
+  /** The sources the index reads, and the folders it leaves out (as the workspace scan does). */
+  static readonly SOURCES = '**/*.{c,h,cc,cpp,cxx,hpp,hh,inc}';
+  static readonly NOT_SOURCES = /[\\/](?:build|\.tox|\.venv|node_modules|\.git)[\\/]/;
+
+  private readonly diskQueue = new Map<string, { uri: vscode.Uri; deleted: boolean }>();
+  private diskTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A source file was created, changed or deleted on disk (a checkout, a code generator):
+   * the index follows it. Events are gathered for a moment and handled in small chunks, so a
+   * checkout of thousands of files neither blocks the editor nor re-analyses once per file.
+   * An open document is the editor's business (indexed on save).
+   */
+  diskChanged(uri: vscode.Uri, deleted: boolean): void {
+    if (uri.scheme !== 'file' || Engine.NOT_SOURCES.test(uri.fsPath)) return;
+    this.diskQueue.set(uri.toString(), { uri, deleted });
+    clearTimeout(this.diskTimer);
+    this.diskTimer = setTimeout(() => void this.drainDiskQueue(), 300);
+  }
+
+  /** Handles the gathered disk events; resolves when the queue is empty. */
+  async drainDiskQueue(): Promise<void> {
+    let changed = false;
+    let n = 0;
+    while (this.diskQueue.size) {
+      const [key, { uri, deleted }] = this.diskQueue.entries().next().value as [string, { uri: vscode.Uri; deleted: boolean }];
+      this.diskQueue.delete(key);
+      if (deleted) {
+        if (this.index.has(uri.fsPath)) {
+          this.index.delete(uri.fsPath);
+          changed = true;
+        }
+      } else if (!vscode.workspace.textDocuments.some((d) => d.uri.toString() === key && d.isDirty)) {
+        try {
+          const bytes = await fs.promises.readFile(uri.fsPath);
+          if (bytes.length <= 8 * 1024 * 1024 && !bytes.subarray(0, 8000).includes(0)) {
+            const text = decodeSource(bytes).text;
+            changed = this.reindex(uri, text, false) || changed;
+            this.diskTextChanged.fire({ uri, text });
+          }
+        } catch {
+          // gone again, or unreadable: the index keeps what it had
+        }
+      }
+      // Background work: a short pause every few files leaves the thread to typing and to the scan.
+      if (++n % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    if (n) this.log(`index: ${n} file${n === 1 ? '' : 's'} changed on disk`, 'verbose');
+    if (changed) this.indexChanged.fire();
+  }
+
   /** Re-indexes one saved file; listeners hear of it only when what the index knows changed. */
-  reindex(uri: vscode.Uri, text: string): void {
+  reindex(uri: vscode.Uri, text: string, notify = true): boolean {
     const fi = indexFile(uri.scheme === 'file' ? uri.fsPath : uri.toString(), text);
-    const facts = (f: FileIndex) => JSON.stringify([f.registrations.map((r) => r.name), f.returnEdges, f.stolen, f.borrowedDecls, f.functions, f.includes]);
+    const facts = (f: FileIndex) => JSON.stringify([f.registrations.map((r) => [r.name, r.line]), f.returnEdges, f.stolen, f.borrowedDecls, f.functions, f.includes]);
     const before = this.index.entry(fi.path);
     this.index.set(fi);
-    if (!before || facts(before) !== facts(fi)) this.indexChanged.fire();
+    const changed = !before || facts(before) !== facts(fi);
+    if (changed && notify) this.indexChanged.fire();
+    return changed;
   }
 
   dispose(): void {
@@ -261,5 +363,8 @@ export class Engine implements vscode.Disposable {
     this.sessions.clear();
     this.indexChanged.dispose();
     this.stateChanged.dispose();
+    this.diskTextChanged.dispose();
+    this.configDiagnostics.dispose();
+    clearTimeout(this.diskTimer);
   }
 }

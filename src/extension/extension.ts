@@ -21,22 +21,27 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
   const scan = new WorkspaceScan(engine, live);
   const selector: vscode.DocumentSelector = [{ language: 'c' }, { language: 'cpp' }];
   const watcher = vscode.workspace.createFileSystemWatcher('**/pyproject.toml');
-  const configChanged = () => {
-    engine.forgetConfiguration();
-    live.refreshAll();
+  // Sources created, changed or deleted outside the editor (a checkout, a generator) reach the index.
+  const sources = vscode.workspace.createFileSystemWatcher(Engine.SOURCES);
+  const configChanged = (uri: vscode.Uri, deleted = false) => {
+    void engine.configChanged(uri, deleted).then(() => live.refreshAll());
   };
   context.subscriptions.push(
     output,
     engine,
     live,
     watcher,
-    watcher.onDidChange(configChanged),
-    watcher.onDidCreate(configChanged),
-    watcher.onDidDelete(configChanged),
+    watcher.onDidChange((u) => configChanged(u)),
+    watcher.onDidCreate((u) => configChanged(u)),
+    watcher.onDidDelete((u) => configChanged(u, true)),
+    sources,
+    sources.onDidCreate((u) => engine.diskChanged(u, false)),
+    sources.onDidChange((u) => engine.diskChanged(u, false)),
+    sources.onDidDelete((u) => engine.diskChanged(u, true)),
     vscode.languages.registerCodeActionsProvider(selector, new CpyrefCodeActions(live, engine), CpyrefCodeActions.metadata),
     vscode.languages.registerHoverProvider(selector, new OwnershipHover(engine)),
     vscode.commands.registerCommand('cpyref.scanWorkspace', () => scan.run()),
-    vscode.commands.registerCommand('cpyref.fixAllInWorkspace', (opts?: { apply?: boolean }) => scan.fixAll(opts)),
+    vscode.commands.registerCommand('cpyref.fixAllInWorkspace', (opts?: { apply?: boolean; confirm?: boolean; review?: boolean }) => scan.fixAll(opts)),
     vscode.commands.registerCommand('cpyref.showOutput', () => output.show(true)),
     vscode.commands.registerCommand(APPLY_FIX_COMMAND, applyFix),
   );
@@ -44,7 +49,11 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
   live.refreshAll();
   // The Python-facing index is lexical and built in small chunks after activation.
   const indexing = new vscode.CancellationTokenSource();
-  const start = setTimeout(() => void engine.indexWorkspace(indexing.token).catch((e: Error) => output.appendLine(`[index] ${e.message}`)), 500);
+  const start = setTimeout(() => {
+    void engine.indexWorkspace(indexing.token).catch((e: Error) => output.appendLine(`[index] ${e.message}`));
+    // Problems in the workspace's pyproject.toml files show in the Problems panel before any C file asks for them.
+    void engine.checkWorkspaceConfig().catch((e: Error) => output.appendLine(`[config] ${e.message}`));
+  }, 500);
   context.subscriptions.push({
     dispose: () => {
       clearTimeout(start);

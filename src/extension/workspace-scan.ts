@@ -4,7 +4,8 @@ import * as vscode from 'vscode';
 import { scanInBackground } from '../node/background-scan';
 import { IncludeCache, type ScanSettings } from '../node/process-file';
 import type { ScanResult } from '../node/scan';
-import { spanEdit } from '../core/fixes';
+import { lineEdits } from '../core/diff';
+import type { Finding, Fix, TextEdit } from '../core/types';
 import { fixProject, fixScannedFile } from '../node/fixing';
 import { Positions, toDiagnostic } from './convert';
 import { isCandidate, type LiveDiagnostics } from './diagnostics';
@@ -112,6 +113,7 @@ export class WorkspaceScan {
   }
 
   private async publish(folder: vscode.WorkspaceFolder, result: ScanResult, summary: ScanSummary, signal: AbortSignal): Promise<void> {
+    this.live.scanRan = true;
     summary.files += result.stats.files;
     summary.skipped += result.skipped.length;
     for (const s of result.skipped) this.engine.output.appendLine(`[scan] skipped ${s.path}: ${s.reason}`);
@@ -157,16 +159,18 @@ export class WorkspaceScan {
   }
 
   /**
-   * "cpyref: Fix All in Workspace": a scan, then one WorkspaceEdit of every safe fix, each
-   * edit marked for confirmation so the user previews it. Files open with unsaved changes
-   * are left alone (the fixes were computed on the text on disk).
+   * "cpyref: Fix All in Workspace": a scan, then one WorkspaceEdit with one minimal edit per
+   * fix, labelled with its rule and function. Safe fixes (those the CLI's --fix applies) are
+   * ticked; the first unsafe fix of a finding that has no safe one is listed unticked, for
+   * review, which opens the Refactor Preview. With nothing to review, a confirmation asks
+   * before applying. Files open with unsaved changes are left alone (the fixes were computed
+   * on the text on disk).
    */
-  async fixAll(opts: { apply?: boolean } = {}): Promise<vscode.WorkspaceEdit | undefined> {
+  async fixAll(opts: { apply?: boolean; confirm?: boolean; review?: boolean } = {}): Promise<FixAllPlan | undefined> {
     const { summary, results } = await this.scan({ silent: true, withTexts: true });
     if (summary.cancelled) return undefined;
     const parser = await this.engine.parser();
-    const edit = new vscode.WorkspaceEdit();
-    const metadata: vscode.WorkspaceEditEntryMetadata = { label: 'cpyref: safe fixes', needsConfirmation: true };
+    const plan: FixAllPlan = { edit: new vscode.WorkspaceEdit(), fixes: [] };
     for (const { result, settings } of results) {
       const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, settings.projectFiles);
       const project = fixProject(result);
@@ -176,17 +180,89 @@ export class WorkspaceScan {
         if (open?.isDirty || file.text === undefined) continue;
         // As the CLI's --fix (without --all): shown findings, hints left out, to a fixpoint.
         const shown = file.findings.filter((f) => f.severity !== 'hint');
-        const fixed = fixScannedFile(parser, file, shown, project, settings, includes, (f) => f.severity !== 'hint');
-        if (!fixed || fixed.text === file.text) continue;
-        const e = spanEdit(file.text, fixed.text);
-        edit.replace(uri, new Positions(file.text).range(e.start, e.end), e.newText, metadata);
+        const owner = new Map<Fix, Finding>();
+        const own = (f: Finding) => {
+          for (const x of f.fixes) owner.set(x, f);
+          return f.severity !== 'hint';
+        };
+        shown.forEach(own);
+        const fixed = fixScannedFile(parser, file, shown, project, settings, includes, own);
+        const text = file.text;
+        const pos = new Positions(text);
+        const taken: TextEdit[] = [];
+        if (fixed && fixed.text !== text) {
+          // One edit per changed place; named after the fixes (of the first round, relative to this text) it holds.
+          const first = fixed.rounds[0]?.fixes ?? [];
+          for (const e of lineEdits(text, fixed.text)) {
+            const fixes = first.filter((x) => x.edits.some((d) => d.start <= e.end && d.end >= e.start));
+            const findings = fixes.map((x) => owner.get(x)).filter((f): f is Finding => f !== undefined);
+            plan.fixes.push(this.addFix(plan.edit, uri, pos, e, findings, fixes[0]?.description ?? 'safe fix', true));
+            taken.push(e);
+          }
+        }
+        // Unsafe fixes, unticked: the user decides (their reasons are in their descriptions).
+        for (const f of opts.review === false ? [] : shown) {
+          if (f.fixes.some((x) => x.safe)) continue;
+          const fix = f.fixes.find((x) => !x.safe);
+          if (!fix || fix.edits.some((d) => taken.some((e) => d.start <= e.end && d.end >= e.start))) continue;
+          for (const d of fix.edits) plan.fixes.push(this.addFix(plan.edit, uri, pos, d, [f], fix.description, false));
+          taken.push(...fix.edits);
+        }
       }
     }
-    if (edit.size === 0) {
+    const safe = plan.fixes.filter((x) => x.safe);
+    if (plan.fixes.length === 0) {
       if (opts.apply !== false) void vscode.window.showInformationMessage('cpyref: nothing to fix.');
-      return edit;
+      return plan;
     }
-    if (opts.apply !== false) await vscode.workspace.applyEdit(edit, { isRefactoring: true });
-    return edit;
+    if (opts.apply === false) return plan;
+    const files = new Set(safe.map((x) => x.uri.toString())).size;
+    if (safe.length === plan.fixes.length && opts.confirm !== false) {
+      // Nothing to review one by one: the Refactor Preview would not open, so ask first.
+      const detail = safe
+        .slice(0, 12)
+        .map((x) => `${vscode.workspace.asRelativePath(x.uri)}:${x.range.start.line + 1}  ${x.label}`)
+        .join('\n');
+      const choice = await vscode.window.showInformationMessage(
+        `cpyref: apply ${safe.length} safe fix${safe.length === 1 ? '' : 'es'} in ${files} file${files === 1 ? '' : 's'}?`,
+        { modal: true, detail: detail + (safe.length > 12 ? '\n…' : '') },
+        'Apply',
+      );
+      if (choice !== 'Apply') return plan;
+    }
+    plan.applied = await vscode.workspace.applyEdit(plan.edit, { isRefactoring: true });
+    return plan;
   }
+
+  /** Adds one fix's edit, labelled `rule in function`, to the workspace edit. */
+  private addFix(edit: vscode.WorkspaceEdit, uri: vscode.Uri, pos: Positions, e: TextEdit, findings: Finding[], description: string, safe: boolean): PlannedFix {
+    const names = [...new Set(findings.map((f) => `${f.rule} in ${f.function ? `${f.function}` : 'file scope'}`))];
+    const label = names.length ? names.join(', ') : 'cpyref fix';
+    const range = pos.range(e.start, e.end);
+    edit.replace(uri, range, e.newText, {
+      label: safe ? label : `Review: ${label}`,
+      description: description.replace(/`/g, ''),
+      needsConfirmation: !safe,
+    });
+    return { uri, range, newText: e.newText, label, description, safe };
+  }
+}
+
+/** One edit of Fix All in Workspace. */
+export interface PlannedFix {
+  uri: vscode.Uri;
+  range: vscode.Range;
+  newText: string;
+  /** `rule in function` of the findings it fixes. */
+  label: string;
+  description: string;
+  /** Safe fixes are ticked (applied by Apply); the others wait for the user's review. */
+  safe: boolean;
+}
+
+/** What Fix All in Workspace built (and whether it was applied). */
+export interface FixAllPlan {
+  edit: vscode.WorkspaceEdit;
+  fixes: PlannedFix[];
+  applied?: boolean;
 }

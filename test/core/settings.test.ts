@@ -16,8 +16,8 @@ describe('extension settings', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, Property> } } };
   const props = pkg.contributes.configuration.properties;
 
-  it('declares exactly the cpyref.* settings of SPEC §7', () => {
-    assert.deepEqual(Object.keys(props).sort(), ['cpyref.enable', 'cpyref.exclude', 'cpyref.include', 'cpyref.pythonVersions', 'cpyref.rules', 'cpyref.run', 'cpyref.trace']);
+  it('declares exactly the cpyref.* settings of SPEC §7 (and fixAll.includeHints, which fix-all on save asked for)', () => {
+    assert.deepEqual(Object.keys(props).sort(), ['cpyref.enable', 'cpyref.exclude', 'cpyref.fixAll.includeHints', 'cpyref.include', 'cpyref.pythonVersions', 'cpyref.rules', 'cpyref.run', 'cpyref.trace']);
   });
 
   it("has the core's defaults for the options it shares with the CLI", () => {
@@ -31,6 +31,7 @@ describe('extension settings', () => {
     assert.equal(props['cpyref.enable'].default, DEFAULT_EDITOR_SETTINGS.enable);
     assert.equal(props['cpyref.run'].default, DEFAULT_EDITOR_SETTINGS.run);
     assert.equal(props['cpyref.trace'].default, DEFAULT_EDITOR_SETTINGS.trace);
+    assert.equal(props['cpyref.fixAll.includeHints'].default, DEFAULT_EDITOR_SETTINGS.fixAllHints);
   });
 
   it('lists every rule id under cpyref.rules', () => {

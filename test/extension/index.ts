@@ -7,7 +7,8 @@ import Mocha = require('mocha');
  * Restricted Mode, every `*.untrusted.js`); prints a plain `N passed, N failed` line.
  */
 export function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30000 });
+  // CPYREF_GREP (a regular expression) runs only the matching tests, when iterating on a few.
+  const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30000, grep: process.env.CPYREF_GREP || undefined });
   const suffix = process.env.CPYREF_SUITE === 'untrusted' ? '.untrusted.js' : '.host.js';
   for (const f of require('node:fs').readdirSync(__dirname) as string[]) if (f.endsWith(suffix)) mocha.addFile(path.join(__dirname, f));
   return new Promise((resolve, reject) => {
