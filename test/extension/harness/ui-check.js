@@ -97,6 +97,45 @@ const log = (m) => console.log(`[+${((Date.now() - T0) / 1000).toFixed(1)}s] ${m
       await page.waitForTimeout(500);
       await page.screenshot({ path: path.join(OUT, 'problems.png') });
     });
+    await step('Fix All in Workspace: the preview lists each fix ticked, and one click on Apply applies them', async () => {
+      const header = path.join(WS, 'framecache', 'framecache.h');
+      const headerBefore = fs.readFileSync(header, 'utf8');
+      await page.keyboard.press('Control+Shift+P');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      await page.keyboard.type('cpyref: Fix All in Workspace');
+      await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Fix All in Workspace")', { timeout: 15000 });
+      await page.keyboard.press('Enter');
+      // The example has an unsafe fix (for review), so the Refactor Preview opens.
+      const pane = '.bulk-edit-panel';
+      await page.waitForSelector(`${pane} .monaco-list-row:has-text("Py_RETURN_NONE")`, { timeout: 60000 });
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: path.join(OUT, 'fix-all-preview.png') });
+      // Grouped by type, each fix shows its label: the rule and the function.
+      await page.click('[aria-label="Group Changes By Type"]', { timeout: 5000 });
+      await page.waitForSelector(`${pane} .monaco-list-row:has-text("borrowed-singleton-return in cache_put")`, { timeout: 10000 });
+      await page.waitForSelector(`${pane} .monaco-list-row:has-text("Review: borrowed-singleton-return in cache_get")`, { timeout: 5000 });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: path.join(OUT, 'fix-all-preview-by-type.png') });
+      await page.click(`${pane} .monaco-button:has-text("Apply")`);
+      await page.waitForSelector(pane, { state: 'hidden', timeout: 15000 }).catch(() => {});
+      // Save everything the edit touched, then read the files on disk.
+      await page.keyboard.press('Control+Shift+P');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      await page.keyboard.type('File: Save All Files');
+      await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Save All Files")', { timeout: 15000 });
+      await page.keyboard.press('Enter');
+      const file = () => fs.readFileSync(FILE, 'utf8');
+      for (let i = 0; i < 100 && !/cache_put[\s\S]*?Py_RETURN_NONE;/.test(file()); i++) await page.waitForTimeout(100);
+      if (!/cache_put\([^)]*\)\s*\{[\s\S]*?Py_RETURN_NONE;\s*\}/.test(file())) throw new Error('cache_put was not fixed on disk');
+      if (/result = Py_None;\s*\n\s*Py_INCREF/.test(file()) || !/result = Py_None;/.test(file())) throw new Error('the unticked unsafe fix of cache_get was applied');
+      for (let i = 0; i < 50 && fs.readFileSync(header, 'utf8') === headerBefore; i++) await page.waitForTimeout(100);
+      if (fs.readFileSync(header, 'utf8') === headerBefore) throw new Error('the closed header was not fixed');
+      // What is left is the one unsafe fix (cache_get), and the macro's use (cache_clear) now fixed at its definition.
+      await page.keyboard.press('Control+Shift+M');
+      await page.waitForSelector('.part.statusbar :text-matches("^\\s*1\\s*$")', { timeout: 15000 }).catch(() => {});
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: path.join(OUT, 'fix-all-applied.png') });
+    });
   } catch {
     // reported per step
   } finally {
@@ -104,7 +143,7 @@ const log = (m) => console.log(`[+${((Date.now() - T0) / 1000).toFixed(1)}s] ${m
     fs.rmSync(profile, { recursive: true, force: true });
   }
   const passed = steps.filter(([, ok]) => ok).length;
-  const failed = steps.length - passed + (steps.length < 5 ? 5 - steps.length : 0);
+  const failed = steps.length - passed + (steps.length < 6 ? 6 - steps.length : 0);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 })();
