@@ -23,6 +23,8 @@ export interface LocatedFinding {
   rule: string;
   severity: Severity;
   message: string;
+  /** Why it matters and what to do (null when the message says it all). */
+  detail: string | null;
   function: string | null;
   fixes: Array<{ description: string; safe: boolean; edits: LocatedEdit[] }>;
   related: Array<{ path: string; line: number; column: number; message: string }>;
@@ -90,6 +92,7 @@ export function locate(file: ScannedFile, f: Finding, cache: TextCache): Located
     rule: f.rule,
     severity: f.severity,
     message: f.message,
+    detail: f.detail ?? null,
     function: f.function ?? null,
     fixes: f.fixes.map((x) => ({
       description: x.description,

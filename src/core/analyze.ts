@@ -296,7 +296,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
       result.findings.push({
         rule: UNUSED_IGNORE,
         severity: 'warning',
-        message: `This suppression comment suppresses nothing${s.rules.length ? ` (${s.rules.join(', ')})` : ''}; remove it.`,
+        message: `This suppression comment suppresses nothing${s.rules.length ? ` (${s.rules.join(', ')})` : ''}; remove it`,
         start: s.start,
         end: s.end,
         fixes: [],
@@ -410,6 +410,8 @@ export function finalizeFindings(
   opts: Options,
 ): Finding[] {
   const out: Finding[] = [];
+  const macroDefs = new Map<string, Finding>();
+  const macroUses: Array<{ finding: Finding; macro: string }> = [];
   for (const p of pending) {
     const { contract, ...f } = p;
     const finding: Finding = { ...f, related: [...f.related] };
@@ -419,15 +421,18 @@ export function finalizeFindings(
       const r = resolveReturnFinding(p, !!info || !!shaped, targets);
       // Shaped like a method but registered nowhere in the scanned files: one level below a registered one.
       finding.severity = shaped ? ORDER[Math.min(ORDER.indexOf(r.severity) + 1, ORDER.length - 1)] : r.severity;
-      finding.message = shaped ? `${r.message} No registration was found, but ${contract.methodShape}.` : r.message;
+      finding.message = r.message;
+      finding.detail = shaped ? `${r.detail} No registration was found, but ${contract.methodShape}.` : r.detail;
       // A helper may return a borrowed reference on purpose; turning it into a new one would leak, so only a person applies it.
       if (!info) finding.fixes = finding.fixes.map((x) => ({ ...x, safe: false }));
+      // No registration found: the function may be a helper that returns a borrowed reference on purpose.
+      if (!info && contract.marker) finding.fixes = [...finding.fixes, contract.marker];
       // A caller in the project that treats the result as borrowed would leak a new reference.
       const users = info?.borrowedUsers ?? [];
       if (users.length && finding.fixes.some((x) => x.safe)) {
         const shown = users.slice(0, 3).map((u) => `\`${u}\``).join(', ');
         finding.fixes = finding.fixes.map((x) => ({ ...x, safe: false, description: `${x.description} (unsafe: ${shown} use${users.length === 1 ? 's' : ''} the result as a borrowed reference and would leak it)` }));
-        finding.message += ` Its result is also used as a borrowed reference by ${shown}${users.length > 3 ? ', …' : ''}, so the fix is not applied automatically.`;
+        finding.detail = `${finding.detail ?? ''} Its result is also used as a borrowed reference by ${shown}${users.length > 3 ? ', …' : ''}, so the fix is not applied automatically.`.trim();
       }
       if (info?.path !== undefined && info.start !== undefined) {
         finding.related.push({ path: info.path, start: info.start, end: info.end ?? info.start, line: info.line, column: info.column, message: info.reason });
@@ -442,8 +447,19 @@ export function finalizeFindings(
         finding.severity === top || ORDER.indexOf(configured) > ORDER.indexOf(finding.severity) ? configured : finding.severity;
     }
     out.push(finding);
+    if (contract?.definesMacro) macroDefs.set(contract.definesMacro, finding);
+    else if (contract?.viaMacro) macroUses.push({ finding, macro: contract.viaMacro });
   }
-  return out;
+  // One mistake, one finding: a macro defined in this file that returns a borrowed singleton is
+  // reported at its definition (where the fix goes), with each use as related information.
+  const dropped = new Set<Finding>();
+  for (const { finding, macro } of macroUses) {
+    const def = macroDefs.get(macro);
+    if (!def || ORDER.indexOf(finding.severity) < ORDER.indexOf(def.severity)) continue;
+    def.related.push({ start: finding.start, end: finding.end, message: `used in \`${finding.function ?? 'a function'}\` here` });
+    dropped.add(finding);
+  }
+  return dropped.size ? out.filter((f) => !dropped.has(f)) : out;
 }
 
 /**

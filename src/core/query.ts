@@ -1,5 +1,5 @@
 import { API_RETURNS } from './api/returns.generated';
-import { FORMAT_CALLS, STEALING } from './api/stealing';
+import { canFail, FORMAT_CALLS, STEALING } from './api/stealing';
 import { findFunctions } from './functions';
 import { collectMacros, MacroExpander } from './macros';
 import { analyseOwnership, OTHER } from './ownership';
@@ -23,7 +23,7 @@ export function describeApi(name: string): string | undefined {
   const steal = STEALING[name];
   if (steal) {
     const which = steal.args.map((a) => `the ${ORDINAL[a] ?? `#${a + 1}`} argument`).join(', ');
-    lines.push(`\`${name}\` **steals** a reference to ${which}${steal.when === 'on-success' ? ', **only when it succeeds**' : ', even when it fails'}.`);
+    lines.push(`\`${name}\` **steals** a reference to ${which}${steal.when === 'on-success' ? ', **only when it succeeds**' : canFail(name) ? ', even when it fails' : ''}.`);
     lines.push(`> ${steal.says}`);
   }
   if (FORMAT_CALLS[name]) lines.push('Each `N` unit of its format string **steals** a reference to its argument; `O` takes a new one.');
@@ -71,17 +71,27 @@ export function describeOwnershipAt(parser: CParser, text: string, offset: numbe
     const all = [...states.values()];
     const n = all.length;
     const count = (pred: (x: (typeof all)[number]) => boolean) => all.filter(pred).length;
-    const share = (k: number) => (k === n ? 'on every path' : k === 0 ? 'on no path' : `on ${k} of the ${n} paths`);
+    const reach = n === 1 ? 'the one path that reaches this statement' : `the ${n} paths that reach this statement`;
+    const share = (k: number) => (k === n ? (n === 1 ? 'on the one path that reaches this statement' : `on all ${n} paths that reach this statement`) : `on ${k} of ${reach}`);
     if (s >= 0) {
       const owned = count((x) => x.owned[s] > 0);
-      return `Before this statement, \`${fn.name}\` owns a reference to \`${SINGLETONS[s]}\` ${share(owned)} that reach it.${owned < n ? ' Returning, stealing or releasing it there needs `Py_NewRef`/`Py_INCREF` first.' : ''}`;
+      // `Py_NewRef(Py_None)`, `Py_INCREF(Py_None)`: the name is where the reference is taken.
+      const call = leaf.parent?.type === 'argument_list' ? leaf.parent.parent : undefined;
+      const taker = call?.type === 'call_expression' ? call.childForFieldName('function')?.text : undefined;
+      const takes = taker && (INCREF_CALLS.has(taker) || NEWREF_CALLS.has(taker)) ? ` \`${taker}\` takes a new reference to it here.` : '';
+      const head =
+        owned === 0
+          ? `\`${fn.name}\` owns no reference to \`${SINGLETONS[s]}\` before this statement (${n === 1 ? 'on the one path that reaches it' : `on none of the ${n} paths that reach it`}).`
+          : `\`${fn.name}\` owns a reference to \`${SINGLETONS[s]}\` ${share(owned)}.`;
+      return `${head}${takes || (owned < n ? ' Returning, stealing or releasing it here needs `Py_NewRef`/`Py_INCREF` first.' : '')}`;
     }
     const parts: string[] = [];
     for (let k = 0; k < SINGLETONS.length; k++) {
       const holds = count((x) => x.vars[v!] === k);
       if (!holds) continue;
       const owned = count((x) => x.vars[v!] === k && x.owned[k] > 0);
-      parts.push(`holds \`${SINGLETONS[k]}\` ${share(holds)} (with an owned reference ${owned === holds ? 'on each' : owned === 0 ? 'on none' : `on ${owned}`} of them)`);
+      const how = owned === 0 ? 'borrowed' : owned === holds ? 'with a reference the function owns' : `owned on ${owned} of them`;
+      parts.push(`holds \`${SINGLETONS[k]}\` ${share(holds)} (${how})`);
     }
     const other = count((x) => x.vars[v!] === OTHER);
     if (other) parts.push(`holds another object ${share(other)}`);

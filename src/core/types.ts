@@ -33,7 +33,10 @@ export interface RelatedLocation {
 export interface Finding {
   rule: string;
   severity: Severity;
+  /** What is wrong, in one short line (the Problems panel cuts long ones). */
   message: string;
+  /** Why it matters and what to do: shown beside the message (hover, related information, JSON, SARIF). */
+  detail?: string;
   start: number;
   end: number;
   /** Name of the enclosing function or macro. */

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { lineEdits } from '../core/diff';
 import { selectSafeFixes } from '../core/fixes';
-import { detectEol } from '../core/text';
 import type { TextEdit } from '../core/types';
 import { findingKey, Positions, ruleOf } from './convert';
 import type { DocumentResult, Engine } from './engine';
@@ -69,16 +68,17 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
       if (!f) continue;
       let preferred = false;
       for (const fix of f.fixes) {
-        const a = new vscode.CodeAction(fix.safe ? fix.description : `${fix.description} — review it`, vscode.CodeActionKind.QuickFix);
+        // Titles are plain text: the backticks of the core's descriptions would show as such.
+        const title = plainText(fix.description);
+        const a = new vscode.CodeAction(fix.safe ? title : `${title} — review it`, vscode.CodeActionKind.QuickFix);
         a.command = apply(a.title, fix.edits);
         a.diagnostics = [d];
         if (fix.safe && !preferred) a.isPreferred = preferred = true;
         actions.push(a);
       }
       const suppress = new vscode.CodeAction(`Suppress ${rule} on this line`, vscode.CodeActionKind.QuickFix);
-      const line = doc.lineAt(d.range.start.line);
-      const at = doc.offsetAt(line.range.start);
-      suppress.command = apply(suppress.title, [{ start: at, end: at, newText: `${line.text.slice(0, line.firstNonWhitespaceCharacterIndex)}// cpyref: ignore[${rule}] reason${detectEol(result.text)}` }]);
+      // A comment line above, with the cursor on the reason to type.
+      suppress.command = { title: suppress.title, command: SUPPRESS_COMMAND, arguments: [doc.uri.toString(), result.version, d.range.start.line, rule] };
       suppress.diagnostics = [d];
       actions.push(suppress);
     }
@@ -109,6 +109,38 @@ class FixAllInFile extends vscode.CodeAction {
   ) {
     super('Fix all cpyref problems in this file', vscode.CodeActionKind.QuickFix);
   }
+}
+
+/** Markdown code spans as plain text (menus and titles do not render Markdown). */
+export function plainText(s: string): string {
+  return s.replace(/`([^`]*)`/g, '$1');
+}
+
+/** The command of "Suppress on this line": `(uri, version, line, rule)`. */
+export const SUPPRESS_COMMAND = 'cpyref.suppressOnLine';
+
+/**
+ * Inserts `// cpyref: ignore[rule] reason` above `line`, as a snippet with the placeholder
+ * `reason` selected when the document is in an editor (so the user types the reason at once).
+ * Returns false, changing nothing, when the document changed since the action was offered.
+ */
+export async function suppressOnLine(uri: string, version: number, line: number, rule: string): Promise<boolean> {
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+  if (!doc || doc.version !== version || line >= doc.lineCount) {
+    void vscode.window.setStatusBarMessage('cpyref: the file changed since this fix was computed; nothing was applied.', 5000);
+    return false;
+  }
+  const target = doc.lineAt(line);
+  const indent = target.text.slice(0, target.firstNonWhitespaceCharacterIndex);
+  const eol = doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
+  const editor = [vscode.window.activeTextEditor, ...vscode.window.visibleTextEditors].find((e) => e?.document === doc);
+  if (editor) {
+    const snippet = new vscode.SnippetString(indent).appendText(`// cpyref: ignore[${rule}] `).appendPlaceholder('reason').appendText(eol);
+    return editor.insertSnippet(snippet, target.range.start, { undoStopBefore: true, undoStopAfter: true });
+  }
+  const edit = new vscode.WorkspaceEdit();
+  edit.insert(doc.uri, target.range.start, `${indent}// cpyref: ignore[${rule}] reason${eol}`);
+  return vscode.workspace.applyEdit(edit);
 }
 
 /** The command every cpyref code action runs: `(uri, version, edits)`. */

@@ -40,8 +40,10 @@ export function toDiagnostic(f: Finding, uri: vscode.Uri, pos: Positions): vscod
   const d = new vscode.Diagnostic(pos.range(f.start, f.end), f.message, SEVERITY[f.severity]);
   d.source = 'cpyref';
   d.code = { value: f.rule, target: vscode.Uri.parse(docsUrl(f.rule)) };
-  if (f.related.length) {
-    d.relatedInformation = f.related.map((r) => {
+  // The short message goes in the Problems row; why it matters is the first entry under it (and in the hover).
+  const detail = f.detail ? [new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, pos.range(f.start, f.end)), f.detail)] : [];
+  if (f.related.length || detail.length) {
+    d.relatedInformation = detail.concat(f.related.map((r) => {
       if (r.path === undefined) return new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, pos.range(r.start, r.end)), r.message);
       // Another file: its offsets are resolved against its text when it is open, else the index's line and column are used.
       const other = vscode.workspace.textDocuments.find((t) => t.uri.fsPath === r.path);
@@ -52,7 +54,7 @@ export function toDiagnostic(f: Finding, uri: vscode.Uri, pos: Positions): vscod
         range = new vscode.Range(at, at.translate(0, r.end - r.start));
       } else range = new vscode.Range(0, 0, 0, 0);
       return new vscode.DiagnosticRelatedInformation(new vscode.Location(vscode.Uri.file(r.path), range), r.message);
-    });
+    }));
   }
   return d;
 }

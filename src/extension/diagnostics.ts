@@ -66,6 +66,36 @@ export class LiveDiagnostics implements vscode.Disposable {
     );
   }
 
+  /** Why a document has no analysis (turned off, excluded, skipped, failed), by URI. */
+  private readonly notAnalysed = new Map<string, { state: 'disabled' | 'excluded' | 'skipped' | 'failed'; reason: string }>();
+
+  /** Why a document was not analysed, or undefined when it was (or was never looked at). */
+  whyNotAnalysed(uri: vscode.Uri): { state: 'disabled' | 'excluded' | 'skipped' | 'failed'; reason: string } | undefined {
+    return this.notAnalysed.get(uri.toString());
+  }
+
+  /** Forgets every result and analyses the open documents again (cpyref: Restart). */
+  reset(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.results.clear();
+    this.notAnalysed.clear();
+    this.refreshAll();
+  }
+
+  /** Removes what workspace scans published for files that are not open (cpyref: Clear Scan Results). */
+  clearScanResults(): number {
+    const open = new Set(vscode.workspace.textDocuments.map((d) => d.uri.toString()));
+    let n = 0;
+    for (const key of this.scanned.keys()) {
+      if (!open.has(key)) this.collection.delete(vscode.Uri.parse(key));
+      n++;
+    }
+    this.scanned.clear();
+    this.scanRan = false;
+    return n;
+  }
+
   /** The last analysis of a document (any version). */
   result(uri: vscode.Uri): DocumentResult | undefined {
     return this.results.get(uri.toString());
@@ -106,6 +136,12 @@ export class LiveDiagnostics implements vscode.Disposable {
     if (!settings.editor.enable || this.excluded(doc, settings)) {
       this.collection.delete(doc.uri);
       this.results.delete(key);
+      this.notAnalysed.set(
+        key,
+        !settings.editor.enable
+          ? { state: 'disabled', reason: 'cpyref.enable is off' }
+          : { state: 'excluded', reason: 'excluded by the exclude settings (cpyref.exclude or [tool.cpyref] in pyproject.toml)' },
+      );
       this.changed.fire(doc.uri);
       return undefined;
     }
@@ -123,6 +159,8 @@ export class LiveDiagnostics implements vscode.Disposable {
       this.engine.log(`skipped ${vscode.workspace.asRelativePath(doc.uri)}: ${skip}`);
       this.collection.delete(doc.uri);
       this.results.delete(key);
+      this.notAnalysed.set(key, { state: 'skipped', reason: `not analysed: ${skip}` });
+      this.changed.fire(doc.uri);
       return undefined;
     }
     let result: DocumentResult;
@@ -131,11 +169,14 @@ export class LiveDiagnostics implements vscode.Disposable {
     } catch (e) {
       if (e instanceof DocumentClosed) return undefined;
       this.engine.output.appendLine(`[error] analysing ${doc.uri.toString()}: ${(e as Error).stack ?? e}`);
+      this.notAnalysed.set(key, { state: 'failed', reason: `the analysis failed: ${(e as Error).message} (see the output)` });
+      this.changed.fire(doc.uri);
       return undefined;
     }
     // A result for an older version is dropped: a newer analysis is on its way.
     if (doc.isClosed || result.version !== doc.version) return undefined;
     this.results.set(key, result);
+    this.notAnalysed.delete(key);
     const pos = new Positions(result.text);
     const diags = result.findings.map((f) => toDiagnostic(f, doc.uri, pos));
     this.collection.set(doc.uri, diags);
@@ -175,6 +216,7 @@ export class LiveDiagnostics implements vscode.Disposable {
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
     this.results.delete(key);
+    this.notAnalysed.delete(key);
     this.engine.close(doc.uri);
     const fromScan = this.scanned.get(key);
     if (fromScan) this.collection.set(doc.uri, fromScan);

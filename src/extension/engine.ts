@@ -34,6 +34,11 @@ export interface FileSettings {
 /** Thrown when a document closes while its analysis waits. */
 export class DocumentClosed extends Error {}
 
+/** `1 finding`, `2 findings`. */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** Where the wasm files are: beside the bundle when packaged, else in node_modules. */
 export function parserLocation(): ParserLocation {
   const grammar = path.join(__dirname, 'tree-sitter-c.wasm');
@@ -157,11 +162,13 @@ export class Engine implements vscode.Disposable {
     let base = defaultOptions();
     let limitedApi = false;
     let root = folder?.uri.fsPath;
+    let configFile: string | undefined;
     if (folder) {
       let dir = vscode.Uri.joinPath(uri, '..');
       for (let i = 0; i < 32; i++) {
         const cfg = await this.pyproject(vscode.Uri.joinPath(dir, 'pyproject.toml'));
         if (cfg) {
+          configFile = vscode.Uri.joinPath(dir, 'pyproject.toml').fsPath;
           base = applyPyproject(base, cfg);
           limitedApi = cfg.limitedApi;
           root = dir.fsPath;
@@ -173,10 +180,20 @@ export class Engine implements vscode.Disposable {
     }
     const { options, editor } = readSettings(uri, base);
     if (!limitedApi && root && uri.scheme === 'file') limitedApi = this.buildAsksLimitedApi(root);
+    // Once per project root: which configuration applies, and which CPython versions it targets.
+    const logKey = `${root ?? ''}\u0000${configFile ?? ''}\u0000${options.pythonVersions}`;
+    if (!this.loggedRoots.has(logKey)) {
+      this.loggedRoots.add(logKey);
+      this.output.appendLine(
+        `[config] ${root ? vscode.workspace.asRelativePath(root, true) || root : 'no workspace folder'}: ${configFile ? `settings from ${configFile}` : 'no pyproject.toml; defaults and editor settings'}; CPython ${options.pythonVersions}${limitedApi ? ', limited API' : ''}`,
+      );
+    }
     return { options, editor, limitedApi, root };
   }
 
   private readonly limitedApiRoots = new Map<string, boolean>();
+  /** Roots whose configuration was written to the output. */
+  private readonly loggedRoots = new Set<string>();
   /** Whether `setup.py`/`setup.cfg`/`meson.build` in `root` ask for abi3 (read once, until configuration changes). */
   private buildAsksLimitedApi(root: string): boolean {
     let v = this.limitedApiRoots.get(root);
@@ -231,7 +248,7 @@ export class Engine implements vscode.Disposable {
     if (r.findings.some((f) => f.contract) && !this.index.has(file)) this.index.set(indexFile(file, text));
     const pending = dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations());
     const findings = finalizeFindings(pending, (n) => this.index.facing(n, file), r.targets, settings.options);
-    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${findings.length} findings, ${session.lastAnalysed} functions re-analysed`, 'verbose');
+    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${plural(findings.length, 'finding')}, ${plural(session.lastAnalysed, 'function')} re-analysed`, 'verbose');
     return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions };
   }
 
@@ -262,6 +279,18 @@ export class Engine implements vscode.Disposable {
     };
     const fixed = fixToFixpoint(parser, result.text, analyse);
     return fixed.text !== result.text ? { text: fixed.text, applied: fixed.applied } : undefined;
+  }
+
+  /** Forgets every session, setting and index entry (cpyref: Restart); the parser stays loaded unless it failed. */
+  async restart(): Promise<void> {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+    this.forgetConfiguration();
+    this.configDiagnostics.clear();
+    this.loggedRoots.clear();
+    for (const e of this.index.entries()) this.index.delete(e.path);
+    if (this.state === 'failed') this.parserPromise = undefined;
+    this.settingsChanged();
   }
 
   /** Forgets a closed document's session. */

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
-import { applyFix, APPLY_FIX_COMMAND, CpyrefCodeActions } from './code-actions';
+import { applyFix, APPLY_FIX_COMMAND, CpyrefCodeActions, SUPPRESS_COMMAND, suppressOnLine } from './code-actions';
 import { LiveDiagnostics } from './diagnostics';
 import { Engine } from './engine';
 import { OwnershipHover } from './hover';
-import { registerStatus } from './status';
+import { describeStatus, registerStatus, type StatusText } from './status';
 import { WorkspaceScan } from './workspace-scan';
 
 /** What `activate` returns: the pieces, for tests inside the extension host. */
@@ -11,6 +11,8 @@ export interface CpyrefApi {
   engine: Engine;
   live: LiveDiagnostics;
   scan: WorkspaceScan;
+  /** What the status item says for a document. */
+  status(uri: vscode.Uri): StatusText;
 }
 
 /** Activates on C/C++ files and on cpyref's commands; parses nothing until a document needs it. */
@@ -43,7 +45,21 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
     vscode.commands.registerCommand('cpyref.scanWorkspace', () => scan.run()),
     vscode.commands.registerCommand('cpyref.fixAllInWorkspace', (opts?: { apply?: boolean; confirm?: boolean; review?: boolean }) => scan.fixAll(opts)),
     vscode.commands.registerCommand('cpyref.showOutput', () => output.show(true)),
+    vscode.commands.registerCommand('cpyref.restart', async () => {
+      // Forget every parse, setting and index entry, then start again as after activation.
+      output.appendLine('[restart] forgetting every cached parse, setting and index entry');
+      await engine.restart();
+      live.reset();
+      await engine.indexWorkspace();
+      await engine.checkWorkspaceConfig();
+    }),
+    vscode.commands.registerCommand('cpyref.clearScanResults', () => {
+      const n = live.clearScanResults();
+      output.appendLine(`[scan] cleared the results of ${n} file${n === 1 ? '' : 's'}`);
+      return n;
+    }),
     vscode.commands.registerCommand(APPLY_FIX_COMMAND, applyFix),
+    vscode.commands.registerCommand(SUPPRESS_COMMAND, suppressOnLine),
   );
   registerStatus(context, engine, live);
   live.refreshAll();
@@ -61,7 +77,7 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
       indexing.dispose();
     },
   });
-  return { engine, live, scan };
+  return { engine, live, scan, status: (uri) => describeStatus(engine, live, uri) };
 }
 
 /** Nothing to do: every resource is in the context's subscriptions. */

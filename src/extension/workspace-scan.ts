@@ -85,6 +85,8 @@ export class WorkspaceScan {
             );
             if (scanned) {
               results.push(scanned);
+              // The count is complete: say so, rather than leave the last percentage showing while the problems are published.
+              progress.report({ message: `${scanned.result.stats.files}/${scanned.result.stats.files} files; publishing the problems` });
               await this.publish(folder, scanned.result, summary, abort.signal);
             }
           }

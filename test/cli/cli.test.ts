@@ -87,7 +87,7 @@ describe('cpyref text output', () => {
   });
 });
 
-const FINDING_KEYS = ['column', 'endColumn', 'endLine', 'fixes', 'function', 'line', 'message', 'path', 'related', 'rule', 'severity'];
+const FINDING_KEYS = ['column', 'detail', 'endColumn', 'endLine', 'fixes', 'function', 'line', 'message', 'path', 'related', 'rule', 'severity'];
 
 describe('cpyref --format json', () => {
   it('prints one object with exactly the keys of the JSON contract', async () => {
@@ -104,6 +104,9 @@ describe('cpyref --format json', () => {
     for (const f of doc.findings as Json[]) {
       assert.deepEqual(Object.keys(f).sort(), FINDING_KEYS);
       for (const k of ['line', 'column', 'endLine', 'endColumn']) assert.ok(Number.isInteger(f[k]) && f[k] >= 1, `${k} = ${f[k]}`);
+      // A short message for the Problems panel and for grep; why it matters in the detail.
+      assert.ok(f.message.length <= 100, `a short message: ${f.message}`);
+      assert.match(f.detail, /reference count/);
       assert.ok(f.fixes.length >= 1);
       for (const fix of f.fixes as Json[]) {
         assert.deepEqual(Object.keys(fix).sort(), ['description', 'edits', 'safe']);

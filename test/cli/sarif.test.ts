@@ -33,7 +33,8 @@ function finding(over: Partial<LocatedFinding>): LocatedFinding {
     endColumn: 20,
     rule: 'borrowed-singleton-return',
     severity: 'error',
-    message: '`close_ctx` returns a borrowed reference to `Py_None`.',
+    message: '`close_ctx` returns borrowed `Py_None`; CPython expects a new reference',
+    detail: null,
     function: 'close_ctx',
     fixes: [],
     related: [],
@@ -222,6 +223,12 @@ describe('formatSarif', () => {
     assert.deepEqual(first.locations[0].logicalLocations, [{ name: 'close_ctx', kind: 'function' }]);
     assert.equal(noFn.locations[0].logicalLocations, undefined);
     assert.equal(first.message.text, TWO_FIXES.message);
+  });
+
+  it('puts the detail after the short message, where code-scanning views show only that text', () => {
+    const detail = "Each call lowers None's reference count, and CPython ≤ 3.11 aborts with 'deallocating None'.";
+    const [r] = sarif(report([finding({ detail })])).runs[0].results;
+    assert.equal(r.message.text, `${finding({}).message}. ${detail}`);
   });
 
   it('emits one SARIF fix per fix, with replacement regions equal to the edits', () => {

@@ -20,7 +20,7 @@ describe('precision on real-code idioms', () => {
     const failed = found.filter((f) => f.function === 'failed_steal' || f.function === 'failed_steal_owned');
     assert.equal(failed.length, 2);
     for (const f of failed) {
-      assert.match(f.message, /after `PyList_SetItem` already took that reference \(it does even when it fails\)/);
+      assert.match(f.message, /releases `Py_None` after `PyList_SetItem` took it \(even on failure\)$/);
       assert.ok(f.related.some((r) => /`PyList_SetItem` takes the reference to `Py_None` here, even when it fails/.test(r.message)));
     }
   });
@@ -64,7 +64,7 @@ describe('precision on real-code idioms', () => {
     ].join('\n');
     const [f] = await analyseFixture('state.c', text, { rules: ['borrowed-singleton-return'] });
     assert.equal(f.severity, 'error');
-    assert.match(f.message, /used as a borrowed reference by `is_unset`/);
+    assert.match(f.detail ?? '', /used as a borrowed reference by `is_unset`/);
     assert.ok(f.fixes.length > 0 && f.fixes.every((x) => !x.safe && /unsafe: `is_unset` uses the result as a borrowed reference/.test(x.description)));
   });
 

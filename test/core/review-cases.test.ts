@@ -4,6 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { applyEdits } from '../../src/core/fixes';
 import { indexFile, ProjectIndex } from '../../src/core/project-index';
 import { analyseFixture } from '../helpers/engine';
 
@@ -198,5 +199,57 @@ ${TABLE(['f'])}`;
     assert.equal(rest.length, 0);
     assert.doesNotMatch(f.message, /on some paths/);
     assert.equal(f.fixes.length, 1);
+  });
+});
+
+describe('wording', () => {
+  it('says "even on failure" only of stealing calls that can fail', async () => {
+    const text = `static PyObject *f(PyObject *self, PyObject *args) {
+    PyObject *t = PyTuple_New(1);
+    if (t == NULL) return NULL;
+    Py_INCREF(Py_None);
+    PyTuple_SET_ITEM(t, 0, Py_None);
+    Py_DECREF(Py_None);
+    return t;
+}
+${TABLE(['f'])}`;
+    const [f, ...rest] = await analyseFixture('case.c', text, { rules: ['singleton-decref'] });
+    assert.equal(rest.length, 0);
+    assert.equal(f.message, '`f` releases `Py_None` after `PyTuple_SET_ITEM` took it');
+    assert.ok(f.related.some((r) => r.message === '`PyTuple_SET_ITEM` takes the reference to `Py_None` here'));
+    assert.match(f.detail ?? '', /lowers None's reference count/);
+  });
+});
+
+describe('the returns-borrowed marker as a fix', () => {
+  it('is offered (unsafe) when no registration is found, and silences the finding once applied', async () => {
+    const text = `#include <Python.h>\n\n/* Looks a value up. */\nstatic PyObject *\nlookup(int k)\n{\n    return Py_None;\n}\n`;
+    const [f] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    assert.equal(f.severity, 'information');
+    const mark = f.fixes.find((x) => /returns-borrowed|borrowed reference on purpose/.test(x.description));
+    assert.ok(mark && !mark.safe);
+    const fixed = applyEdits(text, mark.edits);
+    assert.match(fixed, /\/\* Looks a value up\. \*\/\n\/\* cpyref: returns-borrowed \*\/\nstatic PyObject \*\nlookup/);
+    assert.deepEqual(await analyseFixture('case.c', fixed, { rules: ['borrowed-singleton-return'] }), []);
+  });
+
+  it('is not offered for a registered method', async () => {
+    const text = `static PyObject *f(PyObject *self, PyObject *args) {\n    return Py_None;\n}\n${TABLE(['f'])}`;
+    const [f] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    assert.equal(f.severity, 'error');
+    assert.ok(!f.fixes.some((x) => /on purpose/.test(x.description)));
+  });
+});
+
+describe('one mistake, one finding', () => {
+  it('reports a macro of this file at its definition, with each use as related information', async () => {
+    const text = `#define GIVE_NONE return Py_None\nstatic PyObject *a(PyObject *self, PyObject *args) { GIVE_NONE; }\nstatic PyObject *b(PyObject *self, PyObject *args) { if (args) GIVE_NONE; return PyLong_FromLong(1); }\n${TABLE(['a', 'b'])}`;
+    const found = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    assert.deepEqual(found.map((f) => f.function), ['GIVE_NONE']);
+    const uses = found[0].related.filter((r) => /^used in/.test(r.message));
+    assert.deepEqual(uses.map((r) => [text.slice(r.start, r.end), r.message]), [
+      ['GIVE_NONE;', 'used in `a` here'],
+      ['GIVE_NONE;', 'used in `b` here'],
+    ]);
   });
 });

@@ -122,7 +122,10 @@ describe('cpyref inside VS Code', () => {
     assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
     assert.ok(typeof d.code === 'object' && d.code.value === RULE, 'code carries the rule id');
     assert.match(String((d.code as { target: vscode.Uri }).target), /docs\/rules\/borrowed-singleton-return\.md$/);
-    assert.match(d.message, /`bare` returns a borrowed reference to `Py_None`/);
+    assert.equal(d.message, '`bare` returns borrowed `Py_None`; CPython expects a new reference');
+    // Why it matters is the first entry under the message, at the finding itself.
+    assert.equal(d.relatedInformation?.[0].location.range.start.line, d.range.start.line);
+    assert.match(d.relatedInformation?.[0].message ?? '', /lowers None's reference count/);
     const partial = await diagnosticAt(doc, lineOf(doc, '    return Py_None;\n}\n\nstatic PyMethodDef') );
     assert.ok(partial.relatedInformation?.some((r) => /is false on this path/.test(r.message)), 'the path is in the related information');
   });
@@ -152,6 +155,7 @@ describe('cpyref inside VS Code', () => {
       const actions = await actionsFor(doc, d);
       const preferred = actions.find((a) => a.isPreferred);
       assert.ok(preferred, 'a preferred quick fix exists (Auto Fix)');
+      for (const a of actions) assert.ok(!a.title.includes('`'), `a plain-text title: ${a.title}`);
       await applyAction(doc, preferred);
       assert.equal(doc.getText(), expected);
       assert.ok(doc.getText().includes(expectText));
@@ -253,6 +257,11 @@ describe('cpyref inside VS Code', () => {
     assert.ok(suppress);
     await applyAction(doc, suppress);
     assert.equal(doc.lineAt(line).text, `    // cpyref: ignore[${RULE}] reason`);
+    // The placeholder is selected: typing replaces it with the real reason.
+    const editor = vscode.window.activeTextEditor!;
+    assert.equal(doc.getText(editor.selection), 'reason');
+    await editor.edit((b) => b.replace(editor.selection, 'borrowed on purpose'));
+    assert.equal(doc.lineAt(line).text, `    // cpyref: ignore[${RULE}] borrowed on purpose`);
     await waitFor('the suppressed diagnostic to go', () => !ours(doc.uri).some((x) => x.range.start.line === line + 1 && /`local_none`/.test(x.message)));
   });
 
@@ -515,6 +524,45 @@ describe('cpyref inside VS Code', () => {
     }
   });
 
+  it('says in the status item why a file shows no problems: excluded, turned off', async () => {
+    const { status } = await api();
+    const doc = await vscode.workspace.openTextDocument(wsUri('excluded', 'vendored.c'));
+    await vscode.window.showTextDocument(doc);
+    await diagnosticAt(doc, lineOf(doc, '    return Py_None;'));
+    assert.match(status(doc.uri).text, /^cpyref: [1-9]\d* problems?$/);
+    const cfg = vscode.workspace.getConfiguration('cpyref');
+    await cfg.update('exclude', ['excluded/'], vscode.ConfigurationTarget.Workspace);
+    try {
+      await waitFor('the status to say excluded', () => status(doc.uri).text === 'cpyref: excluded');
+      assert.match(status(doc.uri).detail, /exclude/);
+    } finally {
+      await cfg.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    await cfg.update('enable', false, vscode.ConfigurationTarget.Workspace);
+    try {
+      await waitFor('the status to say off', () => status(doc.uri).text === 'cpyref: off');
+    } finally {
+      await cfg.update('enable', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    await waitFor('problems again', () => /problem/.test(status(doc.uri).text));
+  });
+
+  it('Clear Scan Results removes the problems of closed files; Restart analyses and indexes again', async () => {
+    const { scan, engine } = await api();
+    await scan.run({ silent: true });
+    const closed = wsUri('src', 'closed.c');
+    await waitFor('the scan\'s diagnostic', () => ours(closed).length === 1);
+    assert.ok((await vscode.commands.executeCommand<number>('cpyref.clearScanResults')) >= 1);
+    assert.equal(ours(closed).length, 0);
+    const doc = await vscode.workspace.openTextDocument(wsUri('src', 'helper.c'));
+    await vscode.window.showTextDocument(doc);
+    const line = lineOf(doc, '    return Py_None;');
+    await waitFor('an error through the index', () => ours(doc.uri).find((d) => d.range.start.line === line && d.severity === vscode.DiagnosticSeverity.Error));
+    await vscode.commands.executeCommand('cpyref.restart');
+    assert.ok(engine.index.has(wsUri('src', 'table.c').fsPath), 'the index is rebuilt');
+    await waitFor('the error again after the restart', () => ours(doc.uri).find((d) => d.range.start.line === line && d.severity === vscode.DiagnosticSeverity.Error));
+  });
+
   it('takes a rule level from the settings', async () => {
     const cfg = vscode.workspace.getConfiguration('cpyref');
     await cfg.update('rules', { [RULE]: 'warning' }, vscode.ConfigurationTarget.Workspace);
@@ -622,7 +670,7 @@ describe('cpyref inside VS Code', () => {
       const h = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(at));
       return text(h).includes('owns a reference') ? text(h) : undefined;
     });
-    assert.match(paths, /owns a reference to `Py_None` on 1 of the 2 paths/);
+    assert.match(paths, /owns a reference to `Py_None` on 1 of the 2 paths that reach this statement/);
   });
 
   it('contributes the refcount grammar to C and C++, from a file that ships', () => {

@@ -108,7 +108,8 @@ export function formatSarif(report: Report, opts: { toolVersion: string; cwd: st
       ruleId: f.rule,
       ...(index !== undefined ? { ruleIndex: index } : {}),
       level: LEVEL[f.severity],
-      message: { text: f.message },
+      // Code-scanning views show this text alone: the short message, then why it matters.
+      message: { text: f.detail ? `${f.message}. ${f.detail}` : f.message },
       locations: [
         {
           physicalLocation: own,

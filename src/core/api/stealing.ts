@@ -145,3 +145,11 @@ export function stolenArguments(name: string, argTexts: string[]): Map<number, S
   if (fmt && argTexts[fmt.format] !== undefined) for (const a of formatStolenArgs(argTexts[fmt.format], fmt.format + 1) ?? []) out.set(a, 'always');
   return out;
 }
+
+/** Stealing functions that report failure (they return an error code); the others (void functions, `*_SET_ITEM` macros) cannot fail. */
+const REPORTS_FAILURE = new Set(['PyList_SetItem', 'PyModule_Add', 'PyModule_AddObject', 'PyTuple_SetItem']);
+
+/** Whether a call can fail: a stealing function that returns an error code, or any call not in the table. */
+export function canFail(name: string): boolean {
+  return !(name in STEALING) || REPORTS_FAILURE.has(name);
+}

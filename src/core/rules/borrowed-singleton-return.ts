@@ -72,7 +72,16 @@ export const borrowedSingletonReturn: Rule = {
         function: ctx.macro ? ctx.macro.name : ctx.fn.name,
         fixes,
         related,
-        contract: { functions: ctx.contractFunctions, singletons, subject, partial: !all, viaMacro, definesMacro: ctx.macro?.name, methodShape: ctx.macro ? undefined : methodShape(ctx.fn) },
+        contract: {
+          functions: ctx.contractFunctions,
+          singletons,
+          subject,
+          partial: !all,
+          viaMacro,
+          definesMacro: ctx.macro?.name,
+          methodShape: ctx.macro ? undefined : methodShape(ctx.fn),
+          marker: ctx.macro ? undefined : markerFix(ctx),
+        },
       });
     }
   },
@@ -132,33 +141,49 @@ function entryFixes(ctx: FunctionContext, entries: PathStep[]): Fix[] {
   ];
 }
 
-/** Sets the severity and message of a pending finding once the function's contract is known. */
-export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets: TargetFacts): { severity: Severity; message: string } {
+/**
+ * A `cpyref: returns-borrowed` comment line above the function: for a helper that returns
+ * a borrowed reference on purpose. Unsafe (a person knows whether CPython ever calls it).
+ */
+function markerFix(ctx: FunctionContext): Fix {
+  const { indent, lineStart } = lineIndent(ctx.text, ctx.fn.node.startIndex + ctx.offset);
+  return {
+    description: `Mark \`${ctx.fn.name}\` as returning a borrowed reference on purpose (unsafe: only if CPython never calls it)`,
+    safe: false,
+    edits: [{ start: lineStart, end: lineStart, newText: `${indent}/* cpyref: returns-borrowed */${ctx.eol}` }],
+  };
+}
+
+/** Sets the severity, short message and detail of a pending finding once the function's contract is known. */
+export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets: TargetFacts): { severity: Severity; message: string; detail: string } {
   const c = p.contract!;
   const S = c.singletons.map((s) => `\`${SINGLETONS[s]}\``).join(' or ');
   const short = c.singletons.map((s) => SINGLETON_SHORT[s]).join('/');
   const worst = c.singletons.find((s) => s === 0 || s === 3) ?? c.singletons[0];
   const where = c.partial ? ' on some paths' : '';
   const via = c.viaMacro ? ` (through macro \`${c.viaMacro}\`)` : '';
-  const head = `${c.subject} returns a borrowed reference to ${S}${where}${via}`;
+  const head = `${c.subject} returns borrowed ${S}${where}${via}`;
   if (singletonsImmortal(targets)) {
     return {
       severity: facing ? 'warning' : 'information',
-      message: `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but each call lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(worst)}.`,
+      message: `${head}; a new reference is expected (latent on CPython ≥ 3.12)`,
+      detail: `Latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but each call lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(worst)}.`,
     };
   }
   if (facing) {
-    return { severity: 'error', message: `${head}; each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.` };
+    return { severity: 'error', message: `${head}; CPython expects a new reference`, detail: `Each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.` };
   }
   if (c.definesMacro) {
     return {
       severity: 'information',
-      message: `${head}; each use in a function that must return a new reference lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.`,
+      message: `${head}; functions that use it must return a new reference`,
+      detail: `Each use in a function that must return a new reference lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.`,
     };
   }
   return {
     severity: 'information',
-    message: `${head}; if CPython calls it, each call lowers ${short}'s reference count and CPython ≤ 3.11 ${crashOf(worst)}, so return a new reference or, if the borrowed return is deliberate, mark it with \`/* cpyref: returns-borrowed */\`.`,
+    message: `${head}; a new reference is needed if CPython calls it`,
+    detail: `If CPython calls it, each call lowers ${short}'s reference count and CPython ≤ 3.11 ${crashOf(worst)}. Return a new reference or, if the borrowed return is deliberate, mark the function with \`/* cpyref: returns-borrowed */\`.`,
   };
 }
 

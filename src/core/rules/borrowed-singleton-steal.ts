@@ -55,13 +55,13 @@ export const borrowedSingletonSteal: Rule = {
     for (const { first, singleton: s, partial, bad } of unpaidSteals(ctx.ownership())) {
       const callee = calleeName(first.node) ?? 'the call';
       const loc = first.at ?? { start: (first.arg ?? first.node).startIndex, end: (first.arg ?? first.node).endIndex };
-      const steals = first.when === 'on-success' ? 'which steals it when the call succeeds' : 'which steals it';
-      const head = `\`${ctx.fn.name}\` passes a borrowed reference to \`${SINGLETONS[s]}\`${partial ? ' on some paths' : ''} to \`${callee}\`, ${steals}`;
+      const steals = first.when === 'on-success' ? 'which steals it on success' : 'which steals it';
+      const head = `\`${ctx.fn.name}\` passes borrowed \`${SINGLETONS[s]}\`${partial ? ' on some paths' : ''} to \`${callee}\`, ${steals}`;
       ctx.report({
         rule: ID,
         singletons: [s],
         severity: latent ? 'warning' : 'error',
-        message: countMessage(head, s, latent),
+        ...countMessage(head, s, latent),
         start: loc.start + ctx.offset,
         end: loc.end + ctx.offset,
         function: ctx.fn.name,

@@ -3,7 +3,7 @@ import type { MacroDef } from '../macros';
 import type { TargetFacts } from '../options';
 import type { ConsumeEvent, OwnershipAnalysis } from '../ownership';
 import type { SyntaxNode } from '../parser';
-import type { Finding, Severity } from '../types';
+import type { Finding, Fix, Severity } from '../types';
 
 /**
  * A finding whose severity depends on whether a function is Python-facing; the
@@ -27,6 +27,8 @@ export interface PendingFinding extends Finding {
     definesMacro?: string;
     /** Why the function looks like a method when no registration is found (its calling convention). */
     methodShape?: string;
+    /** Inserts the `cpyref: returns-borrowed` marker above the function: offered when no registration is found. */
+    marker?: Fix;
   };
 }
 
@@ -91,12 +93,12 @@ export function unownedUses(analysis: OwnershipAnalysis, kind: 'decref' | 'steal
   return out;
 }
 
-/** The consequence sentence of a count that goes down once per call, latent where every target is ≥ 3.12. */
-export function countMessage(head: string, s: number, latent: boolean): string {
+/** A short message (marked latent where every target is ≥ 3.12) and the consequence of a count that goes down once per call. */
+export function countMessage(head: string, s: number, latent: boolean): { message: string; detail: string } {
   const short = ['None', 'True', 'False', 'NotImplemented', 'Ellipsis'][s];
   return latent
-    ? `${head}; this is latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but it lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(s)}.`
-    : `${head}; each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(s)}.`;
+    ? { message: `${head} (latent on CPython ≥ 3.12)`, detail: `Latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but it lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(s)}.` }
+    : { message: head, detail: `Each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(s)}.` };
 }
 
 /** Events grouped by call and argument, in source order. */

@@ -22,6 +22,7 @@
  * ## Fix safety
  * No automatic fix: whether to add an incref or drop the release depends on the code around it.
  */
+import { canFail } from '../api/stealing';
 import { singletonsImmortal } from '../options';
 import { calleeName, SINGLETONS } from '../syntax';
 import { countMessage, unownedUses, type Rule } from './rule';
@@ -44,15 +45,15 @@ export const singletonDecref: Rule = {
       const releaser = calleeName(first.node) ?? 'release';
       // `if (PyList_SetItem(l, i, Py_None) < 0) Py_DECREF(Py_None);`: the call already released it.
       const head = stole
-        ? `\`${ctx.fn.name}\` releases \`${SINGLETONS[s]}\` with \`${releaser}\` after \`${stole.callee}\` already took that reference${stole.when === 'always' ? ' (it does even when it fails)' : ''}${partial ? ', on some paths' : ''}`
-        : `\`${ctx.fn.name}\` releases a reference to \`${SINGLETONS[s]}\` it does not own${partial ? ' on some paths' : ''} (\`${releaser}\`)`;
+        ? `\`${ctx.fn.name}\` releases \`${SINGLETONS[s]}\`${partial ? ' on some paths' : ''} after \`${stole.callee}\` took it${stole.when === 'always' && canFail(stole.callee) ? ' (even on failure)' : ''}`
+        : `\`${ctx.fn.name}\` releases \`${SINGLETONS[s]}\`${partial ? ' on some paths' : ''}, which it does not own (\`${releaser}\`)`;
       const related = first.state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
-      if (stole) related.push({ start: stole.start + ctx.offset, end: stole.end + ctx.offset, message: `\`${stole.callee}\` takes the reference to \`${SINGLETONS[s]}\` here${stole.when === 'always' ? ', even when it fails' : ''}` });
+      if (stole) related.push({ start: stole.start + ctx.offset, end: stole.end + ctx.offset, message: `\`${stole.callee}\` takes the reference to \`${SINGLETONS[s]}\` here${stole.when === 'always' && canFail(stole.callee) ? ', even when it fails' : ''}` });
       ctx.report({
         rule: ID,
         singletons: [s],
         severity: latent ? 'warning' : 'error',
-        message: countMessage(head, s, latent),
+        ...countMessage(head, s, latent),
         start: loc.start + ctx.offset,
         end: loc.end + ctx.offset,
         function: ctx.fn.name,
