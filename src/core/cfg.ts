@@ -112,6 +112,9 @@ class Builder {
     for (const p of frontier) this.nodes[p.from].succ.push({ to, step: p.step, holds: p.holds });
   }
 
+  /** The source text of the statement macro use being expanded (shown in its steps). */
+  private atText: string | undefined;
+
   private step(node: SyntaxNode, message: string): PathStep {
     const span = this.at ?? { start: node.startIndex, end: node.endIndex };
     return { start: span.start, end: span.end, message };
@@ -139,10 +142,12 @@ class Builder {
     const k = this.constantCondition(cond);
     const b = this.add('branch', cond ?? undefined);
     this.connect(frontier, b);
+    // Inside a statement macro the step points at the macro's use: say it as written there, not in its expansion.
     const shown = cond ? snippet(cond.text) : '';
+    const says = (v: boolean) => (this.atText ? `\`${this.atText}\`: its \`${head}\` condition is ${v} on this path` : `${head} ${shown} is ${v} on this path`);
     return {
-      yes: k === false ? [] : [{ from: b, holds: true, step: k === undefined && cond ? this.step(cond, `${head} ${shown} is true on this path`) : undefined }],
-      no: k === true ? [] : [{ from: b, holds: false, step: k === undefined && cond ? this.step(cond, `${head} ${shown} is false on this path`) : undefined }],
+      yes: k === false ? [] : [{ from: b, holds: true, step: k === undefined && cond ? this.step(cond, says(true)) : undefined }],
+      no: k === true ? [] : [{ from: b, holds: false, step: k === undefined && cond ? this.step(cond, says(false)) : undefined }],
     };
   }
 
@@ -303,13 +308,16 @@ class Builder {
       const body = this.hooks.expandStatement(node, expr);
       if (body) {
         const saved = this.at;
+        const savedText = this.atText;
         this.at = { start: node.startIndex, end: node.endIndex };
+        this.atText = snippet(node.text.replace(/;\s*$/, ''));
         this.macroDepth++;
         try {
           return this.seq(body, frontier);
         } finally {
           this.macroDepth--;
           this.at = saved;
+          this.atText = savedText;
         }
       }
     }

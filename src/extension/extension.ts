@@ -6,6 +6,9 @@ import { OwnershipHover } from './hover';
 import { describeStatus, registerStatus, type StatusText } from './status';
 import { WorkspaceScan } from './workspace-scan';
 
+/** The file names the index reads (as Engine.SOURCES). */
+const SOURCE_NAME = /\.(?:c|h|cc|cpp|cxx|hpp|hh|inc)$/;
+
 /** What `activate` returns: the pieces, for tests inside the extension host. */
 export interface CpyrefApi {
   engine: Engine;
@@ -22,24 +25,28 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
   const live = new LiveDiagnostics(engine);
   const scan = new WorkspaceScan(engine, live);
   const selector: vscode.DocumentSelector = [{ language: 'c' }, { language: 'cpp' }];
-  const watcher = vscode.workspace.createFileSystemWatcher('**/pyproject.toml');
-  // Sources created, changed or deleted outside the editor (a checkout, a generator) reach the index.
-  const sources = vscode.workspace.createFileSystemWatcher(Engine.SOURCES);
+  // One watcher for everything (a checkout reports thousands of files at once; each watcher
+  // costs a glob match per file): pyproject.toml files change the configuration, sources
+  // created, changed or deleted outside the editor reach the index, and a deleted folder
+  // (reported for the folder alone) takes its files out of the index.
+  const watcher = vscode.workspace.createFileSystemWatcher('**/*');
   const configChanged = (uri: vscode.Uri, deleted = false) => {
     void engine.configChanged(uri, deleted).then(() => live.refreshAll());
+  };
+  const onDisk = (uri: vscode.Uri, deleted: boolean) => {
+    const p = uri.path;
+    if (p.endsWith('/pyproject.toml')) configChanged(uri, deleted);
+    else if (SOURCE_NAME.test(p)) engine.diskChanged(uri, deleted);
+    else if (deleted) engine.pathDeleted(uri);
   };
   context.subscriptions.push(
     output,
     engine,
     live,
     watcher,
-    watcher.onDidChange((u) => configChanged(u)),
-    watcher.onDidCreate((u) => configChanged(u)),
-    watcher.onDidDelete((u) => configChanged(u, true)),
-    sources,
-    sources.onDidCreate((u) => engine.diskChanged(u, false)),
-    sources.onDidChange((u) => engine.diskChanged(u, false)),
-    sources.onDidDelete((u) => engine.diskChanged(u, true)),
+    watcher.onDidChange((u) => onDisk(u, false)),
+    watcher.onDidCreate((u) => onDisk(u, false)),
+    watcher.onDidDelete((u) => onDisk(u, true)),
     vscode.languages.registerCodeActionsProvider(selector, new CpyrefCodeActions(live, engine), CpyrefCodeActions.metadata),
     vscode.languages.registerHoverProvider(selector, new OwnershipHover(engine)),
     vscode.commands.registerCommand('cpyref.scanWorkspace', () => scan.run()),

@@ -53,7 +53,10 @@ export const borrowedSingletonReturn: Rule = {
       const all = bad.length === r.outcomes.length && !analysis.truncated;
       const loc = r.node.at ? { start: r.node.at.start + ctx.offset, end: r.node.at.end + ctx.offset } : span(ctx, r.node.ast!);
       const viaMacro = r.node.at ? /[A-Za-z_]\w*/.exec(ctx.text.slice(loc.start, loc.end))?.[0] : undefined;
-      const related = bad[0].state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
+      // A condition every path to this return took the same way (the `PyArg_Parse*` guard) explains nothing: left out.
+      const key = (st: PathStep) => `${st.start}:${st.message}`;
+      const everyPath = new Set(bad[0].state.steps.map(key).filter((k) => r.outcomes.every((o) => o.state.steps.some((st) => key(st) === k))));
+      const related = bad[0].state.steps.filter((st) => st.entry || !everyPath.has(key(st))).map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
       // A returned local may get the singleton in several places: each is named, and a fix can go there.
       const entries = entriesOf(bad, r.expr);
       for (const e of entries ?? []) {
