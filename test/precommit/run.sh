@@ -82,7 +82,7 @@ set -e
 echo "$out"
 [ "$code" -ne 0 ] || fail "the commit with return Py_None; was accepted"
 [ "$(commits)" = 1 ] || fail "a commit was made"
-grep -q "^spam.c:6:5: error: \`spam_reset\` returns a borrowed reference to \`Py_None\`.*\[borrowed-singleton-return\]$" <<<"$out" || fail "the finding is not in the hook's output"
+grep -q "^spam.c:6:5: error: \`spam_reset\` returns borrowed \`Py_None\`.*\[borrowed-singleton-return\]$" <<<"$out" || fail "the finding is not in the hook's output"
 grep -q "exit code: 1" <<<"$out" || fail "the hook did not exit with the CLI's findings code"
 
 # 2. The fix hook rewrites the file (and fails, so the change can be reviewed and staged).
@@ -135,5 +135,5 @@ code=$?
 set -e
 echo "$out"
 [ "$code" -ne 0 ] || fail "the whole-project hook let a registered method through"
-grep -q "^flush.c:5:5: error: \`spam_flush\` returns a borrowed reference to \`Py_None\`" <<<"$out" || fail "the whole-project hook did not report flush.c as an error"
+grep -q "^flush.c:5:5: error: \`spam_flush\` returns borrowed \`Py_None\`" <<<"$out" || fail "the whole-project hook did not report flush.c as an error"
 echo "pre-commit hooks: OK ($((SECONDS - start)) s)"
