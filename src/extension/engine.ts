@@ -34,6 +34,9 @@ export interface FileSettings {
 /** Thrown when a document closes while its analysis waits. */
 export class DocumentClosed extends Error {}
 
+/** What happened to a file on disk. */
+export type DiskChange = 'created' | 'changed' | 'deleted';
+
 /** `1 finding`, `2 findings`. */
 function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -329,7 +332,7 @@ export class Engine implements vscode.Disposable {
   static readonly SOURCES = '**/*.{c,h,cc,cpp,cxx,hpp,hh,inc}';
   static readonly NOT_SOURCES = /[\\/](?:build|\.tox|\.venv|node_modules|\.git)[\\/]/;
 
-  private readonly diskQueue = new Map<string, { uri: vscode.Uri; deleted: boolean }>();
+  private readonly diskQueue = new Map<string, { uri: vscode.Uri; kind: DiskChange }>();
   /** Disk events not handled yet (tests wait for 0). */
   get pendingDiskEvents(): number {
     return this.diskQueue.size;
@@ -342,12 +345,14 @@ export class Engine implements vscode.Disposable {
    * checkout of thousands of files neither blocks the editor nor re-analyses once per file.
    * An open document is the editor's business (indexed on save).
    */
-  diskChanged(uri: vscode.Uri, deleted: boolean): void {
+  diskChanged(uri: vscode.Uri, kind: DiskChange): void {
     // Thousands of these arrive in one turn after a checkout: each does as little as it can.
     if (uri.scheme !== 'file') return;
     const p = uri.fsPath;
     if (Engine.NOT_SOURCES.test(p)) return;
-    this.diskQueue.set(p, { uri, deleted });
+    // A file created and changed before it is read is read once, as created.
+    const before = this.diskQueue.get(p)?.kind;
+    this.diskQueue.set(p, { uri, kind: kind === 'changed' && before === 'created' ? 'created' : kind });
     this.diskTimer ??= setTimeout(() => {
       this.diskTimer = undefined;
       void this.drainDiskQueue();
@@ -384,14 +389,27 @@ export class Engine implements vscode.Disposable {
   }
 
   private draining = false;
+  /** Workspace scans running: they read every file themselves, so the disk queue waits for them. */
+  private scans = 0;
+
+  /** Runs `f` (a workspace scan) with the disk queue paused. */
+  async whileScanning<T>(f: () => PromiseLike<T>): Promise<T> {
+    this.scans++;
+    try {
+      return await f();
+    } finally {
+      this.scans--;
+    }
+  }
 
   private async drainLoop(): Promise<void> {
     let changed = false;
     let n = 0;
     while (this.diskQueue.size) {
-      const [key, { uri, deleted }] = this.diskQueue.entries().next().value as [string, { uri: vscode.Uri; deleted: boolean }];
+      while (this.scans > 0) await new Promise((r) => setTimeout(r, 200));
+      const [key, { uri, kind }] = this.diskQueue.entries().next().value as [string, { uri: vscode.Uri; kind: DiskChange }];
       this.diskQueue.delete(key);
-      if (deleted) {
+      if (kind === 'deleted') {
         if (this.index.has(uri.fsPath)) {
           this.index.delete(uri.fsPath);
           changed = true;
@@ -402,7 +420,8 @@ export class Engine implements vscode.Disposable {
           if (bytes.length <= 8 * 1024 * 1024 && !bytes.subarray(0, 8000).includes(0)) {
             const text = decodeSource(bytes).text;
             changed = this.reindex(uri, text, false) || changed;
-            this.diskTextChanged.fire({ uri, text });
+            // A changed file's shown problems follow its new text; a created one waits for a scan or for being opened.
+            if (kind === 'changed') this.diskTextChanged.fire({ uri, text });
           }
         } catch {
           // gone again, or unreadable: the index keeps what it had

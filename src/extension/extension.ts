@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { applyFix, APPLY_FIX_COMMAND, CpyrefCodeActions, SUPPRESS_COMMAND, suppressOnLine } from './code-actions';
 import { LiveDiagnostics } from './diagnostics';
-import { Engine } from './engine';
+import { Engine, type DiskChange } from './engine';
 import { OwnershipHover } from './hover';
 import { describeStatus, registerStatus, type StatusText } from './status';
 import { WorkspaceScan } from './workspace-scan';
@@ -33,20 +33,27 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
   const configChanged = (uri: vscode.Uri, deleted = false) => {
     void engine.configChanged(uri, deleted).then(() => live.refreshAll());
   };
-  const onDisk = (uri: vscode.Uri, deleted: boolean) => {
+  const onDisk = (uri: vscode.Uri, kind: DiskChange) => {
     const p = uri.path;
-    if (p.endsWith('/pyproject.toml')) configChanged(uri, deleted);
-    else if (SOURCE_NAME.test(p)) engine.diskChanged(uri, deleted);
-    else if (deleted) engine.pathDeleted(uri);
+    if (p.endsWith('/pyproject.toml')) configChanged(uri, kind === 'deleted');
+    else if (SOURCE_NAME.test(p)) engine.diskChanged(uri, kind);
+    else if (kind === 'deleted') engine.pathDeleted(uri);
   };
   context.subscriptions.push(
     output,
     engine,
     live,
     watcher,
-    watcher.onDidChange((u) => onDisk(u, false)),
-    watcher.onDidCreate((u) => onDisk(u, false)),
-    watcher.onDidDelete((u) => onDisk(u, true)),
+    watcher.onDidChange((u) => onDisk(u, 'changed')),
+    watcher.onDidCreate((u) => onDisk(u, 'created')),
+    watcher.onDidDelete((u) => onDisk(u, 'deleted')),
+    // A pyproject.toml opened or saved in the editor is read at once (file events can lag behind a busy disk).
+    vscode.workspace.onDidSaveTextDocument((d) => {
+      if (d.uri.scheme === 'file' && d.uri.path.endsWith('/pyproject.toml')) configChanged(d.uri);
+    }),
+    vscode.workspace.onDidOpenTextDocument((d) => {
+      if (d.uri.scheme === 'file' && d.uri.path.endsWith('/pyproject.toml')) void engine.configChanged(d.uri);
+    }),
     vscode.languages.registerCodeActionsProvider(selector, new CpyrefCodeActions(live, engine), CpyrefCodeActions.metadata),
     vscode.languages.registerHoverProvider(selector, new OwnershipHover(engine)),
     vscode.commands.registerCommand('cpyref.scanWorkspace', () => scan.run()),

@@ -62,7 +62,7 @@ export class WorkspaceScan {
     const folders = vscode.workspace.workspaceFolders ?? [];
     const summary: ScanSummary = { files: 0, findings: 0, filesWithFindings: 0, skipped: 0, cancelled: false };
     const results: Array<{ result: ScanResult; settings: ScanSettings }> = [];
-    await vscode.window.withProgress(
+    await this.engine.whileScanning(() => vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'cpyref: scanning the workspace', cancellable: true },
       async (progress, token) => {
         const abort = new AbortController();
@@ -98,7 +98,7 @@ export class WorkspaceScan {
           extra?.dispose();
         }
       },
-    );
+    ));
     if (summary.cancelled) {
       this.engine.output.appendLine('[scan] cancelled');
       if (!opts.silent) void vscode.window.showInformationMessage('cpyref: workspace scan cancelled.');
