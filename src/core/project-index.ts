@@ -540,8 +540,11 @@ export class ProjectIndex {
     }
     if (!found) {
       for (const [f, caller] of callers.get(name) ?? []) {
-        if (this.sees(f, name, path) && this.lookup(caller, f.path, visiting)) {
-          found = { reason: `\`${name}\`'s result is returned by the Python-facing \`${caller}\`` };
+        const up = this.sees(f, name, path) ? this.lookup(caller, f.path, visiting) : null;
+        if (up) {
+          // One step says why, and points where the chain reaches CPython (the caller's registration, when known).
+          const where = up.path !== undefined && up.line !== undefined ? ` (${/registered/.test(up.reason) ? 'registered' : 'Python-facing'} in ${baseName(up.path)}:${up.line + 1})` : '';
+          found = { reason: `\`${name}\`'s result is returned by the Python-facing \`${caller}\`${where}`, path: up.path, start: up.start, end: up.end, line: up.line, column: up.column };
           break;
         }
       }

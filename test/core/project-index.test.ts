@@ -70,7 +70,11 @@ static PyObject *other(PyObject *self, PyObject *u) { return dflt_of(self) != Py
     index.set(indexFile('/p/h.c', 'PyObject *helper(PyObject *s) { return s; }'));
     assert.ok(index.facing('lookup', '/p/a.c'));
     assert.equal(index.facing('lookup', '/p/b.c'), undefined);
-    assert.match(index.facing('helper', '/p/h.c')?.reason ?? '', /returned by the Python-facing `meth`/);
+    const why = index.facing('helper', '/p/h.c');
+    // One step says why, and points at the caller's registration in the other file.
+    assert.equal(why?.reason, "`helper`'s result is returned by the Python-facing `meth` (registered in a.c:3)");
+    assert.equal(why?.path, '/p/a.c');
+    assert.equal(why?.line, 2);
   });
 
   it('lets a file that includes another see its static functions', () => {
