@@ -18,6 +18,14 @@
  * ```
  * Use instead: `Py_RETURN_NONE;`
  *
+ * ## Message
+ * One short line: `` `cache_close` returns borrowed `Py_None`; CPython expects a new reference ``
+ * (or `…; a new reference is needed if CPython calls it` when no registration is found,
+ * `…; functions that use it must return a new reference` at a macro's definition, and
+ * `(latent on CPython ≥ 3.12)` where every target has immortal singletons). The detail
+ * says what each call does to the count and, for information-level findings, how to mark
+ * a deliberate borrowed return.
+ *
  * ## Fix safety
  * Safe: the return macros, `Py_NewRef(...)` and `PyBool_FromLong(c)` return the same
  * object with its count incremented. A fix that must add braces around an unbraced

@@ -24,6 +24,10 @@
  * Use instead: `PyTuple_SET_ITEM(result, 1, Py_NewRef(Py_None));`, or `Py_INCREF(Py_None);`
  * before the call. For `PyModule_AddObject`, `PyModule_AddObjectRef` (3.10+) steals nothing.
  *
+ * ## Message
+ * `` `f` passes borrowed `Py_None` to `PyTuple_SET_ITEM`, which steals it `` (`… on success`
+ * for `PyModule_AddObject`); the detail says what each call does to the count.
+ *
  * ## Fix safety
  * Safe when every path passes the singleton without a reference and no later incref
  * repays it on any path: `Py_NewRef(...)` in the

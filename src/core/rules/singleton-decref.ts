@@ -19,6 +19,11 @@
  * ```
  * Use instead: `PyObject *res = Py_NewRef(Py_None);` (or `Py_INCREF(res);` after the assignment).
  *
+ * ## Message
+ * `` `f` releases `Py_None`, which it does not own (`Py_DECREF`) ``, or, after a stealing call,
+ * `` `f` releases `Py_None` after `PyList_SetItem` took it (even on failure) `` (the last words
+ * only for calls that can fail); the detail says what each call does to the count.
+ *
  * ## Fix safety
  * No automatic fix: whether to add an incref or drop the release depends on the code around it.
  */
