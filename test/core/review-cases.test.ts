@@ -253,3 +253,34 @@ describe('one mistake, one finding', () => {
     ]);
   });
 });
+
+describe('path steps', () => {
+  it('leaves out a condition every path to the return took the same way, and keeps the one that tells', async () => {
+    const text = `static PyObject *f(PyObject *self, PyObject *args) {
+    PyObject *o;
+    if (!PyArg_ParseTuple(args, "O", &o))
+        return NULL;
+    if (o == Py_None)
+        return Py_None;
+    return PyLong_FromLong(1);
+}
+${TABLE(['f'])}`;
+    const [f] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    const steps = f.related.filter((r) => r.path === undefined).map((r) => r.message);
+    assert.ok(!steps.some((m) => /PyArg_ParseTuple/.test(m)), steps.join(' | '));
+  });
+
+  it('says a condition inside a statement macro as the macro is written at its use', async () => {
+    const text = `int check(int);
+#define CHECK(e) if (check((e))) { Py_INCREF(Py_None); }
+static PyObject *f(PyObject *self, PyObject *args) {
+    int err = PyObject_IsTrue(args);
+    CHECK(err);
+    return Py_None;
+}
+${TABLE(['f'])}`;
+    const [f] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    const steps = f.related.map((r) => r.message);
+    assert.ok(steps.includes('`CHECK(err)`: its `if` condition is false on this path'), steps.join(' | '));
+  });
+});
