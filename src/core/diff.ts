@@ -22,7 +22,7 @@ export function lineEdits(before: string, after: string): TextEdit[] {
   const A = a.slice(head, a.length - tail);
   const B = b.slice(head, b.length - tail);
   // Past MAX_D differing lines (a rewritten file, not a few fixes) the middle is one edit.
-  const script = myers(A, B) ?? [...A.map(() => '-'), ...B.map(() => '+')];
+  const script = (Math.abs(A.length - B.length) > MAX_D ? undefined : myers(A, B)) ?? [...A.map(() => '-'), ...B.map(() => '+')];
   // Offsets of the lines of `before`.
   const offsets: number[] = [0];
   for (const l of a) offsets.push(offsets[offsets.length - 1] + l.length);

@@ -224,7 +224,8 @@ export function indexFile(path: string, text: string): FileIndex {
   for (const d of directives) {
     const m = /^[ \t]*#[ \t]*define[ \t]+(\w+)/.exec(d.text);
     if (!m || !(/METHODDEF$/.test(m[1]) || /\bMETH_/.test(d.text))) continue;
-    const body = d.text.slice(m[0].length).replace(/\\\r?\n/g, '  ');
+    // Continuations become spaces of the same length (a CRLF one is three characters), so offsets stay put.
+    const body = d.text.slice(m[0].length).replace(/\\\r?\n/g, (c) => ' '.repeat(c.length));
     const inner = tokenize(body.replace(/^[ \t]*#/, ' '));
     scanRegistrations(inner.toks, out.registrations, true, d.i + m[0].length);
   }

@@ -46,7 +46,7 @@ export function toDiagnostic(f: Finding, uri: vscode.Uri, pos: Positions): vscod
     d.relatedInformation = detail.concat(f.related.map((r) => {
       if (r.path === undefined) return new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, pos.range(r.start, r.end)), r.message);
       // Another file: its offsets are resolved against its text when it is open, else the index's line and column are used.
-      const other = vscode.workspace.textDocuments.find((t) => t.uri.fsPath === r.path);
+      const other = vscode.workspace.textDocuments.find((t) => t.uri.scheme === 'file' && t.uri.fsPath === r.path);
       let range: vscode.Range;
       if (other) range = new vscode.Range(other.positionAt(r.start), other.positionAt(r.end));
       else if (r.line !== undefined) {

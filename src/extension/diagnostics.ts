@@ -43,6 +43,7 @@ export class LiveDiagnostics implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly engine: Engine) {
+    engine.diskListener = { changed: (uri, text) => this.closedFileChanged(uri, text), deleted: (p) => this.deletedOnDisk(p) };
     this.disposables.push(
       this.collection,
       this.changed,
@@ -62,7 +63,6 @@ export class LiveDiagnostics implements vscode.Disposable {
       }),
       // Severities may change; the trees and the per-function results stay valid.
       engine.onDidChangeIndex(() => this.refreshAll('incremental')),
-      engine.onDidChangeOnDisk(({ uri, text }) => void this.closedFileChanged(uri, text)),
     );
   }
 
@@ -122,10 +122,14 @@ export class LiveDiagnostics implements vscode.Disposable {
   private filter: { key: string; filter: FileFilter } | undefined;
   /** Excluded as the CLI excludes a file named on its command line (the same FileFilter, cached per settings). */
   private excluded(doc: vscode.TextDocument, settings: FileSettings): boolean {
-    if (doc.uri.scheme !== 'file' || !settings.root) return false;
+    return this.excludedPath(doc.uri, settings);
+  }
+
+  private excludedPath(uri: vscode.Uri, settings: FileSettings): boolean {
+    if (uri.scheme !== 'file' || !settings.root) return false;
     const key = JSON.stringify([settings.root, settings.options.exclude, settings.options.extendExclude]);
     if (this.filter?.key !== key) this.filter = { key, filter: new FileFilter(settings.options, settings.root) };
-    return this.filter.filter.excluded(doc.uri.fsPath);
+    return this.filter.filter.excluded(uri.fsPath);
   }
 
   /** Analyses a document now and publishes its diagnostics; returns the result (or undefined when skipped). */
@@ -181,7 +185,7 @@ export class LiveDiagnostics implements vscode.Disposable {
     const diags = result.findings.map((f) => toDiagnostic(f, doc.uri, pos));
     this.collection.set(doc.uri, diags);
     // A saved document is what is on disk: it replaces what an earlier scan said of the file.
-    if (this.scanRan && doc.uri.scheme === 'file' && !doc.isDirty) {
+    if (this.scanRan && doc.uri.scheme === 'file' && !doc.isDirty && vscode.workspace.getWorkspaceFolder(doc.uri)) {
       if (diags.length) this.scanned.set(key, diags);
       else this.scanned.delete(key);
     }
@@ -190,14 +194,28 @@ export class LiveDiagnostics implements vscode.Disposable {
     return result;
   }
 
-  /** A file that is not open changed on disk: once a scan has run, its diagnostics follow the new text. */
+  /** Files or folders deleted on disk: the problems shown for closed files under them go. */
+  private deletedOnDisk(fsPath: string): void {
+    const prefix = vscode.Uri.file(fsPath).toString();
+    const open = new Set(vscode.workspace.textDocuments.map((d) => d.uri.toString()));
+    for (const key of [...this.scanned.keys()]) {
+      if (key !== prefix && !key.startsWith(prefix + '/')) continue;
+      this.scanned.delete(key);
+      if (!open.has(key)) this.collection.delete(vscode.Uri.parse(key));
+    }
+  }
+
+  /** A file that is not open changed on disk: once a scan reported it, its diagnostics follow the new text. */
   private async closedFileChanged(uri: vscode.Uri, text: string): Promise<void> {
     const key = uri.toString();
     // Only files the scan reported follow the disk here (a new file waits for the next scan or for being opened).
     if (!this.scanned.has(key) || vscode.workspace.textDocuments.some((d) => d.uri.toString() === key)) return;
+    const settings = await this.engine.settingsFor(uri);
     let findings: Finding[] | undefined;
     try {
-      findings = await this.engine.analyzeClosed(uri, text);
+      // As for an open document: turned off, excluded or too large means no problems shown.
+      const skip = !settings.editor.enable || this.excludedPath(uri, settings) || text.length > settings.options.maxFileSize || text.slice(0, 8000).includes('\0');
+      findings = skip ? [] : await this.engine.analyzeClosed(uri, text);
     } catch (e) {
       this.engine.output.appendLine(`[error] analysing ${uri.toString()}: ${(e as Error).message}`);
       return;

@@ -61,9 +61,6 @@ export class Engine implements vscode.Disposable {
   private readonly indexChanged = new vscode.EventEmitter<void>();
   /** Fired when the project index learns something that may change severities. */
   readonly onDidChangeIndex = this.indexChanged.event;
-  private readonly diskTextChanged = new vscode.EventEmitter<{ uri: vscode.Uri; text: string }>();
-  /** Fired when a source file that is not being edited changed on disk, with its new text. */
-  readonly onDidChangeOnDisk = this.diskTextChanged.event;
   state: 'idle' | 'loading' | 'ready' | 'failed' = 'idle';
   private readonly stateChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeState = this.stateChanged.event;
@@ -332,7 +329,11 @@ export class Engine implements vscode.Disposable {
   static readonly SOURCES = '**/*.{c,h,cc,cpp,cxx,hpp,hh,inc}';
   static readonly NOT_SOURCES = /[\\/](?:build|\.tox|\.venv|node_modules|\.git)[\\/]/;
 
-  private readonly diskQueue = new Map<string, { uri: vscode.Uri; kind: DiskChange }>();
+  private readonly diskQueue = new Map<string, { uri: vscode.Uri; kind: DiskChange; analyse: boolean }>();
+  /** Folders (or other non-source paths) deleted since the last drain: swept from the index in one pass. */
+  private readonly deletedPaths = new Set<string>();
+  /** Told of disk changes to files the editor shows problems for (set by the live diagnostics). */
+  diskListener: { changed(uri: vscode.Uri, text: string): Promise<void>; deleted(fsPath: string): void } | undefined;
   /** Disk events not handled yet (tests wait for 0). */
   get pendingDiskEvents(): number {
     return this.diskQueue.size;
@@ -352,7 +353,11 @@ export class Engine implements vscode.Disposable {
     if (Engine.NOT_SOURCES.test(p)) return;
     // A file created and changed before it is read is read once, as created.
     const before = this.diskQueue.get(p)?.kind;
-    this.diskQueue.set(p, { uri, kind: kind === 'changed' && before === 'created' ? 'created' : kind });
+    this.diskQueue.set(p, { uri, kind: kind === 'changed' && before === 'created' ? 'created' : kind, analyse: true });
+    this.scheduleDrain();
+  }
+
+  private scheduleDrain(): void {
     this.diskTimer ??= setTimeout(() => {
       this.diskTimer = undefined;
       void this.drainDiskQueue();
@@ -364,17 +369,16 @@ export class Engine implements vscode.Disposable {
    * index drops every file under it (and pending events for them).
    */
   pathDeleted(uri: vscode.Uri): void {
-    if (uri.scheme !== 'file') return;
-    const gone = uri.fsPath;
-    const under = (p: string) => p === gone || p.startsWith(gone + path.sep);
-    for (const key of this.diskQueue.keys()) if (under(key)) this.diskQueue.delete(key);
-    let changed = false;
-    for (const e of this.index.entries()) {
-      if (!under(e.path)) continue;
-      this.index.delete(e.path);
-      changed = true;
-    }
-    if (changed) this.indexChanged.fire();
+    if (uri.scheme !== 'file' || Engine.NOT_SOURCES.test(uri.fsPath + path.sep)) return;
+    // A deleted file that is not a source (`make clean`'s objects, a lock file) holds no sources; a folder might.
+    if (/\.[A-Za-z0-9]{1,8}$/.test(path.basename(uri.fsPath))) return;
+    this.deletedPaths.add(uri.fsPath);
+    this.scheduleDrain();
+  }
+
+  /** A workspace scan has just read every file: queued events need no analysis of their own (the index still follows them). */
+  scanCovered(): void {
+    for (const e of this.diskQueue.values()) e.analyse = false;
   }
 
   /** Handles the gathered disk events; resolves when the queue is empty. */
@@ -405,23 +409,39 @@ export class Engine implements vscode.Disposable {
   private async drainLoop(): Promise<void> {
     let changed = false;
     let n = 0;
-    while (this.diskQueue.size) {
+    while (this.diskQueue.size || this.deletedPaths.size) {
       while (this.scans > 0) await new Promise((r) => setTimeout(r, 200));
-      const [key, { uri, kind }] = this.diskQueue.entries().next().value as [string, { uri: vscode.Uri; kind: DiskChange }];
+      if (this.deletedPaths.size) {
+        // Deleted folders: one sweep of the index for all of them, and their files' problems go.
+        const gone = [...this.deletedPaths];
+        this.deletedPaths.clear();
+        const under = (p: string) => gone.some((g) => p === g || p.startsWith(g + path.sep));
+        for (const key of this.diskQueue.keys()) if (under(key)) this.diskQueue.delete(key);
+        for (const e of this.index.entries()) {
+          if (!under(e.path)) continue;
+          this.index.delete(e.path);
+          changed = true;
+        }
+        for (const g of gone) this.diskListener?.deleted(g);
+        continue;
+      }
+      const [key, { uri, kind, analyse }] = this.diskQueue.entries().next().value as [string, { uri: vscode.Uri; kind: DiskChange; analyse: boolean }];
       this.diskQueue.delete(key);
       if (kind === 'deleted') {
         if (this.index.has(uri.fsPath)) {
           this.index.delete(uri.fsPath);
           changed = true;
         }
+        this.diskListener?.deleted(uri.fsPath);
       } else if (!vscode.workspace.textDocuments.some((d) => d.isDirty && d.uri.fsPath === key)) {
         try {
           const bytes = await fs.promises.readFile(uri.fsPath);
           if (bytes.length <= 8 * 1024 * 1024 && !bytes.subarray(0, 8000).includes(0)) {
             const text = decodeSource(bytes).text;
             changed = this.reindex(uri, text, false) || changed;
-            // A changed file's shown problems follow its new text; a created one waits for a scan or for being opened.
-            if (kind === 'changed') this.diskTextChanged.fire({ uri, text });
+            // The problems shown for it follow its new text (a file replaced by a rename is reported as created).
+            // Awaited, so that a checkout of many reported files is analysed at the same modest rate.
+            if (analyse) await this.diskListener?.changed(uri, text);
           }
         } catch {
           // gone again, or unreadable: the index keeps what it had
@@ -451,7 +471,6 @@ export class Engine implements vscode.Disposable {
     this.sessions.clear();
     this.indexChanged.dispose();
     this.stateChanged.dispose();
-    this.diskTextChanged.dispose();
     this.configDiagnostics.dispose();
     clearTimeout(this.diskTimer);
   }

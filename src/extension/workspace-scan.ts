@@ -116,6 +116,8 @@ export class WorkspaceScan {
 
   private async publish(folder: vscode.WorkspaceFolder, result: ScanResult, summary: ScanSummary, signal: AbortSignal): Promise<void> {
     this.live.scanRan = true;
+    // What the disk queue holds happened before this scan read the files: the index follows it, no analysis is needed.
+    this.engine.scanCovered();
     summary.files += result.stats.files;
     summary.skipped += result.skipped.length;
     for (const s of result.skipped) this.engine.output.appendLine(`[scan] skipped ${s.path}: ${s.reason}`);
@@ -205,7 +207,8 @@ export class WorkspaceScan {
         // Unsafe fixes, unticked: the user decides (their reasons are in their descriptions).
         for (const f of opts.review === false ? [] : shown) {
           if (f.fixes.some((x) => x.safe)) continue;
-          const fix = f.fixes.find((x) => !x.safe);
+          // One edit only: the preview ticks edits one by one, and half of a fix is no fix.
+          const fix = f.fixes.find((x) => !x.safe && x.edits.length === 1);
           if (!fix || fix.edits.some((d) => taken.some((e) => d.start <= e.end && d.end >= e.start))) continue;
           for (const d of fix.edits) plan.fixes.push(this.addFix(plan.edit, uri, pos, d, [f], fix.description, false));
           taken.push(...fix.edits);

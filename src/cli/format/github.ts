@@ -15,7 +15,7 @@ export function formatGithub(report: Report): string {
   return report.findings
     .map(
       (f) =>
-        `::${KIND[f.severity]} file=${escapeProperty(f.path)},line=${f.line},col=${f.column},endLine=${f.endLine},endColumn=${f.endColumn},title=${escapeProperty(`cpyref ${f.rule}`)}::${escapeData(f.message)}\n`,
+        `::${KIND[f.severity]} file=${escapeProperty(f.path)},line=${f.line},col=${f.column},endLine=${f.endLine},endColumn=${f.endColumn},title=${escapeProperty(`cpyref ${f.rule}`)}::${escapeData(f.detail ? `${f.message}\n${f.detail}` : f.message)}\n`,
     )
     .join('');
 }

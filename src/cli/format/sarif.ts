@@ -78,13 +78,14 @@ function physicalLocation(p: string, r: Region | undefined) {
 
 /**
  * A fingerprint that survives edits elsewhere in the file: it hashes what the finding
- * is (rule, file, function, message), never its line, plus its rank among identical
+ * is (rule, file, function), never its line nor its wording, plus its rank among identical
  * findings so two equal returns in one function still differ.
  */
 function fingerprints(findings: readonly LocatedFinding[]): string[] {
   const seen = new Map<string, number>();
   return findings.map((f) => {
-    const key = [f.rule, f.path.replace(/\\/g, '/'), f.function ?? '', f.message].join('\0');
+    // Not the message: rewording a message must not close and reopen every code-scanning alert.
+    const key = [f.rule, f.path.replace(/\\/g, '/'), f.function ?? ''].join('\0');
     const n = seen.get(key) ?? 0;
     seen.set(key, n + 1);
     return createHash('sha256').update(`${key}\0${n}`).digest('hex');
