@@ -398,13 +398,17 @@ export class Engine implements vscode.Disposable {
 
   /** Runs `f` (a workspace scan) with the disk queue paused. */
   async whileScanning<T>(f: () => PromiseLike<T>): Promise<T> {
-    this.scans++;
+    if (this.scans++ === 0) this.scanningChanged.fire(true);
     try {
       return await f();
     } finally {
-      this.scans--;
+      if (--this.scans === 0) this.scanningChanged.fire(false);
     }
   }
+
+  private readonly scanningChanged = new vscode.EventEmitter<boolean>();
+  /** Fired when the first workspace scan starts (true) and when the last one ends (false). */
+  readonly onDidChangeScanning = this.scanningChanged.event;
 
   private async drainLoop(): Promise<void> {
     let changed = false;
@@ -472,6 +476,7 @@ export class Engine implements vscode.Disposable {
     this.indexChanged.dispose();
     this.stateChanged.dispose();
     this.configDiagnostics.dispose();
+    this.scanningChanged.dispose();
     clearTimeout(this.diskTimer);
   }
 }

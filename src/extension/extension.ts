@@ -29,7 +29,6 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
   // costs a glob match per file): pyproject.toml files change the configuration, sources
   // created, changed or deleted outside the editor reach the index, and a deleted folder
   // (reported for the folder alone) takes its files out of the index.
-  const watcher = vscode.workspace.createFileSystemWatcher('**/*');
   const configChanged = (uri: vscode.Uri, deleted = false) => {
     void engine.configChanged(uri, deleted).then(() => live.refreshAll());
   };
@@ -39,14 +38,32 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
     else if (SOURCE_NAME.test(p)) engine.diskChanged(uri, kind);
     else if (kind === 'deleted') engine.pathDeleted(uri);
   };
+  // While a workspace scan runs it reads every file itself, and a checkout's thousands of
+  // events would only compete with it (and with typing) for the extension host: the watcher
+  // is off, and back (with a reindex of what changed meanwhile left to the next edit or scan) after.
+  let watcher: vscode.Disposable | undefined;
+  const watch = () => {
+    if (watcher) return;
+    const w = vscode.workspace.createFileSystemWatcher('**/*');
+    watcher = vscode.Disposable.from(
+      w,
+      w.onDidChange((u) => onDisk(u, 'changed')),
+      w.onDidCreate((u) => onDisk(u, 'created')),
+      w.onDidDelete((u) => onDisk(u, 'deleted')),
+    );
+  };
+  watch();
   context.subscriptions.push(
     output,
     engine,
     live,
-    watcher,
-    watcher.onDidChange((u) => onDisk(u, 'changed')),
-    watcher.onDidCreate((u) => onDisk(u, 'created')),
-    watcher.onDidDelete((u) => onDisk(u, 'deleted')),
+    { dispose: () => watcher?.dispose() },
+    engine.onDidChangeScanning((scanning) => {
+      if (scanning) {
+        watcher?.dispose();
+        watcher = undefined;
+      } else watch();
+    }),
     // A pyproject.toml opened or saved in the editor is read at once (file events can lag behind a busy disk).
     vscode.workspace.onDidSaveTextDocument((d) => {
       if (d.uri.scheme === 'file' && d.uri.path.endsWith('/pyproject.toml')) configChanged(d.uri);
