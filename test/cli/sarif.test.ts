@@ -94,7 +94,7 @@ const WITH_RELATED = finding({
   endLine: 43,
   endColumn: 9,
   severity: 'warning',
-  message: '`RETURN_NONE` returns a borrowed reference to `Py_None`.',
+  message: '`RETURN_NONE` returns borrowed `Py_None`; CPython expects a new reference',
   function: 'get_value',
   related: [
     { path: 'include/macros.h', line: 7, column: 9, message: 'macro `RETURN_NONE` defined here' },
