@@ -90,3 +90,8 @@ export function detectEol(text: string): '\n' | '\r\n' {
   const lf = (text.match(/\n/g) ?? []).length - crlf;
   return crlf > lf ? '\r\n' : '\n';
 }
+
+/** `1 file`, `2 files` (`plural(n, 'fix', 'fixes')` for other plurals). */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}

@@ -116,6 +116,14 @@ export function plainText(s: string): string {
   return s.replace(/`([^`]*)`/g, '$1');
 }
 
+/** The open document `uri` if it is still at `version`; else undefined, with a word in the status bar. */
+function documentAt(uri: string, version: number): vscode.TextDocument | undefined {
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+  if (doc && doc.version === version) return doc;
+  void vscode.window.setStatusBarMessage('cpyref: the file changed since this fix was computed; nothing was applied.', 5000);
+  return undefined;
+}
+
 /** The command of "Suppress on this line": `(uri, version, line, rule)`. */
 export const SUPPRESS_COMMAND = 'cpyref.suppressOnLine';
 
@@ -125,11 +133,8 @@ export const SUPPRESS_COMMAND = 'cpyref.suppressOnLine';
  * Returns false, changing nothing, when the document changed since the action was offered.
  */
 export async function suppressOnLine(uri: string, version: number, line: number, rule: string): Promise<boolean> {
-  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
-  if (!doc || doc.version !== version || line >= doc.lineCount) {
-    void vscode.window.setStatusBarMessage('cpyref: the file changed since this fix was computed; nothing was applied.', 5000);
-    return false;
-  }
+  const doc = documentAt(uri, version);
+  if (!doc || line >= doc.lineCount) return false;
   const target = doc.lineAt(line);
   const indent = target.text.slice(0, target.firstNonWhitespaceCharacterIndex);
   const eol = doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
@@ -151,11 +156,8 @@ export const APPLY_FIX_COMMAND = 'cpyref.applyFix';
  * when the document has changed since (SPEC §10: a stale fix is never applied).
  */
 export async function applyFix(uri: string, version: number, edits: TextEdit[]): Promise<boolean> {
-  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
-  if (!doc || doc.version !== version) {
-    void vscode.window.setStatusBarMessage('cpyref: the file changed since this fix was computed; nothing was applied.', 5000);
-    return false;
-  }
+  const doc = documentAt(uri, version);
+  if (!doc) return false;
   const pos = new Positions(doc.getText());
   const edit = new vscode.WorkspaceEdit();
   for (const e of edits) edit.replace(doc.uri, pos.range(e.start, e.end), e.newText);

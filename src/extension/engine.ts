@@ -1,15 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeText, dropDeclaredBorrowed, finalizeFindings, type SkippedFunction } from '../core/analyze';
+import { analyzeText, dropDeclaredBorrowed, finalizeFindings, type AnalyzeRequest, type SkippedFunction } from '../core/analyze';
 import { fixToFixpoint } from '../core/fix-file';
 import { applyPyproject, readPyproject, type PyprojectConfig } from '../core/config';
 import { DocumentSession, type ParseMode } from '../core/document';
-import { defaultOptions, type Options } from '../core/options';
+import { defaultOptions, type Options, type TargetFacts } from '../core/options';
 import { CParser, type ParserLocation } from '../core/parser';
-import { decodeSource } from '../core/text';
+import { decodeSource, plural } from '../core/text';
 import { projectAsksLimitedApi } from '../node/process-file';
 import { indexFile, ProjectIndex, type FileIndex } from '../core/project-index';
+import type { PendingFinding } from '../core/rules/rule';
 import type { Finding } from '../core/types';
 import { readSettings, type EditorSettings } from './config';
 
@@ -37,9 +38,14 @@ export class DocumentClosed extends Error {}
 /** What happened to a file on disk. */
 export type DiskChange = 'created' | 'changed' | 'deleted';
 
-/** `1 finding`, `2 findings`. */
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** The extensions of the files the index reads (the CLI's default includes). */
+const SOURCE_EXTENSIONS = ['c', 'h', 'cc', 'cpp', 'cxx', 'hpp', 'hh', 'inc'];
+/** Folders the index never reads (the CLI's default excludes). */
+const SKIPPED_FOLDERS = ['build', '.tox', '.venv', 'node_modules', '.git'];
+
+/** The path the core and the index use for a document: the file's path, else its URI. */
+function fileOf(uri: vscode.Uri): string {
+  return uri.scheme === 'file' ? uri.fsPath : uri.toString();
 }
 
 /** Where the wasm files are: beside the bundle when packaged, else in node_modules. */
@@ -139,7 +145,7 @@ export class Engine implements vscode.Disposable {
 
   /** Reads the workspace's pyproject.toml files (a few), to show their problems. */
   async checkWorkspaceConfig(): Promise<void> {
-    for (const uri of await vscode.workspace.findFiles('**/pyproject.toml', '{**/node_modules/**,**/.tox/**,**/.venv/**,**/build/**}', 50)) await this.pyproject(uri);
+    for (const uri of await vscode.workspace.findFiles('**/pyproject.toml', Engine.SKIPPED_GLOB, 50)) await this.pyproject(uri);
   }
 
   /** (Re)reads a pyproject.toml that was created or changed, or forgets one that was deleted. */
@@ -238,28 +244,30 @@ export class Engine implements vscode.Disposable {
     }
     const text = doc.getText();
     const version = doc.version;
-    const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
+    const file = fileOf(doc.uri);
     const started = Date.now();
-    const r = session.analyze(
-      { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n, settings) : undefined },
-      mode,
-    );
+    const r = session.analyze(this.input(doc.uri, text, settings), mode);
     // A file the background index has not read yet is indexed now (a saved file is re-indexed on save).
     if (r.findings.some((f) => f.contract) && !this.index.has(file)) this.index.set(indexFile(file, text));
-    const pending = dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations());
-    const findings = finalizeFindings(pending, (n) => this.index.facing(n, file), r.targets, settings.options);
+    const findings = this.finish(r, file, settings);
     this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${plural(findings.length, 'finding')}, ${plural(session.lastAnalysed, 'function')} re-analysed`, 'verbose');
     return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions };
   }
 
-  /** The findings of a file's text on disk (a file that is not open), as a fresh analysis sees them. */
-  async analyzeClosed(uri: vscode.Uri, text: string): Promise<Finding[] | undefined> {
-    const parser = await this.parser();
-    const settings = await this.settingsFor(uri);
-    if (!settings.editor.enable) return undefined;
-    const file = uri.fsPath;
-    const r = analyzeText(parser, { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: (f, n) => this.readInclude(f, n, settings) });
+  /** What the core analyses for a text of `uri`: its path, the settings, and quoted includes for files on disk. */
+  private input(uri: vscode.Uri, text: string, settings: FileSettings): AnalyzeRequest {
+    return { path: fileOf(uri), text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: uri.scheme === 'file' ? (f, n) => this.readInclude(f, n, settings) : undefined };
+  }
+
+  /** Severities and messages from the project index, as the CLI decides them. */
+  private finish(r: { findings: PendingFinding[]; targets: TargetFacts }, file: string, settings: FileSettings): Finding[] {
     return finalizeFindings(dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations()), (n) => this.index.facing(n, file), r.targets, settings.options);
+  }
+
+  /** The findings of a text of `uri` from a fresh parse (a file that is not open, or a fix-all round). */
+  async analyzeFresh(uri: vscode.Uri, text: string, settings: FileSettings): Promise<Finding[]> {
+    const parser = await this.parser();
+    return this.finish(analyzeText(parser, this.input(uri, text, settings)), fileOf(uri), settings);
   }
 
   /**
@@ -269,14 +277,10 @@ export class Engine implements vscode.Disposable {
   async fixAll(doc: vscode.TextDocument, result: DocumentResult): Promise<{ text: string; applied: number } | undefined> {
     const parser = await this.parser();
     const settings = await this.settingsFor(doc.uri);
-    const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
     // As the CLI's --fix: hints (style suggestions on correct code) only when the user asks for them.
     const wanted = (fs: Finding[]) => (settings.editor.fixAllHints ? fs : fs.filter((f) => f.severity !== 'hint'));
-    const analyse = (text: string) => {
-      if (text === result.text) return wanted(result.findings);
-      const r = analyzeText(parser, { path: file, text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: doc.uri.scheme === 'file' ? (f, n) => this.readInclude(f, n, settings) : undefined });
-      return wanted(finalizeFindings(dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations()), (n) => this.index.facing(n, file), r.targets, settings.options));
-    };
+    const analyse = (text: string) =>
+      wanted(text === result.text ? result.findings : this.finish(analyzeText(parser, this.input(doc.uri, text, settings)), fileOf(doc.uri), settings));
     const fixed = fixToFixpoint(parser, result.text, analyse);
     return fixed.text !== result.text ? { text: fixed.text, applied: fixed.applied } : undefined;
   }
@@ -305,7 +309,7 @@ export class Engine implements vscode.Disposable {
    * in small chunks so the extension host stays responsive).
    */
   async indexWorkspace(token?: vscode.CancellationToken): Promise<number> {
-    const uris = await vscode.workspace.findFiles(Engine.SOURCES, '{**/build/**,**/.tox/**,**/.venv/**,**/node_modules/**,**/.git/**}');
+    const uris = await vscode.workspace.findFiles(Engine.SOURCES, Engine.SKIPPED_GLOB);
     let n = 0;
     for (let i = 0; i < uris.length; i++) {
       if (token?.isCancellationRequested) break;
@@ -326,8 +330,13 @@ export class Engine implements vscode.Disposable {
   }
 
   /** The sources the index reads, and the folders it leaves out (as the workspace scan does). */
-  static readonly SOURCES = '**/*.{c,h,cc,cpp,cxx,hpp,hh,inc}';
-  static readonly NOT_SOURCES = /[\\/](?:build|\.tox|\.venv|node_modules|\.git)[\\/]/;
+  static readonly SOURCES = `**/*.{${SOURCE_EXTENSIONS.join(',')}}`;
+  /** A file name the index reads. */
+  static readonly SOURCE_NAME = new RegExp(`\\.(?:${SOURCE_EXTENSIONS.join('|')})$`);
+  /** A path inside one of the folders the index leaves out. */
+  static readonly NOT_SOURCES = new RegExp(`[\\\\/](?:${SKIPPED_FOLDERS.map((f) => f.replace('.', '\\.')).join('|')})[\\\\/]`);
+  /** The same folders as a glob, for findFiles. */
+  static readonly SKIPPED_GLOB = `{${SKIPPED_FOLDERS.map((f) => `**/${f}/**`).join(',')}}`;
 
   private readonly diskQueue = new Map<string, { uri: vscode.Uri; kind: DiskChange; analyse: boolean }>();
   /** Folders (or other non-source paths) deleted since the last drain: swept from the index in one pass. */
@@ -455,7 +464,7 @@ export class Engine implements vscode.Disposable {
       // thousands of files must not hold up typing or a scan on the extension host's thread.
       if (++n % 10 === 0) await new Promise((r) => setTimeout(r, n > 50 ? 50 : 1));
     }
-    if (n) this.log(`index: ${n} file${n === 1 ? '' : 's'} changed on disk`, 'verbose');
+    if (n) this.log(`index: ${plural(n, 'file')} changed on disk`, 'verbose');
     if (changed) this.indexChanged.fire();
   }
 

@@ -1,13 +1,11 @@
 import * as vscode from 'vscode';
+import { plural } from '../core/text';
 import { applyFix, APPLY_FIX_COMMAND, CpyrefCodeActions, SUPPRESS_COMMAND, suppressOnLine } from './code-actions';
 import { LiveDiagnostics } from './diagnostics';
 import { Engine, type DiskChange } from './engine';
 import { OwnershipHover } from './hover';
 import { describeStatus, registerStatus, type StatusText } from './status';
 import { WorkspaceScan } from './workspace-scan';
-
-/** The file names the index reads (as Engine.SOURCES). */
-const SOURCE_NAME = /\.(?:c|h|cc|cpp|cxx|hpp|hh|inc)$/;
 
 /** What `activate` returns: the pieces, for tests inside the extension host. */
 export interface CpyrefApi {
@@ -35,7 +33,7 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
   const onDisk = (uri: vscode.Uri, kind: DiskChange) => {
     const p = uri.path;
     if (p.endsWith('/pyproject.toml')) configChanged(uri, kind === 'deleted');
-    else if (SOURCE_NAME.test(p)) engine.diskChanged(uri, kind);
+    else if (Engine.SOURCE_NAME.test(p)) engine.diskChanged(uri, kind);
     else if (kind === 'deleted') engine.pathDeleted(uri);
   };
   // While a workspace scan runs it reads every file itself, and a checkout's thousands of
@@ -86,7 +84,7 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
     }),
     vscode.commands.registerCommand('cpyref.clearScanResults', () => {
       const n = live.clearScanResults();
-      output.appendLine(`[scan] cleared the results of ${n} file${n === 1 ? '' : 's'}`);
+      output.appendLine(`[scan] cleared the results of ${plural(n, 'file')}`);
       return n;
     }),
     vscode.commands.registerCommand(APPLY_FIX_COMMAND, applyFix),

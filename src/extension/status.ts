@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { plural } from '../core/text';
 import type { LiveDiagnostics } from './diagnostics';
 import type { Engine } from './engine';
 
@@ -24,8 +25,8 @@ export function describeStatus(engine: Engine, live: LiveDiagnostics, uri: vscod
   const problems = r.findings.filter((f) => f.severity !== 'hint').length;
   const skipped = r.skippedFunctions.length;
   return {
-    text: `cpyref: ${problems} problem${problems === 1 ? '' : 's'}`,
-    detail: skipped ? `${skipped} function${skipped === 1 ? '' : 's'} not analysed (see the output)` : 'every function analysed',
+    text: `cpyref: ${plural(problems, 'problem')}`,
+    detail: skipped ? `${plural(skipped, 'function')} not analysed (see the output)` : 'every function analysed',
     severity: skipped ? 'warning' : 'information',
     busy: false,
   };

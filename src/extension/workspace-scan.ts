@@ -5,6 +5,7 @@ import { scanInBackground } from '../node/background-scan';
 import { IncludeCache, type ScanSettings } from '../node/process-file';
 import type { ScanResult } from '../node/scan';
 import { lineEdits } from '../core/diff';
+import { plural } from '../core/text';
 import type { Finding, Fix, TextEdit } from '../core/types';
 import { fixProject, fixScannedFile } from '../node/fixing';
 import { Positions, toDiagnostic } from './convert';
@@ -104,7 +105,7 @@ export class WorkspaceScan {
       if (!opts.silent) void vscode.window.showInformationMessage('cpyref: workspace scan cancelled.');
       return { summary, results };
     }
-    const text = `cpyref: ${summary.findings} problem${summary.findings === 1 ? '' : 's'} in ${summary.filesWithFindings} of ${summary.files} files${summary.skipped ? `; ${summary.skipped} skipped (see the output)` : ''}.`;
+    const text = `cpyref: ${plural(summary.findings, 'problem')} in ${summary.filesWithFindings} of ${summary.files} files${summary.skipped ? `; ${summary.skipped} skipped (see the output)` : ''}.`;
     this.engine.output.appendLine(`[scan] ${text}`);
     if (!opts.silent) {
       void vscode.window.showInformationMessage(text, 'Open Problems').then((choice) => {
@@ -229,7 +230,7 @@ export class WorkspaceScan {
         .map((x) => `${vscode.workspace.asRelativePath(x.uri)}:${x.range.start.line + 1}  ${x.label}`)
         .join('\n');
       const choice = await vscode.window.showInformationMessage(
-        `cpyref: apply ${safe.length} safe fix${safe.length === 1 ? '' : 'es'} in ${files} file${files === 1 ? '' : 's'}?`,
+        `cpyref: apply ${plural(safe.length, 'safe fix', 'safe fixes')} in ${plural(files, 'file')}?`,
         { modal: true, detail: detail + (safe.length > 12 ? '\n…' : '') },
         'Apply',
       );

@@ -1,3 +1,4 @@
+import { plural } from '../../core/text';
 import type { Report } from '../report';
 
 /** `path:line:col: severity: message [rule-id]`, one line per finding (for problem matchers and grep). */
@@ -10,7 +11,6 @@ export function formatSummary(report: Report): string {
   const s = report.summary;
   const parts = (['error', 'warning', 'information', 'hint'] as const).filter((k) => s.bySeverity[k]).map((k) => `${s.bySeverity[k]} ${k}`);
   const lines: string[] = [];
-  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   lines.push(
     `cpyref: ${plural(s.findings, 'finding')}${parts.length ? ` (${parts.join(', ')})` : ''} in ${plural(s.files, 'file')}` +
       (s.fixed ? `; fixed ${s.fixed}` : s.fixable ? `; ${s.fixable} fixable with --fix` : '') +

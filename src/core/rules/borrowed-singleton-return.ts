@@ -39,7 +39,7 @@ import { lineIndent } from '../fixes';
 import { newRefAvailable, returnMacrosUnreliable, singletonsImmortal, type TargetFacts } from '../options';
 import { directSingleton, RETURN_MACROS, SINGLETON_SHORT, SINGLETONS, unwrap } from '../syntax';
 import type { Fix, Severity } from '../types';
-import { crashOf, span, type FunctionContext, type PendingFinding, type Rule } from './rule';
+import { countDetail, crashOf, span, type FunctionContext, type PendingFinding, type Rule } from './rule';
 
 /** The rule's id. */
 export const ID = 'borrowed-singleton-return';
@@ -175,15 +175,9 @@ export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets
   const via = c.viaMacro ? ` (through macro \`${c.viaMacro}\`)` : '';
   const head = `${c.subject} returns borrowed ${S}${where}${via}`;
   if (singletonsImmortal(targets)) {
-    return {
-      severity: facing ? 'warning' : 'information',
-      message: `${head}; a new reference is expected (latent on CPython ≥ 3.12)`,
-      detail: `Latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but each call lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(worst)}.`,
-    };
+    return { severity: facing ? 'warning' : 'information', message: `${head}; a new reference is expected (latent on CPython ≥ 3.12)`, detail: countDetail(c.singletons, true) };
   }
-  if (facing) {
-    return { severity: 'error', message: `${head}; CPython expects a new reference`, detail: `Each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.` };
-  }
+  if (facing) return { severity: 'error', message: `${head}; CPython expects a new reference`, detail: countDetail(c.singletons, false) };
   if (c.definesMacro) {
     return {
       severity: 'information',

@@ -3,6 +3,7 @@ import type { MacroDef } from '../macros';
 import type { TargetFacts } from '../options';
 import type { ConsumeEvent, OwnershipAnalysis } from '../ownership';
 import type { SyntaxNode } from '../parser';
+import { SINGLETON_SHORT } from '../syntax';
 import type { Finding, Fix, Severity } from '../types';
 
 /**
@@ -95,10 +96,16 @@ export function unownedUses(analysis: OwnershipAnalysis, kind: 'decref' | 'steal
 
 /** A short message (marked latent where every target is ≥ 3.12) and the consequence of a count that goes down once per call. */
 export function countMessage(head: string, s: number, latent: boolean): { message: string; detail: string } {
-  const short = ['None', 'True', 'False', 'NotImplemented', 'Ellipsis'][s];
+  return { message: latent ? `${head} (latent on CPython ≥ 3.12)` : head, detail: countDetail([s], latent) };
+}
+
+/** What each call does to the singletons' counts (`True/False` for several), latent where every target is ≥ 3.12. */
+export function countDetail(singletons: number[], latent: boolean): string {
+  const short = singletons.map((s) => SINGLETON_SHORT[s]).join('/');
+  const worst = singletons.find((s) => s === 0 || s === 3) ?? singletons[0];
   return latent
-    ? { message: `${head} (latent on CPython ≥ 3.12)`, detail: `Latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but it lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(s)}.` }
-    : { message: head, detail: `Each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(s)}.` };
+    ? `Latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but each call lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(worst)}.`
+    : `Each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.`;
 }
 
 /** Events grouped by call and argument, in source order. */
