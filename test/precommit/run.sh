@@ -72,14 +72,19 @@ echo "hook environment installed in $((SECONDS - start)) s"
 git commit -qm "a correct method" || fail "a correct method was refused"
 [ "$(commits)" = 1 ] || fail "the first commit is missing"
 
+# Commits what is staged; sets $out (the hooks' output, also printed) and $code (git's exit code).
+try_commit() {
+  set +e
+  out="$(git commit -m "$1" 2>&1)"
+  code=$?
+  set -e
+  echo "$out"
+}
+
 # 1. return Py_None; in a registered method: refused, with the finding.
 write_module 'return Py_None;'
 git add spam.c
-set +e
-out="$(git commit -m "return a borrowed None" 2>&1)"
-code=$?
-set -e
-echo "$out"
+try_commit "return a borrowed None"
 [ "$code" -ne 0 ] || fail "the commit with return Py_None; was accepted"
 [ "$(commits)" = 1 ] || fail "a commit was made"
 grep -q "^spam.c:6:5: error: \`spam_reset\` returns borrowed \`Py_None\`.*\[borrowed-singleton-return\]$" <<<"$out" || fail "the finding is not in the hook's output"
@@ -87,11 +92,7 @@ grep -q "exit code: 1" <<<"$out" || fail "the hook did not exit with the CLI's f
 
 # 2. The fix hook rewrites the file (and fails, so the change can be reviewed and staged).
 config cpyref-fix cpyref
-set +e
-out="$(git commit -m "return a borrowed None" 2>&1)"
-code=$?
-set -e
-echo "$out"
+try_commit "return a borrowed None"
 [ "$code" -ne 0 ] || fail "the fix hook let the commit through unfixed"
 [ "$(commits)" = 1 ] || fail "a commit was made"
 grep -q "files were modified by this hook" <<<"$out" || fail "the fix hook did not modify the file"
@@ -129,11 +130,7 @@ echo "$out"
 grep -q "^flush.c:5:5: information: " <<<"$out" || fail "no information-level finding for flush.c"
 { cat .pre-commit-config.yaml; echo "        pass_filenames: false"; echo "        args: [.]"; } > cfg && mv cfg .pre-commit-config.yaml
 git add .pre-commit-config.yaml
-set +e
-out="$(git commit -m "flush returns a borrowed None" 2>&1)"
-code=$?
-set -e
-echo "$out"
+try_commit "flush returns a borrowed None"
 [ "$code" -ne 0 ] || fail "the whole-project hook let a registered method through"
 grep -q "^flush.c:5:5: error: \`spam_flush\` returns borrowed \`Py_None\`" <<<"$out" || fail "the whole-project hook did not report flush.c as an error"
 echo "pre-commit hooks: OK ($((SECONDS - start)) s)"
