@@ -4,8 +4,9 @@ import { BudgetExceeded } from './dataflow';
 import { describeFunction, findFunctions, markerContextStart, parameters, type FunctionInfo } from './functions';
 import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
-import { analyseOwnership, type OwnershipAnalysis } from './ownership';
-import type { CParser, SyntaxNode, SyntaxTree } from './parser';
+import { analyseOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
+import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
+import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, quotedIncludes } from './preprocess';
 import { resolveReturnFinding } from './rules/borrowed-singleton-return';
 import { RULES, RULES_BY_ID } from './rules/index';
@@ -40,6 +41,8 @@ export interface AnalyzeRequest {
   tree?: SyntaxTree;
   /** Results of functions whose text did not change since the last analysis (the editor). */
   cache?: FunctionCache;
+  /** C or C++; by default from the path, the text and `options.cppFiles` (`dialectOf`). */
+  dialect?: Dialect;
 }
 
 /** What one function's analysis produced, with offsets relative to the function's start. */
@@ -79,6 +82,8 @@ export interface FileAnalysis {
   findings: PendingFinding[];
   skippedFunctions: SkippedFunction[];
   targets: TargetFacts;
+  /** The language the file was parsed as. */
+  dialect: Dialect;
   stats: {
     functions: number;
     analysedFunctions: number;
@@ -145,8 +150,10 @@ function includesDefineLimitedApi(req: AnalyzeRequest): boolean {
 }
 
 /** Analyses one file's text with every enabled rule. */
-export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis {
+export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis {
   const text = req.text;
+  const dialect = req.dialect ?? dialectOf(req.path, text, req.options.cppFiles);
+  const parser = parsers.for(dialect);
   const targets = targetFacts(req.options, text, req.projectLimitedApi || includesDefineLimitedApi(req));
   const rules = enabledRules(req.options, req.rules).filter((r) => r.id !== UNUSED_IGNORE);
   const lines = new LineIndex(text);
@@ -156,6 +163,7 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
     skippedFunctions: [],
     targets,
     stats: { functions: 0, analysedFunctions: 0, errorRegions: 0, variants: 0 },
+    dialect,
   };
   const macroMap = new Map<string, MacroDef>();
   for (const d of includedMacros(req)) macroMap.set(d.name, d);
@@ -167,6 +175,8 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
   const assignedByMacros = () =>
     (macroAssigned ??= new Set([text, ...(req.readInclude ? quotedIncludes(text).map((n) => req.readInclude!(req.path, n)?.text ?? '') : [])].flatMap(macroAssignedNames)));
   const noArgs = () => (noArgsNames ??= noArgsMethods(text));
+  let cxx: CxxFacts | undefined;
+  const cxxOf = () => (dialect === 'cpp' ? (cxx ??= cxxFacts(text)) : undefined);
   const seen = new Set<string>();
   const report = (f: PendingFinding) => {
     const k = `${f.rule}:${f.start}:${f.end}`;
@@ -265,14 +275,17 @@ export function analyzeText(parser: CParser, req: AnalyzeRequest): FileAnalysis 
         targets,
         eol,
         contractFunctions: users ?? [fn.name],
+        dialect,
         ownership: () =>
           (ownership ??= analyseOwnership(fn.body, {
             expander: macro ? undefined : expander,
             nullParams: !macro && noArgs().has(fn.name) ? nullArgs(fn) : undefined,
             macroAssigned: assignedByMacros(),
+            cxx: cxxOf(),
             budget: { maxSteps: 200_000, deadline: Date.now() + (req.functionBudgetMs ?? 2000) },
           })),
-        report,
+        // Inside a C++ template the instantiations are not visible: no fix is offered there.
+        report: fn.inTemplate ? (f) => report({ ...f, fixes: f.fixes.filter((x) => x.edits.every((e) => e.start < fn.node.startIndex + offset || e.end > fn.node.endIndex + offset)) }) : report,
       };
       try {
         for (const rule of rules) rule.checkFunction(ctx);

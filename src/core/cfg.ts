@@ -1,5 +1,5 @@
 import type { SyntaxNode } from './parser';
-import { calleeName, namedKids, NORETURN_CALLS, RETURN_MACRO_NAMES, snippet } from './syntax';
+import { calleeName, declaredName, namedKids, NORETURN_CALLS, RETURN_MACRO_NAMES, snippet } from './syntax';
 
 /** One step of a path: a branch taken, a jump, an assignment; shown as a related location. */
 export interface PathStep {
@@ -87,6 +87,8 @@ class Builder {
   private readonly labels = new Map<string, number>();
   private readonly breaks: Pending[][] = [];
   private readonly continues: number[] = [];
+  /** C++: per enclosing `try`, the paths that reach its `catch` clauses (a `throw`, or the body's start and end). */
+  private readonly catches: Pending[][] = [];
   private at: Span | undefined;
   private depth = 0;
   private macroDepth = 0;
@@ -137,8 +139,32 @@ class Builder {
     return undefined;
   }
 
+  /**
+   * C++'s `condition_clause` (`if (init; cond)`, `if (T *x = f())`): its init statement and
+   * declaration become effects before the branch, and the branch tests the value (or the
+   * declared name).
+   */
+  private conditionOf(cond: SyntaxNode | null, frontier: Pending[]): { cond: SyntaxNode | null; frontier: Pending[] } {
+    if (cond?.type !== 'condition_clause') return { cond, frontier };
+    let f = frontier;
+    for (const part of [cond.childForFieldName('initializer'), cond.childForFieldName('value')]) {
+      const init = part !== null && part.startIndex === cond.childForFieldName('initializer')?.startIndex;
+      if (!part || (!init && part.type !== 'declaration')) continue;
+      const id = this.add('effect', part);
+      this.connect(f, id);
+      f = [{ from: id }];
+    }
+    const value = cond.childForFieldName('value');
+    if (value?.type === 'declaration') {
+      const d = namedKids(value).find((k) => k.type === 'init_declarator');
+      return { cond: declaredName(d?.childForFieldName('declarator') ?? null), frontier: f };
+    }
+    return { cond: value, frontier: f };
+  }
+
   /** A branch on `cond`: the edges for true and false, honouring constant conditions. */
-  private branch(cond: SyntaxNode | null, head: string, frontier: Pending[]): { yes: Pending[]; no: Pending[] } {
+  private branch(condition: SyntaxNode | null, head: string, entry: Pending[]): { yes: Pending[]; no: Pending[] } {
+    const { cond, frontier } = this.conditionOf(condition, entry);
     const k = this.constantCondition(cond);
     const b = this.add('branch', cond ?? undefined);
     this.connect(frontier, b);
@@ -200,6 +226,7 @@ class Builder {
       }
       case 'while_statement': {
         const cond = node.childForFieldName('condition');
+        // The loop head: the branch, or the first effect of a C++ condition's declaration (evaluated on each iteration).
         const b = this.nodes.length;
         const { yes, no } = this.branch(cond, 'while', frontier);
         this.breaks.push([]);
@@ -227,6 +254,18 @@ class Builder {
       }
       case 'for_statement':
         return this.forStatement(node, frontier);
+      case 'for_range_loop':
+        return this.rangeFor(node, frontier);
+      case 'try_statement':
+        return this.tryStatement(node, frontier);
+      case 'throw_statement': {
+        const id = this.add('effect', node);
+        this.connect(frontier, id);
+        // Caught by the enclosing `try` of this function, else it leaves the function without a return.
+        const top = this.catches[this.catches.length - 1];
+        if (top) top.push({ from: id, step: this.step(node, 'throws here') });
+        return [];
+      }
       case 'switch_statement':
         return this.switchStatement(node, frontier);
       case 'case_statement':
@@ -277,6 +316,13 @@ class Builder {
       case 'struct_specifier':
       case 'enum_specifier':
       case 'union_specifier':
+      case 'class_specifier':
+      case 'alias_declaration':
+      case 'using_declaration':
+      case 'namespace_alias_definition':
+      case 'static_assert_declaration':
+      case 'template_declaration':
+      case 'lambda_expression':
         return frontier;
       default:
         if (node.type.endsWith('_expression') || node.type === 'identifier') {
@@ -347,6 +393,59 @@ class Builder {
     this.connect(end, update);
     this.continues.pop();
     return no.concat(this.breaks.pop()!);
+  }
+
+  /** `for (T x : range) body`: the range is evaluated once; the body runs zero or more times. */
+  private rangeFor(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    let f = frontier;
+    const range = node.childForFieldName('right');
+    if (range) {
+      const id = this.add('effect', range);
+      this.connect(f, id);
+      f = [{ from: id }];
+    }
+    const b = this.add('branch');
+    this.connect(f, b);
+    const shown = snippet(range?.text ?? '', 30);
+    this.breaks.push([]);
+    this.continues.push(b);
+    const body = node.childForFieldName('body');
+    const start: Pending[] = [{ from: b, step: this.step(node, `the range-for over \`${shown}\` runs its body on this path`) }];
+    const end = body ? this.stmt(body, start) : start;
+    this.connect(end, b);
+    this.continues.pop();
+    return [{ from: b, step: this.step(node, `the range-for over \`${shown}\` ends on this path`) } as Pending].concat(this.breaks.pop()!);
+  }
+
+  /**
+   * `try { body } catch (...) { handler }`: a handler is reached by a `throw` in the body,
+   * and (any call may throw) from the body's start and its end.
+   */
+  private tryStatement(node: SyntaxNode, frontier: Pending[]): Pending[] {
+    const body = node.childForFieldName('body');
+    const clauses = namedKids(node).filter((k) => k.type === 'catch_clause');
+    const caught: Pending[] = [];
+    this.catches.push(caught);
+    let end: Pending[];
+    try {
+      end = body ? this.stmt(body, frontier) : frontier;
+    } finally {
+      this.catches.pop();
+    }
+    if (!clauses.length) return end;
+    const handler = this.add('join');
+    this.connect(frontier, handler);
+    this.connect(end.map((p) => ({ from: p.from, holds: p.holds })), handler);
+    this.connect(caught, handler);
+    let out = end;
+    for (const c of clauses) {
+      const params = c.childForFieldName('parameters');
+      const shown = snippet(params?.text ?? '(...)', 30);
+      const cb = c.childForFieldName('body');
+      const start: Pending[] = [{ from: handler, step: this.step(c, `an exception is caught by \`catch ${shown}\` on this path`) }];
+      out = out.concat(cb ? this.stmt(cb, start) : start);
+    }
+    return out;
   }
 
   private caseBody(c: SyntaxNode): SyntaxNode[] {

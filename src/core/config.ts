@@ -24,7 +24,7 @@ export interface PyprojectConfig {
 }
 
 const LEVELS: readonly RuleLevel[] = ['error', 'warning', 'info', 'hint', 'off'];
-const KEYS = ['include', 'exclude', 'extend-exclude', 'python-versions', 'rules', 'max-file-size', 'include-paths'];
+const KEYS = ['include', 'exclude', 'extend-exclude', 'python-versions', 'rules', 'max-file-size', 'include-paths', 'cpp-files'];
 
 function stringList(v: unknown): string[] | undefined {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
@@ -59,13 +59,15 @@ export function readPyproject(text: string): PyprojectConfig {
       case 'include':
       case 'exclude':
       case 'extend-exclude':
-      case 'include-paths': {
+      case 'include-paths':
+      case 'cpp-files': {
         const list = stringList(v);
         if (!list) bad('a list of strings');
         else if (k === 'include') out.options.include = list;
         else if (k === 'exclude') out.options.exclude = list;
         else if (k === 'extend-exclude') out.options.extendExclude = list;
-        else out.options.includePaths = list;
+        else if (k === 'include-paths') out.options.includePaths = list;
+        else out.options.cppFiles = list;
         break;
       }
       case 'python-versions':

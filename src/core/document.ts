@@ -1,5 +1,6 @@
 import { analyzeText, type AnalyzeRequest, type CachedFunction, type FileAnalysis, type FunctionCache } from './analyze';
-import type { CParser, SyntaxTree } from './parser';
+import type { CParser, Dialect, SyntaxTree } from './parser';
+import { dialectOf } from './dialect';
 import { spanEdit } from './fixes';
 import { blankStatementMacros } from './preprocess';
 
@@ -47,6 +48,7 @@ class GenerationCache implements FunctionCache {
 export class DocumentSession {
   private tree: SyntaxTree | undefined;
   private blanked = '';
+  private dialect: Dialect = 'c';
   private readonly cache = new GenerationCache();
   /** Functions analysed (not taken from the cache) by the last call, for tests and benchmarks. */
   lastAnalysed = 0;
@@ -56,8 +58,11 @@ export class DocumentSession {
   /** Analyses `req.text`, reusing the previous tree (incremental) or parsing afresh. */
   analyze(req: Omit<AnalyzeRequest, 'tree' | 'cache'>, mode: ParseMode): FileAnalysis {
     const blanked = blankStatementMacros(req.text);
+    const dialect = req.dialect ?? dialectOf(req.path, req.text, req.options.cppFiles);
+    const parser = this.parser.for(dialect);
     let tree: SyntaxTree;
-    if (mode === 'incremental' && this.tree) {
+    // A header whose text starts to look like C++ (or stops) is parsed afresh in the other dialect.
+    if (mode === 'incremental' && this.tree && dialect === this.dialect) {
       // The edit is where the old and new (blanked) texts differ, so blanking cannot desynchronise the tree.
       const old = this.blanked;
       const span = spanEdit(old, blanked);
@@ -72,10 +77,11 @@ export class DocumentSession {
         oldEndPosition: pointAt(old, oldEnd),
         newEndPosition: pointAt(blanked, newEnd),
       });
-      tree = this.parser.parse(blanked, this.tree);
+      tree = parser.parse(blanked, this.tree);
     } else {
-      tree = this.parser.parse(blanked);
+      tree = parser.parse(blanked);
     }
+    this.dialect = dialect;
     this.tree?.delete();
     this.tree = tree;
     this.blanked = blanked;
@@ -87,7 +93,7 @@ export class DocumentSession {
       },
     };
     this.lastAnalysed = 0;
-    const result = analyzeText(this.parser, { ...req, tree, cache: counting });
+    const result = analyzeText(this.parser, { ...req, dialect, tree, cache: counting });
     this.cache.nextGeneration();
     return result;
   }

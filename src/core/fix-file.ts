@@ -1,9 +1,9 @@
 import { applyEdits, selectSafeFixes } from './fixes';
-import type { CParser } from './parser';
+import type { DialectParser } from './parser';
 import type { Finding, Fix } from './types';
 
 /** ERROR plus MISSING nodes of a parse of `text` (walked with a cursor: deep trees are fine). */
-export function countSyntaxErrors(parser: CParser, text: string): number {
+export function countSyntaxErrors(parser: DialectParser, text: string): number {
   const tree = parser.parse(text);
   try {
     const c = tree.walk();
@@ -40,7 +40,7 @@ export interface FixedFile {
  * could not fully read, a rewrite can change how it recovers. Applying the result again
  * changes nothing. `analyse` gives the findings (and their fixes) of a text.
  */
-export function fixToFixpoint(parser: CParser, text: string, analyse: (text: string) => Finding[], maxRounds = 6): FixedFile {
+export function fixToFixpoint(parser: DialectParser, text: string, analyse: (text: string) => Finding[], maxRounds = 6): FixedFile {
   let current = text;
   let errors = -1;
   const rounds: FixRound[] = [];

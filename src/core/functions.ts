@@ -12,6 +12,10 @@ export interface FunctionInfo {
   returnsPyObject: boolean;
   /** Marked as returning a borrowed reference. */
   borrowedMarker: boolean;
+  /** C++: inside a template (its instantiations are not visible, so no fix is offered). */
+  inTemplate?: boolean;
+  /** C++: a lambda, analysed as a function of its own. */
+  lambda?: boolean;
 }
 
 const CONTAINERS = new Set([
@@ -25,7 +29,19 @@ const CONTAINERS = new Set([
   'linkage_specification',
   'declaration_list',
   'namespace_definition',
+  // C++: templates, and member functions defined in a class body.
+  'template_declaration',
+  'class_specifier',
+  'struct_specifier',
+  'union_specifier',
+  'field_declaration_list',
 ]);
+
+/** The ancestors that make a function part of a template (or of a class template). */
+function insideTemplate(n: SyntaxNode): boolean {
+  for (let p = n.parent; p; p = p.parent) if (p.type === 'template_declaration') return true;
+  return false;
+}
 
 /** All function definitions in a tree, including those inside `#if` blocks and ERROR nodes. */
 export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
@@ -43,7 +59,51 @@ export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
       }
     }
   }
+  // C++ lambdas are functions of their own (their returns are not the enclosing function's).
+  if (text.includes('](') || /\]\s*(?:\(|->|\{|mutable)/.test(text)) {
+    for (const l of root.descendantsOfType('lambda_expression')) {
+      const info = l && describeLambda(l, text);
+      if (info) out.push(info);
+    }
+  }
   return out.sort((a, b) => a.node.startIndex - b.node.startIndex);
+}
+
+/** A C++ lambda with a body: named after the local or field it initialises, else by its line. */
+function describeLambda(l: SyntaxNode, text: string): FunctionInfo | undefined {
+  const body = l.childForFieldName('body');
+  if (!body || body.type !== 'compound_statement') return undefined;
+  const p = l.parent;
+  const named = p?.type === 'init_declarator' ? declaredNameOf(p.childForFieldName('declarator')) : p?.type === 'assignment_expression' ? p.childForFieldName('left') : null;
+  const name = named && /^\w+$/.test(named.text) ? named.text : `lambda at line ${l.startPosition.row + 1}`;
+  // `-> PyObject *`: a trailing return type says what it returns; without one it is deduced.
+  const trailing = l.childForFieldName('declarator')?.descendantsOfType('trailing_return_type')[0]?.namedChildren[0];
+  const type = trailing?.childForFieldName('type');
+  const ptr = trailing?.childForFieldName('declarator');
+  const returnsObject = !!type && isObjectType(type.text) && ptr?.type === 'abstract_pointer_declarator' && !ptr.namedChildCount;
+  return {
+    node: l,
+    name,
+    body,
+    returnsObject,
+    returnsPyObject: returnsObject && type!.text === 'PyObject',
+    borrowedMarker: hasBorrowedComment(text, l.startIndex),
+    inTemplate: insideTemplate(l),
+    lambda: true,
+  };
+}
+
+function declaredNameOf(d: SyntaxNode | null): SyntaxNode | null {
+  while (d && d.type !== 'identifier') d = d.childForFieldName('declarator') ?? namedKids(d).find((k) => k.type.endsWith('declarator') || k.type === 'identifier') ?? null;
+  return d;
+}
+
+/** The simple name a function declarator declares: `f`, a member `m` (in a class body), `Type::m` (its last part). */
+function functionNameNode(n: SyntaxNode | null): SyntaxNode | null {
+  if (!n) return null;
+  if (n.type === 'identifier' || n.type === 'field_identifier') return n;
+  if (n.type === 'qualified_identifier') return functionNameNode(n.childForFieldName('name'));
+  return null;
 }
 
 function isObjectType(name: string): boolean {
@@ -56,14 +116,16 @@ export function describeFunction(fn: SyntaxNode, text: string): FunctionInfo | u
   if (!body) return undefined;
   let d = fn.childForFieldName('declarator');
   let pointers = 0;
+  let reference = false;
   while (d && d.type !== 'function_declarator') {
     if (d.type === 'pointer_declarator') pointers++;
+    else if (d.type === 'reference_declarator') reference = true;
     else if (d.type !== 'parenthesized_declarator' && d.type !== 'attributed_declarator') return undefined;
     d = d.childForFieldName('declarator') ?? namedKids(d).find((k) => k.type.endsWith('declarator')) ?? null;
   }
   if (!d) return undefined;
-  const nameNode = d.childForFieldName('declarator');
-  if (!nameNode || nameNode.type !== 'identifier') return undefined;
+  const nameNode = functionNameNode(d.childForFieldName('declarator'));
+  if (!nameNode) return undefined;
   const type = fn.childForFieldName('type');
   let typeName = '';
   if (type?.type === 'type_identifier') typeName = type.text;
@@ -83,7 +145,7 @@ export function describeFunction(fn: SyntaxNode, text: string): FunctionInfo | u
     const last = err?.namedChildren.filter((k) => k?.type === 'identifier' || k?.type === 'type_identifier').pop();
     if (last && isObjectType(last.text)) typeName = last.text;
   }
-  const returnsObject = pointers === 1 && isObjectType(typeName);
+  const returnsObject = pointers === 1 && !reference && isObjectType(typeName);
   const header = text.slice(fn.startIndex, body.startIndex);
   return {
     node: fn,
@@ -92,6 +154,7 @@ export function describeFunction(fn: SyntaxNode, text: string): FunctionInfo | u
     returnsObject,
     returnsPyObject: returnsObject && typeName === 'PyObject',
     borrowedMarker: header.includes('CPYCHECKER_RETURNS_BORROWED_REF') || hasBorrowedComment(text, fn.startIndex),
+    inTemplate: insideTemplate(fn),
   };
 }
 

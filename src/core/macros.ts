@@ -1,4 +1,4 @@
-import type { CParser, SyntaxNode, SyntaxTree } from './parser';
+import type { DialectParser, SyntaxNode, SyntaxTree } from './parser';
 import { defineDirectives } from './preprocess';
 import { namedKids, SINGLETON_PATTERN } from './syntax';
 
@@ -93,7 +93,7 @@ export class MacroExpander {
   private readonly cache = new Map<string, SyntaxNode[] | SyntaxNode | null>();
 
   constructor(
-    private readonly parser: CParser,
+    private readonly parser: DialectParser,
     readonly macros: Map<string, MacroDef>,
   ) {}
 

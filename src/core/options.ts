@@ -17,6 +17,8 @@ export interface Options {
   maxFileSize: number;
   /** Folders searched for headers included with quotes (relative to the project root). */
   includePaths: string[];
+  /** Globs (matched against the end of a file's path) of files parsed as C++ besides the C++ extensions: headers such as `*.h` written in C++. */
+  cppFiles: string[];
 }
 
 /** Defaults of every option. */
@@ -28,6 +30,7 @@ export const DEFAULT_OPTIONS: Readonly<Options> = Object.freeze({
   rules: {},
   maxFileSize: 8 * 1024 * 1024,
   includePaths: [],
+  cppFiles: [],
 });
 
 /** A copy of the defaults. */

@@ -21,6 +21,9 @@ import {
   snippet,
   STRUCT_SPELLINGS,
   TRANSPARENT_CALLS,
+  unwrapCxxCast,
+  initialValue,
+  declaredLocal,
 } from './syntax';
 
 /** A value in the analysis: a singleton's index, or OTHER for anything else. */
@@ -155,20 +158,23 @@ export interface OwnershipOptions {
   nullParams?: string[];
   /** Names that project macros assign: nothing known of them is trusted. */
   macroAssigned?: ReadonlySet<string>;
+  /** Set for C++ files. */
+  cxx?: CxxFacts;
 }
 
 const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
 
 /** Locals that may hold a singleton: assigned from an expression that mentions one (or such a local, or a macro). */
-export function trackedLocals(body: SyntaxNode, macroNames: string[]): Map<string, number> {
+export function trackedLocals(body: SyntaxNode, macroNames: string[], cxx?: CxxFacts): Map<string, number> {
   const assigns: Array<[string, string]> = [];
   for (const a of body.descendantsOfType(['assignment_expression', 'init_declarator'])) {
     if (!a) continue;
     const left = a.type === 'assignment_expression' ? a.childForFieldName('left') : declaredName(a.childForFieldName('declarator'));
-    const right = a.childForFieldName(a.type === 'assignment_expression' ? 'right' : 'value');
+    const right = a.type === 'assignment_expression' ? a.childForFieldName('right') : initialValue(a);
     if (!left || !right || left.type !== 'identifier') continue;
     assigns.push([left.text, right.text]);
   }
+  const objects = cxx ? classObjects(body, cxx, assigns) : undefined;
   for (const call of body.descendantsOfType('call_expression')) {
     const args = call ? argList(call) : [];
     if (call && SETREF_CALLS.has(calleeName(call) ?? '') && args.length === 2 && args[0].type === 'identifier') assigns.push([args[0].text, args[1].text]);
@@ -177,13 +183,53 @@ export function trackedLocals(body: SyntaxNode, macroNames: string[]): Map<strin
   const macroRe = macroNames.length ? new RegExp(`\\b(?:${macroNames.join('|')})\\b`) : undefined;
   for (let round = 0; round < 3; round++) {
     for (const [name, rhs] of assigns) {
-      if (tracked.has(name) || tracked.size >= MAX_TRACKED) continue;
+      if (tracked.has(name) || tracked.size >= MAX_TRACKED || objects?.has(name)) continue;
       if (SINGLETON_RE.test(rhs) || macroRe?.test(rhs) || [...tracked].some((t) => new RegExp(`\\b${t}\\b`).test(rhs))) tracked.add(name);
     }
   }
   const map = new Map<string, number>();
   for (const t of tracked) map.set(t, map.size);
   return map;
+}
+
+/** What the C++ analysis needs to know of the file: type names that are pointers (`typedef PyObject *Ref;`). */
+export interface CxxFacts {
+  pointerTypes: ReadonlySet<string>;
+}
+
+/** Pointer type aliases of a C++ file (`typedef T *Name;`, `using Name = T *;`). */
+export function cxxFacts(text: string): CxxFacts {
+  const pointerTypes = new Set<string>();
+  for (const m of text.matchAll(/\btypedef\s[^;{}]*\*\s*(\w+)\s*;|\busing\s+(\w+)\s*=[^;{}]*\*\s*;/g)) pointerTypes.add(m[1] ?? m[2]);
+  return { pointerTypes };
+}
+
+/**
+ * C++ locals that are objects of a class type (`OwnedRef r(Py_None);`, `py::object o = ...`):
+ * RAII owners whose constructor and destructor manage the reference, so what they hold is
+ * not a borrowed pointer and they are not tracked. Also `(v)` declaration-shaped locals, added to `assigns`.
+ */
+function classObjects(body: SyntaxNode, cxx: CxxFacts, assigns: Array<[string, string]>): Set<string> {
+  const out = new Set<string>();
+  for (const decl of body.descendantsOfType('declaration')) {
+    if (!decl) continue;
+    const type = decl.childForFieldName('type');
+    const typeName = type?.type === 'type_identifier' ? type.text : type?.type === 'qualified_identifier' || type?.type === 'template_type' ? type.text : undefined;
+    for (const d of namedKids(decl)) {
+      if (d === type || !/declarator$/.test(d.type)) continue;
+      const inner = d.type === 'init_declarator' ? d.childForFieldName('declarator') : d;
+      const name = declaredLocal(d);
+      if (!name) continue;
+      // `T *x(v)`: read as a prototype by the parser, it is a local initialised with `v`.
+      if (d.type !== 'init_declarator') {
+        const v = initialValue(d);
+        if (v) assigns.push([name.text, v.text]);
+      }
+      const plain = inner?.type === 'identifier' || (inner?.type === 'function_declarator' && d.type !== 'init_declarator');
+      if (typeName && plain && !cxx.pointerTypes.has(typeName) && typeName !== 'PyObject') out.add(name.text);
+    }
+  }
+  return out;
 }
 
 type Pair = [PathState, number];
@@ -322,15 +368,20 @@ class Evaluator {
     if (node.type === 'declaration') {
       let states = [st];
       for (const d of namedKids(node)) {
-        if (d.type !== 'init_declarator') {
+        const value = initialValue(d);
+        if (d.type !== 'init_declarator' && !value) {
           const name = declaredName(d);
           const i = name ? this.tracked.get(name.text) : undefined;
           if (i !== undefined) states = states.map((s) => setVar(s, i, OTHER));
           continue;
         }
-        const name = declaredName(d.childForFieldName('declarator'));
-        const value = d.childForFieldName('value');
-        if (!value) continue;
+        const name = declaredLocal(d);
+        if (!value) {
+          // `T x{a, b}`, `T x(a, b)`: not one value the analysis follows.
+          const i = name ? this.tracked.get(name.text) : undefined;
+          if (i !== undefined) states = states.map((s) => setVar(s, i, OTHER));
+          continue;
+        }
         const i = name ? this.tracked.get(name.text) : undefined;
         const next: PathState[] = [];
         for (const s of states) {
@@ -347,7 +398,7 @@ class Evaluator {
     const next = setVar(s, i, v);
     if (v >= 0 && s.vars[i] !== v) {
       const sp = this.span(node, at);
-      const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
+      const rhs = node.type === 'assignment_expression' ? node.childForFieldName('right') : node.type === 'call_expression' ? null : initialValue(node);
       const value = !at && rhs && directSingletonOf(rhs) === v ? { start: rhs.startIndex, end: rhs.endIndex } : undefined;
       return withStep(next, { ...sp, message: `\`${name}\` holds \`${SINGLETONS[v]}\` from here on this path`, entry: { local: name, singleton: v, value } });
     }
@@ -365,11 +416,17 @@ class Evaluator {
         const v = node.childForFieldName('value');
         return v ? this.expr(v, st, at) : [[st, OTHER]];
       }
+      case 'lambda_expression':
+        // A lambda's body runs when it is called: it is analysed as a function of its own.
+        return [[st, OTHER]];
+      case 'type_identifier':
       case 'identifier': {
         const s = singletonIndex(node.text);
         if (s >= 0) return [[st, s]];
         const i = this.tracked.get(node.text);
         if (i !== undefined) return [[st, st.vars[i]]];
+        // A type name is an expression only in C++'s `T *x(v)` (see `initialValue`).
+        if (node.type === 'type_identifier') return [[st, OTHER]];
         const exp = this.expander?.expression(node);
         if (exp) return this.expr(exp, st, at ?? this.span(node, at));
         return [[st, OTHER]];
@@ -518,6 +575,7 @@ export function owningLocals(body: SyntaxNode, tracked: Map<string, number>): Se
     const right = a.childForFieldName(a.type === 'assignment_expression' ? 'right' : 'value');
     if (!left || !right || left.type !== 'identifier') continue;
     const r = unwrapCasts(right);
+    if (r.type === 'initializer_list') continue;
     if (/^(?:NULL|0|nullptr)$/.test(r.text)) continue;
     const callee = r.type === 'call_expression' ? calleeName(r) : undefined;
     if (callee && API_RETURNS[callee] !== 'borrowed' && !/GET_ITEM|GetItem|Borrow/.test(callee)) fromCall.add(left.text);
@@ -610,8 +668,12 @@ export function consistent(cond: SyntaxNode, holds: boolean, s: PathState, track
 
 function unwrapCasts(n: SyntaxNode): SyntaxNode {
   let x = n;
-  while ((x.type === 'parenthesized_expression' && x.namedChildCount === 1) || x.type === 'cast_expression') x = x.type === 'cast_expression' ? x.childForFieldName('value') ?? x : x.namedChild(0)!;
-  return x;
+  for (;;) {
+    if (x.type === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
+    else if (x.type === 'cast_expression' && x.childForFieldName('value')) x = x.childForFieldName('value')!;
+    else if (unwrapCxxCast(x) !== x) x = unwrapCxxCast(x);
+    else return x;
+  }
 }
 
 function directSingletonOf(n: SyntaxNode): number {
@@ -642,7 +704,7 @@ export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
     },
   });
   if (Date.now() > opts.budget.deadline) over('building the control-flow graph');
-  const tracked = trackedLocals(body, expander?.names() ?? []);
+  const tracked = trackedLocals(body, expander?.names() ?? [], opts.cxx);
   const owning = owningLocals(body, tracked);
   // An owning local compared with a singleton is tracked too: after `res == Py_None` holds,
   // it holds the singleton, with the reference the function got from the call.

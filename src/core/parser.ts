@@ -1,38 +1,78 @@
 import TS = require('web-tree-sitter');
 import * as path from 'node:path';
 
-/** A syntax node of the C grammar. */
+/** A syntax node of the C or C++ grammar. */
 export type SyntaxNode = TS.Node;
-/** A parsed C tree; call `delete()` when done with it. */
+/** A parsed tree; call `delete()` when done with it. */
 export type SyntaxTree = TS.Tree;
 
-/** Where the two wasm files live; by default they are resolved from node_modules. */
+/** The language a file is parsed as. */
+export type Dialect = 'c' | 'cpp';
+
+/** Where the wasm files live; by default they are resolved from node_modules. */
 export interface ParserLocation {
   /** Folder holding `tree-sitter.wasm` (the runtime). */
   runtimeDir?: string;
-  /** Full path of `tree-sitter-c.wasm` (the grammar). */
+  /** Full path of `tree-sitter-c.wasm` (the C grammar). */
   grammarPath?: string;
+  /** Full path of `tree-sitter-cpp.wasm` (the C++ grammar). */
+  cppGrammarPath?: string;
 }
 
-/** The C parser, loaded once per process (or worker) and shared by every analysis. */
-export class CParser {
-  private constructor(private readonly parser: TS.Parser, readonly language: TS.Language) {}
+/** Parses text of one dialect. */
+export interface DialectParser {
+  readonly dialect: Dialect;
+  /** Parses `text`; with `oldTree` (already edited, of the same dialect) the parse is incremental. */
+  parse(text: string, oldTree?: SyntaxTree): SyntaxTree;
+}
 
-  /** Loads the runtime and the grammar. Call once; reuse the result. */
-  static async load(loc: ParserLocation = {}): Promise<CParser> {
-    const runtimeDir = loc.runtimeDir;
-    await TS.Parser.init(runtimeDir ? ({ locateFile: (name: string) => path.join(runtimeDir, name) } as object) : undefined);
-    const grammarPath = loc.grammarPath ?? require.resolve('tree-sitter-c/tree-sitter-c.wasm');
-    const language = await TS.Language.load(grammarPath);
-    const parser = new TS.Parser();
-    parser.setLanguage(language);
-    return new CParser(parser, language);
-  }
+class OneDialect implements DialectParser {
+  constructor(
+    readonly dialect: Dialect,
+    private readonly parser: TS.Parser,
+  ) {}
 
-  /** Parses `text`; with `oldTree` (already edited) the parse is incremental. */
   parse(text: string, oldTree?: SyntaxTree): SyntaxTree {
     const tree = this.parser.parse(text, oldTree ?? null);
     if (!tree) throw new Error('tree-sitter returned no tree');
     return tree;
+  }
+}
+
+/**
+ * The C and C++ parsers, loaded once per process (or worker) and shared by every
+ * analysis. `parse` parses C; `dialect('cpp')` gives the C++ parser.
+ */
+export class CParser implements DialectParser {
+  readonly dialect = 'c' as const;
+  private constructor(
+    private readonly c: OneDialect,
+    private readonly cpp: OneDialect,
+  ) {}
+
+  /** Loads the runtime and both grammars. Call once; reuse the result. */
+  static async load(loc: ParserLocation = {}): Promise<CParser> {
+    const runtimeDir = loc.runtimeDir;
+    await TS.Parser.init(runtimeDir ? ({ locateFile: (name: string) => path.join(runtimeDir, name) } as object) : undefined);
+    const [c, cpp] = await Promise.all([
+      TS.Language.load(loc.grammarPath ?? require.resolve('tree-sitter-c/tree-sitter-c.wasm')),
+      TS.Language.load(loc.cppGrammarPath ?? require.resolve('tree-sitter-cpp/tree-sitter-cpp.wasm')),
+    ]);
+    const make = (lang: TS.Language) => {
+      const p = new TS.Parser();
+      p.setLanguage(lang);
+      return p;
+    };
+    return new CParser(new OneDialect('c', make(c)), new OneDialect('cpp', make(cpp)));
+  }
+
+  /** The parser of one dialect. */
+  for(dialect: Dialect): DialectParser {
+    return dialect === 'cpp' ? this.cpp : this.c;
+  }
+
+  /** Parses C. */
+  parse(text: string, oldTree?: SyntaxTree): SyntaxTree {
+    return this.c.parse(text, oldTree);
   }
 }

@@ -56,6 +56,7 @@ export function defineDirectives(text: string): string[] {
  */
 export function blankStatementMacros(text: string): string {
   let out = text.includes('THREADS') ? text.replace(THREAD_MACROS, (m) => ' '.repeat(m.length)) : text;
+  if (out.includes('catch')) out = blankCatchMacros(out);
   const names = blankedMacroNames(text);
   if (!names.length) return out;
   const use = new RegExp(`\\b(?:${names.join('|')})\\b(?![ \\t]*\\()`, 'g');
@@ -66,6 +67,63 @@ export function blankStatementMacros(text: string): string {
     return /^[ \t]*#/.test(out.slice(lineStart, offset + 1)) ? m : ';' + ' '.repeat(m.length - 1);
   });
   return out;
+}
+
+/** Function-like macros whose body is a C++ `catch` clause (`#define CATCH_ALL(x) catch (...) {...}`). */
+const CATCH_DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\([^)]*\)[ \t]*(?:\\\r?\n[ \t]*)*catch\b/gm;
+
+/**
+ * `try { ... } CATCH_MACRO(x)`: the parser cannot see the handlers in the macro, and the
+ * whole function would be an error. The `try` keyword and the macro use are blanked, so the
+ * body parses as a block (its handlers, in the macro, are not analysed).
+ */
+function blankCatchMacros(text: string): string {
+  const names = [...text.matchAll(CATCH_DEFINE)].map((m) => m[1]);
+  if (!names.length) return text;
+  const chars = text.split('');
+  const use = new RegExp(`\\}\\s*(${names.join('|')})\\s*\\(`, 'g');
+  for (const m of text.matchAll(use)) {
+    const close = m.index!;
+    const name = close + m[0].indexOf(m[1]);
+    // The macro's arguments end at the matching parenthesis.
+    let depth = 0;
+    let end = -1;
+    for (let i = close + m[0].length - 1; i < text.length; i++) {
+      if (text[i] === '(') depth++;
+      else if (text[i] === ')' && --depth === 0) {
+        end = i + 1;
+        break;
+      }
+    }
+    const open = matchingOpenBrace(text, close);
+    if (end < 0 || open < 0) continue;
+    const before = /\btry\s*$/.exec(text.slice(Math.max(0, open - 40), open));
+    if (!before) continue;
+    const tryAt = open - before[0].length + before[0].search(/try/);
+    for (let i = tryAt; i < tryAt + 3; i++) chars[i] = ' ';
+    chars[name] = ';';
+    for (let i = name + 1; i < end; i++) if (chars[i] !== '\n' && chars[i] !== '\r') chars[i] = ' ';
+  }
+  return chars.join('');
+}
+
+/** The `{` that the `}` at `close` closes (strings, characters and comments skipped roughly); -1 if none. */
+function matchingOpenBrace(text: string, close: number): number {
+  let depth = 0;
+  for (let i = close; i >= 0; i--) {
+    const c = text[i];
+    if (c === '}') depth++;
+    else if (c === '{' && --depth === 0) return i;
+    else if (c === '"' || c === "'") {
+      // Back to the opening quote (not escaped).
+      for (i--; i >= 0 && !(text[i] === c && text[i - 1] !== '\\'); i--);
+    } else if (c === '/' && text[i - 1] === '*') {
+      const start = text.lastIndexOf('/*', i - 2);
+      if (start < 0) return -1;
+      i = start;
+    }
+  }
+  return -1;
 }
 
 interface Branch {

@@ -161,7 +161,10 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
     }
     if (!isIdent(t) || KEYWORDS.has(t)) continue;
     const next = toks[i + 1]?.t;
-    const before = skipBackCasts(toks, i - 1);
+    // A C++ qualified name (`util::sum`, `&Type::method`, `::f`) is registered under its last part.
+    let q = i;
+    while (toks[q - 1]?.t === ':' && toks[q - 2]?.t === ':' && toks[q - 1].i === toks[q - 2].i + 1) q = isIdent(toks[q - 3]?.t ?? '') ? q - 3 : q - 2;
+    const before = skipBackCasts(toks, q - 1);
     const prevTok = before >= 0 ? toks[before].t : '';
     const add = () => out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
     if (stack[stack.length - 1]?.kind === 'table') {
@@ -170,7 +173,8 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
         continue;
       }
       // C++ casts: reinterpret_cast<PyCFunction>(f), PyCFunction(f).
-      if (toks[i - 1]?.t === '(' && next === ')' && [',', '}'].includes(toks[i + 2]?.t ?? '') && (toks[i - 2]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[i - 2]?.t ?? ''))) {
+      const open = toks[q - 1]?.t === '&' ? q - 2 : q - 1;
+      if (toks[open]?.t === '(' && next === ')' && [',', '}'].includes(toks[i + 2]?.t ?? '') && (toks[open - 1]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[open - 1]?.t ?? ''))) {
         add();
         continue;
       }

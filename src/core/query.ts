@@ -3,7 +3,7 @@ import { canFail, FORMAT_CALLS, STEALING } from './api/stealing';
 import { findFunctions } from './functions';
 import { collectMacros, MacroExpander } from './macros';
 import { analyseOwnership, OTHER } from './ownership';
-import type { CParser, SyntaxNode } from './parser';
+import type { DialectParser, SyntaxNode } from './parser';
 import { blankStatementMacros } from './preprocess';
 import { DECREF_CALLS, INCREF_CALLS, NEWREF_CALLS, RETURN_MACRO_NAMES, SETREF_CALLS, SINGLETONS, singletonIndex, STRUCT_SPELLINGS } from './syntax';
 
@@ -52,7 +52,7 @@ function smallestAround(nodes: Array<{ id: number; ast?: SyntaxNode }>, offset: 
  * the function owns a reference to it, on how many of the paths that reach that point.
  * Markdown, or undefined when the name is neither.
  */
-export function describeOwnershipAt(parser: CParser, text: string, offset: number): string | undefined {
+export function describeOwnershipAt(parser: DialectParser, text: string, offset: number): string | undefined {
   const tree = parser.parse(blankStatementMacros(text));
   const expander = new MacroExpander(parser, new Map(collectMacros(text).map((d) => [d.name, d])));
   try {

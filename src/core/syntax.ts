@@ -50,8 +50,10 @@ export const NORETURN_CALLS = new Set([
   'longjmp',
 ]);
 
-/** Macros that only cast their argument. */
-export const TRANSPARENT_CALLS = new Set(['_PyObject_CAST', '_PyObject_CAST_CONST', '_Py_CAST', 'Py_SAFE_DOWNCAST']);
+/** C++ casts (`static_cast<PyObject *>(x)`): their callee name is the cast's keyword. */
+export const CXX_CASTS = new Set(['static_cast', 'reinterpret_cast', 'const_cast', 'dynamic_cast']);
+/** Macros (and C++ casts) that only cast their argument. */
+export const TRANSPARENT_CALLS = new Set(['_PyObject_CAST', '_PyObject_CAST_CONST', '_Py_CAST', 'Py_SAFE_DOWNCAST', ...CXX_CASTS]);
 
 /** Calls that add a reference to their argument. */
 export const INCREF_CALLS = new Set(['Py_INCREF', 'Py_XINCREF', 'Py_IncRef', 'Py_XIncRef']);
@@ -79,10 +81,31 @@ export function unwrap(node: SyntaxNode): SyntaxNode {
   }
 }
 
-/** The identifier a call calls, if it is a plain name. */
+/**
+ * The identifier a call calls, if it is a plain name. In C++ also a name qualified by the
+ * global scope only (`::Py_INCREF`), and a cast's keyword (`static_cast<T>(x)`).
+ */
 export function calleeName(call: SyntaxNode): string | undefined {
   const f = call.childForFieldName('function');
-  return f && f.type === 'identifier' ? f.text : undefined;
+  if (!f) return undefined;
+  if (f.type === 'identifier') return f.text;
+  if (f.type === 'qualified_identifier' && !f.childForFieldName('scope')) {
+    const name = f.childForFieldName('name');
+    return name?.type === 'identifier' ? name.text : undefined;
+  }
+  if (f.type === 'template_function') {
+    const name = f.childForFieldName('name')?.text;
+    return name && CXX_CASTS.has(name) ? name : undefined;
+  }
+  return undefined;
+}
+
+/** A C++ cast (`static_cast<T>(x)`) unwrapped to its operand; anything else as it is. */
+export function unwrapCxxCast(n: SyntaxNode): SyntaxNode {
+  if (n.type !== 'call_expression' || n.childForFieldName('function')?.type !== 'template_function') return n;
+  const name = calleeName(n);
+  const a = name && CXX_CASTS.has(name) ? argList(n) : [];
+  return a.length === 1 ? a[0] : n;
 }
 
 /** The argument expressions of a call. */
@@ -117,9 +140,42 @@ export function snippet(text: string, max = 40): string {
 /** The identifier a declarator declares (through pointers, arrays, parentheses, attributes, an initializer), if any. */
 export function declaredName(d: SyntaxNode | null): SyntaxNode | null {
   while (d && d.type !== 'identifier') {
-    if (['init_declarator', 'pointer_declarator', 'array_declarator', 'parenthesized_declarator', 'attributed_declarator'].includes(d.type)) {
+    if (['init_declarator', 'pointer_declarator', 'array_declarator', 'parenthesized_declarator', 'attributed_declarator', 'reference_declarator'].includes(d.type)) {
       d = d.childForFieldName('declarator') ?? namedKids(d).find((k) => k.type.endsWith('declarator') || k.type === 'identifier') ?? null;
     } else return null;
   }
   return d;
+}
+
+/**
+ * The value a local's declarator initialises it with: `= v`, and in C++ `{v}`, `(v)` and
+ * the declaration-shaped `T *x(v)` (read by the parser as a function declarator, its
+ * one "parameter type" is the value's name). Undefined when there is none or it is not one value.
+ */
+export function initialValue(d: SyntaxNode): SyntaxNode | undefined {
+  if (d.type === 'init_declarator') {
+    const v = d.childForFieldName('value');
+    if (!v) return undefined;
+    if (v.type !== 'initializer_list' && v.type !== 'argument_list') return v;
+    const kids = namedKids(v);
+    return kids.length === 1 && kids[0].type !== 'initializer_pair' ? kids[0] : undefined;
+  }
+  let f: SyntaxNode | null = d;
+  while (f && (f.type === 'pointer_declarator' || f.type === 'reference_declarator')) f = f.childForFieldName('declarator') ?? namedKids(f).find((k) => k.type.endsWith('declarator')) ?? null;
+  if (f?.type !== 'function_declarator' || f.childForFieldName('declarator')?.type !== 'identifier') return undefined;
+  // Only inside a function body: at file level this is a real prototype.
+  if (!d.parent || d.parent.parent?.type !== 'compound_statement') return undefined;
+  const params = namedKids(f.childForFieldName('parameters') ?? f).filter((k) => k.type === 'parameter_declaration');
+  const only = params.length === 1 && params[0].namedChildCount === 1 ? params[0].childForFieldName('type') : null;
+  return only?.type === 'type_identifier' ? only : undefined;
+}
+
+/** The name a local's declarator declares, including the declaration-shaped `T *x(v)` of C++ (see `initialValue`). */
+export function declaredLocal(d: SyntaxNode): SyntaxNode | null {
+  const name = declaredName(d.type === 'init_declarator' ? d.childForFieldName('declarator') : d);
+  if (name) return name;
+  let f: SyntaxNode | null = d;
+  while (f && (f.type === 'pointer_declarator' || f.type === 'reference_declarator')) f = f.childForFieldName('declarator') ?? namedKids(f).find((k) => k.type.endsWith('declarator')) ?? null;
+  const id = f?.type === 'function_declarator' ? f.childForFieldName('declarator') : null;
+  return id?.type === 'identifier' ? id : null;
 }

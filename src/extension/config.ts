@@ -22,6 +22,8 @@ export function readSettings(scope: vscode.Uri | undefined, base: Options = defa
   if (Array.isArray(exclude)) options.exclude = exclude;
   const versions = explicit<string>('pythonVersions');
   if (typeof versions === 'string' && versions.trim()) options.pythonVersions = versions;
+  const cppFiles = explicit<string[]>('cppFiles');
+  if (Array.isArray(cppFiles)) options.cppFiles = cppFiles;
   const rules = explicit<Record<string, RuleLevel>>('rules');
   if (rules && typeof rules === 'object') Object.assign(options.rules, rules);
   return {

@@ -1,3 +1,4 @@
+import { dialectOf } from '../core/dialect';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -51,7 +52,7 @@ function fileOf(uri: vscode.Uri): string {
 /** Where the wasm files are: beside the bundle when packaged, else in node_modules. */
 export function parserLocation(): ParserLocation {
   const grammar = path.join(__dirname, 'tree-sitter-c.wasm');
-  return fs.existsSync(grammar) ? { runtimeDir: __dirname, grammarPath: grammar } : {};
+  return fs.existsSync(grammar) ? { runtimeDir: __dirname, grammarPath: grammar, cppGrammarPath: path.join(__dirname, 'tree-sitter-cpp.wasm') } : {};
 }
 
 /**
@@ -281,7 +282,7 @@ export class Engine implements vscode.Disposable {
     const wanted = (fs: Finding[]) => (settings.editor.fixAllHints ? fs : fs.filter((f) => f.severity !== 'hint'));
     const analyse = (text: string) =>
       wanted(text === result.text ? result.findings : this.finish(analyzeText(parser, this.input(doc.uri, text, settings)), fileOf(doc.uri), settings));
-    const fixed = fixToFixpoint(parser, result.text, analyse);
+    const fixed = fixToFixpoint(parser.for(dialectOf(fileOf(doc.uri), result.text, settings.options.cppFiles)), result.text, analyse);
     return fixed.text !== result.text ? { text: fixed.text, applied: fixed.applied } : undefined;
   }
 

@@ -1,3 +1,4 @@
+import { dialectOf } from '../core/dialect';
 import * as vscode from 'vscode';
 import { describeApi, describeOwnershipAt } from '../core/query';
 import type { Engine } from './engine';
@@ -17,7 +18,10 @@ export class OwnershipHover implements vscode.HoverProvider {
     const api = describeApi(name);
     if (api) return new vscode.Hover(new vscode.MarkdownString(api), range);
     if (!/^[A-Za-z_]\w*$/.test(name) || doc.getText().length > 4 * 1024 * 1024) return undefined;
-    const facts = describeOwnershipAt(await this.engine.parser(), doc.getText(), doc.offsetAt(range.start));
+    const text = doc.getText();
+    const { options } = await this.engine.settingsFor(doc.uri);
+    const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.path;
+    const facts = describeOwnershipAt((await this.engine.parser()).for(dialectOf(file, text, options.cppFiles)), text, doc.offsetAt(range.start));
     return facts ? new vscode.Hover(new vscode.MarkdownString(facts), range) : undefined;
   }
 }

@@ -1,3 +1,4 @@
+import { dialectOf } from '../core/dialect';
 import { analyzeText, dropDeclaredBorrowed, finalizeFindings } from '../core/analyze';
 import { fixToFixpoint, type FixedFile } from '../core/fix-file';
 import type { CParser } from '../core/parser';
@@ -49,5 +50,5 @@ export function fixScannedFile(
     });
     return finalizeFindings(dropDeclaredBorrowed(r.findings, borrowed), (n) => index.facing(n, file.abs), r.targets, settings.options).filter((f) => keep(f, text));
   };
-  return fixToFixpoint(parser, original, analyse);
+  return fixToFixpoint(parser.for(dialectOf(file.abs, original, settings.options.cppFiles)), original, analyse);
 }

@@ -17,7 +17,7 @@ describe('extension settings', () => {
   const props = pkg.contributes.configuration.properties;
 
   it('declares exactly the cpyref.* settings of SPEC §7 (and fixAll.includeHints, which fix-all on save asked for)', () => {
-    assert.deepEqual(Object.keys(props).sort(), ['cpyref.enable', 'cpyref.exclude', 'cpyref.fixAll.includeHints', 'cpyref.include', 'cpyref.pythonVersions', 'cpyref.rules', 'cpyref.run', 'cpyref.trace']);
+    assert.deepEqual(Object.keys(props).sort(), ['cpyref.cppFiles', 'cpyref.enable', 'cpyref.exclude', 'cpyref.fixAll.includeHints', 'cpyref.include', 'cpyref.pythonVersions', 'cpyref.rules', 'cpyref.run', 'cpyref.trace']);
   });
 
   it("has the core's defaults for the options it shares with the CLI", () => {

@@ -9,7 +9,7 @@ export function formatText(report: Report): string {
 /** The closing summary (printed on standard error). */
 export function formatSummary(report: Report): string {
   const s = report.summary;
-  const parts = (['error', 'warning', 'information', 'hint'] as const).filter((k) => s.bySeverity[k]).map((k) => `${s.bySeverity[k]} ${k}`);
+  const parts = (['error', 'warning', 'information', 'hint'] as const).filter((k) => s.bySeverity[k]).map((k) => (k === 'information' ? `${s.bySeverity[k]} information` : plural(s.bySeverity[k], k)));
   const lines: string[] = [];
   lines.push(
     `cpyref: ${plural(s.findings, 'finding')}${parts.length ? ` (${parts.join(', ')})` : ''} in ${plural(s.files, 'file')}` +

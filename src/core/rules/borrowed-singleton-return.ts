@@ -137,6 +137,8 @@ function entriesOf(bad: ReturnVerdict['outcomes'], expr: SyntaxNode): PathStep[]
  */
 function entryFixes(ctx: FunctionContext, entries: PathStep[]): Fix[] {
   if (ctx.macro || entries.some((e) => !e.entry?.value)) return [];
+  // C++ code takes the reference with `Py_NewRef` only, not with a comma expression.
+  if (ctx.dialect === 'cpp' && !newRefAvailable(ctx.targets)) return [];
   const local = entries[0].entry!.local;
   // Without `Py_NewRef` (before 3.10), a comma expression takes the reference in place.
   const owned = (v: string) => (newRefAvailable(ctx.targets) ? `Py_NewRef(${v})` : `(Py_INCREF(${v}), ${v})`);
@@ -274,7 +276,7 @@ function insertionContext(ret: SyntaxNode): 'block' | 'unbraced' | 'other' {
   while (n.parent?.type === 'labeled_statement') n = n.parent;
   const p = n.parent?.type ?? '';
   if (p === 'compound_statement' || p === 'case_statement') return n === ret ? 'block' : 'unbraced';
-  if (['if_statement', 'else_clause', 'while_statement', 'for_statement', 'do_statement'].includes(p)) return 'unbraced';
+  if (['if_statement', 'else_clause', 'while_statement', 'for_statement', 'do_statement', 'for_range_loop'].includes(p)) return 'unbraced';
   return 'other';
 }
 

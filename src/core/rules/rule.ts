@@ -2,7 +2,7 @@ import type { FunctionInfo } from '../functions';
 import type { MacroDef } from '../macros';
 import type { TargetFacts } from '../options';
 import type { ConsumeEvent, OwnershipAnalysis } from '../ownership';
-import type { SyntaxNode } from '../parser';
+import type { Dialect, SyntaxNode } from '../parser';
 import { SINGLETON_SHORT } from '../syntax';
 import type { Finding, Fix, Severity } from '../types';
 
@@ -45,6 +45,8 @@ export interface FunctionContext {
   targets: TargetFacts;
   /** Functions whose contract decides the severity of a finding here. */
   contractFunctions: string[];
+  /** The language of the file. */
+  dialect: Dialect;
   eol: string;
   /** The shared ownership analysis (computed once, on first use). */
   ownership(): OwnershipAnalysis;
