@@ -101,6 +101,8 @@ const RELEASES_RE = new RegExp(RELEASES);
 const RETURN_SINGLETON_RE = new RegExp(`\\breturn\\b[^;]*${SINGLETON_PATTERN}`);
 const ASSIGN_SINGLETON_RE = new RegExp(`[^=!<>]=[^=;][^;]*${SINGLETON_PATTERN}`);
 const RELEASE_SINGLETON_RE = new RegExp(`${RELEASES}\\s*\\([^;]*${SINGLETON_PATTERN}`);
+/** C++ initialisers without `=`: `PyObject *r{Py_None}`, `PyObject *r(Py_None)`. */
+const INIT_SINGLETON_RE = new RegExp(`\\w\\s*\\{\\s*${SINGLETON_PATTERN}\\s*\\}|\\*\\s*\\w+\\s*\\(\\s*${SINGLETON_PATTERN}\\s*\\)`);
 const DEFINE_SINGLETON_RE = new RegExp(`#[ \\t]*define(?:[^\\n\\\\]|\\\\[\\s\\S])*${SINGLETON_PATTERN}`);
 
 /**
@@ -111,7 +113,7 @@ const DEFINE_SINGLETON_RE = new RegExp(`#[ \\t]*define(?:[^\\n\\\\]|\\\\[\\s\\S]
 function mayMatter(returnsObject: boolean, body: string, macroRe: RegExp | undefined): boolean {
   if (macroRe?.test(body)) return true;
   if (RELEASE_SINGLETON_RE.test(body)) return true;
-  const assigns = ASSIGN_SINGLETON_RE.test(body);
+  const assigns = ASSIGN_SINGLETON_RE.test(body) || INIT_SINGLETON_RE.test(body);
   if (returnsObject && (assigns || RETURN_SINGLETON_RE.test(body))) return true;
   return assigns && RELEASES_RE.test(body);
 }
@@ -125,7 +127,7 @@ const QUICK_RE = /\b(?:Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_P
 export function cannotHaveFindings(text: string, extraNames: readonly string[] = []): boolean {
   if (extraNames.some((n) => text.includes(n))) return false;
   if (!QUICK_RE.test(text)) return true;
-  return !(RETURN_SINGLETON_RE.test(text) || ASSIGN_SINGLETON_RE.test(text) || RELEASE_SINGLETON_RE.test(text) || DEFINE_SINGLETON_RE.test(text));
+  return !(RETURN_SINGLETON_RE.test(text) || ASSIGN_SINGLETON_RE.test(text) || INIT_SINGLETON_RE.test(text) || RELEASE_SINGLETON_RE.test(text) || DEFINE_SINGLETON_RE.test(text));
 }
 
 /** Enabled rules of a request. */

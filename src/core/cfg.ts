@@ -68,6 +68,14 @@ interface Pending {
   holds?: boolean;
 }
 
+/**
+ * Whether evaluating a node may throw a C++ exception: it calls something other than the
+ * C API (whose functions and macros never throw), or uses `new`.
+ */
+function mayThrow(n: SyntaxNode): boolean {
+  return /\b(?!_?Py|sizeof\b|return\b)[A-Za-z_]\w*\s*\(|\bnew\b/.test(n.text);
+}
+
 /** Thrown when a body is too deeply nested to walk. */
 export class CfgTooDeep extends Error {}
 
@@ -112,6 +120,10 @@ class Builder {
 
   private connect(frontier: Pending[], to: number): void {
     for (const p of frontier) this.nodes[p.from].succ.push({ to, step: p.step, holds: p.holds });
+    // Inside a C++ `try`, the paths entering a node that may throw also reach the handlers.
+    const top = this.catches[this.catches.length - 1];
+    const ast = this.nodes[to].ast;
+    if (top && ast && frontier.length && mayThrow(ast)) top.push(...frontier);
   }
 
   /** The source text of the statement macro use being expanded (shown in its steps). */
@@ -156,8 +168,8 @@ class Builder {
     }
     const value = cond.childForFieldName('value');
     if (value?.type === 'declaration') {
-      const d = namedKids(value).find((k) => k.type === 'init_declarator');
-      return { cond: declaredName(d?.childForFieldName('declarator') ?? null), frontier: f };
+      // `if (T *x = f())` tests `x` (the declaration is `type declarator = value`, without an init_declarator).
+      return { cond: declaredName(value.childForFieldName('declarator')) ?? value, frontier: f };
     }
     return { cond: value, frontier: f };
   }
@@ -419,7 +431,8 @@ class Builder {
 
   /**
    * `try { body } catch (...) { handler }`: a handler is reached by a `throw` in the body,
-   * and (any call may throw) from the body's start and its end.
+   * and from the paths entering each statement or condition of the body that calls
+   * something other than the C API (see `mayThrow`).
    */
   private tryStatement(node: SyntaxNode, frontier: Pending[]): Pending[] {
     const body = node.childForFieldName('body');
@@ -432,10 +445,8 @@ class Builder {
     } finally {
       this.catches.pop();
     }
-    if (!clauses.length) return end;
+    if (!clauses.length || !caught.length) return end;
     const handler = this.add('join');
-    this.connect(frontier, handler);
-    this.connect(end.map((p) => ({ from: p.from, holds: p.holds })), handler);
     this.connect(caught, handler);
     let out = end;
     for (const c of clauses) {
@@ -453,8 +464,8 @@ class Builder {
     return namedKids(c).filter((k) => !value || k.startIndex !== value.startIndex || k.endIndex !== value.endIndex);
   }
 
-  private switchStatement(node: SyntaxNode, frontier: Pending[]): Pending[] {
-    const cond = node.childForFieldName('condition');
+  private switchStatement(node: SyntaxNode, entry: Pending[]): Pending[] {
+    const { cond, frontier } = this.conditionOf(node.childForFieldName('condition'), entry);
     const s = this.add('branch', cond ?? undefined);
     this.connect(frontier, s);
     const shown = cond ? snippet(cond.text) : '';

@@ -175,6 +175,15 @@ export function trackedLocals(body: SyntaxNode, macroNames: string[], cxx?: CxxF
     assigns.push([left.text, right.text]);
   }
   const objects = cxx ? classObjects(body, cxx, assigns) : undefined;
+  // C++: `if (T *x = v)` declares `x` in the condition.
+  if (cxx) {
+    for (const c of body.descendantsOfType('condition_clause')) {
+      const d = c?.childForFieldName('value');
+      const name = d?.type === 'declaration' ? declaredName(d.childForFieldName('declarator')) : null;
+      const v = d?.childForFieldName('value');
+      if (name && v) assigns.push([name.text, v.text]);
+    }
+  }
   for (const call of body.descendantsOfType('call_expression')) {
     const args = call ? argList(call) : [];
     if (call && SETREF_CALLS.has(calleeName(call) ?? '') && args.length === 2 && args[0].type === 'identifier') assigns.push([args[0].text, args[1].text]);
@@ -365,6 +374,12 @@ class Evaluator {
 
   /** Evaluates a statement-level node (expression or declaration). */
   statement(node: SyntaxNode, st: PathState, at: Span | undefined): PathState[] {
+    if (node.type === 'declaration' && node.childForFieldName('value')) {
+      // A C++ condition's declaration (`if (T *x = v)`): one declarator, its value beside it.
+      const name = declaredName(node.childForFieldName('declarator'));
+      const i = name ? this.tracked.get(name.text) : undefined;
+      return this.expr(node.childForFieldName('value')!, st, at).map(([s, v]) => (i === undefined ? s : this.assign(s, i, v, name!.text, node, at)));
+    }
     if (node.type === 'declaration') {
       let states = [st];
       for (const d of namedKids(node)) {
@@ -398,7 +413,7 @@ class Evaluator {
     const next = setVar(s, i, v);
     if (v >= 0 && s.vars[i] !== v) {
       const sp = this.span(node, at);
-      const rhs = node.type === 'assignment_expression' ? node.childForFieldName('right') : node.type === 'call_expression' ? null : initialValue(node);
+      const rhs = node.type === 'assignment_expression' || node.type === 'declaration' ? node.childForFieldName(node.type === 'declaration' ? 'value' : 'right') : node.type === 'call_expression' ? null : initialValue(node);
       const value = !at && rhs && directSingletonOf(rhs) === v ? { start: rhs.startIndex, end: rhs.endIndex } : undefined;
       return withStep(next, { ...sp, message: `\`${name}\` holds \`${SINGLETONS[v]}\` from here on this path`, entry: { local: name, singleton: v, value } });
     }

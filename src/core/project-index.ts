@@ -160,7 +160,19 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
       continue;
     }
     if (!isIdent(t) || KEYWORDS.has(t)) continue;
-    const next = toks[i + 1]?.t;
+    let next = toks[i + 1]?.t;
+    // A C++ template's instantiation (`handler<int>`): what follows its arguments.
+    let after = i + 1;
+    if (next === '<' && stack[stack.length - 1]?.kind === 'table') {
+      for (let depth = 0, k = i + 1; k < toks.length && k < i + 32; k++) {
+        if (toks[k].t === '<') depth++;
+        else if (toks[k].t === '>' && --depth === 0) {
+          after = k + 1;
+          next = toks[after]?.t;
+          break;
+        } else if ([';', '{', '}'].includes(toks[k].t)) break;
+      }
+    }
     // A C++ qualified name (`util::sum`, `&Type::method`, `::f`) is registered under its last part.
     let q = i;
     while (toks[q - 1]?.t === ':' && toks[q - 2]?.t === ':' && toks[q - 1].i === toks[q - 2].i + 1) q = isIdent(toks[q - 3]?.t ?? '') ? q - 3 : q - 2;
@@ -174,7 +186,7 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
       }
       // C++ casts: reinterpret_cast<PyCFunction>(f), PyCFunction(f).
       const open = toks[q - 1]?.t === '&' ? q - 2 : q - 1;
-      if (toks[open]?.t === '(' && next === ')' && [',', '}'].includes(toks[i + 2]?.t ?? '') && (toks[open - 1]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[open - 1]?.t ?? ''))) {
+      if (toks[open]?.t === '(' && next === ')' && [',', '}'].includes(toks[after + 1]?.t ?? '') && (toks[open - 1]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[open - 1]?.t ?? ''))) {
         add();
         continue;
       }

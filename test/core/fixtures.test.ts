@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { applySafeFixes } from '../../src/core/fixes';
 import { RULES } from '../../src/core/rules/index';
 import { decodeSource, LineIndex } from '../../src/core/text';
+import type { Finding } from '../../src/core/types';
 import { analyseFixture, FIXTURES } from '../helpers/engine';
 
 /** `// expect: rule-id` or `// expect: rule-id:severity` (several separated by commas) on the finding's line. */
@@ -27,7 +28,7 @@ function fixturesOf(rule: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir)
-    .filter((f) => /\.(c|h)$/.test(f) && !/\.fixed\.(c|h)$/.test(f))
+    .filter((f) => /\.(c|h|cpp|hpp)$/.test(f) && !/\.fixed\.(c|h|cpp|hpp)$/.test(f))
     .sort()
     .map((f) => path.join(dir, f));
 }
@@ -60,7 +61,7 @@ for (const rule of RULES) {
         assert.deepEqual(got, wanted, findings.map((f) => `${lines.position(f.start).line + 1}: ${f.severity} ${f.message}`).join('\n'));
       });
 
-      const golden = file.replace(/\.(c|h)$/, '.fixed.$1');
+      const golden = file.replace(/\.(c|h|cpp|hpp)$/, '.fixed.$1');
       it(`${name}: safe fixes give the .fixed golden, and a second pass changes nothing`, async () => {
         const findings = await analyseFixture(file, text, options);
         const once = applySafeFixes(text, findings).text;
@@ -72,6 +73,17 @@ for (const rule of RULES) {
         const again = await analyseFixture(file, once, options);
         assert.equal(applySafeFixes(once, again).text, once);
       });
+
+      // Every path shape of the C fixtures, through the C++ grammar's trees: the same findings and fixes.
+      if (/\.c$/.test(file)) {
+        it(`${name}: parsed as C++, gives the same findings and fixes`, async () => {
+          const key = (fs: Finding[]) => fs.map((f) => `${f.start}:${f.rule}:${f.severity}:${f.message}`);
+          const asC = await analyseFixture(file, text, options);
+          const asCpp = await analyseFixture(file.replace(/\.c$/, '.cpp'), text, options);
+          assert.deepEqual(key(asCpp), key(asC));
+          assert.equal(applySafeFixes(text, asCpp).text, applySafeFixes(text, asC).text);
+        });
+      }
     }
   });
 }

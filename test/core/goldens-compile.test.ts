@@ -22,7 +22,7 @@ function pythonInclude(): string {
 function goldens(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
-    return e.isDirectory() ? goldens(p) : /\.fixed\.(c|h)$/.test(e.name) ? [p] : [];
+    return e.isDirectory() ? goldens(p) : /\.fixed\.(c|h|cpp|hpp)$/.test(e.name) ? [p] : [];
   });
 }
 
@@ -34,9 +34,9 @@ describe('fixed goldens', () => {
 
   for (const file of files) {
     it(`${path.relative(FIXTURES, file)} compiles against Python.h`, () => {
-      const r = spawnSync('gcc', ['-fsyntax-only', '-std=c11', '-x', 'c', `-I${include}`, `-I${path.dirname(file)}`, '-Werror=implicit-function-declaration', '-Werror=incompatible-pointer-types', '-Werror=int-conversion', file], {
-        encoding: 'utf8',
-      });
+      const cxx = /\.(cpp|hpp)$/.test(file);
+      const flags = cxx ? ['-std=c++17', '-x', 'c++'] : ['-std=c11', '-x', 'c', '-Werror=implicit-function-declaration', '-Werror=incompatible-pointer-types', '-Werror=int-conversion'];
+      const r = spawnSync(cxx ? 'g++' : 'gcc', ['-fsyntax-only', ...flags, `-I${include}`, `-I${path.dirname(file)}`, file], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     });
   }
