@@ -1,11 +1,12 @@
 /**
- * `npm run bench:edit -- FILE [--edits N]`
+ * `npm run bench:edit -- FILE... [--edits N]`
  *
  * Replays typing in FILE the way the extension sees it: characters typed one at a time
  * inside function bodies, and whole lines (`Py_INCREF(Py_None);`) inserted before
  * returns. Each edit is timed from the new text to fresh findings, computed as the
  * extension computes them (incremental parse, only changed functions re-analysed).
- * Prints, last, one JSON line: {edits, p50Ms, p90Ms, fullParseMs}.
+ * Prints, last, one JSON line per file: {edits, p50Ms, p90Ms, fullParseMs, dialect}
+ * (several files, a C one and a C++ one say, are measured in the same run, one after the other).
  */
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -13,6 +14,7 @@ import { finalizeFindings } from '../src/core/analyze';
 import { DocumentSession } from '../src/core/document';
 import { defaultOptions } from '../src/core/options';
 import { CParser } from '../src/core/parser';
+import { dialectOf } from '../src/core/dialect';
 import { indexFile, ProjectIndex } from '../src/core/project-index';
 import { decodeSource } from '../src/core/text';
 
@@ -23,15 +25,23 @@ function percentile(xs: number[], p: number): number {
 
 async function run(): Promise<void> {
   const argv = process.argv.slice(2);
-  const file = argv.find((a) => !a.startsWith('--'));
   const n = Number(argv[argv.indexOf('--edits') + 1]) || 200;
-  if (!file) throw new Error('usage: npm run bench:edit -- FILE [--edits N]');
-  let text = decodeSource(fs.readFileSync(file)).text;
+  const files = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--edits');
+  if (!files.length) throw new Error('usage: npm run bench:edit -- FILE... [--edits N]');
   const parser = await CParser.load();
+  const lines: string[] = [];
+  for (const file of files) lines.push(await measure(parser, file, n));
+  for (const l of lines) console.log(l);
+}
+
+async function measure(parser: CParser, file: string, n: number): Promise<string> {
+  let text = decodeSource(fs.readFileSync(file)).text;
   const options = defaultOptions();
 
   const t0 = performance.now();
-  for (let i = 0; i < 5; i++) parser.parse(text).delete();
+  // A C++ file is parsed with the C++ grammar, as the session does.
+  const own = parser.for(dialectOf(file, text, options.cppFiles));
+  for (let i = 0; i < 5; i++) own.parse(text).delete();
   const fullParseMs = (performance.now() - t0) / 5;
 
   const session = new DocumentSession(parser);
@@ -65,15 +75,15 @@ async function run(): Promise<void> {
     times.push(performance.now() - a);
     analysedPerEdit += session.lastAnalysed;
   }
-  console.log(`re-analysed ${(analysedPerEdit / n).toFixed(2)} functions per edit on average`);
-  console.log(
-    JSON.stringify({
-      edits: n,
-      p50Ms: Number(percentile(times, 50).toFixed(2)),
-      p90Ms: Number(percentile(times, 90).toFixed(2)),
-      fullParseMs: Number(fullParseMs.toFixed(2)),
-    }),
-  );
+  console.log(`${file}: re-analysed ${(analysedPerEdit / n).toFixed(2)} functions per edit on average`);
+  session.dispose();
+  return JSON.stringify({
+    edits: n,
+    p50Ms: Number(percentile(times, 50).toFixed(2)),
+    p90Ms: Number(percentile(times, 90).toFixed(2)),
+    fullParseMs: Number(fullParseMs.toFixed(2)),
+    dialect: own.dialect,
+  });
 }
 
 run().catch((e: Error) => {

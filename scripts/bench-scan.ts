@@ -2,7 +2,8 @@
  * `npm run bench:scan -- DIR [--jobs N] [--rounds N] [--native DIR]`
  *
  * Scans DIR as the CLI does (in this process, with its worker threads) and, as the
- * baseline, parses every C/C++ file of DIR once on one thread with the same parser.
+ * baseline, parses every C/C++ file of DIR once on one thread with the same parser (C++
+ * files with the C++ grammar).
  * Prints, last, one JSON line: {files, bytes, findings, scanMs, baselineParseMs, ratio, peakRssMb}.
  * With `--native DIR` (a folder whose node_modules has native `tree-sitter` and
  * `tree-sitter-c`), it also times the native parser on the same files, interleaved.
@@ -14,6 +15,7 @@ import { main } from '../src/cli/main';
 import { collectFiles, FileFilter } from '../src/node/files';
 import { defaultOptions } from '../src/core/options';
 import { CParser } from '../src/core/parser';
+import { dialectOf } from '../src/core/dialect';
 
 interface Args {
   dir: string;
@@ -57,6 +59,8 @@ async function run(): Promise<void> {
   const texts = jobs.map((j) => fs.readFileSync(j.abs, 'latin1'));
   const bytes = texts.reduce((s, t) => s + Buffer.byteLength(t, 'latin1'), 0);
   const parser = await CParser.load();
+  // The baseline parses each file as the scan does: C, or C++ (the extension, or a .h written in C++).
+  const dialects = jobs.map((j, i) => dialectOf(j.abs, texts[i], []));
 
   let scanMs = Infinity;
   let baselineParseMs = Infinity;
@@ -70,7 +74,7 @@ async function run(): Promise<void> {
     parsedFiles = s.parsed;
     if (r === 0) peakRssMb = process.resourceUsage().maxRSS / 1024;
     const t0 = performance.now();
-    for (const t of texts) parser.parse(t).delete();
+    for (const [i, t] of texts.entries()) parser.for(dialects[i]).parse(t).delete();
     baselineParseMs = Math.min(baselineParseMs, performance.now() - t0);
   }
 

@@ -39,36 +39,57 @@ class OneDialect implements DialectParser {
   }
 }
 
+/** Thrown by `CParser.for` for a grammar that was not loaded: `await parser.add(dialect)`, then retry. */
+export class GrammarNotLoaded extends Error {
+  constructor(readonly dialect: Dialect) {
+    super(`the ${dialect === 'cpp' ? 'C++' : 'C'} grammar is not loaded`);
+  }
+}
+
+function newParser(lang: TS.Language): TS.Parser {
+  const p = new TS.Parser();
+  p.setLanguage(lang);
+  return p;
+}
+
 /**
  * The C and C++ parsers, loaded once per process (or worker) and shared by every
- * analysis. `parse` parses C; `dialect('cpp')` gives the C++ parser.
+ * analysis. `parse` parses C; `for('cpp')` gives the C++ parser.
  */
 export class CParser implements DialectParser {
   readonly dialect = 'c' as const;
+  private cpp: OneDialect | undefined;
   private constructor(
     private readonly c: OneDialect,
-    private readonly cpp: OneDialect,
+    private readonly loc: ParserLocation,
   ) {}
 
-  /** Loads the runtime and both grammars. Call once; reuse the result. */
-  static async load(loc: ParserLocation = {}): Promise<CParser> {
+  /**
+   * Loads the runtime and the grammars of `dialects` (both by default). Call once; reuse
+   * the result. The scan's workers load C only and add C++ at their first C++ file
+   * (the C++ grammar costs about 50 ms to load and 30 ms more for its first parse).
+   */
+  static async load(loc: ParserLocation = {}, dialects: readonly Dialect[] = ['c', 'cpp']): Promise<CParser> {
     const runtimeDir = loc.runtimeDir;
     await TS.Parser.init(runtimeDir ? ({ locateFile: (name: string) => path.join(runtimeDir, name) } as object) : undefined);
-    const [c, cpp] = await Promise.all([
-      TS.Language.load(loc.grammarPath ?? require.resolve('tree-sitter-c/tree-sitter-c.wasm')),
-      TS.Language.load(loc.cppGrammarPath ?? require.resolve('tree-sitter-cpp/tree-sitter-cpp.wasm')),
-    ]);
-    const make = (lang: TS.Language) => {
-      const p = new TS.Parser();
-      p.setLanguage(lang);
-      return p;
-    };
-    return new CParser(new OneDialect('c', make(c)), new OneDialect('cpp', make(cpp)));
+    const c = await TS.Language.load(loc.grammarPath ?? require.resolve('tree-sitter-c/tree-sitter-c.wasm'));
+    const parser = new CParser(new OneDialect('c', newParser(c)), loc);
+    if (dialects.includes('cpp')) await parser.add('cpp');
+    return parser;
   }
 
-  /** The parser of one dialect. */
+  /** Loads a dialect's grammar if it is not loaded yet. */
+  async add(dialect: Dialect): Promise<void> {
+    if (dialect === 'c' || this.cpp) return;
+    const cpp = await TS.Language.load(this.loc.cppGrammarPath ?? require.resolve('tree-sitter-cpp/tree-sitter-cpp.wasm'));
+    this.cpp ??= new OneDialect('cpp', newParser(cpp));
+  }
+
+  /** The parser of one dialect; throws `GrammarNotLoaded` when its grammar was not loaded. */
   for(dialect: Dialect): DialectParser {
-    return dialect === 'cpp' ? this.cpp : this.c;
+    if (dialect === 'c') return this.c;
+    if (!this.cpp) throw new GrammarNotLoaded(dialect);
+    return this.cpp;
   }
 
   /** Parses C. */

@@ -7,7 +7,7 @@ import { collectSingletonMacros } from '../core/macros';
 import { borrowedDeclarationsIn } from '../core/project-index';
 import type { Options, TargetFacts } from '../core/options';
 import { BUILD_FILES, buildFileAsksLimitedApi, targetFacts } from '../core/options';
-import type { CParser, ParserLocation } from '../core/parser';
+import { GrammarNotLoaded, type CParser, type ParserLocation } from '../core/parser';
 import type { PendingFinding } from '../core/rules/rule';
 import { decodeSource, looksBinary, type Encoding } from '../core/text';
 
@@ -182,6 +182,8 @@ export function processFile(parser: CParser, job: FileJob, settings: ScanSetting
       reportUnusedIgnores: settings.reportUnusedIgnores,
     });
   } catch (e) {
+    // The caller loads the grammar and processes the file again.
+    if (e instanceof GrammarNotLoaded) throw e;
     // One file the analysis cannot handle must not end the scan of the others.
     return skip(job, `internal error while analysing: ${(e as Error).message}`, bytes.length);
   }

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { CParser } from '../core/parser';
+import { CParser, GrammarNotLoaded } from '../core/parser';
 import { IncludeCache, processFile, skip, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
 
 /** Messages from the scan's main thread. */
@@ -9,23 +9,38 @@ export type WorkerReply = { outcomes: FileOutcome[] } | { fatal: string };
 
 async function run(): Promise<void> {
   const settings = workerData as ScanSettings;
-  const parser = await CParser.load(settings.parserLocation);
+  // C only at first: the C++ grammar is loaded at the first C++ file (a C project never pays for it).
+  const parser = await CParser.load(settings.parserLocation, ['c']);
   const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, settings.projectFiles);
   parentPort!.on('message', (msg: WorkerRequest) => {
     if ('done' in msg) {
       parentPort!.close();
       return;
     }
+    // Batches are processed in order, one at a time (a batch may wait for a grammar to load).
+    queue = queue.then(() => processBatch(msg.jobs)).then((outcomes) => parentPort!.postMessage({ outcomes } satisfies WorkerReply));
+  });
+  let queue: Promise<void> = Promise.resolve();
+  async function processBatch(jobs: FileJob[]): Promise<FileOutcome[]> {
     const outcomes: FileOutcome[] = [];
-    for (const job of msg.jobs) {
+    for (const job of jobs) {
       try {
         outcomes.push(processFile(parser, job, settings, includes));
       } catch (e) {
-        outcomes.push(skip(job, `internal error: ${(e as Error).message}`));
+        if (!(e instanceof GrammarNotLoaded)) {
+          outcomes.push(skip(job, `internal error: ${(e as Error).message}`));
+          continue;
+        }
+        try {
+          await parser.add(e.dialect);
+          outcomes.push(processFile(parser, job, settings, includes));
+        } catch (e2) {
+          outcomes.push(skip(job, `internal error: ${(e2 as Error).message}`));
+        }
       }
     }
-    parentPort!.postMessage({ outcomes } satisfies WorkerReply);
-  });
+    return outcomes;
+  }
   parentPort!.postMessage({ outcomes: [] } satisfies WorkerReply);
 }
 

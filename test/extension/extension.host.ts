@@ -130,6 +130,63 @@ describe('cpyref inside VS Code', () => {
     assert.ok(partial.relatedInformation?.some((r) => /is false on this path/.test(r.message)), 'the path is in the related information');
   });
 
+  it('C++: a .cpp file and a C++ header (.h with C++ syntax) get the findings of the core and the same quick fix', async () => {
+    const dir = wsUri('cxx');
+    fs.mkdirSync(dir.fsPath, { recursive: true });
+    const source = [
+      '#include <Python.h>',
+      '#include <vector>',
+      'namespace mod {',
+      'static PyObject *',
+      'count(PyObject *self, PyObject *args)',
+      '{',
+      '    std::vector<int> v{1, 2};',
+      '    for (auto x : v) { if (x > 1) Py_RETURN_TRUE; }',
+      '    return Py_None;',
+      '}',
+      '}',
+      'extern "C" {',
+      'static PyObject *flag(PyObject *self, PyObject *noargs) { return Py_True; }',
+      '}',
+      'static PyMethodDef methods[] = {',
+      '    {"count", mod::count, METH_VARARGS, nullptr},',
+      '    {"flag", reinterpret_cast<PyCFunction>(flag), METH_NOARGS, nullptr},',
+      '    {nullptr, nullptr, 0, nullptr},',
+      '};',
+      '',
+    ].join('\n');
+    const header = ['#pragma once', '#include <Python.h>', 'namespace mod {', 'class Box {', 'public:', '    static PyObject *empty(PyObject *self, PyObject *args) { return Py_None; }', '};', '}', 'static PyMethodDef box_methods[] = {', '    {"empty", mod::Box::empty, METH_VARARGS, nullptr},', '};', ''].join('\n');
+    fs.writeFileSync(wsUri('cxx', 'module.cpp').fsPath, source);
+    fs.writeFileSync(wsUri('cxx', 'box.h').fsPath, header);
+    try {
+      for (const name of ['module.cpp', 'box.h']) {
+        const doc = await vscode.workspace.openTextDocument(wsUri('cxx', name));
+        await vscode.window.showTextDocument(doc);
+        const expected = (await coreFindings(doc.uri.fsPath, doc.getText())).map((f) => `${new LineIndex(doc.getText()).position(f.start).line}:${f.rule}:${f.severity}`).sort();
+        assert.ok(expected.length >= 1 && expected.every((e) => e.endsWith(':error')), `the core reports errors in ${name}: ${expected.join(', ')}`);
+        const got = await waitFor(`the diagnostics of ${name}`, () => {
+          const g = ours(doc.uri).map((d) => `${d.range.start.line}:${(d.code as { value: string }).value}:${['error', 'warning', 'information', 'hint'][d.severity]}`).sort();
+          return g.length === expected.length ? g : undefined;
+        });
+        assert.deepEqual(got, expected);
+      }
+      const doc = await vscode.workspace.openTextDocument(wsUri('cxx', 'module.cpp'));
+      await vscode.window.showTextDocument(doc);
+      const line = lineOf(doc, '    return Py_None;');
+      const d = await diagnosticAt(doc, line);
+      assert.equal(d.message, '`count` returns borrowed `Py_None`; CPython expects a new reference');
+      const expected = await coreFixedAt(doc, line);
+      const preferred = (await actionsFor(doc, d)).find((a) => a.isPreferred);
+      assert.ok(preferred, 'a preferred quick fix exists');
+      await applyAction(doc, preferred);
+      assert.equal(doc.getText(), expected);
+      assert.ok(doc.getText().includes('    Py_RETURN_NONE;'));
+    } finally {
+      await closeAll();
+      fs.rmSync(dir.fsPath, { recursive: true, force: true });
+    }
+  });
+
   it('reports every finding the core reports for the file, on the same lines', async () => {
     const doc = await vscode.workspace.openTextDocument(wsUri('src', 'module.c'));
     await vscode.window.showTextDocument(doc);
