@@ -245,7 +245,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       }
       // Code the parser could not read as any function (a half-typed one, say) yields no finding; count it.
       for (const k of tree.rootNode.namedChildren) {
-        if (k?.type === 'ERROR' && RETURN_SINGLETON_RE.test(k.text) && !regions.some(([s, e]) => s <= k.startIndex && k.endIndex <= e)) result.stats.errorRegions++;
+        // (A C++ parse may read a broken function as a declaration with errors.)
+        if ((k?.type === 'ERROR' || (k?.type === 'declaration' && k.hasError)) && RETURN_SINGLETON_RE.test(k.text) && !regions.some(([s, e]) => s <= k.startIndex && k.endIndex <= e)) result.stats.errorRegions++;
       }
       for (const def of ownMacros) {
         if (!def.mentionsSingleton || !isStatementMacro(def)) continue;

@@ -37,43 +37,64 @@ const CONTAINERS = new Set([
   'field_declaration_list',
 ]);
 
-/** The ancestors that make a function part of a template (or of a class template). */
-function insideTemplate(n: SyntaxNode): boolean {
-  for (let p = n.parent; p; p = p.parent) if (p.type === 'template_declaration') return true;
-  return false;
-}
+/** Lambdas nested deeper than this in other lambdas are not analysed on their own (their text is in the outer ones'). */
+const MAX_LAMBDA_DEPTH = 4;
 
 /** All function definitions in a tree, including those inside `#if` blocks and ERROR nodes. */
 export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
   const out: FunctionInfo[] = [];
-  const stack: SyntaxNode[] = [root];
+  // (A node's `parent` costs a walk from the root in tree-sitter: the template context is carried down instead.)
+  const stack: Array<[SyntaxNode, boolean]> = [[root, false]];
   while (stack.length) {
-    const n = stack.pop()!;
+    const [n, inTemplate] = stack.pop()!;
     for (const k of n.namedChildren) {
       if (!k) continue;
       if (k.type === 'function_definition') {
         const info = describeFunction(k, text);
-        if (info) out.push(info);
+        if (info) out.push(inTemplate ? { ...info, inTemplate } : info);
       } else if (CONTAINERS.has(k.type)) {
-        stack.push(k);
+        stack.push([k, inTemplate || k.type === 'template_declaration']);
       }
     }
   }
   // C++ lambdas are functions of their own (their returns are not the enclosing function's).
-  if (text.includes('](') || /\]\s*(?:\(|->|\{|mutable)/.test(text)) {
-    for (const l of root.descendantsOfType('lambda_expression')) {
-      const info = l && describeLambda(l, text);
-      if (info) out.push(info);
-    }
-  }
+  if (text.includes('](') || /\]\s*(?:\(|->|\{|mutable)/.test(text)) out.push(...findLambdas(root, text));
   return out.sort((a, b) => a.node.startIndex - b.node.startIndex);
 }
 
+/** The lambdas of a tree, in one walk with a cursor (no `parent` calls), with their template context and nesting. */
+function findLambdas(root: SyntaxNode, text: string): FunctionInfo[] {
+  const out: FunctionInfo[] = [];
+  const c = root.walk();
+  // Per level entered: the node when a lambda directly under it takes its name from it, whether it is in a template, its lambda depth.
+  const path: Array<{ node?: SyntaxNode; template: boolean; lambdas: number }> = [{ template: false, lambdas: 0 }];
+  try {
+    for (;;) {
+      const top = path[path.length - 1];
+      const type = c.nodeType;
+      if (type === 'lambda_expression' && top.lambdas < MAX_LAMBDA_DEPTH) {
+        const info = describeLambda(c.currentNode, text, top.node, top.template);
+        if (info) out.push(info);
+      }
+      const names = type === 'init_declarator' || type === 'assignment_expression' ? c.currentNode : undefined;
+      if (c.gotoFirstChild()) {
+        path.push({ node: names, template: top.template || type === 'template_declaration', lambdas: top.lambdas + (type === 'lambda_expression' ? 1 : 0) });
+        continue;
+      }
+      while (!c.gotoNextSibling()) {
+        if (!c.gotoParent()) return out;
+        path.pop();
+      }
+    }
+  } finally {
+    c.delete();
+  }
+}
+
 /** A C++ lambda with a body: named after the local or field it initialises, else by its line. */
-function describeLambda(l: SyntaxNode, text: string): FunctionInfo | undefined {
+function describeLambda(l: SyntaxNode, text: string, p: SyntaxNode | undefined, inTemplate: boolean): FunctionInfo | undefined {
   const body = l.childForFieldName('body');
   if (!body || body.type !== 'compound_statement') return undefined;
-  const p = l.parent;
   const named = p?.type === 'init_declarator' ? declaredNameOf(p.childForFieldName('declarator')) : p?.type === 'assignment_expression' ? p.childForFieldName('left') : null;
   const name = named && /^\w+$/.test(named.text) ? named.text : `lambda at line ${l.startPosition.row + 1}`;
   // `-> PyObject *`: a trailing return type says what it returns; without one it is deduced.
@@ -88,7 +109,7 @@ function describeLambda(l: SyntaxNode, text: string): FunctionInfo | undefined {
     returnsObject,
     returnsPyObject: returnsObject && type!.text === 'PyObject',
     borrowedMarker: hasBorrowedComment(text, l.startIndex),
-    inTemplate: insideTemplate(l),
+    inTemplate,
     lambda: true,
   };
 }
@@ -154,7 +175,6 @@ export function describeFunction(fn: SyntaxNode, text: string): FunctionInfo | u
     returnsObject,
     returnsPyObject: returnsObject && typeName === 'PyObject',
     borrowedMarker: header.includes('CPYCHECKER_RETURNS_BORROWED_REF') || hasBorrowedComment(text, fn.startIndex),
-    inTemplate: insideTemplate(fn),
   };
 }
 

@@ -354,6 +354,25 @@ describe('cpyref on bad input: never a crash, never a hang', () => {
     }
   });
 
+  it('C++ files: 100,000 nested braces, 3,000 nested lambdas, a half-typed template and an unclosed lambda never crash the scan, and the complete function is still reported', { timeout: 30_000 }, async () => {
+    const n = 100_000;
+    const deep = REGISTERED_BUG.replace('{\n    return Py_None;', `{\n${'{'.repeat(n)}\n${'}'.repeat(n)}\n    return Py_None;`);
+    const lambdas = REGISTERED_BUG.replace('{\n    return Py_None;', `{\n    auto f = ${'[&]() { return '.repeat(3000)}Py_None${'; }'.repeat(3000)};\n    return Py_None;`);
+    const half = REGISTERED_BUG + '\ntemplate <typename T, int N = sizeof(T) >\nstatic PyObject *\nspam_open(PyObject *self, PyObject *args)\n{\n    for (auto x : ';
+    const open = REGISTERED_BUG + '\nstatic PyObject *\nspam_open(PyObject *self, PyObject *args)\n{\n    auto f = [](PyObject *o) -> PyObject * { try { return Py_';
+    const dir = tempProject({ 'deep.cpp': deep, 'lambdas.cpp': lambdas, 'half.cpp': half, 'open.cpp': open });
+    const r = await cpyref(dir, ['.']);
+    for (const file of ['deep.cpp', 'lambdas.cpp', 'half.cpp', 'open.cpp']) {
+      const found = r.doc.findings.filter((f: Json) => f.path === file && f.function === 'spam_close').map((f: Json) => [f.line, f.column]);
+      const skipped = (r.doc.skipped as Json[]).filter((x) => x.path === file);
+      // Or, when the parser cannot read it as a function at all, counted as a singleton return in unparsable code.
+      assert.ok(found.length === 1 || skipped.length >= 1 || (file === 'deep.cpp' && r.doc.summary.errorRegions >= 1), `${file}: spam_close is reported, listed as skipped, or counted as unparsable`);
+      if (found.length) assert.deepEqual(found, [[6, 5]], file);
+      for (const x of skipped) assert.match(x.reason, /not analysed: .+/, file);
+    }
+    for (const file of ['half.cpp', 'open.cpp']) assert.equal(r.doc.findings.filter((f: Json) => f.path === file && f.function === 'spam_close').length, 1, file);
+  });
+
   it('a GNU `?:` conditional returning a singleton (valid GCC C) is analysed without crashing, and the other files are still reported', { timeout: 15_000 }, async () => {
     const elvis = REGISTERED_BUG.replace('return Py_None;', 'return args ?: Py_None;');
     const dir = tempProject({ 'elvis.c': elvis, 'mod.c': REGISTERED_BUG });
