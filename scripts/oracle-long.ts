@@ -1,7 +1,10 @@
 /**
  * Runs the analysis oracle (test/core/oracle.ts) on many generated functions.
  *
- *   npm run oracle -- --runs 10000 [--seed S] [--show 3] [--examine 20]
+ *   npm run oracle -- --runs 10000 [--seed S] [--cpp] [--show 3] [--examine 20]
+ *
+ * `--cpp` generates C++ functions (a `.cpp` file: range-for, try/catch/throw, lambdas,
+ * C++ casts and `nullptr`, the function in a namespace or `extern "C"`) instead of C.
  *
  * Without --seed a random seed is used (printed, so a run can be replayed). Prints the
  * agreement counts and the first disagreements (up to --examine of them are minimised,
@@ -9,7 +12,7 @@
  * generated and minimised). Exits 1 when some function disagrees.
  */
 import fc from 'fast-check';
-import { checkProgram, describeMismatch, minimize, programArb, type CheckResult, type Program } from '../test/core/oracle';
+import { checkProgram, describeMismatch, minimize, programArbOf, type CheckResult, type Program } from '../test/core/oracle';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,12 +24,13 @@ async function main(): Promise<void> {
   const seed = arg('seed') !== undefined ? Number(arg('seed')) : (Math.random() * 2 ** 31) | 0;
   const show = Number(arg('show') ?? 3);
   const examine = Number(arg('examine') ?? 20);
+  const mode = process.argv.includes('--cpp') ? 'cpp' : 'c';
   if (!Number.isInteger(runs) || runs <= 0 || !Number.isInteger(seed)) {
-    console.error('usage: npm run oracle -- --runs N [--seed S] [--show K] [--examine M]');
+    console.error('usage: npm run oracle -- --runs N [--seed S] [--cpp] [--show K] [--examine M]');
     process.exit(2);
   }
   const started = Date.now();
-  const programs = fc.sample(programArb, { seed, numRuns: runs });
+  const programs = fc.sample(programArbOf(mode), { seed, numRuns: runs });
   let agree = 0;
   let parseErrors = 0;
   let checks = 0;
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
     else bad.push([p, r]);
   }
   const secs = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`seed ${seed}: ${agree}/${programs.length} functions agree, ${bad.length} disagree (${parseErrors} with parse errors) in ${secs}s`);
+  console.log(`${mode === 'cpp' ? 'C++, ' : ''}seed ${seed}: ${agree}/${programs.length} functions agree, ${bad.length} disagree (${parseErrors} with parse errors) in ${secs}s`);
   console.log(`  ${checks} return/decref/steal statements judged; the oracle expects ${expectedFindings} findings in ${withFindings} functions`);
   // The first disagreements, each minimised (statements removed while it still disagrees);
   // disagreements that minimise to the same function are counted together.

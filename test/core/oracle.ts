@@ -64,16 +64,51 @@ export type Stmt = (
   | { k: 'label'; name?: string }
   | { k: 'pp'; branches: PpBranch[]; else?: Stmt[] }
   | { k: 'block'; body: Stmt[] }
+  // C++ only (see `Mode`):
+  /** `for (auto &x : items)` and other range-for heads (RANGE_FORS). */
+  | { k: 'rangefor'; form: number; body: Stmt[]; braces: boolean }
+  /** `try { body } catch (...) { ... } ...`. */
+  | { k: 'try'; body: Stmt[]; handlers: Handler[] }
+  /** `throw ...;` (THROWS; form 3, `throw;`, only inside a handler). */
+  | { k: 'throw'; form: number }
+  /** A local lambda that is never called: `ret` gives it `-> PyObject *` (its returns are checked), else it returns nothing. */
+  | { k: 'lambda'; form: number; ret: boolean; body: Stmt[]; name?: string }
+  /** `return;` in a lambda returning nothing. */
+  | { k: 'vreturn' }
 ) & {
   id?: number;
   /** Added by `resolve` (a case's break, the exit of `for (;;)`, `done:`, the final `return NULL;`). */
   synth?: boolean;
 };
 
+/** A `catch` clause: `form` indexes CATCHES (the last, `catch (...)`, only as the last clause). */
+export interface Handler {
+  form: number;
+  body: Stmt[];
+}
+
+/** The language generated: C, or C++ (`.cpp`, with range-for, try/catch/throw, lambdas and C++ spellings). */
+export type Mode = 'c' | 'cpp';
+
 /** A resolved program: every statement has an id, labels have names, gotos have targets. */
 export interface Program {
   body: Stmt[];
+  /** 'c' when absent. */
+  mode?: Mode;
+  /** C++: how `f` is wrapped (WRAPS): nothing, a namespace, `extern "C"`, an anonymous namespace. */
+  wrap?: number;
 }
+
+/** C++ range-for heads (`items` is a `std::vector<PyObject *>`, `v` a `std::vector<int>`). */
+export const RANGE_FORS = ['for (auto &x : items)', 'for (int x : v)', 'for (PyObject *item : items)', 'for (const auto &n : v)'];
+/** C++ catch clauses; the last catches everything and is only generated as the last clause. */
+export const CATCHES = ['catch (const std::exception &e)', 'catch (const std::exception &)', 'catch (std::bad_alloc &)', 'catch (...)'];
+/** C++ throws; the last, a rethrow, only inside a handler. The first two construct the exception with a call. */
+export const THROWS = ['throw std::runtime_error("oracle");', 'throw std::bad_alloc();', 'throw 1;', 'throw;'];
+/** C++: what `f` is wrapped in (the table registers it by its qualified name). */
+export const WRAPS = ['', 'namespace oracle', 'extern "C"', 'namespace'];
+/** The lambda form that is an expression statement, `(void)[&]() { ... };`, not a named local. */
+const UNNAMED_LAMBDA = 2;
 
 // ---------------------------------------------------------------------------
 // Generator (fast-check)
@@ -83,84 +118,127 @@ const MAX_STATEMENTS = 25;
 const MAX_DEPTH = 4;
 
 const singArb: fc.Arbitrary<Sing> = fc.oneof({ arbitrary: fc.constant(0 as Sing), weight: 3 }, { arbitrary: fc.constant(1 as Sing), weight: 2 });
-/** 0 is the plain name; 1..3 casts and struct spellings. */
+/** 0 is the plain name; 1..3 casts and struct spellings (C++: 4..5, the C++ casts). */
 const spellArb = fc.oneof({ arbitrary: fc.constant(0), weight: 8 }, { arbitrary: fc.integer({ min: 1, max: 3 }), weight: 2 });
+const spellArbCpp = fc.oneof({ arbitrary: fc.constant(0), weight: 8 }, { arbitrary: fc.integer({ min: 1, max: 5 }), weight: 3 });
 const condArb: fc.Arbitrary<Cond> = fc.record({ kind: fc.nat(4), a: fc.nat(5), b: fc.nat(5) });
 
-const simpleArb: fc.Arbitrary<Stmt> = fc.oneof(
-  { arbitrary: fc.record({ k: fc.constant('incref' as const), s: singArb, form: fc.nat(2), spell: spellArb }), weight: 8 },
-  { arbitrary: fc.record({ k: fc.constant('decref' as const), s: singArb, form: fc.nat(2), spell: spellArb }), weight: 4 },
-  {
-    arbitrary: fc.record({
-      k: fc.constant('steal' as const),
-      s: singArb,
-      form: fc.nat(3),
-      spell: spellArb,
-      newref: fc.oneof({ arbitrary: fc.constant(false), weight: 5 }, { arbitrary: fc.constant(true), weight: 1 }),
-    }),
-    weight: 3,
-  },
-  {
-    arbitrary: fc.record({
-      k: fc.constant('return' as const),
-      s: fc.oneof({ arbitrary: singArb as fc.Arbitrary<Sing | null>, weight: 4 }, { arbitrary: fc.constant(null), weight: 1 }),
-      form: fc.oneof({ arbitrary: fc.constant(0), weight: 6 }, { arbitrary: fc.integer({ min: 1, max: 2 }), weight: 1 }),
-      spell: spellArb,
-    }),
-    weight: 5,
-  },
-  { arbitrary: fc.record({ k: fc.constant('noreturn' as const), form: fc.nat(3) }), weight: 1 },
-  { arbitrary: fc.record({ k: fc.constant('neutral' as const), form: fc.nat(2) }), weight: 1 },
-  { arbitrary: fc.constant({ k: 'break' as const }), weight: 2 },
-  { arbitrary: fc.constant({ k: 'continue' as const }), weight: 1 },
-  { arbitrary: fc.record({ k: fc.constant('goto' as const), target: fc.nat(5) }), weight: 2 },
-  { arbitrary: fc.constant({ k: 'label' as const }), weight: 2 },
-);
-
-const ppCondArb: fc.Arbitrary<PpCond> = fc.constantFrom('zero', 'ifdef', 'ifndef', 'if', 'defined');
-
-const tree = fc.letrec<{ stmt: Stmt; block: Stmt[] }>((tie) => ({
-  stmt: fc.oneof(
-    { maxDepth: MAX_DEPTH, depthIdentifier: 'stmt', depthSize: 'small' },
-    // The first alternative is what the generator falls back to at the maximal depth.
-    { arbitrary: simpleArb, weight: 10 },
-    { arbitrary: fc.record({ k: fc.constant('if' as const), c: condArb, then: tie('block'), else: fc.option(tie('block'), { nil: undefined }), braces: fc.boolean() }), weight: 4 },
+/** The simple statements; C++ adds `throw`. */
+function simpleArbOf(mode: Mode): fc.Arbitrary<Stmt> {
+  const spell = mode === 'cpp' ? spellArbCpp : spellArb;
+  const alternatives: Array<fc.WeightedArbitrary<Stmt>> = [
+    { arbitrary: fc.record({ k: fc.constant('incref' as const), s: singArb, form: fc.nat(2), spell }), weight: 8 },
+    { arbitrary: fc.record({ k: fc.constant('decref' as const), s: singArb, form: fc.nat(2), spell }), weight: 4 },
     {
       arbitrary: fc.record({
-        k: fc.constant('switch' as const),
-        c: condArb,
-        cases: fc.array(fc.record({ isDefault: fc.boolean(), brk: fc.boolean(), body: tie('block') }), { minLength: 1, maxLength: 4, depthIdentifier: 'stmt' }),
-      }),
-      weight: 2,
-    },
-    {
-      arbitrary: fc.record({
-        k: fc.constant('loop' as const),
-        kind: fc.oneof(
-          { arbitrary: fc.constantFrom<LoopKind>('while', 'for', 'do'), weight: 6 },
-          { arbitrary: fc.constantFrom<LoopKind>('forever', 'once'), weight: 2 },
-        ),
-        c: condArb,
-        body: tie('block'),
-        braces: fc.boolean(),
+        k: fc.constant('steal' as const),
+        s: singArb,
+        form: fc.nat(3),
+        spell,
+        newref: fc.oneof({ arbitrary: fc.constant(false), weight: 5 }, { arbitrary: fc.constant(true), weight: 1 }),
       }),
       weight: 3,
     },
     {
       arbitrary: fc.record({
-        k: fc.constant('pp' as const),
-        branches: fc.array(fc.record({ cond: ppCondArb, flag: fc.nat(3), body: tie('block') }), { minLength: 1, maxLength: 2, depthIdentifier: 'stmt' }),
-        else: fc.option(tie('block'), { nil: undefined }),
+        k: fc.constant('return' as const),
+        s: fc.oneof({ arbitrary: singArb as fc.Arbitrary<Sing | null>, weight: 4 }, { arbitrary: fc.constant(null), weight: 1 }),
+        form: fc.oneof({ arbitrary: fc.constant(0), weight: 6 }, { arbitrary: fc.integer({ min: 1, max: 2 }), weight: 1 }),
+        spell,
       }),
-      weight: 2,
+      weight: 5,
     },
-    { arbitrary: fc.record({ k: fc.constant('block' as const), body: tie('block') }), weight: 1 },
-  ),
-  block: fc.array(tie('stmt'), { maxLength: 4, depthIdentifier: 'stmt' }),
-}));
+    { arbitrary: fc.record({ k: fc.constant('noreturn' as const), form: fc.nat(3) }), weight: 1 },
+    { arbitrary: fc.record({ k: fc.constant('neutral' as const), form: fc.nat(2) }), weight: 1 },
+    { arbitrary: fc.constant({ k: 'break' as const }), weight: 2 },
+    { arbitrary: fc.constant({ k: 'continue' as const }), weight: 1 },
+    { arbitrary: fc.record({ k: fc.constant('goto' as const), target: fc.nat(5) }), weight: 2 },
+    { arbitrary: fc.constant({ k: 'label' as const }), weight: 2 },
+  ];
+  if (mode === 'cpp') alternatives.push({ arbitrary: fc.record({ k: fc.constant('throw' as const), form: fc.nat(3) }), weight: 2 });
+  return fc.oneof(...alternatives);
+}
+
+const ppCondArb: fc.Arbitrary<PpCond> = fc.constantFrom('zero', 'ifdef', 'ifndef', 'if', 'defined');
+
+/** Statement trees; C++ adds range-for, try/catch and lambdas. */
+function treeOf(mode: Mode) {
+  return fc.letrec<{ stmt: Stmt; block: Stmt[] }>((tie) => {
+    const alternatives: Array<fc.WeightedArbitrary<Stmt>> = [
+      // The first alternative is what the generator falls back to at the maximal depth.
+      { arbitrary: simpleArbOf(mode), weight: 10 },
+      { arbitrary: fc.record({ k: fc.constant('if' as const), c: condArb, then: tie('block'), else: fc.option(tie('block'), { nil: undefined }), braces: fc.boolean() }), weight: 4 },
+      {
+        arbitrary: fc.record({
+          k: fc.constant('switch' as const),
+          c: condArb,
+          cases: fc.array(fc.record({ isDefault: fc.boolean(), brk: fc.boolean(), body: tie('block') }), { minLength: 1, maxLength: 4, depthIdentifier: 'stmt' }),
+        }),
+        weight: 2,
+      },
+      {
+        arbitrary: fc.record({
+          k: fc.constant('loop' as const),
+          kind: fc.oneof(
+            { arbitrary: fc.constantFrom<LoopKind>('while', 'for', 'do'), weight: 6 },
+            { arbitrary: fc.constantFrom<LoopKind>('forever', 'once'), weight: 2 },
+          ),
+          c: condArb,
+          body: tie('block'),
+          braces: fc.boolean(),
+        }),
+        weight: 3,
+      },
+      {
+        arbitrary: fc.record({
+          k: fc.constant('pp' as const),
+          branches: fc.array(fc.record({ cond: ppCondArb, flag: fc.nat(3), body: tie('block') }), { minLength: 1, maxLength: 2, depthIdentifier: 'stmt' }),
+          else: fc.option(tie('block'), { nil: undefined }),
+        }),
+        weight: 2,
+      },
+      { arbitrary: fc.record({ k: fc.constant('block' as const), body: tie('block') }), weight: 1 },
+    ];
+    if (mode === 'cpp')
+      alternatives.push(
+        { arbitrary: fc.record({ k: fc.constant('rangefor' as const), form: fc.nat(RANGE_FORS.length - 1), body: tie('block'), braces: fc.boolean() }), weight: 3 },
+        {
+          arbitrary: fc.record({
+            k: fc.constant('try' as const),
+            body: tie('block'),
+            handlers: fc.array(fc.record({ form: fc.nat(CATCHES.length - 1), body: tie('block') }), { minLength: 1, maxLength: 2, depthIdentifier: 'stmt' }),
+          }),
+          weight: 3,
+        },
+        {
+          arbitrary: fc.record({
+            k: fc.constant('lambda' as const),
+            form: fc.nat(2),
+            ret: fc.oneof({ arbitrary: fc.constant(false), weight: 2 }, { arbitrary: fc.constant(true), weight: 1 }),
+            body: tie('block'),
+          }),
+          weight: 2,
+        },
+      );
+    return {
+      stmt: fc.oneof({ maxDepth: MAX_DEPTH, depthIdentifier: 'stmt', depthSize: 'small' }, ...alternatives),
+      block: fc.array(tie('stmt'), { maxLength: 4, depthIdentifier: 'stmt' }),
+    };
+  });
+}
 
 /** Random programs, resolved (ids, labels, valid break/continue) and bounded in size. */
-export const programArb: fc.Arbitrary<Program> = fc.array(tree.stmt, { minLength: 1, maxLength: 8 }).map((raw) => resolve(raw));
+export const programArb: fc.Arbitrary<Program> = fc.array(treeOf('c').stmt, { minLength: 1, maxLength: 8 }).map((raw) => resolve(raw));
+
+/** Random C++ programs: C++ statements and spellings, `f` wrapped in a namespace or `extern "C"` or not. */
+export const cppProgramArb: fc.Arbitrary<Program> = fc
+  .tuple(fc.array(treeOf('cpp').stmt, { minLength: 1, maxLength: 8 }), fc.nat(WRAPS.length - 1))
+  .map(([raw, wrap]) => resolve(raw, 'cpp', wrap));
+
+/** The generated programs of a mode. */
+export function programArbOf(mode: Mode): fc.Arbitrary<Program> {
+  return mode === 'cpp' ? cppProgramArb : programArb;
+}
 
 function clone<T>(x: T): T {
   return JSON.parse(JSON.stringify(x)) as T;
@@ -171,8 +249,14 @@ function clone<T>(x: T): T {
  * only where C allows them, no labels inside `#if` blocks, unique case values, gotos
  * bound to labels (or to `done:` before the final `return NULL;`), every statement
  * numbered.
+ *
+ * C++: no labels inside range-for bodies, try blocks, handlers and lambdas (a jump into
+ * them is ill-formed); no gotos in lambdas; `throw;` only inside a handler and
+ * `catch (...)` only as the last clause; a lambda returning nothing has `return;`, one
+ * returning `PyObject *` ends with `return nullptr;`; with gotos in the function, lambdas
+ * are not named locals (a goto may not jump over an initialised local).
  */
-export function resolve(raw: Stmt[]): Program {
+export function resolve(raw: Stmt[], mode: Mode = 'c', wrap?: number): Program {
   let budget = MAX_STATEMENTS;
   /** Keeps the first MAX_STATEMENTS statements (pre-order), and compound statements only down to MAX_DEPTH levels. */
   const prune = (list: Stmt[], depth: number): Stmt[] => {
@@ -194,11 +278,17 @@ export function resolve(raw: Stmt[]): Program {
           break;
         case 'loop':
         case 'block':
+        case 'rangefor':
+        case 'lambda':
           t.body = prune(t.body, depth + 1);
           break;
         case 'pp':
           for (const b of t.branches) b.body = prune(b.body, depth + 1);
           if (t.else) t.else = prune(t.else, depth + 1);
+          break;
+        case 'try':
+          t.body = prune(t.body, depth + 1);
+          for (const h of t.handlers) h.body = prune(h.body, depth + 1);
           break;
       }
       out.push(t);
@@ -209,7 +299,21 @@ export function resolve(raw: Stmt[]): Program {
   let nextCond = 0;
   const neutral = (): Stmt => ({ k: 'neutral', form: 0 });
   const labels: string[] = [];
-  const fix = (list: Stmt[], ctx: { loop: boolean; breakable: boolean; inPp: boolean }): Stmt[] =>
+  let lambdas = 0;
+  interface Ctx {
+    loop: boolean;
+    breakable: boolean;
+    inPp: boolean;
+    /** C++: labels are not allowed here (range-for, try, handler, lambda). */
+    noLabels?: boolean;
+    /** C++: inside a `catch` clause (`throw;` rethrows). */
+    handler?: boolean;
+    /** C++: inside a lambda: 'void' returns nothing, 'obj' returns `PyObject *`. */
+    lambda?: 'void' | 'obj';
+    /** C++: directly in a case body (a later case label may not jump over an initialised local). */
+    inCase?: boolean;
+  }
+  const fix = (list: Stmt[], ctx: Ctx): Stmt[] =>
     list.map((s) => {
       switch (s.k) {
         case 'break':
@@ -217,22 +321,48 @@ export function resolve(raw: Stmt[]): Program {
         case 'continue':
           return ctx.loop ? s : neutral();
         case 'label':
-          if (ctx.inPp) return neutral();
+          if (ctx.inPp || ctx.noLabels) return neutral();
           s.name = `L${labels.length + 1}`;
           labels.push(s.name);
           return s;
+        case 'goto':
+          return ctx.lambda ? neutral() : s;
+        case 'return':
+          return ctx.lambda === 'void' ? { k: 'vreturn' } : s;
+        case 'vreturn':
+          return ctx.lambda === 'void' ? s : { k: 'return', s: null, form: 0, spell: 0 };
+        case 'throw':
+          return s.form === 3 && !ctx.handler ? { ...s, form: 0 } : s;
         case 'if':
-          s.then = fix(s.then, ctx);
-          if (s.else) s.else = fix(s.else, ctx);
+          s.then = fix(s.then, { ...ctx, inCase: false });
+          if (s.else) s.else = fix(s.else, { ...ctx, inCase: false });
           return s;
         case 'block':
-          s.body = fix(s.body, ctx);
+          s.body = fix(s.body, { ...ctx, inCase: false });
           return s;
         case 'loop':
-          s.body = fix(s.body, { ...ctx, loop: true, breakable: true });
+          s.body = fix(s.body, { ...ctx, loop: true, breakable: true, inCase: false });
           // A `for (;;)` is left by a break at the end of its body, so code after it stays reachable.
           if (s.kind === 'forever') s.body.push({ k: 'if', c: { kind: 0, a: nextCond++ % 6, b: 0 }, then: [{ k: 'break' }], braces: false, synth: true });
           return s;
+        case 'rangefor':
+          s.body = fix(s.body, { ...ctx, loop: true, breakable: true, noLabels: true, inCase: false });
+          return s;
+        case 'try':
+          s.body = fix(s.body, { ...ctx, noLabels: true, inCase: false });
+          s.handlers.forEach((h, j) => {
+            if (h.form === CATCHES.length - 1 && j < s.handlers.length - 1) h.form = 0;
+            h.body = fix(h.body, { ...ctx, noLabels: true, handler: true, inCase: false });
+          });
+          return s;
+        case 'lambda': {
+          s.name = `f${++lambdas}`;
+          if (ctx.inCase) s.form = UNNAMED_LAMBDA;
+          const kind = s.ret ? 'obj' : 'void';
+          s.body = fix(s.body, { loop: false, breakable: false, inPp: false, noLabels: true, lambda: kind });
+          if (s.ret) s.body.push({ k: 'return', s: null, form: 0, spell: 0, synth: true });
+          return s;
+        }
         case 'switch': {
           let sawDefault = false;
           let value = 0;
@@ -244,7 +374,7 @@ export function resolve(raw: Stmt[]): Program {
               c.isDefault = false;
               c.value = value++;
             }
-            c.body = fix(c.body, { ...ctx, breakable: true });
+            c.body = fix(c.body, { ...ctx, breakable: true, inCase: true });
             if (c.brk) c.body.push({ k: 'break', synth: true });
           }
           return s;
@@ -263,21 +393,24 @@ export function resolve(raw: Stmt[]): Program {
     });
   const fixed = fix(body, { loop: false, breakable: false, inPp: false });
   let usesDone = false;
+  let gotos = false;
   const bindGotos = (list: Stmt[]) =>
     walk(list, (s) => {
       if (s.k !== 'goto') return;
+      gotos = true;
       const i = s.target % (labels.length + 1);
       s.name = i < labels.length ? labels[i] : 'done';
       if (i >= labels.length) usesDone = true;
     });
   bindGotos(fixed);
+  if (gotos) walk(fixed, (s) => s.k === 'lambda' && (s.form = UNNAMED_LAMBDA));
   if (usesDone) fixed.push({ k: 'label', name: 'done', synth: true });
   fixed.push({ k: 'return', s: null, form: 0, spell: 0, synth: true });
   let id = 0;
   walk(fixed, (s) => {
     s.id = id++;
   });
-  return { body: fixed };
+  return mode === 'c' ? { body: fixed } : { body: fixed, mode, wrap: wrap ?? 0 };
 }
 
 /** The statement lists directly inside a statement. */
@@ -289,9 +422,13 @@ export function childLists(s: Stmt): Stmt[][] {
       return s.cases.map((c) => c.body);
     case 'loop':
     case 'block':
+    case 'rangefor':
+    case 'lambda':
       return [s.body];
     case 'pp':
       return [...s.branches.map((b) => b.body), ...(s.else ? [s.else] : [])];
+    case 'try':
+      return [s.body, ...s.handlers.map((h) => h.body)];
     default:
       return [];
   }
@@ -310,8 +447,8 @@ export function walk(list: Stmt[], f: (s: Stmt) => void): void {
 // ---------------------------------------------------------------------------
 
 const SPELLINGS: string[][] = [
-  ['Py_None', '(PyObject *)Py_None', '&_Py_NoneStruct', '_PyObject_CAST(Py_None)'],
-  ['Py_True', '(PyObject *)Py_True', '((PyObject *)&_Py_TrueStruct)', '_PyObject_CAST(Py_True)'],
+  ['Py_None', '(PyObject *)Py_None', '&_Py_NoneStruct', '_PyObject_CAST(Py_None)', 'static_cast<PyObject *>(Py_None)', 'reinterpret_cast<PyObject *>(&_Py_NoneStruct)'],
+  ['Py_True', '(PyObject *)Py_True', '((PyObject *)&_Py_TrueStruct)', '_PyObject_CAST(Py_True)', 'static_cast<PyObject *>(Py_True)', 'reinterpret_cast<PyObject *>(&_Py_TrueStruct)'],
 ];
 const INCREFS = ['Py_INCREF', 'Py_XINCREF', 'Py_IncRef'];
 const DECREFS = ['Py_DECREF', 'Py_XDECREF', 'Py_DecRef'];
@@ -354,7 +491,7 @@ function ppDirective(b: PpBranch, first: boolean): string {
 
 /** A statement that can be an unbraced body. */
 function isSimple(s: Stmt): boolean {
-  return ['incref', 'decref', 'steal', 'return', 'noreturn', 'neutral', 'break', 'continue', 'goto'].includes(s.k);
+  return ['incref', 'decref', 'steal', 'return', 'noreturn', 'neutral', 'break', 'continue', 'goto', 'throw', 'vreturn'].includes(s.k);
 }
 
 /** The rendered function and the 1-based line of each statement (by id). */
@@ -363,13 +500,24 @@ export interface Rendered {
   lineOf: Map<number, number>;
 }
 
-/** Renders a program as a complete C file: the function `f` and a PyMethodDef table registering it. */
+/** The lines of a lambda's head: a named local or an expression statement; `-> PyObject *` when it returns an object. */
+function lambdaHead(s: Stmt & { k: 'lambda' }): string {
+  const sig = s.ret ? (s.form === 1 ? '() noexcept -> PyObject *' : '() -> PyObject *') : s.form === 1 ? '' : '()';
+  const lambda = `[&]${sig} {`;
+  return s.form === UNNAMED_LAMBDA ? `(void)${lambda}` : `auto ${s.name} = ${lambda}`;
+}
+
+/** Renders a program as a complete C (or C++) file: the function `f` and a PyMethodDef table registering it. */
 export function render(p: Program): Rendered {
+  const cpp = p.mode === 'cpp';
+  const wrap = cpp ? WRAPS[p.wrap ?? 0] : '';
   const lines: string[] = [
     '#include <Python.h>',
+    ...(cpp ? ['#include <stdexcept>', '#include <vector>'] : []),
     '',
     'int more(PyObject *args, int k);',
     '',
+    ...(wrap ? [`${wrap} {`] : []),
     'static PyObject *',
     'f(PyObject *self, PyObject *args)',
     '{',
@@ -378,6 +526,7 @@ export function render(p: Program): Rendered {
     '    int c0 = more(args, 0), c1 = more(args, 1), c2 = more(args, 2);',
     '    int c3 = more(args, 3), c4 = more(args, 4), c5 = more(args, 5);',
     '    Py_ssize_t i = 0;',
+    ...(cpp ? ['    std::vector<PyObject *> items;', '    std::vector<int> v{1, 2, 3};'] : []),
     '',
   ];
   const lineOf = new Map<number, number>();
@@ -411,7 +560,7 @@ export function render(p: Program): Rendered {
         return emit(ind, STEALS[s.form % 4].replace('%', arg) + ';', s);
       }
       case 'return':
-        if (s.s === null) return emit(ind, 'return NULL;', s);
+        if (s.s === null) return emit(ind, cpp && s.spell === 0 ? 'return nullptr;' : 'return NULL;', s);
         if (s.form === 1) return emit(ind, `return Py_NewRef(${sing(s.s, s.spell)});`, s);
         if (s.form === 2) return emit(ind, RETURN_MACROS[s.s], s);
         return emit(ind, `return ${sing(s.s, s.spell)};`, s);
@@ -507,9 +656,35 @@ export function render(p: Program): Rendered {
         list(s.body, ind + '    ');
         emit(ind, '}');
         return;
+      case 'vreturn':
+        return emit(ind, 'return;', s);
+      case 'throw':
+        return emit(ind, THROWS[s.form % THROWS.length], s);
+      case 'rangefor':
+        body(s.body, ind, s.braces, RANGE_FORS[s.form % RANGE_FORS.length], s);
+        return;
+      case 'try':
+        emit(ind, 'try {', s);
+        list(s.body, ind + '    ');
+        for (const h of s.handlers) {
+          emit(ind, `} ${CATCHES[h.form % CATCHES.length]} {`);
+          list(h.body, ind + '    ');
+        }
+        emit(ind, '}');
+        return;
+      case 'lambda':
+        emit(ind, lambdaHead(s), s);
+        list(s.body, ind + '    ');
+        emit(ind, '};');
+        return;
     }
   };
   list(p.body, '    ');
+  if (cpp) {
+    const name = wrap === 'namespace oracle' ? 'oracle::f' : 'f';
+    lines.push('}', ...(wrap ? ['}'] : []), '', 'static PyMethodDef methods[] = {', `    {"f", (PyCFunction)${name}, METH_VARARGS, nullptr},`, '    {nullptr, nullptr, 0, nullptr}', '};', '');
+    return { source: lines.join('\n'), lineOf };
+  }
   lines.push(
     '}',
     '',
@@ -608,7 +783,7 @@ function refineModel(m: Model, holds: boolean, f: Map<string, string>, followed:
 }
 
 /** A point between statements: before `list[i]` (i === length: the list is done), a loop's condition, or the function's end. */
-type Point = { list: Stmt[]; i: number } | { head: Stmt & { k: 'loop' } } | { end: true };
+type Point = { list: Stmt[]; i: number } | { head: Stmt & { k: 'loop' | 'rangefor' } } | { tryEnd: Stmt & { k: 'try' } } | { end: true };
 
 /** A verdict: a statement (by id) that some path reaches without owning the singleton. */
 export interface Expected {
@@ -627,14 +802,36 @@ export interface Expected {
  * bounded) is exactly the set of states of all paths.
  */
 export function oracle(p: Program): Expected[] {
+  const flagged = new Map<string, Expected>();
+  const flag = (rule: OracleRule, s: Stmt | number) => {
+    const id = typeof s === 'number' ? s : s.id!;
+    flagged.set(`${rule}:${id}`, { rule, id });
+  };
+  explore(p.body, { returns: true, shared: false }, flag);
+  // C++: a lambda is a function of its own; what it captures (`[&]`) a call may change.
+  walk(p.body, (s) => {
+    if (s.k === 'lambda') explore(s.body, { returns: s.ret, shared: true }, flag);
+  });
+  return [...flagged.values()];
+}
+
+/**
+ * Explores the paths of one function body, reporting through `flag`. `returns`: the
+ * function returns an object (its returns of singletons are judged). `shared`: the
+ * conditions' variables are not the function's locals (a lambda's captures), so what a
+ * path knows of them is forgotten at every call (not at reference-count operations).
+ */
+function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag: (rule: OracleRule, s: Stmt | number) => void): void {
   const listAfter = new Map<Stmt[], Point>();
   const posOf = new Map<Stmt, { list: Stmt[]; i: number }>();
   const breakTo = new Map<Stmt, Point>();
   const continueTo = new Map<Stmt, Point>();
   const labelAt = new Map<string, Point>();
   const listId = new Map<Stmt[], number>();
+  /** C++: the `try` whose handlers a throw reaches (none: the throw leaves the function). */
+  const throwTo = new Map<Stmt, Stmt & { k: 'try' }>();
 
-  const structure = (list: Stmt[], after: Point, brk: Point | undefined, cont: Point | undefined) => {
+  const structure = (list: Stmt[], after: Point, brk: Point | undefined, cont: Point | undefined, tryAt?: Stmt & { k: 'try' }) => {
     listAfter.set(list, after);
     listId.set(list, listId.size);
     list.forEach((s, i) => {
@@ -642,25 +839,35 @@ export function oracle(p: Program): Expected[] {
       const next: Point = { list, i: i + 1 };
       switch (s.k) {
         case 'if':
-          structure(s.then, next, brk, cont);
-          if (s.else) structure(s.else, next, brk, cont);
+          structure(s.then, next, brk, cont, tryAt);
+          if (s.else) structure(s.else, next, brk, cont, tryAt);
           break;
         case 'block':
-          structure(s.body, next, brk, cont);
+          structure(s.body, next, brk, cont, tryAt);
           break;
         case 'pp':
-          for (const b of s.branches) structure(b.body, next, brk, cont);
-          if (s.else) structure(s.else, next, brk, cont);
+          for (const b of s.branches) structure(b.body, next, brk, cont, tryAt);
+          if (s.else) structure(s.else, next, brk, cont, tryAt);
           break;
         case 'loop':
-          structure(s.body, { head: s }, next, { head: s });
+        case 'rangefor':
+          structure(s.body, { head: s }, next, { head: s }, tryAt);
           break;
         case 'switch':
           s.cases.forEach((c, j) => {
             // Fall-through: the end of a case body runs into the next case's body.
             const fall: Point = j + 1 < s.cases.length ? { list: s.cases[j + 1].body, i: 0 } : next;
-            structure(c.body, fall, next, cont);
+            structure(c.body, fall, next, cont, tryAt);
           });
+          break;
+        case 'try':
+          // The end of the body goes on after the statement, and to the handlers (as does its start).
+          structure(s.body, { tryEnd: s }, brk, cont, s);
+          // A throw in a handler goes to the enclosing try.
+          for (const h of s.handlers) structure(h.body, next, brk, cont, tryAt);
+          break;
+        case 'throw':
+          if (tryAt) throwTo.set(s, tryAt);
           break;
         case 'break':
           if (!brk) throw new Error('break outside a loop or switch');
@@ -676,13 +883,8 @@ export function oracle(p: Program): Expected[] {
       }
     });
   };
-  structure(p.body, { end: true }, undefined, undefined);
+  structure(body, { end: true }, undefined, undefined);
 
-  const flagged = new Map<string, Expected>();
-  const flag = (rule: OracleRule, s: Stmt | number) => {
-    const id = typeof s === 'number' ? s : s.id!;
-    flagged.set(`${rule}:${id}`, { rule, id });
-  };
   const inc = (st: PState, s: Sing): PState => ({ ...st, o: st.o.map((v, k) => (k === s ? Math.min(MAX_OWNED, v + 1) : v)) });
   const dec = (st: PState, s: Sing): PState => ({ ...st, o: st.o.map((v, k) => (k === s ? Math.max(0, v - 1) : v)) });
   /** A path leaves the function (or releases the singleton) with these steals unrepaid. */
@@ -705,18 +907,26 @@ export function oracle(p: Program): Expected[] {
         countConds(s.then, loop);
         if (s.else) countConds(s.else, loop);
       } else if (s.k === 'block') countConds(s.body, loop);
-      else if (s.k === 'loop') countConds(s.body, true);
+      else if (s.k === 'loop' || s.k === 'rangefor') countConds(s.body, true);
       else if (s.k === 'switch') for (const c of s.cases) countConds(c.body, loop);
+      else if (s.k === 'try') {
+        countConds(s.body, loop);
+        for (const h of s.handlers) countConds(h.body, loop);
+      }
       else if (s.k === 'pp') {
         for (const b of s.branches) if (b.cond !== 'zero') countConds(b.body, loop);
         if (s.else) countConds(s.else, loop);
       }
     }
   };
-  countConds(p.body, false);
+  countConds(body, false);
   const followed = new Set([...tested].filter(([, n]) => n >= 2).map(([a]) => a));
+  /** After a call: in a lambda, what the path knew of the captured variables is forgotten. */
+  const called = (st: PState): PState => (opts.shared && st.f.size ? { ...st, f: new Map() } : st);
   /** The state along a condition's edge, or nothing when what the path knows contradicts it. */
-  const along = (c: Cond, holds: boolean, st: PState): PState[] => {
+  const along = (c: Cond, holds: boolean, st0: PState): PState[] => {
+    // `more(args, k)` is a call, made before the branch.
+    const st = c.kind === 4 ? called(st0) : st0;
     const m = model(c);
     const v = evalModel(m, st.f);
     if (v !== undefined && v !== holds) return [];
@@ -732,6 +942,11 @@ export function oracle(p: Program): Expected[] {
       const loop = pt.head;
       const enter: Point = { list: loop.body, i: 0 };
       const leave = afterStmt(loop);
+      // A range-for runs its body zero or more times.
+      if (loop.k === 'rangefor') return [
+        [enter, st],
+        [leave, st],
+      ];
       if (loop.kind === 'forever') return [[enter, st]];
       if (loop.kind === 'once') return [[leave, st]];
       // `for (i = 0; i < cN; i++)`: the test's atom mentions i, which every iteration writes.
@@ -740,6 +955,11 @@ export function oracle(p: Program): Expected[] {
         [leave, st],
       ];
       return [...along(loop.c, true, st).map((x) => [enter, x] as [Point, PState]), ...along(loop.c, false, st).map((x) => [leave, x] as [Point, PState])];
+    }
+    if ('tryEnd' in pt) {
+      // The end of a try block: on after the statement, or to a handler.
+      const t = pt.tryEnd;
+      return [[afterStmt(t), st], ...t.handlers.map((h) => [{ list: h.body, i: 0 }, st] as [Point, PState])];
     }
     const { list, i } = pt;
     if (i >= list.length) return [[listAfter.get(list)!, st]];
@@ -763,20 +983,37 @@ export function oracle(p: Program): Expected[] {
         return [[next, dec(st, s.s)]];
       case 'steal': {
         const before = s.newref ? inc(st, s.s) : st;
-        if (before.o[s.s] > 0) return [[next, dec(before, s.s)]];
+        if (before.o[s.s] > 0) return [[next, called(dec(before, s.s))]];
         // Open debts are a multiset, kept in source order (the tool's order too).
         const d = [...before.d, [s.id!, s.s] as [number, Sing]].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-        return [[next, before.d.length < MAX_DEBTS ? { ...before, d } : before]];
+        return [[next, called(before.d.length < MAX_DEBTS ? { ...before, d } : before)]];
       }
       case 'return':
-        if (s.s !== null && s.form === 0 && st.o[s.s] === 0) flag('borrowed-singleton-return', s);
+        if (opts.returns && s.s !== null && s.form === 0 && st.o[s.s] === 0) flag('borrowed-singleton-return', s);
+        flagDebts(st);
+        return [];
+      case 'vreturn':
         flagDebts(st);
         return [];
       case 'noreturn':
         return [];
       case 'neutral':
+        // `PyErr_Clear();` and `(void)PyObject_Length(args);` are calls; `i++;` is not.
+        return [[next, s.form % 3 === 1 ? st : called(st)]];
       case 'label':
+      case 'lambda':
         return [[next, st]];
+      case 'throw': {
+        // To the handlers of the innermost enclosing try; outside any, the path leaves the function without a return.
+        const t = throwTo.get(s);
+        const after = s.form % THROWS.length < 2 ? called(st) : st;
+        return t ? t.handlers.map((h) => [{ list: h.body, i: 0 }, after] as [Point, PState]) : [];
+      }
+      case 'rangefor':
+        return [[{ head: s }, st]];
+      case 'try':
+        // A handler is reached from the start of the try block (any call in it may throw).
+        return [[{ list: s.body, i: 0 }, st], ...s.handlers.map((h) => [{ list: h.body, i: 0 }, st] as [Point, PState])];
       case 'goto':
         return [[labelAt.get(s.name!)!, st]];
       case 'break':
@@ -793,6 +1030,7 @@ export function oracle(p: Program): Expected[] {
       case 'switch': {
         const m = model(s.c);
         const out: Array<[Point, PState]> = [];
+        if (s.c.kind === 4) st = called(st);
         for (const c of s.cases) {
           if (c.value === 'default' || m.k !== 'atom' || s.c.kind !== 0) {
             out.push([{ list: c.body, i: 0 }, st]);
@@ -819,10 +1057,10 @@ export function oracle(p: Program): Expected[] {
   };
 
   const keyOf = (pt: Point, st: PState) =>
-    ('end' in pt ? 'end' : 'head' in pt ? `h${pt.head.id}` : `${listId.get(pt.list)}:${pt.i}`) +
+    ('end' in pt ? 'end' : 'head' in pt ? `h${pt.head.id}` : 'tryEnd' in pt ? `t${pt.tryEnd.id}` : `${listId.get(pt.list)}:${pt.i}`) +
     `|${st.o.join(',')}|${st.d.map(([id, s]) => `${id}:${s}`).join(',')}|${[...st.f].sort().join(',')}`;
   const seen = new Set<string>();
-  const work: Array<[Point, PState]> = [[{ list: p.body, i: 0 }, { o: [0, 0], d: [], f: new Map() }]];
+  const work: Array<[Point, PState]> = [[{ list: body, i: 0 }, { o: [0, 0], d: [], f: new Map() }]];
   while (work.length) {
     const [pt, st] = work.pop()!;
     const k = keyOf(pt, st);
@@ -830,7 +1068,6 @@ export function oracle(p: Program): Expected[] {
     seen.add(k);
     for (const n of step(pt, st)) work.push(n);
   }
-  return [...flagged.values()];
 }
 
 // ---------------------------------------------------------------------------
@@ -853,8 +1090,9 @@ export interface CheckResult {
 /** Renders `p`, runs the oracle and the tool (only the three rules), and compares the sets of (line, rule). */
 export async function checkProgram(p: Program): Promise<CheckResult> {
   const { source, lineOf } = render(p);
+  const cpp = p.mode === 'cpp';
   const parser = await loadParser();
-  const tree = parser.parse(source);
+  const tree = parser.for(cpp ? 'cpp' : 'c').parse(source);
   const parseError = tree.rootNode.hasError;
   tree.delete();
   const expected = oracle(p)
@@ -864,7 +1102,8 @@ export async function checkProgram(p: Program): Promise<CheckResult> {
   walk(p.body, (s) => {
     if (s.k === 'decref' || s.k === 'steal' || (s.k === 'return' && s.s !== null)) checks++;
   });
-  const findings = await analyseFixture('oracle.c', source, { rules: [...ORACLE_RULES], options: defaultOptions() });
+  // The extension says which language the tool parses.
+  const findings = await analyseFixture(cpp ? 'oracle.cpp' : 'oracle.c', source, { rules: [...ORACLE_RULES], options: defaultOptions() });
   const lines = new LineIndex(source);
   const actual = [...new Set(findings.filter((f) => (ORACLE_RULES as readonly string[]).includes(f.rule)).map((f) => `${lines.position(f.start).line + 1}:${f.rule}`))].sort();
   const agree = !parseError && expected.length === actual.length && expected.every((e, i) => e === actual[i]);
@@ -918,6 +1157,15 @@ function smallerStmt(s: Stmt): Stmt[] {
       break;
     case 'loop':
     case 'block':
+    case 'rangefor':
+    case 'lambda':
+      for (const v of smaller(s.body)) out.push({ ...c(), body: v } as Stmt);
+      break;
+    case 'try':
+      s.handlers.forEach((h, j) => {
+        if (s.handlers.length > 1) out.push({ ...c(), handlers: s.handlers.filter((_, k) => k !== j) } as Stmt);
+        for (const v of smaller(h.body)) out.push({ ...c(), handlers: s.handlers.map((x, k) => (k === j ? { ...x, body: v } : x)) } as Stmt);
+      });
       for (const v of smaller(s.body)) out.push({ ...c(), body: v } as Stmt);
       break;
     case 'switch':
@@ -945,7 +1193,7 @@ export async function minimize(p: Program, fails: (q: Program) => Promise<boolea
   for (let progress = true; progress; ) {
     progress = false;
     for (const body of smaller(cur.body)) {
-      const q = resolve(clone(body));
+      const q = resolve(clone(body), cur.mode, cur.wrap);
       if (await fails(q)) {
         cur = q;
         progress = true;
