@@ -4,7 +4,7 @@
  * How much of the C++ code of the real-world set the engine can analyse. For every file
  * the real-world scan includes (the same include/exclude globs and pyproject.toml as the
  * CLI) that `dialectOf` classifies as C++ (C++ extensions, and `.h`/`.inc` files whose
- * text is C++), it parses `blankStatementMacros(text)` with the C++ parser, finds the
+ * text is C++), it parses `blankStatementMacros(text, 'cpp')` with the C++ parser, finds the
  * functions with `findFunctions` and counts:
  *
  * - functions;
@@ -359,7 +359,7 @@ async function main(): Promise<void> {
       const rel = path.relative(dir, job.abs).split(path.sep).join('/');
       cppFiles.push(rel);
       counts.files++;
-      const tree = cpp.parse(blankStatementMacros(text));
+      const tree = cpp.parse(blankStatementMacros(text, 'cpp'));
       let variantTrees: Array<ReturnType<typeof cpp.parse>> | undefined;
       try {
         const functions = findFunctions(tree.rootNode, text);
@@ -367,7 +367,7 @@ async function main(): Promise<void> {
         const skippedAt = new Map(outcome.skippedFunctions.map((s) => [s.start, s]));
         for (const s of outcome.skippedFunctions) skippedList.push({ project: project.name, file: rel, fn: s.name, reason: s.reason });
         const recoveredIn = (fn: FunctionInfo) => {
-          variantTrees ??= conditionalVariants(blankStatementMacros(text)).map((v) => cpp.parse(v));
+          variantTrees ??= conditionalVariants(blankStatementMacros(text, 'cpp')).map((v) => cpp.parse(v));
           return variantTrees.some((t) => findFunctions(t.rootNode, text).some((g) => g.node.startIndex === fn.node.startIndex && g.node.endIndex === fn.node.endIndex && !g.body.hasError));
         };
         for (const fn of functions) {
@@ -405,7 +405,7 @@ async function main(): Promise<void> {
             counts.api++;
             counts.apiWithErrors++;
           }
-          variantTrees ??= conditionalVariants(blankStatementMacros(text)).map((v) => cpp.parse(v));
+          variantTrees ??= conditionalVariants(blankStatementMacros(text, 'cpp')).map((v) => cpp.parse(v));
           const recovered = variantTrees.some((t) => findFunctions(t.rootNode, text).some((g) => g.node.startIndex <= l.open && l.open < g.node.endIndex && !g.body.hasError));
           if (recovered) counts.recovered++;
           // From the line before the name: the return type may hold the error.

@@ -7,7 +7,7 @@ import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from '
 import { analyseOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
-import { blankedMacroNames, blankStatementMacros, conditionalVariants, quotedIncludes } from './preprocess';
+import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
 import { resolveReturnFinding } from './rules/borrowed-singleton-return';
 import { RULES, RULES_BY_ID } from './rules/index';
 import type { FunctionContext, PendingFinding, Rule } from './rules/rule';
@@ -35,7 +35,7 @@ export interface AnalyzeRequest {
   /** Time bound of one function's analysis, in ms. */
   functionBudgetMs?: number;
   /**
-   * A parse of `blankStatementMacros(text)` made by the caller (the editor parses
+   * A parse of `blankStatementMacros(text, dialect)` made by the caller (the editor parses
    * incrementally); the caller keeps ownership of it.
    */
   tree?: SyntaxTree;
@@ -192,11 +192,11 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     const expander = new MacroExpander(parser, macroMap);
     const trees: SyntaxTree[] = [];
     try {
-      const tree = req.tree ?? parser.parse(blankStatementMacros(text));
+      const tree = req.tree ?? parser.parse(blankStatementMacros(text, dialect));
       if (!req.tree) trees.push(tree);
       const functions = findFunctions(tree.rootNode, text);
       result.stats.functions = functions.length;
-      const contextKey = req.cache ? cacheContext(req, rules, targets, macroMap) : '';
+      const contextKey = req.cache ? cacheContext(req, dialect, rules, targets, macroMap) : '';
       for (const fn of functions) {
         if (!req.cache) {
           analyseFunction(fn, 0, undefined);
@@ -225,7 +225,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       if (regions.length) {
         // Parse only the regions (offsets shifted back by the context's offset): a blanked
         // whole file still costs a full lexing pass.
-        const variants = conditionalVariants(blankStatementMacros(text));
+        const variants = conditionalVariants(blankStatementMacros(text, dialect));
         for (const variant of variants) {
           result.stats.variants++;
           for (const [start, end] of regions) {
@@ -332,9 +332,10 @@ function sameLines(a: string, b: string, start: number, end: number): boolean {
   return a.slice(from, to) === b.slice(from, to);
 }
 
-function cacheContext(req: AnalyzeRequest, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
+function cacheContext(req: AnalyzeRequest, dialect: Dialect, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
-  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), [...noArgsMethods(req.text)], macroAssignedNames(req.text)]) + macroPart;
+  const cxx = dialect === 'cpp' ? cxxRewrittenMacros(req.text) : [];
+  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), dialect, cxx, [...noArgsMethods(req.text)], macroAssignedNames(req.text)]) + macroPart;
 }
 
 const OWN_SINGLETON = new RegExp(

@@ -73,7 +73,17 @@ interface Pending {
  * C API (whose functions and macros never throw), or uses `new`.
  */
 function mayThrow(n: SyntaxNode): boolean {
-  return /\b(?!_?Py|sizeof\b|return\b)[A-Za-z_]\w*\s*\(|\bnew\b/.test(n.text);
+  const MAY_THROW = /\b(?!_?Py|sizeof\b|return\b)[A-Za-z_]\w*\s*\(|\bnew\b/;
+  let text = n.text;
+  if (!MAY_THROW.test(text)) return false;
+  // A lambda's body runs when it is called, not where it is written.
+  if (text.includes('[')) {
+    const bodies = n.descendantsOfType('lambda_expression').flatMap((l) => l?.childForFieldName('body') ?? []).sort((a, b) => a.startIndex - b.startIndex);
+    // The outermost bodies only (an inner one is inside an outer one's range), cut from the last.
+    const outer = bodies.filter((b, i) => !bodies.slice(0, i).some((o) => o.startIndex <= b.startIndex && b.endIndex <= o.endIndex));
+    for (const b of outer.reverse()) text = text.slice(0, b.startIndex - n.startIndex) + text.slice(b.endIndex - n.startIndex);
+  }
+  return MAY_THROW.test(text);
 }
 
 /** Thrown when a body is too deeply nested to walk. */

@@ -57,8 +57,8 @@ export class DocumentSession {
 
   /** Analyses `req.text`, reusing the previous tree (incremental) or parsing afresh. */
   analyze(req: Omit<AnalyzeRequest, 'tree' | 'cache'>, mode: ParseMode): FileAnalysis {
-    const blanked = blankStatementMacros(req.text);
     const dialect = req.dialect ?? dialectOf(req.path, req.text, req.options.cppFiles);
+    const blanked = blankStatementMacros(req.text, dialect);
     const parser = this.parser.for(dialect);
     let tree: SyntaxTree;
     // A header whose text starts to look like C++ (or stops) is parsed afresh in the other dialect.

@@ -252,11 +252,11 @@ function writesOf(ast: SyntaxNode): Writes {
 }
 
 const IDENTIFIER = /[A-Za-z_]\w*/g;
-const LOOPS = new Set(['for_statement', 'while_statement', 'do_statement']);
+const LOOPS = new Set(['for_statement', 'while_statement', 'do_statement', 'for_range_loop']);
 
 /** Whether a node is inside a loop of its function (a loop's own condition included). */
 function inLoop(n: SyntaxNode): boolean {
-  for (let p = n.parent; p && p.type !== 'function_definition'; p = p.parent) if (LOOPS.has(p.type)) return true;
+  for (let p = n.parent; p && p.type !== 'function_definition' && p.type !== 'lambda_expression'; p = p.parent) if (LOOPS.has(p.type)) return true;
   return false;
 }
 

@@ -54,6 +54,9 @@ export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
         if (info) out.push(inTemplate ? { ...info, inTemplate } : info);
       } else if (CONTAINERS.has(k.type)) {
         stack.push([k, inTemplate || k.type === 'template_declaration']);
+      } else if ((k.type === 'field_declaration' || k.type === 'declaration') && /^(?:class|struct|union)_specifier$/.test(k.childForFieldName('type')?.type ?? '')) {
+        // A class defined in a class body, or with a variable (`struct S { ... } s;`): its members are functions too.
+        stack.push([k.childForFieldName('type')!, inTemplate]);
       }
     }
   }
@@ -122,7 +125,7 @@ function declaredNameOf(d: SyntaxNode | null): SyntaxNode | null {
 /** The simple name a function declarator declares: `f`, a member `m` (in a class body), `Type::m` (its last part). */
 function functionNameNode(n: SyntaxNode | null): SyntaxNode | null {
   if (!n) return null;
-  if (n.type === 'identifier' || n.type === 'field_identifier') return n;
+  if (n.type === 'identifier' || n.type === 'field_identifier' || n.type === 'destructor_name') return n;
   if (n.type === 'qualified_identifier') return functionNameNode(n.childForFieldName('name'));
   return null;
 }

@@ -54,9 +54,9 @@ export function defineDirectives(text: string): string[] {
  * of their own (`GET_GIL Py_INCREF(x);`), they would make the parser read the next
  * statement as a declaration.
  */
-export function blankStatementMacros(text: string): string {
+export function blankStatementMacros(text: string, dialect: 'c' | 'cpp' = 'c'): string {
   let out = text.includes('THREADS') ? text.replace(THREAD_MACROS, (m) => ' '.repeat(m.length)) : text;
-  if (out.includes('catch')) out = blankCatchMacros(out);
+  if (dialect === 'cpp') out = cxxMacros(out);
   const names = blankedMacroNames(text);
   if (!names.length) return out;
   const use = new RegExp(`\\b(?:${names.join('|')})\\b(?![ \\t]*\\()`, 'g');
@@ -67,6 +67,62 @@ export function blankStatementMacros(text: string): string {
     return /^[ \t]*#/.test(out.slice(lineStart, offset + 1)) ? m : ';' + ' '.repeat(m.length - 1);
   });
   return out;
+}
+
+/**
+ * What the C++ grammar cannot read around macros, rewritten in place (offsets kept):
+ * a `catch` clause written as a macro after a `try` block; an object-like macro that opens
+ * or closes a block (`#define BEGIN_LOOP for (...) {`, its use becomes `{`); an all-caps
+ * specifier macro before a declaration's type (`NPY_NO_EXPORT PyObject *`), blanked.
+ */
+function cxxMacros(text: string): string {
+  let out = text.includes('catch') ? blankCatchMacros(text) : text;
+  out = blockMacros(out);
+  if (/^[ \t]*[A-Z][A-Z0-9_]{2,}[ \t]+[A-Za-z_]/m.test(out)) {
+    // A macro of this file whose body is a statement or an expression is not a specifier.
+    const statements = new Set(defineDirectives(text).flatMap((d) => /^[ \t]*#[ \t]*define[ \t]+(\w+)(?![\w(])(.*[;{}=].*)?/s.exec(d)?.[2] ? [/define[ \t]+(\w+)/.exec(d)![1]] : []));
+    out = out.replace(SPECIFIER_MACRO, (m, name: string) => (KEEP_SPECIFIERS.has(name) || statements.has(name) ? m : m.slice(0, m.length - name.length) + ' '.repeat(name.length)));
+  }
+  return out;
+}
+
+/** An all-caps word at the start of a line (or after `extern "C"`), then a type, an optional `*`, and a name followed by `(`: an export or visibility macro. */
+const SPECIFIER_MACRO = /^[ \t]*(?:extern[ \t]+"C"[ \t]+)?\b([A-Z][A-Z0-9_]{2,})(?=[ \t]+(?:(?:static|inline|const|extern)[ \t]+)*[A-Za-z_][\w:]*\b(?:<[^<>;{}()]*>)?(?:[ \t]*[*&]+[ \t]*|[ \t]+|[ \t]*\r?\n[ \t]*[*&]*)(?:\r?\n[ \t]*)?[A-Za-z_][\w:]*[ \t]*\()/gm;
+/** Words that are types or keywords-like in real code, not specifiers: never blanked. */
+const KEEP_SPECIFIERS = new Set(['BOOL', 'DWORD', 'HRESULT', 'HANDLE', 'LONG', 'ULONG', 'UINT', 'INT', 'VOID', 'WORD', 'BYTE', 'LPCWSTR', 'LPWSTR', 'LPSTR', 'LPCSTR', 'FILE', 'SIZE_T']);
+
+/** The macros whose uses `cxxMacros` rewrites: block openers, closers and catch clauses (a function's parse depends on them). */
+export function cxxRewrittenMacros(text: string): string[] {
+  const { open, close } = blockMacroNames(text);
+  return [...open.map((n) => `{${n}`), ...close.map((n) => `}${n}`), ...[...text.matchAll(CATCH_DEFINE)].map((m) => `catch ${m[1]}`)];
+}
+
+function blockMacroNames(text: string): { open: string[]; close: string[] } {
+  const open: string[] = [];
+  const close: string[] = [];
+  for (const d of defineDirectives(text)) {
+    const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(?![\w(])([\s\S]*)$/.exec(d);
+    if (!m) continue;
+    const body = m[2].replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '');
+    const balance = (body.match(/\{/g)?.length ?? 0) - (body.match(/\}/g)?.length ?? 0);
+    if (balance === 1) open.push(m[1]);
+    else if (balance === -1) close.push(m[1]);
+  }
+  return { open, close };
+}
+
+/** Object-like macros whose body has more `{` than `}` (opens a block) or more `}` than `{` (closes one). */
+function blockMacros(text: string): string {
+  if (!text.includes('define')) return text;
+  const { open, close } = blockMacroNames(text);
+  if (!open.length && !close.length) return text;
+  const use = new RegExp(`\\b(${[...open, ...close].join('|')})\\b(?![ \\t]*\\()`, 'g');
+  const opens = new Set(open);
+  return text.replace(use, (m, name: string, offset: number) => {
+    const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+    if (/^[ \t]*#/.test(text.slice(lineStart, offset + 1))) return m;
+    return (opens.has(name) ? '{' : '}') + ' '.repeat(m.length - 1);
+  });
 }
 
 /** Function-like macros whose body is a C++ `catch` clause (`#define CATCH_ALL(x) catch (...) {...}`). */
@@ -81,6 +137,7 @@ function blankCatchMacros(text: string): string {
   const names = [...text.matchAll(CATCH_DEFINE)].map((m) => m[1]);
   if (!names.length) return text;
   const chars = text.split('');
+  const code = codeOnly(text);
   const use = new RegExp(`\\}\\s*(${names.join('|')})\\s*\\(`, 'g');
   for (const m of text.matchAll(use)) {
     const close = m.index!;
@@ -95,7 +152,7 @@ function blankCatchMacros(text: string): string {
         break;
       }
     }
-    const open = matchingOpenBrace(text, close);
+    const open = matchingOpenBrace(code, close);
     if (end < 0 || open < 0) continue;
     const before = /\btry\s*$/.exec(text.slice(Math.max(0, open - 40), open));
     if (!before) continue;
@@ -107,23 +164,20 @@ function blankCatchMacros(text: string): string {
   return chars.join('');
 }
 
-/** The `{` that the `}` at `close` closes (strings, characters and comments skipped roughly); -1 if none. */
-function matchingOpenBrace(text: string, close: number): number {
+/** The `{` that the `}` at `close` closes, in a text whose comments and literals are blanked (`codeOnly`); -1 if none. */
+function matchingOpenBrace(code: string, close: number): number {
   let depth = 0;
   for (let i = close; i >= 0; i--) {
-    const c = text[i];
+    const c = code[i];
     if (c === '}') depth++;
     else if (c === '{' && --depth === 0) return i;
-    else if (c === '"' || c === "'") {
-      // Back to the opening quote (not escaped).
-      for (i--; i >= 0 && !(text[i] === c && text[i - 1] !== '\\'); i--);
-    } else if (c === '/' && text[i - 1] === '*') {
-      const start = text.lastIndexOf('/*', i - 2);
-      if (start < 0) return -1;
-      i = start;
-    }
   }
   return -1;
+}
+
+/** `text` with comments, string and character literals replaced by spaces (line breaks kept): offsets unchanged. */
+export function codeOnly(text: string): string {
+  return text.replace(/\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?/g, (m) => m.replace(/[^\r\n]/g, ' '));
 }
 
 interface Branch {

@@ -53,7 +53,7 @@ function smallestAround(nodes: Array<{ id: number; ast?: SyntaxNode }>, offset: 
  * Markdown, or undefined when the name is neither.
  */
 export function describeOwnershipAt(parser: DialectParser, text: string, offset: number): string | undefined {
-  const tree = parser.parse(blankStatementMacros(text));
+  const tree = parser.parse(blankStatementMacros(text, parser.dialect));
   const expander = new MacroExpander(parser, new Map(collectMacros(text).map((d) => [d.name, d])));
   try {
     const leaf = tree.rootNode.descendantForIndex(offset);

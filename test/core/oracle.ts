@@ -830,12 +830,15 @@ function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag
   const listId = new Map<Stmt[], number>();
   /** C++: the `try` whose handlers a throw reaches (none: the throw leaves the function). */
   const throwTo = new Map<Stmt, Stmt & { k: 'try' }>();
+  /** C++: the innermost `try` around a statement (a handler's statements: the enclosing one). */
+  const tryOf = new Map<Stmt, Stmt & { k: 'try' }>();
 
   const structure = (list: Stmt[], after: Point, brk: Point | undefined, cont: Point | undefined, tryAt?: Stmt & { k: 'try' }) => {
     listAfter.set(list, after);
     listId.set(list, listId.size);
     list.forEach((s, i) => {
       posOf.set(s, { list, i });
+      if (tryAt) tryOf.set(s, tryAt);
       const next: Point = { list, i: i + 1 };
       switch (s.k) {
         case 'if':
@@ -861,7 +864,7 @@ function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag
           });
           break;
         case 'try':
-          // The end of the body goes on after the statement, and to the handlers (as does its start).
+          // The end of the body goes on after the statement.
           structure(s.body, { tryEnd: s }, brk, cont, s);
           // A throw in a handler goes to the enclosing try.
           for (const h of s.handlers) structure(h.body, next, brk, cont, tryAt);
@@ -933,7 +936,31 @@ function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag
     return [{ ...st, f: refineModel(m, holds, st.f, followed) }];
   };
 
-  const step = (pt: Point, st: PState): Array<[Point, PState]> => {
+  /**
+   * C++: the handlers of the innermost try around `s`, reached with the state before it when
+   * what `s` evaluates there may throw: a call beyond the C API (`more(...)`, `abort()`,
+   * `exit(1)`, a thrown exception's constructor), as the tool decides from the text.
+   */
+  const mayThrowTo = (s: Stmt, st: PState, atHead = false): Array<[Point, PState]> => {
+    const t = tryOf.get(s);
+    if (!t) return [];
+    const throws =
+      (s.k === 'noreturn' && (s.form % 4 === 1 || s.form % 4 === 2)) ||
+      (s.k === 'throw' && s.form % THROWS.length < 2) ||
+      (s.k === 'if' && s.c.kind === 4) ||
+      (s.k === 'switch' && s.c.kind === 4) ||
+      (s.k === 'loop' && atHead && (s.kind === 'while' || s.kind === 'do') && s.c.kind === 4);
+    return throws ? t.handlers.map((h) => [{ list: h.body, i: 0 }, st] as [Point, PState]) : [];
+  };
+
+  const step = (pt: Point, st: PState): Array<[Point, PState]> => [...mayThrowAt(pt, st), ...stepInner(pt, st)];
+  const mayThrowAt = (pt: Point, st: PState): Array<[Point, PState]> => {
+    if ('head' in pt) return mayThrowTo(pt.head, st, true);
+    if ('end' in pt || 'tryEnd' in pt || pt.i >= pt.list.length) return [];
+    return mayThrowTo(pt.list[pt.i], st);
+  };
+
+  const stepInner = (pt: Point, st: PState): Array<[Point, PState]> => {
     if ('end' in pt) {
       flagDebts(st);
       return [];
@@ -957,9 +984,8 @@ function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag
       return [...along(loop.c, true, st).map((x) => [enter, x] as [Point, PState]), ...along(loop.c, false, st).map((x) => [leave, x] as [Point, PState])];
     }
     if ('tryEnd' in pt) {
-      // The end of a try block: on after the statement, or to a handler.
-      const t = pt.tryEnd;
-      return [[afterStmt(t), st], ...t.handlers.map((h) => [{ list: h.body, i: 0 }, st] as [Point, PState])];
+      // The end of a try block: on after the statement (a handler is reached only by what may throw).
+      return [[afterStmt(pt.tryEnd), st]];
     }
     const { list, i } = pt;
     if (i >= list.length) return [[listAfter.get(list)!, st]];
@@ -1012,8 +1038,7 @@ function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag
       case 'rangefor':
         return [[{ head: s }, st]];
       case 'try':
-        // A handler is reached from the start of the try block (any call in it may throw).
-        return [[{ list: s.body, i: 0 }, st], ...s.handlers.map((h) => [{ list: h.body, i: 0 }, st] as [Point, PState])];
+        return [[{ list: s.body, i: 0 }, st]];
       case 'goto':
         return [[labelAt.get(s.name!)!, st]];
       case 'break':
