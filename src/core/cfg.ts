@@ -105,7 +105,7 @@ class Builder {
   private readonly labels = new Map<string, number>();
   private readonly breaks: Pending[][] = [];
   private readonly continues: number[] = [];
-  /** C++: per enclosing `try`, the paths that reach its `catch` clauses (a `throw`, or the body's start and end). */
+  /** C++: per enclosing `try`, the paths that reach its `catch` clauses (a `throw`, or entering what may throw). */
   private readonly catches: Pending[][] = [];
   private at: Span | undefined;
   private depth = 0;
