@@ -7,7 +7,7 @@ import { fixToFixpoint } from '../core/fix-file';
 import { applyPyproject, readPyproject, type PyprojectConfig } from '../core/config';
 import { DocumentSession, type ParseMode } from '../core/document';
 import { defaultOptions, type Options, type TargetFacts } from '../core/options';
-import { CParser, type ParserLocation } from '../core/parser';
+import { CParser, type Dialect, type ParserLocation } from '../core/parser';
 import { decodeSource, plural } from '../core/text';
 import { projectAsksLimitedApi } from '../node/process-file';
 import { indexFile, ProjectIndex, type FileIndex } from '../core/project-index';
@@ -22,6 +22,8 @@ export interface DocumentResult {
   text: string;
   findings: Finding[];
   skippedFunctions: SkippedFunction[];
+  /** The language the document was parsed as (a `.h` file may be either). */
+  dialect?: Dialect;
 }
 
 /** Settings and project facts that apply to one file. */
@@ -252,7 +254,7 @@ export class Engine implements vscode.Disposable {
     if (r.findings.some((f) => f.contract) && !this.index.has(file)) this.index.set(indexFile(file, text));
     const findings = this.finish(r, file, settings);
     this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${plural(findings.length, 'finding')}, ${plural(session.lastAnalysed, 'function')} re-analysed`, 'verbose');
-    return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions };
+    return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions, dialect: r.dialect };
   }
 
   /** What the core analyses for a text of `uri`: its path, the settings, and quoted includes for files on disk. */

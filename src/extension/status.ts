@@ -24,9 +24,10 @@ export function describeStatus(engine: Engine, live: LiveDiagnostics, uri: vscod
   if (!r) return { text: 'cpyref', detail: engine.state === 'idle' ? 'waiting for a C file' : 'not analysed yet', severity: 'information', busy: false };
   const problems = r.findings.filter((f) => f.severity !== 'hint').length;
   const skipped = r.skippedFunctions.length;
+  const as = r.dialect === 'cpp' ? ' (parsed as C++)' : r.dialect === 'c' ? ' (parsed as C)' : '';
   return {
     text: `cpyref: ${plural(problems, 'problem')}`,
-    detail: skipped ? `${plural(skipped, 'function')} not analysed (see the output)` : 'every function analysed',
+    detail: (skipped ? `${plural(skipped, 'function')} not analysed (see the output)` : 'every function analysed') + as,
     severity: skipped ? 'warning' : 'information',
     busy: false,
   };

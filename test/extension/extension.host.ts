@@ -169,6 +169,9 @@ describe('cpyref inside VS Code', () => {
           return g.length === expected.length ? g : undefined;
         });
         assert.deepEqual(got, expected);
+        // The status says how the file was read (a `.h` may be C or C++).
+        const { status } = await api();
+        await waitFor(`the status of ${name}`, () => /parsed as C\+\+/.test(status(doc.uri).detail));
       }
       const doc = await vscode.workspace.openTextDocument(wsUri('cxx', 'module.cpp'));
       await vscode.window.showTextDocument(doc);
