@@ -168,15 +168,8 @@ class Builder {
    */
   private conditionOf(cond: SyntaxNode | null, frontier: Pending[]): { cond: SyntaxNode | null; frontier: Pending[] } {
     if (cond?.type !== 'condition_clause') return { cond, frontier };
-    let f = frontier;
-    for (const part of [cond.childForFieldName('initializer'), cond.childForFieldName('value')]) {
-      const init = part !== null && part.startIndex === cond.childForFieldName('initializer')?.startIndex;
-      if (!part || (!init && part.type !== 'declaration')) continue;
-      const id = this.add('effect', part);
-      this.connect(f, id);
-      f = [{ from: id }];
-    }
     const value = cond.childForFieldName('value');
+    const f = this.effect(value?.type === 'declaration' ? value : null, this.effect(cond.childForFieldName('initializer'), frontier));
     if (value?.type === 'declaration') {
       // `if (T *x = f())` tests `x` (the declaration is `type declarator = value`, without an init_declarator).
       return { cond: declaredName(value.childForFieldName('declarator')) ?? value, frontier: f };
@@ -394,14 +387,16 @@ class Builder {
     return [{ from: id }];
   }
 
+  /** An effect node evaluating `node` after `frontier` (nothing when there is no node). */
+  private effect(node: SyntaxNode | null, frontier: Pending[]): Pending[] {
+    if (!node) return frontier;
+    const id = this.add('effect', node);
+    this.connect(frontier, id);
+    return [{ from: id }];
+  }
+
   private forStatement(node: SyntaxNode, frontier: Pending[]): Pending[] {
-    let f = frontier;
-    const init = node.childForFieldName('initializer');
-    if (init) {
-      const id = this.add('effect', init);
-      this.connect(f, id);
-      f = [{ from: id }];
-    }
+    const f = this.effect(node.childForFieldName('initializer'), frontier);
     const cond = node.childForFieldName('condition');
     const b = this.nodes.length;
     const { yes, no } = this.branch(cond, 'for', f);
@@ -419,13 +414,8 @@ class Builder {
 
   /** `for (T x : range) body`: the range is evaluated once; the body runs zero or more times. */
   private rangeFor(node: SyntaxNode, frontier: Pending[]): Pending[] {
-    let f = frontier;
     const range = node.childForFieldName('right');
-    if (range) {
-      const id = this.add('effect', range);
-      this.connect(f, id);
-      f = [{ from: id }];
-    }
+    const f = this.effect(range, frontier);
     const b = this.add('branch');
     this.connect(f, b);
     const shown = snippet(range?.text ?? '', 30);

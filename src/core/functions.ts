@@ -1,5 +1,5 @@
 import type { SyntaxNode } from './parser';
-import { namedKids } from './syntax';
+import { declaredName, namedKids } from './syntax';
 
 /** A function definition and what its signature says about its result. */
 export interface FunctionInfo {
@@ -98,7 +98,7 @@ function findLambdas(root: SyntaxNode, text: string): FunctionInfo[] {
 function describeLambda(l: SyntaxNode, text: string, p: SyntaxNode | undefined, inTemplate: boolean): FunctionInfo | undefined {
   const body = l.childForFieldName('body');
   if (!body || body.type !== 'compound_statement') return undefined;
-  const named = p?.type === 'init_declarator' ? declaredNameOf(p.childForFieldName('declarator')) : p?.type === 'assignment_expression' ? p.childForFieldName('left') : null;
+  const named = p?.type === 'init_declarator' ? declaredName(p.childForFieldName('declarator')) : p?.type === 'assignment_expression' ? p.childForFieldName('left') : null;
   const name = named && /^\w+$/.test(named.text) ? named.text : `lambda at line ${l.startPosition.row + 1}`;
   // `-> PyObject *`: a trailing return type says what it returns; without one it is deduced.
   const trailing = l.childForFieldName('declarator')?.descendantsOfType('trailing_return_type')[0]?.namedChildren[0];
@@ -115,11 +115,6 @@ function describeLambda(l: SyntaxNode, text: string, p: SyntaxNode | undefined, 
     inTemplate,
     lambda: true,
   };
-}
-
-function declaredNameOf(d: SyntaxNode | null): SyntaxNode | null {
-  while (d && d.type !== 'identifier') d = d.childForFieldName('declarator') ?? namedKids(d).find((k) => k.type.endsWith('declarator') || k.type === 'identifier') ?? null;
-  return d;
 }
 
 /** The simple name a function declarator declares: `f`, a member `m` (in a class body), `Type::m` (its last part). */

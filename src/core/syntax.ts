@@ -160,8 +160,7 @@ export function initialValue(d: SyntaxNode): SyntaxNode | undefined {
     const kids = namedKids(v);
     return kids.length === 1 && kids[0].type !== 'initializer_pair' ? kids[0] : undefined;
   }
-  let f: SyntaxNode | null = d;
-  while (f && (f.type === 'pointer_declarator' || f.type === 'reference_declarator')) f = f.childForFieldName('declarator') ?? namedKids(f).find((k) => k.type.endsWith('declarator')) ?? null;
+  const f = underPointers(d);
   if (f?.type !== 'function_declarator' || f.childForFieldName('declarator')?.type !== 'identifier') return undefined;
   // Only inside a function body: at file level this is a real prototype.
   if (!d.parent || d.parent.parent?.type !== 'compound_statement') return undefined;
@@ -174,8 +173,14 @@ export function initialValue(d: SyntaxNode): SyntaxNode | undefined {
 export function declaredLocal(d: SyntaxNode): SyntaxNode | null {
   const name = declaredName(d.type === 'init_declarator' ? d.childForFieldName('declarator') : d);
   if (name) return name;
-  let f: SyntaxNode | null = d;
-  while (f && (f.type === 'pointer_declarator' || f.type === 'reference_declarator')) f = f.childForFieldName('declarator') ?? namedKids(f).find((k) => k.type.endsWith('declarator')) ?? null;
+  const f = underPointers(d);
   const id = f?.type === 'function_declarator' ? f.childForFieldName('declarator') : null;
   return id?.type === 'identifier' ? id : null;
+}
+
+/** The declarator under `*` and `&` declarators. */
+function underPointers(d: SyntaxNode): SyntaxNode | null {
+  let f: SyntaxNode | null = d;
+  while (f && (f.type === 'pointer_declarator' || f.type === 'reference_declarator')) f = f.childForFieldName('declarator') ?? namedKids(f).find((k) => k.type.endsWith('declarator')) ?? null;
+  return f;
 }
