@@ -117,7 +117,7 @@ function mayMatter(returnsObject: boolean, body: string, macroRe: RegExp | undef
   if (returnsObject && (assigns || RETURN_SINGLETON_RE.test(body))) return true;
   return assigns && RELEASES_RE.test(body);
 }
-const QUICK_RE = /\b(?:Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_Py_\w+Struct|_Py_EllipsisObject)\b/;
+const QUICK_RE = new RegExp(`${SINGLETON_PATTERN}|\\b_Py_\\w+Struct\\b`);
 
 /**
  * True when the text cannot hold a finding of any rule: no singleton that is returned,

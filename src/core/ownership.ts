@@ -13,6 +13,7 @@ import {
   declaredName,
   SETREF_CALLS,
   INCREF_CALLS,
+  IS_CALLS,
   namedKids,
   NEWREF_CALLS,
   SINGLETON_PATTERN,
@@ -574,7 +575,6 @@ function dedupe(states: PathState[]): PathState[] {
   return [...m.values()];
 }
 
-const IS_CALLS: Record<string, number> = { Py_IsNone: 0, Py_IsTrue: 1, Py_IsFalse: 2 };
 
 /**
  * Locals assigned only from calls that return new references (any call but the C-API

@@ -3,6 +3,7 @@
  * text: statement macros without a semicolon are blanked, and `#if` variants are made
  * by blanking inactive branches.
  */
+import { SINGLETON_PATTERN } from './syntax';
 
 const THREAD_MACROS = /\b(?:Py_BEGIN_ALLOW_THREADS|Py_END_ALLOW_THREADS|Py_BLOCK_THREADS|Py_UNBLOCK_THREADS|[A-Z][A-Z0-9]*_(?:BEGIN|END)_(?:ALLOW_)?THREADS(?:_DEF|_DESCR|_THRESHOLDED)?)\b(?!\s*\()/g;
 
@@ -14,7 +15,7 @@ function blank(s: string): string {
 const SEMI_DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+((?:[^\n\\]|\\\r?\n)*;)[ \t]*$/gm;
 /** What makes a macro matter to the analysis: it is expanded, not blanked. */
 // (A body that assigns is blanked too: the analysis then trusts nothing it knew of the names it assigns.)
-const MATTERS = /\b(?:return|goto|break|continue|Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_Py_\w+Struct|_Py_EllipsisObject|Py_\w*(?:INCREF|DECREF|IncRef|DecRef|NewRef|CLEAR|SETREF))\b/;
+const MATTERS = new RegExp(`\\b(?:return|goto|break|continue|_Py_\\w+Struct|Py_\\w*(?:INCREF|DECREF|IncRef|DecRef|NewRef|CLEAR|SETREF))\\b|${SINGLETON_PATTERN}`);
 
 /** The object-like macros of `text` that `blankStatementMacros` blanks (their uses change how every function parses). */
 export function blankedMacroNames(text: string): string[] {

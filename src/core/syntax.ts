@@ -1,41 +1,26 @@
+import { SINGLETON_TABLE, type Singleton } from './api/singletons';
 import type { SyntaxNode } from './parser';
 
-/** The singletons, indexed; the index is used as a compact value in the data flow. */
-export const SINGLETONS = ['Py_None', 'Py_True', 'Py_False', 'Py_NotImplemented', 'Py_Ellipsis'] as const;
-/** One of the singleton names. */
-export type SingletonName = (typeof SINGLETONS)[number];
+/** The singletons' names, indexed by `Singleton` (from `SINGLETON_TABLE`). */
+export const SINGLETONS: readonly string[] = SINGLETON_TABLE.map((x) => x.name);
 
-/** Struct spellings (`&_Py_NoneStruct`) mapped to the singleton index. */
-export const STRUCT_SPELLINGS: Record<string, number> = {
-  _Py_NoneStruct: 0,
-  _Py_TrueStruct: 1,
-  _Py_FalseStruct: 2,
-  _Py_NotImplementedStruct: 3,
-  _Py_EllipsisObject: 4,
-};
+/** Struct spellings (`&_Py_NoneStruct`) mapped to the singleton. */
+export const STRUCT_SPELLINGS: Readonly<Record<string, Singleton>> = Object.fromEntries(SINGLETON_TABLE.map((x, i) => [x.struct, i]));
 
 /** The return macro of each singleton, where CPython has one. */
-export const RETURN_MACROS: Record<number, string | undefined> = {
-  0: 'Py_RETURN_NONE',
-  1: 'Py_RETURN_TRUE',
-  2: 'Py_RETURN_FALSE',
-  3: 'Py_RETURN_NOTIMPLEMENTED',
-};
+export const RETURN_MACROS: Readonly<Record<Singleton, string | undefined>> = Object.fromEntries(SINGLETON_TABLE.map((x, i) => [i, x.returnMacro]));
+
+/** The identity tests (`Py_IsNone(x)`) mapped to the singleton they test for. */
+export const IS_CALLS: Readonly<Record<string, Singleton>> = Object.fromEntries(SINGLETON_TABLE.flatMap((x, i) => (x.isCall ? [[x.isCall, i]] : [])));
 
 /** Statement macros that return a new reference. */
-export const RETURN_MACRO_NAMES = new Set([
-  'Py_RETURN_NONE',
-  'Py_RETURN_TRUE',
-  'Py_RETURN_FALSE',
-  'Py_RETURN_NOTIMPLEMENTED',
-  'Py_RETURN_RICHCOMPARE',
-]);
+export const RETURN_MACRO_NAMES = new Set([...SINGLETON_TABLE.flatMap((x) => x.returnMacro ?? []), 'Py_RETURN_RICHCOMPARE']);
 
 /** A regular expression source matching any singleton spelling. */
-export const SINGLETON_PATTERN = '\\b(?:Py_None|Py_True|Py_False|Py_NotImplemented|Py_Ellipsis|_Py_NoneStruct|_Py_TrueStruct|_Py_FalseStruct|_Py_NotImplementedStruct|_Py_EllipsisObject)\\b';
+export const SINGLETON_PATTERN = `\\b(?:${[...SINGLETON_TABLE.map((x) => x.name), ...SINGLETON_TABLE.map((x) => x.struct)].join('|')})\\b`;
 
 /** Short readable names used in messages. */
-export const SINGLETON_SHORT = ['None', 'True', 'False', 'NotImplemented', 'Ellipsis'];
+export const SINGLETON_SHORT: readonly string[] = SINGLETON_TABLE.map((x) => x.short);
 
 /** Calls that never return. */
 export const NORETURN_CALLS = new Set([
@@ -65,8 +50,8 @@ export const SETREF_CALLS = new Set(['Py_SETREF', 'Py_XSETREF']);
 export const DECREF_CALLS = new Set(['Py_DECREF', 'Py_XDECREF', 'Py_DecRef', 'Py_XDecRef', 'Py_CLEAR']);
 
 /** Index of the singleton an identifier names, or -1. */
-export function singletonIndex(name: string): number {
-  return (SINGLETONS as readonly string[]).indexOf(name);
+export function singletonIndex(name: string): Singleton {
+  return SINGLETONS.indexOf(name);
 }
 
 /** Removes parentheses and casts around an expression. */

@@ -39,7 +39,8 @@ import { lineIndent } from '../fixes';
 import { newRefAvailable, returnMacrosUnreliable, singletonsImmortal, type TargetFacts } from '../options';
 import { directSingleton, RETURN_MACROS, SINGLETON_SHORT, SINGLETONS, unwrap } from '../syntax';
 import type { Fix, Severity } from '../types';
-import { countDetail, crashOf, span, type FunctionContext, type PendingFinding, type Rule } from './rule';
+import { countDetail, span, type FunctionContext, type PendingFinding, type Rule } from './rule';
+import { crashOf, FALSE, TRUE, worstOf } from '../api/singletons';
 
 /** The rule's id. */
 export const ID = 'borrowed-singleton-return';
@@ -172,7 +173,7 @@ export function resolveReturnFinding(p: PendingFinding, facing: boolean, targets
   const c = p.contract!;
   const S = c.singletons.map((s) => `\`${SINGLETONS[s]}\``).join(' or ');
   const short = c.singletons.map((s) => SINGLETON_SHORT[s]).join('/');
-  const worst = c.singletons.find((s) => s === 0 || s === 3) ?? c.singletons[0];
+  const worst = worstOf(c.singletons);
   const where = c.partial ? ' on some paths' : '';
   const via = c.viaMacro ? ` (through macro \`${c.viaMacro}\`)` : '';
   const head = `${c.subject} returns borrowed ${S}${where}${via}`;
@@ -242,9 +243,9 @@ function fixesFor(ctx: FunctionContext, r: ReturnVerdict, singletons: number[]):
     if (!consequence || !alternative) return [];
     const a = directSingleton(consequence);
     const b = directSingleton(alternative);
-    if (cond && ((a === 1 && b === 2) || (a === 2 && b === 1))) {
+    if (cond && ((a === TRUE && b === FALSE) || (a === FALSE && b === TRUE))) {
       // PyBool_FromLong takes a long: a pointer or a double condition must be compared first.
-      const c = a === 2 ? (cond.type === 'parenthesized_expression' ? `!${cond.text}` : `!(${cond.text})`) : isBooleanExpression(cond) ? cond.text : `(${cond.text}) != 0`;
+      const c = a === FALSE ? (cond.type === 'parenthesized_expression' ? `!${cond.text}` : `!(${cond.text})`) : isBooleanExpression(cond) ? cond.text : `(${cond.text}) != 0`;
       return [
         {
           description: 'Return `PyBool_FromLong(...)`',

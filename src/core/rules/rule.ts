@@ -1,3 +1,4 @@
+import { crashOf, worstOf } from '../api/singletons';
 import type { FunctionInfo } from '../functions';
 import type { MacroDef } from '../macros';
 import type { TargetFacts } from '../options';
@@ -70,10 +71,6 @@ export function span(ctx: FunctionContext, n: SyntaxNode): { start: number; end:
   return { start: n.startIndex + ctx.offset, end: n.endIndex + ctx.offset };
 }
 
-/** How CPython ≤ 3.11 ends when a singleton's count reaches zero. */
-export function crashOf(s: number): string {
-  return s === 0 || s === 3 ? `aborts with 'deallocating ${['None', 'True', 'False', 'NotImplemented', 'Ellipsis'][s]}'` : 'crashes once it reaches zero';
-}
 
 /** A release or steal some path makes without owning the reference, with what the message needs. */
 export interface UnownedUse {
@@ -104,7 +101,7 @@ export function countMessage(head: string, s: number, latent: boolean): { messag
 /** What each call does to the singletons' counts (`True/False` for several), latent where every target is ≥ 3.12. */
 export function countDetail(singletons: number[], latent: boolean): string {
   const short = singletons.map((s) => SINGLETON_SHORT[s]).join('/');
-  const worst = singletons.find((s) => s === 0 || s === 3) ?? singletons[0];
+  const worst = worstOf(singletons);
   return latent
     ? `Latent on the targeted CPython ≥ 3.12, whose singletons are immortal, but each call lowers ${short}'s reference count on CPython ≤ 3.11, which ${crashOf(worst)}.`
     : `Each call lowers ${short}'s reference count, and CPython ≤ 3.11 ${crashOf(worst)}.`;
