@@ -1,6 +1,7 @@
 import { buildCfg, type Cfg, type CfgNode, type PathStep, type Span } from './cfg';
 import { API_RETURNS } from './api/returns.generated';
-import { FORMAT_CALLS, STEALING, stolenArguments } from './api/stealing';
+import { FORMAT_CALLS, STEALING } from './api/stealing';
+import { summaryOf, type Summary } from './api/summaries';
 import { BudgetExceeded, solveForward, type Budget } from './dataflow';
 import { Feasibility, NO_FACTS, type Facts } from './feasibility';
 import { parameters } from './functions';
@@ -21,7 +22,6 @@ import {
   singletonIndex,
   snippet,
   STRUCT_SPELLINGS,
-  TRANSPARENT_CALLS,
   unwrapCxxCast,
   initialValue,
   declaredLocal,
@@ -501,30 +501,21 @@ class Evaluator {
     }
   }
 
+  /**
+   * A call: CPython's reference-count and cast macros apply their summary, a project macro
+   * is expanded, `Py_SETREF` assigns and releases, and any other call applies what its
+   * summary says of each argument (steals), then forgets what `&local` arguments held.
+   */
   private call(node: SyntaxNode, st: PathState, at: Span | undefined): Pair[] {
     const name = calleeName(node) ?? '';
     const args = argList(node);
-    if (TRANSPARENT_CALLS.has(name) && args.length) return this.expr(args[0], st, at);
-    if (NEWREF_CALLS.has(name) && args.length === 1) {
-      return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? withOwned(s, v, +1) : s, v]);
-    }
-    if (INCREF_CALLS.has(name) && args.length === 1) {
-      return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? this.incref(s, v) : s, OTHER]);
-    }
-    if (DECREF_CALLS.has(name) && args.length === 1) {
-      return this.expr(args[0], st, at).map(([s, v]) => {
-        if (v < 0 && this.recording) this.events.push({ node, arg: args[0], at, singleton: OTHER, kind: 'decref', state: s });
-        let next = v >= 0 ? this.consume(node, at, s, v, 'decref', args[0]) : s;
-        const i = name === 'Py_CLEAR' && args[0].type === 'identifier' ? this.tracked.get(args[0].text) : undefined;
-        if (i !== undefined) next = setVar(next, i, OTHER);
-        return [next, OTHER];
-      });
-    }
+    const summary = summaryOf(name, args.map((a) => a.text));
+    if (summary?.builtin) return this.applyBuiltin(node, summary, args, st, at);
     if (this.expander) {
       const exp = this.expander.expression(node);
       if (exp) return this.expr(exp, st, at ?? this.span(node, at));
     }
-    if (SETREF_CALLS.has(name) && args.length === 2 && args[0].type === 'identifier') {
+    if (summary?.setref && args[0].type === 'identifier') {
       // Py_SETREF(dst, src): dst = src, then the old value is released.
       const i = this.tracked.get(args[0].text);
       return this.expr(args[1], st, at).map(([s, v]) => {
@@ -534,17 +525,18 @@ class Evaluator {
         return [next, OTHER] as Pair;
       });
     }
-    const stolen = stolenArguments(name, args.map((a) => a.text));
     let states: PathState[] = [st];
     args.forEach((a, k) => {
+      const effect = summary?.args.get(k);
+      const when = effect?.kind === 'steal' ? effect.when : undefined;
       const next: PathState[] = [];
       for (const s of states) {
         for (const [s2, v] of this.expr(a, s, at)) {
-          if (!stolen.has(k)) next.push(s2);
-          else if (v >= 0) next.push(this.consume(node, at, s2, v, 'steal', a, stolen.get(k)));
+          if (!when) next.push(s2);
+          else if (v >= 0) next.push(this.consume(node, at, s2, v, 'steal', a, when));
           else {
             // Paths that hand over another object are recorded too, so a finding knows it holds on some paths only.
-            if (this.recording) this.events.push({ node, arg: a, at, singleton: OTHER, kind: 'steal', when: stolen.get(k), site: this.site(node, a, at), state: s2 });
+            if (this.recording) this.events.push({ node, arg: a, at, singleton: OTHER, kind: 'steal', when, site: this.site(node, a, at), state: s2 });
             next.push(s2);
           }
         }
@@ -558,6 +550,24 @@ class Evaluator {
       if (i !== undefined) states = dedupe(states.flatMap((s) => [s, setVar(s, i, OTHER)]));
     }
     return states.map((s) => [s, OTHER]);
+  }
+
+  /** A reference-count or cast macro: its one argument's value, taken, released or passed through. */
+  private applyBuiltin(node: SyntaxNode, summary: Summary, args: SyntaxNode[], st: PathState, at: Span | undefined): Pair[] {
+    const ret = summary.returns;
+    if (ret?.kind === 'arg') return this.expr(args[ret.arg], st, at);
+    if (ret?.kind === 'new-ref-to-arg') return this.expr(args[ret.arg], st, at).map(([s, v]) => [v >= 0 ? withOwned(s, v, +1) : s, v]);
+    const effect = summary.args.get(0);
+    if (effect?.kind === 'incref') return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? this.incref(s, v) : s, OTHER]);
+    if (effect?.kind !== 'decref') return this.expr(args[0], st, at).map(([s]) => [s, OTHER]);
+    return this.expr(args[0], st, at).map(([s, v]) => {
+      if (v < 0 && this.recording) this.events.push({ node, arg: args[0], at, singleton: OTHER, kind: 'decref', state: s });
+      let next = v >= 0 ? this.consume(node, at, s, v, 'decref', args[0]) : s;
+      // Py_CLEAR sets its argument to NULL.
+      const i = effect.clears && args[0].type === 'identifier' ? this.tracked.get(args[0].text) : undefined;
+      if (i !== undefined) next = setVar(next, i, OTHER);
+      return [next, OTHER];
+    });
   }
 }
 

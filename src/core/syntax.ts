@@ -35,19 +35,9 @@ export const NORETURN_CALLS = new Set([
   'longjmp',
 ]);
 
-/** C++ casts (`static_cast<PyObject *>(x)`): their callee name is the cast's keyword. */
-export const CXX_CASTS = new Set(['static_cast', 'reinterpret_cast', 'const_cast', 'dynamic_cast']);
-/** Macros (and C++ casts) that only cast their argument. */
-export const TRANSPARENT_CALLS = new Set(['_PyObject_CAST', '_PyObject_CAST_CONST', '_Py_CAST', 'Py_SAFE_DOWNCAST', ...CXX_CASTS]);
-
-/** Calls that add a reference to their argument. */
-export const INCREF_CALLS = new Set(['Py_INCREF', 'Py_XINCREF', 'Py_IncRef', 'Py_XIncRef']);
-/** Calls that return their argument with a new reference. */
-export const NEWREF_CALLS = new Set(['Py_NewRef', 'Py_XNewRef']);
-/** `Py_SETREF(dst, src)`: assigns and releases the old value. */
-export const SETREF_CALLS = new Set(['Py_SETREF', 'Py_XSETREF']);
-/** Calls that release a reference to their argument. */
-export const DECREF_CALLS = new Set(['Py_DECREF', 'Py_XDECREF', 'Py_DecRef', 'Py_XDecRef', 'Py_CLEAR']);
+// The call families the analysis knows (their effects are in api/summaries.ts).
+export { CXX_CASTS, DECREF_CALLS, INCREF_CALLS, NEWREF_CALLS, SETREF_CALLS, TRANSPARENT_CALLS } from './api/summaries';
+import { CXX_CASTS, TRANSPARENT_CALLS } from './api/summaries';
 
 /** Index of the singleton an identifier names, or -1. */
 export function singletonIndex(name: string): Singleton {
