@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { finalizeFindings } from '../src/core/analyze';
+import { resolveFindings } from '../src/core/analyze';
 import { DocumentSession } from '../src/core/document';
 import { defaultOptions } from '../src/core/options';
 import { CParser } from '../src/core/parser';
@@ -49,7 +49,7 @@ async function measure(parser: CParser, file: string, n: number): Promise<string
   const analyse = (mode: 'incremental' | 'fresh') => {
     const r = session.analyze({ path: file, text, options }, mode);
     index.set(indexFile(file, text));
-    return finalizeFindings(r.findings, (name) => index.facing(name, file), r.targets, options);
+    return resolveFindings(r, index.factsFor(file), options);
   };
   analyse('fresh');
 

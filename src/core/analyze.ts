@@ -487,3 +487,20 @@ export function dropDeclaredBorrowed(pending: PendingFinding[], declaredBorrowed
   if (!declaredBorrowed.size) return pending;
   return pending.filter((p) => !(p.contract && !p.contract.definesMacro && p.function && declaredBorrowed.has(p.function)));
 }
+
+/** What a project knows that decides a file's final findings. */
+export interface ProjectFacts {
+  /** Where a function is registered with CPython, or why it must return a new reference (by name, seen from the file). */
+  facing(name: string): FacingInfo | undefined;
+  /** Functions declared somewhere in the project as returning a borrowed reference. */
+  borrowedDeclarations: ReadonlySet<string>;
+}
+
+/**
+ * The one finding pipeline after `analyzeText`: drops what the project declares borrowed,
+ * decides contract-dependent severities and messages, and applies the configured levels.
+ * The CLI, the scan's fix step, the editor and the tests all go through it.
+ */
+export function resolveFindings(analysis: Pick<FileAnalysis, 'findings' | 'targets'>, project: ProjectFacts, options: Options): Finding[] {
+  return finalizeFindings(dropDeclaredBorrowed(analysis.findings, project.borrowedDeclarations), (n) => project.facing(n), analysis.targets, options);
+}

@@ -530,6 +530,11 @@ export class ProjectIndex {
   }
 
   /** Why the function `name` (defined in `path`, when known) is Python-facing, or undefined when nothing says it is. */
+  /** The facts the finding pipeline needs, for the findings of the file at `path` (`resolveFindings`). */
+  factsFor(path: string, borrowed: ReadonlySet<string> = this.borrowedDeclarations()): { facing(name: string): FacingInfo | undefined; borrowedDeclarations: ReadonlySet<string> } {
+    return { facing: (name) => this.facing(name, path), borrowedDeclarations: borrowed };
+  }
+
   facing(name: string, path?: string): FacingInfo | undefined {
     const found = this.lookup(name, path, new Set());
     if (!found) return undefined;

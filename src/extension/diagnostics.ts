@@ -180,7 +180,11 @@ export class LiveDiagnostics implements vscode.Disposable {
     this.notAnalysed.delete(key);
     const pos = new Positions(result.text);
     const diags = result.findings.map((f) => toDiagnostic(f, doc.uri, pos));
-    this.collection.set(doc.uri, diags);
+    // The same diagnostics again (a re-analysis after the project index changed, say) are not
+    // republished: VS Code would recompute the code actions and drop an open quick-fix menu's
+    // commands under the user ("Actual command not found").
+    const current = this.collection.get(doc.uri);
+    if (!current || signature(current) !== signature(diags)) this.collection.set(doc.uri, diags);
     // A saved document is what is on disk: it replaces what an earlier scan said of the file.
     if (this.scanRan && doc.uri.scheme === 'file' && !doc.isDirty && vscode.workspace.getWorkspaceFolder(doc.uri)) {
       if (diags.length) this.scanned.set(key, diags);
@@ -243,4 +247,9 @@ export class LiveDiagnostics implements vscode.Disposable {
     for (const t of this.timers.values()) clearTimeout(t);
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** Everything a user sees of a list of diagnostics, as one string (to tell whether a list changed). */
+function signature(diags: readonly vscode.Diagnostic[]): string {
+  return JSON.stringify(diags.map((d) => [d.range, d.severity, d.code, d.message, d.source, d.tags, d.relatedInformation?.map((r) => [r.location.uri.toString(), r.location.range, r.message])]));
 }

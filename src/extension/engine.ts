@@ -2,7 +2,7 @@ import { dialectOf } from '../core/dialect';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeText, dropDeclaredBorrowed, finalizeFindings, type AnalyzeRequest, type SkippedFunction } from '../core/analyze';
+import { analyzeText, resolveFindings, type AnalyzeRequest, type SkippedFunction } from '../core/analyze';
 import { fixToFixpoint } from '../core/fix-file';
 import { applyPyproject, readPyproject, type PyprojectConfig } from '../core/config';
 import { DocumentSession, type ParseMode } from '../core/document';
@@ -264,7 +264,7 @@ export class Engine implements vscode.Disposable {
 
   /** Severities and messages from the project index, as the CLI decides them. */
   private finish(r: { findings: PendingFinding[]; targets: TargetFacts }, file: string, settings: FileSettings): Finding[] {
-    return finalizeFindings(dropDeclaredBorrowed(r.findings, this.index.borrowedDeclarations()), (n) => this.index.facing(n, file), r.targets, settings.options);
+    return resolveFindings(r, this.index.factsFor(file), settings.options);
   }
 
   /** The findings of a text of `uri` from a fresh parse (a file that is not open, or a fix-all round). */

@@ -1,5 +1,5 @@
 import { dialectOf } from '../core/dialect';
-import { analyzeText, dropDeclaredBorrowed, finalizeFindings } from '../core/analyze';
+import { analyzeText, resolveFindings } from '../core/analyze';
 import { fixToFixpoint, type FixedFile } from '../core/fix-file';
 import type { CParser } from '../core/parser';
 import { ProjectIndex } from '../core/project-index';
@@ -48,7 +48,7 @@ export function fixScannedFile(
       readInclude: (from, name) => includes.resolve(from, name),
       rules: settings.rules ? new Set(settings.rules) : undefined,
     });
-    return finalizeFindings(dropDeclaredBorrowed(r.findings, borrowed), (n) => index.facing(n, file.abs), r.targets, settings.options).filter((f) => keep(f, text));
+    return resolveFindings(r, index.factsFor(file.abs, borrowed), settings.options).filter((f) => keep(f, text));
   };
   return fixToFixpoint(parser.for(dialectOf(file.abs, original, settings.options.cppFiles)), original, analyse);
 }

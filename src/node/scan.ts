@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { dropDeclaredBorrowed, finalizeFindings } from '../core/analyze';
+import { resolveFindings } from '../core/analyze';
 import { CParser } from '../core/parser';
 import { indexForNames, NameSet, ProjectIndex, type FileIndex } from '../core/project-index';
 import { decodeSource, looksBinary } from '../core/text';
@@ -186,8 +186,7 @@ export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['opt
   }
   const borrowed = new Set(outcomes.flatMap((o) => o.borrowedDecls));
   const files: ScannedFile[] = outcomes.map((o) => {
-    const pending = dropDeclaredBorrowed(o.pending, borrowed);
-    const findings = o.targets ? finalizeFindings(pending, (n) => index.facing(n, o.abs), o.targets, options) : [];
+    const findings = o.targets ? resolveFindings({ findings: o.pending, targets: o.targets }, index.factsFor(o.abs, borrowed), options) : [];
     return { ...o, findings };
   });
   return {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { analyzeText, finalizeFindings } from '../../src/core/analyze';
+import { analyzeText, resolveFindings } from '../../src/core/analyze';
 import { countSyntaxErrors, fixToFixpoint } from '../../src/core/fix-file';
 import type { CParser } from '../../src/core/parser';
 import { indexFile, ProjectIndex } from '../../src/core/project-index';
@@ -113,7 +113,7 @@ function analyse(parser: CParser, file: string, text: string): { findings: Findi
   const ms = performance.now() - t0;
   const index = new ProjectIndex();
   index.set(indexFile(file, text));
-  return { findings: finalizeFindings(r.findings, (n) => index.facing(n, file), r.targets, options), ms, skipped: r.skippedFunctions.map((s) => `${s.name}: ${s.reason}`) };
+  return { findings: resolveFindings(r, index.factsFor(file), options), ms, skipped: r.skippedFunctions.map((s) => `${s.name}: ${s.reason}`) };
 }
 
 /** What checking one mutant found; `problems` are property violations, keyed by property. */

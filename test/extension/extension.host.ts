@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeText, finalizeFindings } from '../../src/core/analyze';
+import { analyzeText, resolveFindings } from '../../src/core/analyze';
 import { applyEdits, applySafeFixes } from '../../src/core/fixes';
 import { defaultOptions } from '../../src/core/options';
 import { CParser } from '../../src/core/parser';
@@ -80,7 +80,7 @@ async function coreFindings(file: string, text: string): Promise<Finding[]> {
   const r = analyzeText(p, { path: file, text, options });
   const index = new ProjectIndex();
   index.set(indexFile(file, text));
-  return finalizeFindings(r.findings, (n) => index.facing(n, file), r.targets, options);
+  return resolveFindings(r, index.factsFor(file), options);
 }
 
 /** The core's text after the first fix of the finding on `line`. */

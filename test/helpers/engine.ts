@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { analyzeText, finalizeFindings } from '../../src/core/analyze';
+import { analyzeText, resolveFindings } from '../../src/core/analyze';
 import { defaultOptions, type Options } from '../../src/core/options';
 import { CParser } from '../../src/core/parser';
 import { indexFile, ProjectIndex } from '../../src/core/project-index';
@@ -43,5 +43,5 @@ export async function analyseFixture(
   });
   const index = new ProjectIndex();
   index.set(indexFile(file, text));
-  return finalizeFindings(r.findings, (n) => index.facing(n, file), r.targets, options);
+  return resolveFindings(r, index.factsFor(file), options);
 }
