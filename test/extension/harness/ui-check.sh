@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A UI-level check of the packaged extension: code-server with cpyref.vsix installed, the
 # example folder open in headless chromium; the driver opens the example, waits for the
-# squiggle, applies the quick fix with Ctrl+., scans the workspace and saves screenshots.
+# squiggle, applies the quick fix with Ctrl+., does the same on a C++ module it writes into
+# the copied workspace, scans the workspace and saves screenshots.
 #   SHOTS  folder for the screenshots [default: a temporary folder]
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
