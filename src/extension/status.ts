@@ -21,7 +21,7 @@ export function describeStatus(engine: Engine, live: LiveDiagnostics, uri: vscod
     return { text, detail: why.reason, severity: why.state === 'failed' ? 'error' : why.state === 'skipped' ? 'warning' : 'information', busy: false };
   }
   const r = uri ? live.result(uri) : undefined;
-  if (!r) return { text: 'cpyref', detail: engine.state === 'idle' ? 'waiting for a C file' : 'not analysed yet', severity: 'information', busy: false };
+  if (!r) return { text: 'cpyref', detail: engine.state === 'idle' ? 'waiting for a C or C++ file' : 'not analysed yet', severity: 'information', busy: false };
   const problems = r.findings.filter((f) => f.severity !== 'hint').length;
   const skipped = r.skippedFunctions.length;
   const as = r.dialect === 'cpp' ? ' (parsed as C++)' : r.dialect === 'c' ? ' (parsed as C)' : '';
