@@ -46,12 +46,12 @@ async function measure(parser: CParser, file: string, n: number): Promise<string
 
   const session = new DocumentSession(parser);
   const index = new ProjectIndex();
-  const analyse = (mode: 'incremental' | 'fresh') => {
+  const analyze = (mode: 'incremental' | 'fresh') => {
     const r = session.analyze({ path: file, text, options }, mode);
     index.set(indexFile(file, text));
     return resolveFindings(r, index.factsFor(file), options);
   };
-  analyse('fresh');
+  analyze('fresh');
 
   // Edit sites: returns inside functions whose value starts with an identifier; a typed character
   // goes after that identifier's first letter (it stays an identifier, as while renaming), and a
@@ -71,9 +71,9 @@ async function measure(parser: CParser, file: string, n: number): Promise<string
     // Keep site offsets valid after the insertion.
     for (let i = 0; i < sites.length; i++) if (sites[i] >= at) sites[i] += insert.length;
     const a = performance.now();
-    analyse('incremental');
+    analyze('incremental');
     times.push(performance.now() - a);
-    analysedPerEdit += session.lastAnalysed;
+    analysedPerEdit += session.lastAnalyzed;
   }
   console.log(`${file}: re-analysed ${(analysedPerEdit / n).toFixed(2)} functions per edit on average`);
   session.dispose();

@@ -4,7 +4,7 @@ import { BudgetExceeded } from './dataflow';
 import { describeFunction, findFunctions, markerContextStart, parameters, type FunctionInfo } from './functions';
 import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
-import { analyseOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
+import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
@@ -86,7 +86,7 @@ export interface FileAnalysis {
   dialect: Dialect;
   stats: {
     functions: number;
-    analysedFunctions: number;
+    analyzedFunctions: number;
     /** Returns of singletons left inside ERROR nodes, which yield no finding. */
     errorRegions: number;
     /** `#if` variants parsed because a conditional split a construct. */
@@ -164,7 +164,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     findings: [],
     skippedFunctions: [],
     targets,
-    stats: { functions: 0, analysedFunctions: 0, errorRegions: 0, variants: 0 },
+    stats: { functions: 0, analyzedFunctions: 0, errorRegions: 0, variants: 0 },
     dialect,
   };
   const macroMap = new Map<string, MacroDef>();
@@ -199,7 +199,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       const contextKey = req.cache ? cacheContext(req, dialect, rules, targets, macroMap) : '';
       for (const fn of functions) {
         if (!req.cache) {
-          analyseFunction(fn, 0, undefined);
+          analyzeFunction(fn, 0, undefined);
           continue;
         }
         // The editor re-analyses only functions whose text (or context) changed.
@@ -214,14 +214,14 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
           continue;
         }
         const before = { findings: result.findings.length, skipped: result.skippedFunctions.length, errorRegions: result.stats.errorRegions };
-        analyseFunction(fn, 0, undefined);
+        analyzeFunction(fn, 0, undefined);
         req.cache.set(key, {
           findings: result.findings.slice(before.findings).map((f) => shiftFinding(f, -start)),
           skipped: result.skippedFunctions.slice(before.skipped).map((x) => ({ ...x, start: x.start - start })),
           errorRegions: result.stats.errorRegions - before.errorRegions,
         });
       }
-      const regions = tree.rootNode.hasError ? unanalysableRegions(tree.rootNode, text, functions, relevantRe) : [];
+      const regions = tree.rootNode.hasError ? unanalyzableRegions(tree.rootNode, text, functions, relevantRe) : [];
       if (regions.length) {
         // Parse only the regions (offsets shifted back by the context's offset): a blanked
         // whole file still costs a full lexing pass.
@@ -236,7 +236,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
               const original = functions.find((o) => o.node.startIndex === fn.node.startIndex + start);
               if (original && !original.node.hasError) continue;
               const first = result.findings.length;
-              analyseFunction(fn, start, undefined);
+              analyzeFunction(fn, start, undefined);
               // A fix computed on a variant is valid only where the variant equals the original text.
               for (const f of result.findings.slice(first)) f.fixes = f.fixes.filter((x) => x.edits.every((e) => sameLines(text, variant, e.start, e.end)));
             }
@@ -256,7 +256,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
         trees.push(mt);
         const fnNode = mt.rootNode.namedChildren.find((c) => c?.type === 'function_definition');
         const info = fnNode && describeFunction(fnNode, pseudo.text);
-        if (info) analyseFunction({ ...info, name: def.name }, pseudo.offset, def, users);
+        if (info) analyzeFunction({ ...info, name: def.name }, pseudo.offset, def, users);
       }
     } finally {
       expander.dispose();
@@ -264,10 +264,10 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     }
 
     // eslint-disable-next-line no-inner-declarations
-    function analyseFunction(fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
+    function analyzeFunction(fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
       const bodyText = fn.body.text;
       if (!relevantRe.test(bodyText) || !mayMatter(fn.returnsObject, bodyText, relevantMacroRe)) return;
-      result.stats.analysedFunctions++;
+      result.stats.analyzedFunctions++;
       result.stats.errorRegions += countErrorRegions(fn.body);
       let ownership: OwnershipAnalysis | undefined;
       const ctx: FunctionContext = {
@@ -280,7 +280,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
         contractFunctions: users ?? [fn.name],
         dialect,
         ownership: () =>
-          (ownership ??= analyseOwnership(fn.body, {
+          (ownership ??= analyzeOwnership(fn.body, {
             expander: macro ? undefined : expander,
             nullParams: !macro && noArgs().has(fn.name) ? nullArgs(fn) : undefined,
             macroAssigned: assignedByMacros(),
@@ -389,7 +389,7 @@ function nullArgs(fn: FunctionInfo): string[] | undefined {
  * the function. Each region spans the top-level node and its previous sibling (a
  * signature split by `#ifdef` leaves the body as a separate node).
  */
-function unanalysableRegions(root: SyntaxNode, text: string, functions: FunctionInfo[], relevant: RegExp): Array<[number, number]> {
+function unanalyzableRegions(root: SyntaxNode, text: string, functions: FunctionInfo[], relevant: RegExp): Array<[number, number]> {
   const clean = functions.filter((f) => !f.node.hasError).map((f) => [f.node.startIndex, f.node.endIndex]);
   const out: Array<[number, number]> = [];
   const kids = root.children.filter((k): k is SyntaxNode => !!k);

@@ -51,7 +51,7 @@ export class DocumentSession {
   private dialect: Dialect = 'c';
   private readonly cache = new GenerationCache();
   /** Functions analysed (not taken from the cache) by the last call, for tests and benchmarks. */
-  lastAnalysed = 0;
+  lastAnalyzed = 0;
 
   constructor(private readonly parser: CParser) {}
 
@@ -88,11 +88,11 @@ export class DocumentSession {
     const counting: FunctionCache = {
       get: (k) => this.cache.get(k),
       set: (k, v) => {
-        this.lastAnalysed++;
+        this.lastAnalyzed++;
         this.cache.set(k, v);
       },
     };
-    this.lastAnalysed = 0;
+    this.lastAnalyzed = 0;
     const result = analyzeText(this.parser, { ...req, dialect, tree, cache: counting });
     this.cache.nextGeneration();
     return result;

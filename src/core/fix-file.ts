@@ -40,14 +40,14 @@ export interface FixedFile {
  * could not fully read, a rewrite can change how it recovers. Applying the result again
  * changes nothing. `analyse` gives the findings (and their fixes) of a text.
  */
-export function fixToFixpoint(parser: DialectParser, text: string, analyse: (text: string) => Finding[], maxRounds = 6): FixedFile {
+export function fixToFixpoint(parser: DialectParser, text: string, analyze: (text: string) => Finding[], maxRounds = 6): FixedFile {
   let current = text;
   let errors = -1;
   const rounds: FixRound[] = [];
   let applied = 0;
   let rejected = 0;
   for (let round = 0; round < maxRounds; round++) {
-    const fixes = selectSafeFixes(analyse(current));
+    const fixes = selectSafeFixes(analyze(current));
     if (!fixes.length) break;
     if (errors < 0) errors = countSyntaxErrors(parser, current);
     let next = applyEdits(current, fixes.flatMap((f) => f.edits));

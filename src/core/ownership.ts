@@ -717,7 +717,7 @@ export function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
 }
 
 /** Runs the ownership data flow over a function body. */
-export function analyseOwnership(body: SyntaxNode, opts: OwnershipOptions): OwnershipAnalysis {
+export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): OwnershipAnalysis {
   const expander = opts.expander;
   const over = (what: string) => {
     throw new BudgetExceeded(`analysis exceeded its bound while ${what}`);

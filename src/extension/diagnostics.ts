@@ -75,11 +75,11 @@ export class LiveDiagnostics implements vscode.Disposable {
   }
 
   /** Why a document has no analysis (turned off, excluded, skipped, failed), by URI. */
-  private readonly notAnalysed = new Map<string, { state: 'disabled' | 'excluded' | 'skipped' | 'failed'; reason: string }>();
+  private readonly notAnalyzed = new Map<string, { state: 'disabled' | 'excluded' | 'skipped' | 'failed'; reason: string }>();
 
   /** Why a document was not analysed, or undefined when it was (or was never looked at). */
   whyNotAnalysed(uri: vscode.Uri): { state: 'disabled' | 'excluded' | 'skipped' | 'failed'; reason: string } | undefined {
-    return this.notAnalysed.get(uri.toString());
+    return this.notAnalyzed.get(uri.toString());
   }
 
   /** Forgets every result and analyses the open documents again (cpyref: Restart). */
@@ -87,7 +87,7 @@ export class LiveDiagnostics implements vscode.Disposable {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.results.clear();
-    this.notAnalysed.clear();
+    this.notAnalyzed.clear();
     this.refreshAll();
   }
 
@@ -144,7 +144,7 @@ export class LiveDiagnostics implements vscode.Disposable {
     if (!settings.editor.enable || this.excludedPath(doc.uri, settings)) {
       this.collection.delete(doc.uri);
       this.results.delete(key);
-      this.notAnalysed.set(
+      this.notAnalyzed.set(
         key,
         !settings.editor.enable
           ? { state: 'disabled', reason: 'cpyref.enable is off' }
@@ -160,7 +160,7 @@ export class LiveDiagnostics implements vscode.Disposable {
       this.engine.log(`skipped ${vscode.workspace.asRelativePath(doc.uri)}: ${skip}`);
       this.collection.delete(doc.uri);
       this.results.delete(key);
-      this.notAnalysed.set(key, { state: 'skipped', reason: `not analysed: ${skip}` });
+      this.notAnalyzed.set(key, { state: 'skipped', reason: `not analysed: ${skip}` });
       this.changed.fire(doc.uri);
       return undefined;
     }
@@ -170,14 +170,14 @@ export class LiveDiagnostics implements vscode.Disposable {
     } catch (e) {
       if (e instanceof DocumentClosed) return undefined;
       this.engine.output.appendLine(`[error] analysing ${doc.uri.toString()}: ${(e as Error).stack ?? e}`);
-      this.notAnalysed.set(key, { state: 'failed', reason: `the analysis failed: ${(e as Error).message} (see the output)` });
+      this.notAnalyzed.set(key, { state: 'failed', reason: `the analysis failed: ${(e as Error).message} (see the output)` });
       this.changed.fire(doc.uri);
       return undefined;
     }
     // A result for an older version is dropped: a newer analysis is on its way.
     if (doc.isClosed || result.version !== doc.version) return undefined;
     this.results.set(key, result);
-    this.notAnalysed.delete(key);
+    this.notAnalyzed.delete(key);
     const pos = new Positions(result.text);
     const diags = result.findings.map((f) => toDiagnostic(f, doc.uri, pos));
     // The same diagnostics again (a re-analysis after the project index changed, say) are not
@@ -235,7 +235,7 @@ export class LiveDiagnostics implements vscode.Disposable {
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
     this.results.delete(key);
-    this.notAnalysed.delete(key);
+    this.notAnalyzed.delete(key);
     this.engine.close(doc.uri);
     const fromScan = this.scanned.get(key);
     if (fromScan) this.collection.set(doc.uri, fromScan);

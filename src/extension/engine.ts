@@ -253,7 +253,7 @@ export class Engine implements vscode.Disposable {
     // A file the background index has not read yet is indexed now (a saved file is re-indexed on save).
     if (r.findings.some((f) => f.contract) && !this.index.has(file)) this.index.set(indexFile(file, text));
     const findings = this.finish(r, file, settings);
-    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${plural(findings.length, 'finding')}, ${plural(session.lastAnalysed, 'function')} re-analysed`, 'verbose');
+    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${plural(findings.length, 'finding')}, ${plural(session.lastAnalyzed, 'function')} re-analysed`, 'verbose');
     return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions, dialect: r.dialect };
   }
 
@@ -282,9 +282,9 @@ export class Engine implements vscode.Disposable {
     const settings = await this.settingsFor(doc.uri);
     // As the CLI's --fix: hints (style suggestions on correct code) only when the user asks for them.
     const wanted = (fs: Finding[]) => (settings.editor.fixAllHints ? fs : fs.filter((f) => f.severity !== 'hint'));
-    const analyse = (text: string) =>
+    const analyze = (text: string) =>
       wanted(text === result.text ? result.findings : this.finish(analyzeText(parser, this.input(doc.uri, text, settings)), fileOf(doc.uri), settings));
-    const fixed = fixToFixpoint(parser.for(dialectOf(fileOf(doc.uri), result.text, settings.options.cppFiles)), result.text, analyse);
+    const fixed = fixToFixpoint(parser.for(dialectOf(fileOf(doc.uri), result.text, settings.options.cppFiles)), result.text, analyze);
     return fixed.text !== result.text ? { text: fixed.text, applied: fixed.applied } : undefined;
   }
 
@@ -341,7 +341,7 @@ export class Engine implements vscode.Disposable {
   /** The same folders as a glob, for findFiles. */
   static readonly SKIPPED_GLOB = `{${SKIPPED_FOLDERS.map((f) => `**/${f}/**`).join(',')}}`;
 
-  private readonly diskQueue = new Map<string, { uri: vscode.Uri; kind: DiskChange; analyse: boolean }>();
+  private readonly diskQueue = new Map<string, { uri: vscode.Uri; kind: DiskChange; analyze: boolean }>();
   /** Folders (or other non-source paths) deleted since the last drain: swept from the index in one pass. */
   private readonly deletedPaths = new Set<string>();
   /** Told of disk changes to files the editor shows problems for (set by the live diagnostics). */
@@ -365,7 +365,7 @@ export class Engine implements vscode.Disposable {
     if (Engine.NOT_SOURCES.test(p)) return;
     // A file created and changed before it is read is read once, as created.
     const before = this.diskQueue.get(p)?.kind;
-    this.diskQueue.set(p, { uri, kind: kind === 'changed' && before === 'created' ? 'created' : kind, analyse: true });
+    this.diskQueue.set(p, { uri, kind: kind === 'changed' && before === 'created' ? 'created' : kind, analyze: true });
     this.scheduleDrain();
   }
 
@@ -390,7 +390,7 @@ export class Engine implements vscode.Disposable {
 
   /** A workspace scan has just read every file: queued events need no analysis of their own (the index still follows them). */
   scanCovered(): void {
-    for (const e of this.diskQueue.values()) e.analyse = false;
+    for (const e of this.diskQueue.values()) e.analyze = false;
   }
 
   /** Handles the gathered disk events; resolves when the queue is empty. */
@@ -441,7 +441,7 @@ export class Engine implements vscode.Disposable {
         for (const g of gone) this.diskListener?.deleted(g);
         continue;
       }
-      const [key, { uri, kind, analyse }] = this.diskQueue.entries().next().value as [string, { uri: vscode.Uri; kind: DiskChange; analyse: boolean }];
+      const [key, { uri, kind, analyze }] = this.diskQueue.entries().next().value as [string, { uri: vscode.Uri; kind: DiskChange; analyze: boolean }];
       this.diskQueue.delete(key);
       if (kind === 'deleted') {
         if (this.index.has(uri.fsPath)) {
@@ -457,7 +457,7 @@ export class Engine implements vscode.Disposable {
             changed = this.reindex(uri, text, false) || changed;
             // The problems shown for it follow its new text (a file replaced by a rename is reported as created).
             // Awaited, so that a checkout of many reported files is analysed at the same modest rate.
-            if (analyse) await this.diskListener?.changed(uri, text);
+            if (analyze) await this.diskListener?.changed(uri, text);
           }
         } catch {
           // gone again, or unreadable: the index keeps what it had

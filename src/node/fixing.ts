@@ -38,7 +38,7 @@ export function fixScannedFile(
   if (file.text === undefined || !file.targets) return undefined;
   const { index, borrowed } = project;
   const original = file.text;
-  const analyse = (text: string): Finding[] => {
+  const analyze = (text: string): Finding[] => {
     if (text === original) return shown;
     const r = analyzeText(parser, {
       path: file.abs,
@@ -50,5 +50,5 @@ export function fixScannedFile(
     });
     return resolveFindings(r, index.factsFor(file.abs, borrowed), settings.options).filter((f) => keep(f, text));
   };
-  return fixToFixpoint(parser.for(dialectOf(file.abs, original, settings.options.cppFiles)), original, analyse);
+  return fixToFixpoint(parser.for(dialectOf(file.abs, original, settings.options.cppFiles)), original, analyze);
 }

@@ -399,7 +399,7 @@ describe('the time bound of one function', () => {
   /** Parse time is outside the function budget; the analysis after it must stay near the budget. */
   const SLACK_MS = 1000;
 
-  const analyseTimed = async (text: string) => {
+  const analyzeTimed = async (text: string) => {
     const parser = await loadParser();
     const t0 = performance.now();
     parser.parse(text).delete();
@@ -411,14 +411,14 @@ describe('the time bound of one function', () => {
 
   it(`a function of 300,000 statements is analysed or skipped within its budget (${BUDGET_MS} ms) plus parsing`, { timeout: 30_000 }, async () => {
     const text = REGISTERED_BUG.replace('{\n    return Py_None;', `{\n    if (args)\n        return Py_None;\n${'    x = 1;\n'.repeat(300_000)}    return Py_None;`);
-    const { r, parseMs, ms } = await analyseTimed(text);
+    const { r, parseMs, ms } = await analyzeTimed(text);
     assert.ok(r.findings.length > 0 || r.skippedFunctions.length === 1, 'reported or skipped');
     assert.ok(ms < parseMs + BUDGET_MS + SLACK_MS, `analysis took ${Math.round(ms)} ms; parsing alone ${Math.round(parseMs)} ms; budget ${BUDGET_MS} ms; skipped: ${JSON.stringify(r.skippedFunctions)}`);
   });
 
   it(`10,000 nested conditional expressions are analysed or skipped within the budget (${BUDGET_MS} ms) plus parsing`, { timeout: 30_000 }, async () => {
     const text = REGISTERED_BUG.replace('return Py_None;', `return ${'args ? Py_None : '.repeat(10_000)}Py_True;`);
-    const { r, parseMs, ms } = await analyseTimed(text);
+    const { r, parseMs, ms } = await analyzeTimed(text);
     assert.ok(r.findings.length > 0 || r.skippedFunctions.length === 1, 'reported or skipped');
     assert.ok(ms < parseMs + BUDGET_MS + SLACK_MS, `analysis took ${Math.round(ms)} ms; parsing alone ${Math.round(parseMs)} ms; budget ${BUDGET_MS} ms; skipped: ${JSON.stringify(r.skippedFunctions)}`);
   });

@@ -3,13 +3,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { analyseFixture, REPO } from '../helpers/engine';
+import { analyzeFixture, REPO } from '../helpers/engine';
 
 const TABLE = (n: string) => `static PyMethodDef methods[] = {{"${n}", (PyCFunction)${n}, METH_VARARGS, NULL}, {NULL}};\n`;
 const page = (rule: string) => fs.readFileSync(path.join(REPO, 'docs/rules', `${rule}.md`), 'utf8');
 
 async function messageOf(rule: string, text: string): Promise<string> {
-  const [f, ...rest] = await analyseFixture('doc.c', text, { rules: [rule] });
+  const [f, ...rest] = await analyzeFixture('doc.c', text, { rules: [rule] });
   assert.equal(rest.length, 0);
   return f.message;
 }

@@ -68,11 +68,11 @@ describe('DocumentSession', () => {
     session.analyze({ path: 'a.c', text: SOURCE, options }, 'fresh');
     const edited = SOURCE.replace('return Py_True;', 'return Py_False;');
     const r = session.analyze({ path: 'a.c', text: edited, options }, 'incremental');
-    assert.equal(session.lastAnalysed, 1);
+    assert.equal(session.lastAnalyzed, 1);
     assert.equal(r.findings.length, 2);
     const shifted = 'static int pad;\n' + edited;
     const r2 = session.analyze({ path: 'a.c', text: shifted, options }, 'incremental');
-    assert.equal(session.lastAnalysed, 0, 'moving functions down does not re-analyse them');
+    assert.equal(session.lastAnalyzed, 0, 'moving functions down does not re-analyse them');
     assert.deepEqual(
       r2.findings.map((f) => shifted.slice(f.start, f.end)),
       r.findings.map((f) => edited.slice(f.start, f.end)),

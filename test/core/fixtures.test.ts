@@ -6,7 +6,7 @@ import { applySafeFixes } from '../../src/core/fixes';
 import { RULES } from '../../src/core/rules/index';
 import { decodeSource, LineIndex } from '../../src/core/text';
 import type { Finding } from '../../src/core/types';
-import { analyseFixture, FIXTURES } from '../helpers/engine';
+import { analyzeFixture, FIXTURES } from '../helpers/engine';
 
 /** `// expect: rule-id` or `// expect: rule-id:severity` (several separated by commas) on the finding's line. */
 function expectations(text: string): string[] {
@@ -48,7 +48,7 @@ for (const rule of RULES) {
       const options = { rules: meta ? undefined : [rule.id], reportUnusedIgnores: meta, readInclude: readIncludeNextTo };
 
       it(`${name}: reports exactly the marked lines`, async () => {
-        const findings = (await analyseFixture(file, text, options)).filter((f) => f.rule === rule.id);
+        const findings = (await analyzeFixture(file, text, options)).filter((f) => f.rule === rule.id);
         const lines = new LineIndex(text);
         const wanted = expectations(text);
         const withSeverity = new Set(wanted.filter((w) => w.split(':').length === 3).map((w) => w.split(':').slice(0, 2).join(':')));
@@ -63,14 +63,14 @@ for (const rule of RULES) {
 
       const golden = file.replace(/\.(c|h|cpp|hpp)$/, '.fixed.$1');
       it(`${name}: safe fixes give the .fixed golden, and a second pass changes nothing`, async () => {
-        const findings = await analyseFixture(file, text, options);
+        const findings = await analyzeFixture(file, text, options);
         const once = applySafeFixes(text, findings).text;
         if (!fs.existsSync(golden)) {
           assert.equal(once, text, `safe fixes change ${name}, so it needs a golden ${path.basename(golden)}`);
           return;
         }
         assert.equal(once, decodeSource(fs.readFileSync(golden)).text);
-        const again = await analyseFixture(file, once, options);
+        const again = await analyzeFixture(file, once, options);
         assert.equal(applySafeFixes(once, again).text, once);
       });
 
@@ -78,8 +78,8 @@ for (const rule of RULES) {
       if (/\.c$/.test(file)) {
         it(`${name}: parsed as C++, gives the same findings and fixes`, async () => {
           const key = (fs: Finding[]) => fs.map((f) => `${f.start}:${f.rule}:${f.severity}:${f.message}`);
-          const asC = await analyseFixture(file, text, options);
-          const asCpp = await analyseFixture(file.replace(/\.c$/, '.cpp'), text, options);
+          const asC = await analyzeFixture(file, text, options);
+          const asCpp = await analyzeFixture(file.replace(/\.c$/, '.cpp'), text, options);
           assert.deepEqual(key(asCpp), key(asC));
           assert.equal(applySafeFixes(text, asCpp).text, applySafeFixes(text, asC).text);
         });

@@ -106,7 +106,7 @@ function readIncludeNextTo(from: string, name: string) {
 }
 
 /** Analyses a text as the CLI does for one file (every rule, hints included: `--fix --all`). */
-function analyse(parser: CParser, file: string, text: string): { findings: Finding[]; ms: number; skipped: string[] } {
+function analyze(parser: CParser, file: string, text: string): { findings: Finding[]; ms: number; skipped: string[] } {
   const options = fixtureOptions(text);
   const t0 = performance.now();
   const r = analyzeText(parser, { path: file, text, options, readInclude: readIncludeNextTo });
@@ -155,11 +155,11 @@ function outsideEditsUnchanged(before: string, after: string, edits: TextEdit[])
 function checkMutant(parser: CParser, file: string, name: string, m: Mutant): MutantReport {
   const report: MutantReport = { name, ops: m.ops, ms: 0, problems: {} };
   try {
-    const first = analyse(parser, file, m.text);
+    const first = analyze(parser, file, m.text);
     report.ms = first.ms;
     // The fixes as the CLI's --fix and the editor's fix-all apply them: to a fixpoint, keeping
     // only fixes that add no syntax error.
-    const result = fixToFixpoint(parser, m.text, (t) => analyse(parser, file, t).findings);
+    const result = fixToFixpoint(parser, m.text, (t) => analyze(parser, file, t).findings);
     const fixed = result.text;
     const before = countSyntaxErrors(parser, m.text);
     const afterFix = countSyntaxErrors(parser, fixed);
@@ -171,7 +171,7 @@ function checkMutant(parser: CParser, file: string, name: string, m: Mutant): Mu
       if (outside && !report.problems.outside) report.problems.outside = `round ${i + 1}: ${outside}`;
     });
     if (fixed !== m.text) {
-      const again = fixToFixpoint(parser, fixed, (t) => analyse(parser, file, t).findings);
+      const again = fixToFixpoint(parser, fixed, (t) => analyze(parser, file, t).findings);
       if (again.text !== fixed) {
         report.problems.idempotent = `the second pass applies ${again.rounds
           .flatMap((r) => r.fixes)

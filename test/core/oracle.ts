@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { LineIndex } from '../../src/core/text';
-import { analyseFixture, loadParser } from '../helpers/engine';
+import { analyzeFixture, loadParser } from '../helpers/engine';
 import { defaultOptions } from '../../src/core/options';
 
 // ---------------------------------------------------------------------------
@@ -1128,7 +1128,7 @@ export async function checkProgram(p: Program): Promise<CheckResult> {
     if (s.k === 'decref' || s.k === 'steal' || (s.k === 'return' && s.s !== null)) checks++;
   });
   // The extension says which language the tool parses.
-  const findings = await analyseFixture(cpp ? 'oracle.cpp' : 'oracle.c', source, { rules: [...ORACLE_RULES], options: defaultOptions() });
+  const findings = await analyzeFixture(cpp ? 'oracle.cpp' : 'oracle.c', source, { rules: [...ORACLE_RULES], options: defaultOptions() });
   const lines = new LineIndex(source);
   const actual = [...new Set(findings.filter((f) => (ORACLE_RULES as readonly string[]).includes(f.rule)).map((f) => `${lines.position(f.start).line + 1}:${f.rule}`))].sort();
   const agree = !parseError && expected.length === actual.length && expected.every((e, i) => e === actual[i]);

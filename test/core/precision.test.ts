@@ -5,13 +5,13 @@ import { describe, it } from 'node:test';
 import { LineIndex } from '../../src/core/text';
 import { analyzeText, type CachedFunction, type FunctionCache } from '../../src/core/analyze';
 import { defaultOptions } from '../../src/core/options';
-import { analyseFixture, FIXTURES, loadParser } from '../helpers/engine';
+import { analyzeFixture, FIXTURES, loadParser } from '../helpers/engine';
 
 async function findingsOn(rel: string, rule: string) {
   const file = path.join(FIXTURES, rel);
   const text = fs.readFileSync(file, 'utf8');
   const lines = new LineIndex(text);
-  return (await analyseFixture(file, text, { rules: [rule] })).map((f) => ({ ...f, line: lines.position(f.start).line + 1 }));
+  return (await analyzeFixture(file, text, { rules: [rule] })).map((f) => ({ ...f, line: lines.position(f.start).line + 1 }));
 }
 
 describe('precision on real-code idioms', () => {
@@ -62,7 +62,7 @@ describe('precision on real-code idioms', () => {
       '};',
       '',
     ].join('\n');
-    const [f] = await analyseFixture('state.c', text, { rules: ['borrowed-singleton-return'] });
+    const [f] = await analyzeFixture('state.c', text, { rules: ['borrowed-singleton-return'] });
     assert.equal(f.severity, 'error');
     assert.match(f.detail ?? '', /used as a borrowed reference by `is_unset`/);
     assert.ok(f.fixes.length > 0 && f.fixes.every((x) => !x.safe && /unsafe: `is_unset` uses the result as a borrowed reference/.test(x.description)));
@@ -87,7 +87,7 @@ describe('precision on real-code idioms', () => {
       'static PyMethodDef methods[] = {{"nothing", nothing, METH_VARARGS, NULL}, {"yes", yes, METH_VARARGS, NULL}, {NULL}};',
       '',
     ].join('\n');
-    const found = await analyseFixture('own.c', text, { rules: ['borrowed-singleton-return'] });
+    const found = await analyzeFixture('own.c', text, { rules: ['borrowed-singleton-return'] });
     assert.deepEqual(found.map((f) => f.function), ['yes']);
   });
 
@@ -110,7 +110,7 @@ describe('precision on real-code idioms', () => {
       'static PyMethodDef methods[] = {{"pick", pick, METH_O, NULL}, {NULL}};',
       '',
     ].join('\n');
-    const [f] = await analyseFixture('pick.c', text, { rules: ['borrowed-singleton-return'] });
+    const [f] = await analyzeFixture('pick.c', text, { rules: ['borrowed-singleton-return'] });
     const at = (needle: string) => text.indexOf(needle);
     assert.ok(f.related.some((r) => r.start === at('r = Py_None')));
     assert.ok(f.related.some((r) => r.start === at('r = Py_False')));

@@ -6,13 +6,13 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { applyEdits } from '../../src/core/fixes';
 import { indexFile, ProjectIndex } from '../../src/core/project-index';
-import { analyseFixture } from '../helpers/engine';
+import { analyzeFixture } from '../helpers/engine';
 
 const TABLE = (names: string[], flags = 'METH_VARARGS') =>
   `static PyMethodDef methods[] = {${names.map((n) => `{"${n}", (PyCFunction)${n}, ${flags}, NULL}`).join(', ')}, {NULL}};\n`;
 
 async function reported(text: string, rule = 'borrowed-singleton-return'): Promise<string[]> {
-  return (await analyseFixture('case.c', text, { rules: [rule] })).map((f) => f.function ?? '');
+  return (await analyzeFixture('case.c', text, { rules: [rule] })).map((f) => f.function ?? '');
 }
 
 describe('feasibility keeps paths that writes, macros and equal constants make possible', () => {
@@ -113,7 +113,7 @@ ${TABLE(['g'])}`;
     return 0;
 }
 `;
-    assert.deepEqual(await analyseFixture('case.c', text, { rules: ['singleton-decref'] }), []);
+    assert.deepEqual(await analyzeFixture('case.c', text, { rules: ['singleton-decref'] }), []);
   });
 });
 
@@ -128,7 +128,7 @@ describe('by-name releases and compat definitions', () => {
     return 0;
 }
 `;
-    assert.equal((await analyseFixture('case.c', text, { rules: ['singleton-decref'] })).length, 2);
+    assert.equal((await analyzeFixture('case.c', text, { rules: ['singleton-decref'] })).length, 2);
   });
 
   it('does not take a compat definition of a singleton through its struct as the project\'s own', async () => {
@@ -195,7 +195,7 @@ static PyObject *f(PyObject *self, PyObject *args) {
     return Py_None;
 }
 ${TABLE(['f'])}`;
-    const [f, ...rest] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    const [f, ...rest] = await analyzeFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
     assert.equal(rest.length, 0);
     assert.doesNotMatch(f.message, /on some paths/);
     assert.equal(f.fixes.length, 1);
@@ -213,7 +213,7 @@ describe('wording', () => {
     return t;
 }
 ${TABLE(['f'])}`;
-    const [f, ...rest] = await analyseFixture('case.c', text, { rules: ['singleton-decref'] });
+    const [f, ...rest] = await analyzeFixture('case.c', text, { rules: ['singleton-decref'] });
     assert.equal(rest.length, 0);
     assert.equal(f.message, '`f` releases `Py_None` after `PyTuple_SET_ITEM` took it');
     assert.ok(f.related.some((r) => r.message === '`PyTuple_SET_ITEM` takes the reference to `Py_None` here'));
@@ -224,18 +224,18 @@ ${TABLE(['f'])}`;
 describe('the returns-borrowed marker as a fix', () => {
   it('is offered (unsafe) when no registration is found, and silences the finding once applied', async () => {
     const text = `#include <Python.h>\n\n/* Looks a value up. */\nstatic PyObject *\nlookup(int k)\n{\n    return Py_None;\n}\n`;
-    const [f] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    const [f] = await analyzeFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
     assert.equal(f.severity, 'information');
     const mark = f.fixes.find((x) => /returns-borrowed|borrowed reference on purpose/.test(x.description));
     assert.ok(mark && !mark.safe);
     const fixed = applyEdits(text, mark.edits);
     assert.match(fixed, /\/\* Looks a value up\. \*\/\n\/\* cpyref: returns-borrowed \*\/\nstatic PyObject \*\nlookup/);
-    assert.deepEqual(await analyseFixture('case.c', fixed, { rules: ['borrowed-singleton-return'] }), []);
+    assert.deepEqual(await analyzeFixture('case.c', fixed, { rules: ['borrowed-singleton-return'] }), []);
   });
 
   it('is not offered for a registered method', async () => {
     const text = `static PyObject *f(PyObject *self, PyObject *args) {\n    return Py_None;\n}\n${TABLE(['f'])}`;
-    const [f] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    const [f] = await analyzeFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
     assert.equal(f.severity, 'error');
     assert.ok(!f.fixes.some((x) => /on purpose/.test(x.description)));
   });
@@ -244,7 +244,7 @@ describe('the returns-borrowed marker as a fix', () => {
 describe('one mistake, one finding', () => {
   it('reports a macro of this file at its definition, with each use as related information', async () => {
     const text = `#define GIVE_NONE return Py_None\nstatic PyObject *a(PyObject *self, PyObject *args) { GIVE_NONE; }\nstatic PyObject *b(PyObject *self, PyObject *args) { if (args) GIVE_NONE; return PyLong_FromLong(1); }\n${TABLE(['a', 'b'])}`;
-    const found = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    const found = await analyzeFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
     assert.deepEqual(found.map((f) => f.function), ['GIVE_NONE']);
     const uses = found[0].related.filter((r) => /^used in/.test(r.message));
     assert.deepEqual(uses.map((r) => [text.slice(r.start, r.end), r.message]), [
@@ -265,7 +265,7 @@ describe('path steps', () => {
     return PyLong_FromLong(1);
 }
 ${TABLE(['f'])}`;
-    const [f] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    const [f] = await analyzeFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
     const steps = f.related.filter((r) => r.path === undefined).map((r) => r.message);
     assert.ok(!steps.some((m) => /PyArg_ParseTuple/.test(m)), steps.join(' | '));
   });
@@ -279,7 +279,7 @@ static PyObject *f(PyObject *self, PyObject *args) {
     return Py_None;
 }
 ${TABLE(['f'])}`;
-    const [f] = await analyseFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
+    const [f] = await analyzeFixture('case.c', text, { rules: ['borrowed-singleton-return'] });
     const steps = f.related.map((r) => r.message);
     assert.ok(steps.includes('`CHECK(err)`: its `if` condition is false on this path'), steps.join(' | '));
   });

@@ -26,7 +26,7 @@ export function fixtureOptions(text: string): Options {
 }
 
 /** Analyses one text as the CLI does for a single file, with its own project index. */
-export async function analyseFixture(
+export async function analyzeFixture(
   file: string,
   text: string,
   opts: { rules?: string[]; options?: Options; reportUnusedIgnores?: boolean; readInclude?: (from: string, name: string) => { path: string; text: string } | undefined } = {},
