@@ -1,0 +1,217 @@
+/** The ownership analysis of one function: the CFG, the path states at each node, and the events and returns the rules read. */
+import { buildCfg, type CfgNode } from '../cfg';
+import { BudgetExceeded, solveForward } from '../dataflow';
+import { Feasibility, NO_FACTS } from '../feasibility';
+import { parameters } from '../functions';
+import type { SyntaxNode } from '../parser';
+import { declaredName, namedKids, SINGLETONS } from '../syntax';
+import { OTHER, PathState, StateSet, MAX_STATES, MAX_TRACKED, key, withOwned, withStep, ReturnOutcome, ReturnVerdict, OwnershipAnalysis, OwnershipOptions, setVar } from './state';
+import { SINGLETON_RE, trackedLocals, owningLocals } from './locals';
+import { ownedThroughComparison, consistent, ON_SUCCESS_RE, failedCalls, identityTestFilter, identityBits } from './conditions';
+import { Evaluator } from './evaluator';
+
+/** The expression a return statement returns, if any. */
+export function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
+  return namedKids(ret)[0];
+}
+
+/** Runs the ownership data flow over a function body. */
+export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): OwnershipAnalysis {
+  const expander = opts.expander;
+  const over = (what: string) => {
+    throw new BudgetExceeded(`analysis exceeded its bound while ${what}`);
+  };
+  const cfg = buildCfg(body, {
+    expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
+    checkBudget: (nodes) => {
+      if (nodes > opts.budget.maxSteps / 2 || Date.now() > opts.budget.deadline) over('building the control-flow graph');
+    },
+  });
+  if (Date.now() > opts.budget.deadline) over('building the control-flow graph');
+  const tracked = trackedLocals(body, expander?.names() ?? [], opts.cxx);
+  const owning = owningLocals(body, tracked);
+  // An owning local compared with a singleton is tracked too: after `res == Py_None` holds,
+  // it holds the singleton, with the reference the function got from the call.
+  const bodyText = body.text;
+  for (const name of owning) {
+    if (tracked.size >= MAX_TRACKED) break;
+    if (new RegExp(`\\b${name}\\s*[!=]=|[!=]=\\s*(?:\\([^()]*\\)\\s*)?${name}\\b|Py_Is(?:None|True|False)\\(\\s*${name}\\s*\\)`).test(bodyText)) tracked.set(name, tracked.size);
+  }
+  // Feasibility only removes paths, so it is worked out only for functions where some path
+  // leads to a finding: most functions have none, and it costs a walk of every statement.
+  const plain = solve(undefined);
+  if (!hasCandidates(plain)) return plain;
+  const params = parameters(body.parent).flatMap((p) => declaredName(p.childForFieldName('declarator'))?.text ?? []);
+  const feasibility = new Feasibility(cfg.nodes, params, opts.nullParams, opts.macroAssigned);
+  if (feasibility.empty) return plain;
+  try {
+    return solve(feasibility);
+  } catch (e) {
+    // Over the bound with paths kept apart by flags: the plain result still holds (it has more paths, never fewer).
+    if (e instanceof BudgetExceeded) return plain;
+    throw e;
+  }
+
+  function solve(feasibility: Feasibility | undefined): OwnershipAnalysis {
+    const ev = new Evaluator(tracked, expander);
+    const initial: PathState = {
+      vars: new Array(tracked.size).fill(OTHER),
+      owned: new Array(SINGLETONS.length).fill(0),
+      debts: [],
+      mayOwn: 0,
+      facts: feasibility?.initial ?? NO_FACTS,
+      steps: [],
+      lastSteal: [],
+    };
+    let truncated = false;
+    const mayOwnTest = identityTestFilter(body, owning, tracked);
+    // What a branch's condition can tell, worked out once per edge (the solver visits edges many times).
+    const condCache = new Map<string, { filters: boolean; gained?: { name: string; singleton: number }; mayOwn: number; failed?: Set<number> }>();
+    const conditionFacts = (from: CfgNode, holds: boolean) => {
+      const k = `${from.id}:${holds}`;
+      let f = condCache.get(k);
+      if (!f) {
+        const text = from.ast!.text;
+        const mentionsTracked = tracked.size > 0 && [...tracked.keys()].some((t) => text.includes(t));
+        const mayOwn = SINGLETON_RE.test(text) || /Py_Is(?:None|True|False)\b/.test(text) ? identityBits(from.ast!, holds, mayOwnTest) : 0;
+        const failed = ON_SUCCESS_RE.test(text) ? new Set(failedCalls(from.ast!, holds).flatMap((c) => ev.sitesOf(c))) : undefined;
+        f = { filters: mentionsTracked, gained: owning.size ? ownedThroughComparison(from.ast!, holds, owning) : undefined, mayOwn, failed: failed?.size ? failed : undefined };
+        condCache.set(k, f);
+      }
+      return f;
+    };
+    const relevance = new Map<number, boolean>();
+    const isRelevant = (n: CfgNode) => {
+      let r = relevance.get(n.id);
+      if (r === undefined) {
+        r = !!n.ast && ev.isRelevant(n.ast);
+        relevance.set(n.id, r);
+      }
+      return r;
+    };
+    // A return's own expression may steal or incref (`return Py_BuildValue("N", ...)`); its
+    // states then flow to the exit, where open debts are read.
+    const afterReturn = (node: CfgNode, s: PathState): PathState[] => {
+      const expr = node.macroReturn ? undefined : returnedExpression(node.ast!);
+      return expr ? ev.expr(expr, s, node.at).map(([x]) => x) : [s];
+    };
+    const transfer = (node: CfgNode, input: StateSet): StateSet => {
+      if (!node.ast) return input;
+      const acts = node.kind === 'effect' || node.kind === 'branch' || node.kind === 'return';
+      const owns = acts && isRelevant(node);
+      const writes = feasibility !== undefined && (node.kind === 'effect' || node.kind === 'branch');
+      if (!owns && !writes) return input;
+      const out: StateSet = new Map();
+      for (const s of input.values()) {
+        const next = !owns ? [s] : node.kind === 'return' ? afterReturn(node, s) : ev.statement(node.ast, s, node.at);
+        for (let s2 of next) {
+          if (writes) {
+            const f = feasibility!.afterNode(node, s2.facts);
+            if (f !== s2.facts) s2 = { ...s2, facts: f };
+          }
+          if (!out.has(key(s2))) out.set(key(s2), s2);
+        }
+      }
+      return out;
+    };
+    const inputs = solveForward<StateSet>(
+      cfg,
+      {
+        initial: new Map([[key(initial), initial]]),
+        transfer,
+        onEdge: (edge, out, from) => {
+          const facts = edge.holds !== undefined && from.ast ? conditionFacts(from, edge.holds) : undefined;
+          // `res = f(...); if (res == Py_None) Py_DECREF(Py_None);`: along this edge the reference
+          // the function holds through `res` is a reference to the singleton.
+          const gained = facts?.gained;
+          const feasible = feasibility !== undefined && from.ast && (edge.holds !== undefined || edge.caseValue);
+          if (!edge.step && !facts?.filters && !gained && !facts?.mayOwn && !feasible && !facts?.failed) return out;
+          const m: StateSet = new Map();
+          for (const s0 of out.values()) {
+            // A condition on a local (`r != Py_None`, `r == NULL`) removes the paths it contradicts.
+            if (facts?.filters && !consistent(from.ast!, edge.holds!, s0, tracked)) continue;
+            let s = s0;
+            if (feasible) {
+              // A path that contradicts what earlier branches said of a flag cannot run.
+              const f = edge.caseValue ? feasibility!.alongCase(from, edge.caseValue, s.facts) : feasibility!.alongBranch(from, edge.holds!, s.facts);
+              if (!f) continue;
+              if (f !== s.facts) s = { ...s, facts: f };
+            }
+            if (edge.step) s = withStep(s, edge.step);
+            const v = gained ? tracked.get(gained.name) : undefined;
+            if (gained && v !== undefined && s.vars[v] === OTHER) s = withOwned(setVar(s, v, gained.singleton), gained.singleton, +1);
+            if (facts?.mayOwn && (s.mayOwn | facts.mayOwn) !== s.mayOwn) s = { ...s, mayOwn: s.mayOwn | facts.mayOwn };
+            // `if (PyModule_AddObject(m, "x", Py_None) < 0) return -1;`: a call that failed stole nothing.
+            const failed = facts?.failed;
+            if (failed && s.debts.some((d) => failed.has(Math.floor(d / 8)))) s = { ...s, debts: s.debts.filter((d) => !failed.has(Math.floor(d / 8))) };
+          if (failed && s.lastSteal.some((n) => n && failed.has(n.site))) s = { ...s, lastSteal: s.lastSteal.map((n) => (n && failed.has(n.site) ? undefined : n)) };
+            m.set(key(s), s);
+          }
+          return m;
+        },
+        join: (current, incoming) => {
+          if (!current) return { value: incoming, changed: true };
+          let changed = false;
+          let value = current;
+          for (const [k0, s0] of incoming) {
+            if (value.has(k0)) continue;
+            let k = k0;
+            let s = s0;
+            // At the cap, paths are no longer kept apart by what they know of flags (rather than dropped).
+            if (value.size >= MAX_STATES && s.facts.length) {
+              s = { ...s, facts: NO_FACTS };
+              k = key(s);
+              if (value.has(k)) continue;
+            }
+            if (value.size >= MAX_STATES + MAX_STATES / 4) {
+              truncated = true;
+              break;
+            }
+            if (!changed) value = new Map(current);
+            value.set(k, s);
+            changed = true;
+          }
+          return { value, changed };
+        },
+      },
+      opts.budget,
+    );
+    const returns: ReturnVerdict[] = [];
+    ev.withEvents(() => {
+      for (const node of cfg.nodes) {
+        const input = inputs.get(node.id);
+        if (!input) continue;
+        if ((node.kind === 'effect' || node.kind === 'branch') && node.ast && isRelevant(node)) {
+          for (const s of input.values()) ev.statement(node.ast, s, node.at);
+        }
+        if (node.id === cfg.exit) for (const s of input.values()) ev.recordExit(s);
+        if (node.kind !== 'return' || node.macroReturn || !node.ast) continue;
+        const expr = returnedExpression(node.ast);
+        if (!expr) continue;
+        const outcomes: ReturnOutcome[] = [];
+        if (isRelevant(node)) {
+          for (const s of input.values()) {
+            for (const [s2, v] of ev.expr(expr, s, node.at)) outcomes.push({ value: v, owned: v >= 0 && s2.owned[v] > 0, state: s2 });
+          }
+        }
+        returns.push({ node, expr, outcomes });
+      }
+    });
+    return { cfg, tracked, inputs, returns, events: ev.events, unpaid: ev.unpaid, paidSites: ev.paidSites, truncated };
+  }
+}
+
+/** Whether some path returns, steals or releases a singleton without owning it (before feasibility). */
+function hasCandidates(a: OwnershipAnalysis): boolean {
+  return (
+    a.unpaid.length > 0 ||
+    a.returns.some((r) => r.outcomes.some((o) => o.value >= 0 && !o.owned)) ||
+    a.events.some((e) => e.kind === 'decref' && e.singleton >= 0 && e.state.owned[e.singleton] === 0 && !e.excused)
+  );
+}
+
+export { BudgetExceeded };
+
+export { OTHER, unpaidSites, type ConsumeEvent, type OwnershipAnalysis, type OwnershipOptions, type PathState, type ReturnOutcome, type ReturnVerdict, type StateSet, type StealNote, type UnpaidDebt } from './state';
+export { cxxFacts, owningLocals, trackedLocals, type CxxFacts } from './locals';
+export { consistent } from './conditions';
