@@ -8,16 +8,21 @@ import { argList, calleeName, DECREF_CALLS, declaredName, SETREF_CALLS, INCREF_C
 import { OTHER, PathState, StealNote, MAX_DEBTS, withOwned, withStep, unpaidSites, ConsumeEvent, UnpaidDebt, Pair, setVar, dedupe } from './state';
 import { directSingletonOf } from './conditions';
 
+/** What the replay after the fixpoint reports: each release or steal, each steal left unrepaid, each steal repaid. */
+export interface EventSink {
+  consumed(e: ConsumeEvent): void;
+  unpaid(d: UnpaidDebt): void;
+  paid(site: number): void;
+}
+
 /** Evaluates expressions over path states: the transfer function of the ownership analysis. */
 export class Evaluator {
-  readonly events: ConsumeEvent[] = [];
-  readonly unpaid: UnpaidDebt[] = [];
-  readonly paidSites = new Set<number>();
+  /** Where the events of the replay go; none while the fixpoint is computed. */
+  private sink: EventSink | undefined;
   private readonly sites = new Map<string, number>();
   private readonly sitesByCall = new Map<number, number[]>();
   /** Where each steal site is in the source, by site id: orders the open debts. */
   private readonly sitePos: number[] = [];
-  private recording = false;
   private readonly relevant: RegExp;
 
   constructor(
@@ -41,13 +46,13 @@ export class Evaluator {
     return this.relevant.test(node.text);
   }
 
-  /** Evaluates `node` in `state` and records consume events (used once, after the fixpoint). */
-  withEvents<T>(f: () => T): T {
-    this.recording = true;
+  /** Runs `f` (the replay after the fixpoint) with the events going to `sink`. */
+  withSink<T>(sink: EventSink, f: () => T): T {
+    this.sink = sink;
     try {
       return f();
     } finally {
-      this.recording = false;
+      this.sink = undefined;
     }
   }
 
@@ -74,11 +79,11 @@ export class Evaluator {
     const site = kind === 'steal' ? this.site(node, arg, at) : undefined;
     // `if (x == Py_None) Py_DECREF(Py_None);` releases x's reference when the function may own x.
     const excused = kind === 'decref' && st.owned[s] === 0 && (st.mayOwn & (1 << s)) !== 0;
-    if (this.recording) this.events.push({ node, arg, at, singleton: s, kind, when, site, excused, state: st });
+    this.sink?.consumed({ node, arg, at, singleton: s, kind, when, site, excused, state: st });
     if (kind === 'decref') {
       if (st.owned[s] === 0 && !excused && unpaidSites(st, s).length) {
         // Released with a steal still unrepaid: that steal is reported here, and its debt closed.
-        if (this.recording) for (const d of unpaidSites(st, s)) this.unpaid.push({ site: d, singleton: s, state: st, released: true });
+        if (this.sink) for (const d of unpaidSites(st, s)) this.sink.unpaid({ site: d, singleton: s, state: st, released: true });
         return { ...st, debts: st.debts.filter((d) => d % 8 !== s) };
       }
       return withOwned(st, s, -1);
@@ -123,7 +128,7 @@ export class Evaluator {
       (lastSteal as Array<StealNote | undefined>)[s] = undefined;
     }
     if (i < 0) return withOwned({ ...st, lastSteal }, s, +1);
-    if (this.recording) this.paidSites.add(Math.floor(st.debts[i] / 8));
+    this.sink?.paid(Math.floor(st.debts[i] / 8));
     return { ...st, debts: st.debts.filter((_, k) => k !== i), lastSteal };
   }
 
@@ -134,7 +139,7 @@ export class Evaluator {
 
   /** Records the debts still open where a path leaves the function. */
   recordExit(st: PathState): void {
-    for (const d of st.debts) this.unpaid.push({ site: Math.floor(d / 8), singleton: d % 8, state: st });
+    if (this.sink) for (const d of st.debts) this.sink.unpaid({ site: Math.floor(d / 8), singleton: d % 8, state: st });
   }
 
   /** Evaluates a statement-level node (expression or declaration). */
@@ -300,7 +305,7 @@ export class Evaluator {
           else if (v >= 0) next.push(this.consume(node, at, s2, v, 'steal', a, when));
           else {
             // Paths that hand over another object are recorded too, so a finding knows it holds on some paths only.
-            if (this.recording) this.events.push({ node, arg: a, at, singleton: OTHER, kind: 'steal', when, site: this.site(node, a, at), state: s2 });
+            this.sink?.consumed({ node, arg: a, at, singleton: OTHER, kind: 'steal', when, site: this.site(node, a, at), state: s2 });
             next.push(s2);
           }
         }
@@ -325,7 +330,7 @@ export class Evaluator {
     if (effect?.kind === 'incref') return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? this.incref(s, v) : s, OTHER]);
     if (effect?.kind !== 'decref') return this.expr(args[0], st, at).map(([s]) => [s, OTHER]);
     return this.expr(args[0], st, at).map(([s, v]) => {
-      if (v < 0 && this.recording) this.events.push({ node, arg: args[0], at, singleton: OTHER, kind: 'decref', state: s });
+      if (v < 0) this.sink?.consumed({ node, arg: args[0], at, singleton: OTHER, kind: 'decref', state: s });
       let next = v >= 0 ? this.consume(node, at, s, v, 'decref', args[0]) : s;
       // Py_CLEAR sets its argument to NULL.
       const i = effect.clears && args[0].type === 'identifier' ? this.tracked.get(args[0].text) : undefined;

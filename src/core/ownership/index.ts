@@ -5,10 +5,10 @@ import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { declaredName, namedKids, SINGLETONS } from '../syntax';
-import { OTHER, PathState, StateSet, MAX_STATES, MAX_TRACKED, key, withOwned, withStep, ReturnOutcome, ReturnVerdict, OwnershipAnalysis, OwnershipOptions, setVar } from './state';
+import { OTHER, PathState, StateSet, MAX_STATES, MAX_TRACKED, key, withOwned, withStep, ReturnOutcome, ReturnVerdict, ConsumeEvent, UnpaidDebt, OwnershipAnalysis, OwnershipOptions, setVar } from './state';
 import { SINGLETON_RE, trackedLocals, owningLocals } from './locals';
 import { ownedThroughComparison, consistent, ON_SUCCESS_RE, failedCalls, identityTestFilter, identityBits } from './conditions';
-import { Evaluator } from './evaluator';
+import { Evaluator, type EventSink } from './evaluator';
 
 /** The expression a return statement returns, if any. */
 export function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
@@ -177,7 +177,11 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       opts.budget,
     );
     const returns: ReturnVerdict[] = [];
-    ev.withEvents(() => {
+    const events: ConsumeEvent[] = [];
+    const unpaid: UnpaidDebt[] = [];
+    const paidSites = new Set<number>();
+    const sink: EventSink = { consumed: (e) => events.push(e), unpaid: (d) => unpaid.push(d), paid: (site) => paidSites.add(site) };
+    ev.withSink(sink, () => {
       for (const node of cfg.nodes) {
         const input = inputs.get(node.id);
         if (!input) continue;
@@ -197,7 +201,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
         returns.push({ node, expr, outcomes });
       }
     });
-    return { cfg, tracked, inputs, returns, events: ev.events, unpaid: ev.unpaid, paidSites: ev.paidSites, truncated };
+    return { cfg, tracked, inputs, returns, events, unpaid, paidSites, truncated };
   }
 }
 
