@@ -190,6 +190,22 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     const relevantRe = new RegExp(`${SINGLETON_PATTERN}${macroNames.length ? `|\\b(?:${macroNames.join('|')})\\b` : ''}`);
     const relevantMacroRe = macroNames.length ? new RegExp(`\\b(?:${macroNames.join('|')})\\b`) : undefined;
     const expander = new MacroExpander(parser, macroMap);
+    const unit: FileUnit = {
+      text,
+      dialect,
+      targets,
+      eol,
+      rules,
+      relevantRe,
+      relevantMacroRe,
+      expander,
+      functionBudgetMs: req.functionBudgetMs ?? 2000,
+      noArgs,
+      macroAssigned: assignedByMacros,
+      cxx: cxxOf,
+      report,
+      result,
+    };
     const trees: SyntaxTree[] = [];
     try {
       const tree = req.tree ?? parser.parse(blankStatementMacros(text, dialect));
@@ -199,7 +215,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       const contextKey = req.cache ? cacheContext(req, dialect, rules, targets, macroMap) : '';
       for (const fn of functions) {
         if (!req.cache) {
-          analyzeFunction(fn, 0, undefined);
+          analyzeFunction(unit, fn, 0, undefined);
           continue;
         }
         // The editor re-analyses only functions whose text (or context) changed.
@@ -214,7 +230,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
           continue;
         }
         const before = { findings: result.findings.length, skipped: result.skippedFunctions.length, errorRegions: result.stats.errorRegions };
-        analyzeFunction(fn, 0, undefined);
+        analyzeFunction(unit, fn, 0, undefined);
         req.cache.set(key, {
           findings: result.findings.slice(before.findings).map((f) => shiftFinding(f, -start)),
           skipped: result.skippedFunctions.slice(before.skipped).map((x) => ({ ...x, start: x.start - start })),
@@ -236,7 +252,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
               const original = functions.find((o) => o.node.startIndex === fn.node.startIndex + start);
               if (original && !original.node.hasError) continue;
               const first = result.findings.length;
-              analyzeFunction(fn, start, undefined);
+              analyzeFunction(unit, fn, start, undefined);
               // A fix computed on a variant is valid only where the variant equals the original text.
               for (const f of result.findings.slice(first)) f.fixes = f.fixes.filter((x) => x.edits.every((e) => sameLines(text, variant, e.start, e.end)));
             }
@@ -256,49 +272,11 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
         trees.push(mt);
         const fnNode = mt.rootNode.namedChildren.find((c) => c?.type === 'function_definition');
         const info = fnNode && describeFunction(fnNode, pseudo.text);
-        if (info) analyzeFunction({ ...info, name: def.name }, pseudo.offset, def, users);
+        if (info) analyzeFunction(unit, { ...info, name: def.name }, pseudo.offset, def, users);
       }
     } finally {
       expander.dispose();
       for (const t of trees) t.delete();
-    }
-
-    // eslint-disable-next-line no-inner-declarations
-    function analyzeFunction(fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
-      const bodyText = fn.body.text;
-      if (!relevantRe.test(bodyText) || !mayMatter(fn.returnsObject, bodyText, relevantMacroRe)) return;
-      result.stats.analyzedFunctions++;
-      result.stats.errorRegions += countErrorRegions(fn.body);
-      let ownership: OwnershipAnalysis | undefined;
-      const ctx: FunctionContext = {
-        text,
-        fn,
-        macro,
-        offset,
-        targets,
-        eol,
-        contractFunctions: users ?? [fn.name],
-        dialect,
-        ownership: () =>
-          (ownership ??= analyzeOwnership(fn.body, {
-            expander: macro ? undefined : expander,
-            nullParams: !macro && noArgs().has(fn.name) ? nullArgs(fn) : undefined,
-            macroAssigned: assignedByMacros(),
-            cxx: cxxOf(),
-            budget: { maxSteps: 200_000, deadline: Date.now() + (req.functionBudgetMs ?? 2000) },
-          })),
-        // Inside a C++ template the instantiations are not visible: no fix is offered there.
-        report: fn.inTemplate ? (f) => report({ ...f, fixes: f.fixes.filter((x) => x.edits.every((e) => e.start < fn.node.startIndex + offset || e.end > fn.node.endIndex + offset)) }) : report,
-      };
-      try {
-        for (const rule of rules) rule.checkFunction(ctx);
-      } catch (e) {
-        if (e instanceof BudgetExceeded || e instanceof CfgTooDeep || e instanceof RangeError) {
-          result.skippedFunctions.push({ name: fn.name, start: fn.node.startIndex + offset, reason: e instanceof RangeError ? 'nesting too deep to analyse' : e.message });
-          return;
-        }
-        throw e;
-      }
     }
   }
   // A project that defines its own `Py_None` (for an interpreter without it) is not using the singleton.
@@ -322,6 +300,70 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
   }
   result.findings.sort((a, b) => a.start - b.start || a.rule.localeCompare(b.rule));
   return result;
+}
+
+/** What the analyses of every function of one file share. */
+interface FileUnit {
+  text: string;
+  dialect: Dialect;
+  targets: TargetFacts;
+  eol: string;
+  rules: Rule[];
+  /** A function whose body does not match is not analysed (it mentions no singleton or relevant macro). */
+  relevantRe: RegExp;
+  relevantMacroRe: RegExp | undefined;
+  expander: MacroExpander;
+  functionBudgetMs: number;
+  /** Functions registered as `METH_NOARGS` methods (their second argument is NULL). */
+  noArgs(): Set<string>;
+  /** Names that project macros assign. */
+  macroAssigned(): Set<string>;
+  /** C++ facts of the file; undefined for C. */
+  cxx(): CxxFacts | undefined;
+  report(f: PendingFinding): void;
+  result: FileAnalysis;
+}
+
+/**
+ * Runs every rule on one function (or a macro body analysed as one, whose contract is its
+ * users'), sharing one ownership analysis; a function over its bound is listed as skipped.
+ */
+function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
+  const { result, report } = unit;
+  const bodyText = fn.body.text;
+  if (!unit.relevantRe.test(bodyText) || !mayMatter(fn.returnsObject, bodyText, unit.relevantMacroRe)) return;
+  result.stats.analyzedFunctions++;
+  result.stats.errorRegions += countErrorRegions(fn.body);
+  let ownership: OwnershipAnalysis | undefined;
+  const ctx: FunctionContext = {
+    text: unit.text,
+    fn,
+    macro,
+    offset,
+    targets: unit.targets,
+    eol: unit.eol,
+    contractFunctions: users ?? [fn.name],
+    dialect: unit.dialect,
+    ownership: () =>
+      (ownership ??= analyzeOwnership(fn.body, {
+        expander: macro ? undefined : unit.expander,
+        nullParams: !macro && unit.noArgs().has(fn.name) ? nullArgs(fn) : undefined,
+        macroAssigned: unit.macroAssigned(),
+        cxx: unit.cxx(),
+        budget: { maxSteps: 200_000, deadline: Date.now() + unit.functionBudgetMs },
+      })),
+    // Inside a C++ template the instantiations are not visible: no fix is offered there.
+    report: fn.inTemplate ? (f) => report({ ...f, fixes: f.fixes.filter((x) => x.edits.every((e) => e.start < fn.node.startIndex + offset || e.end > fn.node.endIndex + offset)) }) : report,
+  };
+  try {
+    for (const rule of unit.rules) rule.checkFunction(ctx);
+  } catch (e) {
+    if (e instanceof BudgetExceeded || e instanceof CfgTooDeep || e instanceof RangeError) {
+      result.skippedFunctions.push({ name: fn.name, start: fn.node.startIndex + offset, reason: e instanceof RangeError ? 'nesting too deep to analyse' : e.message });
+      return;
+    }
+    throw e;
+  }
 }
 
 /** True when `a` and `b` agree on the whole lines spanning [start, end). */
