@@ -132,7 +132,12 @@ export function cannotHaveFindings(text: string, extraNames: readonly string[] =
 
 /** Enabled rules of a request. */
 export function enabledRules(opts: Options, only?: ReadonlySet<string>): Rule[] {
-  return RULES.filter((r) => (!only || only.has(r.id)) && opts.rules[r.id] !== 'off');
+  return RULES.filter((r) => (!only || only.has(r.id)) && opts.rules[r.id] !== 'off' && (!r.offByDefault || opts.rules[r.id] !== undefined || !!only?.has(r.id)));
+}
+
+/** Whether a file rule that is enabled has something to look at in `text` (the file must then be parsed). */
+export function fileRulesInterested(text: string, opts: Options, only?: ReadonlySet<string>): boolean {
+  return enabledRules(opts, only).some((r) => r.checkFile && r.interest?.(text));
 }
 
 function includedMacros(req: AnalyzeRequest): MacroDef[] {
@@ -186,7 +191,9 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     seen.add(k);
     result.findings.push(f);
   };
-  if (rules.length && !cannotHaveFindings(text, macroNames)) {
+  const singletonRelevant = rules.length > 0 && !cannotHaveFindings(text, macroNames);
+  const fileRules = rules.filter((r) => r.checkFile && r.interest?.(text));
+  if (singletonRelevant || fileRules.length) {
     const relevantRe = new RegExp(`${SINGLETON_PATTERN}${macroNames.length ? `|\\b(?:${macroNames.join('|')})\\b` : ''}`);
     const relevantMacroRe = macroNames.length ? new RegExp(`\\b(?:${macroNames.join('|')})\\b`) : undefined;
     const expander = new MacroExpander(parser, macroMap);
@@ -195,7 +202,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       dialect,
       targets,
       eol,
-      rules,
+      // (A file parsed only for a file rule has nothing for the function rules.)
+      rules: singletonRelevant ? rules : [],
       relevantRe,
       relevantMacroRe,
       expander,
@@ -212,6 +220,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       if (!req.tree) trees.push(tree);
       const functions = findFunctions(tree.rootNode, text);
       result.stats.functions = functions.length;
+      for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report });
       const contextKey = req.cache ? cacheContext(req, dialect, rules, targets, macroMap) : '';
       for (const fn of functions) {
         if (!req.cache) {

@@ -1,12 +1,13 @@
 import { borrowedSingletonReturn } from './borrowed-singleton-return';
 import { borrowedSingletonSteal } from './borrowed-singleton-steal';
 import { preferReturnMacro } from './prefer-return-macro';
+import { referenceLeak } from './reference-leak';
 import type { Rule } from './rule';
 import { singletonDecref } from './singleton-decref';
 import { unusedIgnore } from './unused-ignore';
 
 /** Every rule, sorted by id. */
-export const RULES: readonly Rule[] = [borrowedSingletonReturn, borrowedSingletonSteal, preferReturnMacro, singletonDecref, unusedIgnore];
+export const RULES: readonly Rule[] = [borrowedSingletonReturn, borrowedSingletonSteal, preferReturnMacro, referenceLeak, singletonDecref, unusedIgnore];
 
 /** Rules by id. */
 export const RULES_BY_ID: ReadonlyMap<string, Rule> = new Map(RULES.map((r) => [r.id, r]));

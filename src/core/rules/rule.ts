@@ -54,6 +54,17 @@ export interface FunctionContext {
   report(f: PendingFinding): void;
 }
 
+/** What a rule that looks at a whole file (`checkFile`) sees of it. */
+export interface FileContext {
+  text: string;
+  root: SyntaxNode;
+  /** The file's functions (lambdas included), in source order. */
+  functions: readonly FunctionInfo[];
+  targets: TargetFacts;
+  dialect: Dialect;
+  report(f: PendingFinding): void;
+}
+
 /** A rule: an id, its documentation, and what it checks. */
 export interface Rule {
   id: string;
@@ -64,6 +75,12 @@ export interface Rule {
   /** Whether the rule offers fixes. */
   fixable: boolean;
   checkFunction(ctx: FunctionContext): void;
+  /** A check of the whole file's tree, run when `interest` matches the file's text (its own test, apart from the singleton rules'). */
+  checkFile?(ctx: FileContext): void;
+  /** Whether `checkFile` may have something to say about a file with this text (a cheap test: no parse). */
+  interest?(text: string): boolean;
+  /** Off unless the configuration turns it on (a rule whose precision is not yet established). */
+  offByDefault?: boolean;
 }
 
 /** Node range mapped into the original text. */
