@@ -220,7 +220,10 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       if (!req.tree) trees.push(tree);
       const functions = findFunctions(tree.rootNode, text);
       result.stats.functions = functions.length;
-      for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report });
+      // (No fix inside a C++ template, as for the function rules.)
+      const templates = functions.filter((f) => f.inTemplate);
+      const fileReport = templates.length ? (f: PendingFinding) => report(templates.some((t) => t.node.startIndex <= f.start && f.end <= t.node.endIndex) ? { ...f, fixes: [] } : f) : report;
+      for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report: fileReport });
       const contextKey = req.cache ? cacheContext(req, dialect, rules, targets, macroMap) : '';
       for (const fn of functions) {
         if (!req.cache) {
@@ -230,7 +233,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
         // The editor re-analyses only functions whose text (or context) changed.
         const start = fn.node.startIndex;
         // Keyed on everything the function's analysis reads: its text and the comment block above it (markers).
-        const key = `${contextKey}\u0000${text.slice(markerContextStart(text, start), fn.node.endIndex)}`;
+        const key = `${contextKey}\u0000${fn.inTemplate ? 'template\u0000' : ''}${text.slice(markerContextStart(text, start), fn.node.endIndex)}`;
         const hit = req.cache.get(key);
         if (hit) {
           for (const f of hit.findings) report(shiftFinding(f, start));
@@ -385,7 +388,8 @@ function sameLines(a: string, b: string, start: number, end: number): boolean {
 
 function cacheContext(req: AnalyzeRequest, dialect: Dialect, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
-  const cxx = dialect === 'cpp' ? cxxRewrittenMacros(req.text) : [];
+  // C++: the macros rewritten before parsing, and the pointer types (locals of other class types are not followed).
+  const cxx = dialect === 'cpp' ? [...cxxRewrittenMacros(req.text), ...[...cxxFacts(req.text).pointerTypes].map((t) => `*${t}`)] : [];
   return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), dialect, cxx, [...noArgsMethods(req.text)], macroAssignedNames(req.text)]) + macroPart;
 }
 

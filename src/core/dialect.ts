@@ -15,7 +15,7 @@ const MODE_LINE = /-\*-\s*(?:mode:\s*)?c\+\+\s*(?:;[^\n]*)?-\*-|\bvim?:[^\n]*\b(
  * without the guard, a C++ cast or `nullptr`.
  */
 const CPP_SYNTAX =
-  /^[ \t]*(?:namespace[ \t]+\w+[ \t]*\{|namespace[ \t]*\{|template[ \t]*<|(?:class|struct)[ \t]+\w+(?:[ \t]+final)?[ \t]*:[ \t]*(?:public|private|protected)\b|class[ \t]+\w+[ \t]*\{|(?:public|private|protected)[ \t]*:(?!:)|extern[ \t]+"C"|using[ \t]+namespace\b)|\b(?:static_cast|reinterpret_cast|const_cast|dynamic_cast)[ \t]*<|\bnullptr\b|\bstd::\w/m;
+  /^[ \t]*(?:namespace[ \t]+\w+[ \t]*\{|namespace[ \t]*\{|template[ \t]*<|(?:class|struct)[ \t]+\w+(?:[ \t]+final)?[ \t]*:[ \t]*(?:public|private|protected)\b|class[ \t]+\w+[ \t]*\{|(?:public|private|protected)[ \t]*:(?!:)|extern[ \t]+""|using[ \t]+namespace\b)|\b(?:static_cast|reinterpret_cast|const_cast|dynamic_cast)[ \t]*<|\bnullptr\b|\bstd::\w/m;
 
 /** Removes `#if(def) __cplusplus` blocks (up to their `#else`/`#endif`), where C headers keep their C++ part. */
 function withoutCplusplusBlocks(text: string): string {
@@ -32,7 +32,8 @@ function withoutCplusplusBlocks(text: string): string {
       else if (d && depth === 1 && (d[1] === 'else' || d[1] === 'elif')) depth = 0;
       continue;
     }
-    if (d && (d[1] === 'ifdef' || d[1] === 'if') && /^\s*(?:defined\s*\(?\s*)?__cplusplus\b(?!\s*[<>=])/.test(d[2]) && !/[|&]/.test(d[2])) {
+    // `#ifdef __cplusplus`, `#if defined(__cplusplus) && __cplusplus >= 201103L`: the block is for C++ compilers only.
+    if (d && (d[1] === 'ifdef' || d[1] === 'if') && /\b__cplusplus\b/.test(d[2]) && !/!\s*(?:defined\s*\(?\s*)?__cplusplus|\|\|/.test(d[2])) {
       depth = 1;
       continue;
     }
@@ -46,7 +47,12 @@ export function looksLikeCpp(text: string): boolean {
   const head = text.slice(0, 2000);
   if (MODE_LINE.test(head)) return true;
   if (!/namespace|template|class|public|private|protected|extern|using|_cast|nullptr|std::/.test(text)) return false;
-  return CPP_SYNTAX.test(stripComments(withoutCplusplusBlocks(text)));
+  return CPP_SYNTAX.test(withoutDirectives(stripComments(withoutCplusplusBlocks(text))));
+}
+
+/** Blanks preprocessor directive lines (with their continuations): `#define NULL_ nullptr` says nothing of the code. */
+function withoutDirectives(text: string): string {
+  return text.replace(/^[ \t]*#(?:[^\n\\]|\\\r?\n|\\)*/gm, '');
 }
 
 /** Blanks comments and string literals (keeping line breaks), so commented-out C++ is not read. */

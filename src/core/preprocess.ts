@@ -80,22 +80,47 @@ function cxxMacros(text: string): string {
   let out = text.includes('catch') ? blankCatchMacros(text) : text;
   out = blockMacros(out);
   if (/^[ \t]*[A-Z][A-Z0-9_]{2,}[ \t]+[A-Za-z_]/m.test(out)) {
-    // A macro of this file whose body is a statement or an expression is not a specifier.
-    const statements = new Set(defineDirectives(text).flatMap((d) => /^[ \t]*#[ \t]*define[ \t]+(\w+)(?![\w(])(.*[;{}=].*)?/s.exec(d)?.[2] ? [/define[ \t]+(\w+)/.exec(d)![1]] : []));
-    out = out.replace(SPECIFIER_MACRO, (m, name: string) => (KEEP_SPECIFIERS.has(name) || statements.has(name) ? m : m.slice(0, m.length - name.length) + ' '.repeat(name.length)));
+    const keep = keptSpecifierNames(text);
+    out = out.replace(SPECIFIER_MACRO, (m, name: string, offset: number) => {
+      // Not before a qualifier or another all-caps word (`CHAR_T const *f(`, `LRESULT CALLBACK f(`): then it is the type.
+      const after = /^[ \t]+(\w+)/.exec(out.slice(offset + m.length, offset + m.length + 80))?.[1] ?? '';
+      if (KEEP_SPECIFIERS.has(name) || keep.has(name) || QUALIFIERS.has(after) || /^[A-Z][A-Z0-9_]+$/.test(after)) return m;
+      return m.slice(0, m.length - name.length) + ' '.repeat(name.length);
+    });
   }
   return out;
 }
 
 /** An all-caps word at the start of a line (or after `extern "C"`), then a type, an optional `*`, and a name followed by `(`: an export or visibility macro. */
 const SPECIFIER_MACRO = /^[ \t]*(?:extern[ \t]+"C"[ \t]+)?\b([A-Z][A-Z0-9_]{2,})(?=[ \t]+(?:(?:static|inline|const|extern)[ \t]+)*[A-Za-z_][\w:]*\b(?:<[^<>;{}()]*>)?(?:[ \t]*[*&]+[ \t]*|[ \t]+|[ \t]*\r?\n[ \t]*[*&]*)(?:\r?\n[ \t]*)?[A-Za-z_][\w:]*[ \t]*\()/gm;
+const QUALIFIERS = new Set(['const', 'volatile', 'unsigned', 'signed', 'short', 'long', 'struct', 'union', 'enum', 'class']);
+
+/**
+ * All-caps names of the file that are not specifiers: a macro whose body is a statement or an
+ * expression, or a type the file declares (`typedef char CHAR_T;`).
+ */
+function keptSpecifierNames(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const d of defineDirectives(text)) {
+    const m = /^[ \t]*#[ \t]*define[ \t]+(\w+)(?![\w(])(.*[;{}=].*)?/s.exec(d);
+    if (m?.[2]) out.add(m[1]);
+  }
+  for (const m of text.matchAll(/\btypedef\b[^;{}]*?\b([A-Z][A-Z0-9_]{2,})\s*;|\b(?:struct|class|union|enum)\s+([A-Z][A-Z0-9_]{2,})\b|\busing\s+([A-Z][A-Z0-9_]{2,})\s*=/g)) out.add(m[1] ?? m[2] ?? m[3]);
+  return out;
+}
+
 /** Words that are types or keywords-like in real code, not specifiers: never blanked. */
 const KEEP_SPECIFIERS = new Set(['BOOL', 'DWORD', 'HRESULT', 'HANDLE', 'LONG', 'ULONG', 'UINT', 'INT', 'VOID', 'WORD', 'BYTE', 'LPCWSTR', 'LPWSTR', 'LPSTR', 'LPCSTR', 'FILE', 'SIZE_T']);
 
 /** The macros whose uses `cxxMacros` rewrites: block openers, closers and catch clauses (a function's parse depends on them). */
 export function cxxRewrittenMacros(text: string): string[] {
   const { open, close } = blockMacroNames(text);
-  return [...open.map((n) => `{${n}`), ...close.map((n) => `}${n}`), ...[...text.matchAll(CATCH_DEFINE)].map((m) => `catch ${m[1]}`)];
+  return [
+    ...open.map((n) => `{${n}`),
+    ...close.map((n) => `}${n}`),
+    ...[...text.matchAll(CATCH_DEFINE)].map((m) => `catch ${m[1]}`),
+    ...[...keptSpecifierNames(text)].map((n) => `kept ${n}`),
+  ];
 }
 
 function blockMacroNames(text: string): { open: string[]; close: string[] } {
@@ -119,11 +144,41 @@ function blockMacros(text: string): string {
   if (!open.length && !close.length) return text;
   const use = new RegExp(`\\b(${[...open, ...close].join('|')})\\b(?![ \\t]*\\()`, 'g');
   const opens = new Set(open);
+  // A scope opener (`extern "C" {`, `namespace x {`) changes nothing of how its contents parse: it is blanked, and so is
+  // the closer that ends it. Other openers become `{` inside a function, and their closers `}`. Literal braces before a
+  // use say whether it is inside a function (uses come in source order).
+  const scopes = new Set(open.filter((n) => SCOPE_OPENER.test(macroBody(text, n))));
+  const code = codeOnly(text);
+  let pos = 0;
+  let depth = 0;
+  const pending: Array<'scope' | 'block'> = [];
   return text.replace(use, (m, name: string, offset: number) => {
     const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
     if (/^[ \t]*#/.test(text.slice(lineStart, offset + 1))) return m;
-    return (opens.has(name) ? '{' : '}') + ' '.repeat(m.length - 1);
+    for (; pos < offset; pos++) {
+      if (code[pos] === '{') depth++;
+      else if (code[pos] === '}') depth = Math.max(0, depth - 1);
+    }
+    const blank = ' '.repeat(m.length);
+    if (opens.has(name)) {
+      const kind = scopes.has(name) || depth === 0 ? 'scope' : 'block';
+      pending.push(kind);
+      return kind === 'scope' ? blank : '{' + blank.slice(1);
+    }
+    const kind = pending.pop() ?? (depth === 0 ? 'scope' : 'block');
+    return kind === 'scope' ? blank : '}' + blank.slice(1);
   });
+}
+
+const SCOPE_OPENER = /\bextern\s*"C"|\bnamespace\b/;
+
+/** The body of an object-like macro of the text (its first definition). */
+function macroBody(text: string, name: string): string {
+  for (const d of defineDirectives(text)) {
+    const m = new RegExp(`^[ \\t]*#[ \\t]*define[ \\t]+${name}(?![\\w(])([\\s\\S]*)$`).exec(d);
+    if (m) return m[1];
+  }
+  return '';
 }
 
 /** Function-like macros whose body is a C++ `catch` clause (`#define CATCH_ALL(x) catch (...) {...}`). */
@@ -140,15 +195,16 @@ function blankCatchMacros(text: string): string {
   const chars = text.split('');
   const code = codeOnly(text);
   const use = new RegExp(`\\}\\s*(${names.join('|')})\\s*\\(`, 'g');
-  for (const m of text.matchAll(use)) {
+  // Matched and counted on the code only: a `}` in a comment or a `(` in a string does not count.
+  for (const m of code.matchAll(use)) {
     const close = m.index!;
     const name = close + m[0].indexOf(m[1]);
     // The macro's arguments end at the matching parenthesis.
     let depth = 0;
     let end = -1;
-    for (let i = close + m[0].length - 1; i < text.length; i++) {
-      if (text[i] === '(') depth++;
-      else if (text[i] === ')' && --depth === 0) {
+    for (let i = close + m[0].length - 1; i < code.length; i++) {
+      if (code[i] === '(') depth++;
+      else if (code[i] === ')' && --depth === 0) {
         end = i + 1;
         break;
       }

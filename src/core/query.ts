@@ -2,7 +2,7 @@ import { API_RETURNS } from './api/returns.generated';
 import { canFail, FORMAT_CALLS, STEALING } from './api/stealing';
 import { findFunctions } from './functions';
 import { collectMacros, MacroExpander } from './macros';
-import { analyzeOwnership, OTHER } from './ownership';
+import { analyzeOwnership, cxxFacts, OTHER } from './ownership';
 import type { DialectParser, SyntaxNode } from './parser';
 import { blankStatementMacros } from './preprocess';
 import { DECREF_CALLS, INCREF_CALLS, NEWREF_CALLS, RETURN_MACRO_NAMES, SETREF_CALLS, SINGLETONS, singletonIndex, STRUCT_SPELLINGS } from './syntax';
@@ -62,7 +62,7 @@ export function describeOwnershipAt(parser: DialectParser, text: string, offset:
     const fn = findFunctions(tree.rootNode, text).find((f) => f.body.startIndex <= offset && offset < f.body.endIndex);
     if (!fn) return undefined;
     const s = name in STRUCT_SPELLINGS ? STRUCT_SPELLINGS[name] : singletonIndex(name);
-    const analysis = analyzeOwnership(fn.body, { expander, budget: { maxSteps: 200_000, deadline: Date.now() + 1000 } });
+    const analysis = analyzeOwnership(fn.body, { expander, cxx: parser.dialect === 'cpp' ? cxxFacts(text) : undefined, budget: { maxSteps: 200_000, deadline: Date.now() + 1000 } });
     const v = analysis.tracked.get(name);
     if (s < 0 && v === undefined) return undefined;
     const at = smallestAround(analysis.cfg.nodes, offset);

@@ -132,6 +132,8 @@ export function initialValue(d: SyntaxNode): SyntaxNode | undefined {
     const v = d.childForFieldName('value');
     if (!v) return undefined;
     if (v.type !== 'initializer_list' && v.type !== 'argument_list') return v;
+    // `T *a[1] = {x}` initialises an element, not the local.
+    if (d.childForFieldName('declarator')?.type === 'array_declarator') return undefined;
     const kids = namedKids(v);
     return kids.length === 1 && kids[0].type !== 'initializer_pair' ? kids[0] : undefined;
   }

@@ -23,11 +23,23 @@ const C_API = 'https://docs.python.org/3/c-api';
 
 /** Stealing arguments by function name, sorted by name. */
 export const STEALING: Readonly<Record<string, StealingEntry>> = {
+  PyCell_SET: {
+    args: [1],
+    when: 'always',
+    doc: `${C_API}/cell.html#c.PyCell_SET`,
+    says: 'Sets the value of the cell object cell to value. No reference counts are adjusted, and no checks are made for safety; cell must be non-NULL and must be a cell object.',
+  },
   PyErr_Restore: {
     args: [0, 1, 2],
     when: 'always',
     doc: `${C_API}/exceptions.html#c.PyErr_Restore`,
     says: 'This call takes away a reference to each object: you must own a reference to each object before the call and after the call you no longer own these references.',
+  },
+  PyErr_SetExcInfo: {
+    args: [0, 1, 2],
+    when: 'always',
+    doc: `${C_API}/exceptions.html#c.PyErr_SetExcInfo`,
+    says: 'Set the exception info, as known from sys.exc_info(). [...] This function steals the references of the arguments.',
   },
   PyErr_SetRaisedException: {
     args: [0],

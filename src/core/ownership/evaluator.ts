@@ -162,7 +162,9 @@ export class Evaluator {
         }
         const name = declaredLocal(d);
         if (!value) {
-          // `T x{a, b}`, `T x(a, b)`: not one value the analysis follows.
+          // `T x{a, b}`, `int rc[2] = {f(), g()}`: not one value the analysis follows, but its calls still run.
+          const init = d.childForFieldName('value');
+          if (init) states = dedupe(states.flatMap((s) => this.expr(init, s, at).map(([s2]) => s2)));
           const i = name ? this.tracked.get(name.text) : undefined;
           if (i !== undefined) states = states.map((s) => setVar(s, i, OTHER));
           continue;
