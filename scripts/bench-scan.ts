@@ -1,10 +1,11 @@
 /**
- * `npm run bench:scan -- DIR [--jobs N] [--rounds N] [--native DIR]`
+ * `npm run bench:scan -- DIR [--all-rules] [--jobs N] [--rounds N] [--native DIR]`
  *
  * Scans DIR as the CLI does (in this process, with its worker threads) and, as the
  * baseline, parses every C/C++ file of DIR once on one thread with the same parser (C++
  * files with the C++ grammar).
- * Prints, last, one JSON line: {files, bytes, findings, scanMs, baselineParseMs, ratio, peakRssMb}.
+ * Prints, last, one JSON line: {files, bytes, findings, scanMs, baselineParseMs, ratio, peakRssMb, ruleSet}.
+ * `--all-rules` turns on every rule, those off by default included (`ruleSet` is then "all").
  * With `--native DIR` (a folder whose node_modules has native `tree-sitter` and
  * `tree-sitter-c`), it also times the native parser on the same files, interleaved.
  */
@@ -15,6 +16,7 @@ import { main } from '../src/cli/main';
 import { collectFiles, FileFilter } from '../src/node/files';
 import { defaultOptions } from '../src/core/options';
 import { CParser } from '../src/core/parser';
+import { RULES } from '../src/core/rules/index';
 import { dialectOf } from '../src/core/dialect';
 
 interface Args {
@@ -22,25 +24,27 @@ interface Args {
   jobs?: string;
   rounds: number;
   native?: string;
+  allRules: boolean;
 }
 
 function parseArgv(argv: string[]): Args {
-  const out: Args = { dir: '', rounds: 2 };
+  const out: Args = { dir: '', rounds: 2, allRules: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--jobs') out.jobs = argv[++i];
     else if (a === '--rounds') out.rounds = Number(argv[++i]);
     else if (a === '--native') out.native = argv[++i];
+    else if (a === '--all-rules') out.allRules = true;
     else out.dir = a;
   }
-  if (!out.dir) throw new Error('usage: npm run bench:scan -- DIR [--jobs N] [--rounds N] [--native DIR]');
+  if (!out.dir) throw new Error('usage: npm run bench:scan -- DIR [--all-rules] [--jobs N] [--rounds N] [--native DIR]');
   return out;
 }
 
-async function scanOnce(dir: string, jobs: string | undefined): Promise<{ ms: number; findings: number; files: number; parsed: number }> {
+async function scanOnce(dir: string, jobs: string | undefined, allRules: boolean): Promise<{ ms: number; findings: number; files: number; parsed: number }> {
   let stdout = '';
   const t0 = performance.now();
-  await main(['--format', 'json', '--quiet', '--all', ...(jobs ? ['--jobs', jobs] : []), dir], {
+  await main(['--format', 'json', '--quiet', '--all', ...(allRules ? ['--select', RULES.map((r) => r.id).join(',')] : []), ...(jobs ? ['--jobs', jobs] : []), dir], {
     cwd: process.cwd(),
     stdout: (s) => (stdout += typeof s === 'string' ? s : Buffer.from(s).toString('utf8')),
     stderr: () => {},
@@ -68,7 +72,7 @@ async function run(): Promise<void> {
   let peakRssMb = 0;
   let parsedFiles = 0;
   for (let r = 0; r < args.rounds; r++) {
-    const s = await scanOnce(dir, args.jobs);
+    const s = await scanOnce(dir, args.jobs, args.allRules);
     scanMs = Math.min(scanMs, s.ms);
     findings = s.findings;
     parsedFiles = s.parsed;
@@ -115,6 +119,7 @@ async function run(): Promise<void> {
       baselineParseMs: Math.round(baselineParseMs),
       ratio: Number((scanMs / baselineParseMs).toFixed(3)),
       peakRssMb: Math.round(peakRssMb),
+      ruleSet: args.allRules ? 'all' : 'default',
     }),
   );
 }
