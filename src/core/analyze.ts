@@ -222,9 +222,14 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       result.stats.functions = functions.length;
       // (No fix inside a C++ template, as for the function rules.)
       const templates = functions.filter((f) => f.inTemplate);
-      const fileReport = templates.length ? (f: PendingFinding) => report(templates.some((t) => t.node.startIndex <= f.start && f.end <= t.node.endIndex) ? { ...f, fixes: [] } : f) : report;
+      const fileReport = templates.length
+        ? (f: PendingFinding) => {
+            const t = templates.find((x) => x.node.startIndex <= f.start && f.end <= x.node.endIndex);
+            report(t ? withoutFixesInside(f, t.node.startIndex, t.node.endIndex) : f);
+          }
+        : report;
       for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report: fileReport });
-      const contextKey = req.cache ? cacheContext(req, dialect, rules, targets, macroMap) : '';
+      const contextKey = req.cache ? cacheContext(req, dialect, cxxOf(), rules, targets, macroMap) : '';
       for (const fn of functions) {
         if (!req.cache) {
           analyzeFunction(unit, fn, 0, undefined);
@@ -365,7 +370,7 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
         budget: { maxSteps: 200_000, deadline: Date.now() + unit.functionBudgetMs },
       })),
     // Inside a C++ template the instantiations are not visible: no fix is offered there.
-    report: fn.inTemplate ? (f) => report({ ...f, fixes: f.fixes.filter((x) => x.edits.every((e) => e.start < fn.node.startIndex + offset || e.end > fn.node.endIndex + offset)) }) : report,
+    report: fn.inTemplate ? (f) => report(withoutFixesInside(f, fn.node.startIndex + offset, fn.node.endIndex + offset)) : report,
   };
   try {
     for (const rule of unit.rules) rule.checkFunction(ctx);
@@ -386,11 +391,16 @@ function sameLines(a: string, b: string, start: number, end: number): boolean {
   return a.slice(from, to) === b.slice(from, to);
 }
 
-function cacheContext(req: AnalyzeRequest, dialect: Dialect, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
+/** Inside a C++ template the instantiations are not visible: a finding there keeps only fixes whose edits are outside it (the marker above). */
+function withoutFixesInside(f: PendingFinding, start: number, end: number): PendingFinding {
+  return { ...f, fixes: f.fixes.filter((x) => x.edits.every((e) => e.end <= start || e.start >= end)) };
+}
+
+function cacheContext(req: AnalyzeRequest, dialect: Dialect, cxx: CxxFacts | undefined, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
   // C++: the macros rewritten before parsing, and the pointer types (locals of other class types are not followed).
-  const cxx = dialect === 'cpp' ? [...cxxRewrittenMacros(req.text), ...[...cxxFacts(req.text).pointerTypes].map((t) => `*${t}`)] : [];
-  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), dialect, cxx, [...noArgsMethods(req.text)], macroAssignedNames(req.text)]) + macroPart;
+  const cxxKey = cxx ? [...cxxRewrittenMacros(req.text), ...[...cxx.pointerTypes].map((t) => `*${t}`)] : [];
+  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), dialect, cxxKey, [...noArgsMethods(req.text)], macroAssignedNames(req.text)]) + macroPart;
 }
 
 const OWN_SINGLETON = new RegExp(

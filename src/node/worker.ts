@@ -27,16 +27,8 @@ async function run(): Promise<void> {
       try {
         outcomes.push(processFile(parser, job, settings, includes));
       } catch (e) {
-        if (!(e instanceof GrammarNotLoaded)) {
-          outcomes.push(skip(job, `internal error: ${(e as Error).message}`));
-          continue;
-        }
-        try {
-          await parser.add(e.dialect);
-          outcomes.push(processFile(parser, job, settings, includes));
-        } catch (e2) {
-          outcomes.push(skip(job, `internal error: ${(e2 as Error).message}`));
-        }
+        // A file of a dialect whose grammar is not loaded yet: load it, then process the file again.
+        outcomes.push(e instanceof GrammarNotLoaded ? await parser.add(e.dialect).then(() => processFile(parser, job, settings, includes)).catch((e2: Error) => skip(job, `internal error: ${e2.message}`)) : skip(job, `internal error: ${(e as Error).message}`));
       }
     }
     return outcomes;
