@@ -70,18 +70,20 @@ export class CParser implements DialectParser {
    * (the C++ grammar costs about 50 ms to load and 30 ms more for its first parse).
    */
   static async load(loc: ParserLocation = {}, dialects: readonly Dialect[] = ['c', 'cpp']): Promise<CParser> {
-    const runtimeDir = loc.runtimeDir;
-    await TS.Parser.init(runtimeDir ? ({ locateFile: (name: string) => path.join(runtimeDir, name) } as object) : undefined);
-    const c = await TS.Language.load(loc.grammarPath ?? require.resolve('tree-sitter-c/tree-sitter-c.wasm'));
-    const parser = new CParser(new OneDialect('c', newParser(c)), loc);
-    if (dialects.includes('cpp')) await parser.add('cpp');
-    return parser;
+    return keepingLoopAlive(async () => {
+      const runtimeDir = loc.runtimeDir;
+      await TS.Parser.init(runtimeDir ? ({ locateFile: (name: string) => path.join(runtimeDir, name) } as object) : undefined);
+      const c = await TS.Language.load(loc.grammarPath ?? require.resolve('tree-sitter-c/tree-sitter-c.wasm'));
+      const parser = new CParser(new OneDialect('c', newParser(c)), loc);
+      if (dialects.includes('cpp')) await parser.add('cpp');
+      return parser;
+    });
   }
 
   /** Loads a dialect's grammar if it is not loaded yet. */
   async add(dialect: Dialect): Promise<void> {
     if (dialect === 'c' || this.cpp) return;
-    const cpp = await TS.Language.load(this.loc.cppGrammarPath ?? require.resolve('tree-sitter-cpp/tree-sitter-cpp.wasm'));
+    const cpp = await keepingLoopAlive(() => TS.Language.load(this.loc.cppGrammarPath ?? require.resolve('tree-sitter-cpp/tree-sitter-cpp.wasm')));
     this.cpp ??= new OneDialect('cpp', newParser(cpp));
   }
 
@@ -95,5 +97,21 @@ export class CParser implements DialectParser {
   /** Parses C. */
   parse(text: string, oldTree?: SyntaxTree): SyntaxTree {
     return this.c.parse(text, oldTree);
+  }
+}
+
+/**
+ * Runs `f` with a timer keeping the event loop alive. While a grammar's WebAssembly is
+ * compiled in the background, an otherwise empty loop makes Node wait for V8's background
+ * tasks from the main thread (`NodePlatform::DrainTasks`), and that wait sometimes never
+ * ends: the CLI hung before any output in about 1 run of 15 (seen with a native backtrace).
+ * With a live timer the loop keeps turning and the compilation's completion is delivered.
+ */
+async function keepingLoopAlive<T>(f: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => undefined, 1_000);
+  try {
+    return await f();
+  } finally {
+    clearInterval(timer);
   }
 }
