@@ -52,7 +52,7 @@ interface CategoryInfo {
   leak: boolean;
 }
 
-const LEAK_RULES = ['reference-leak'];
+const LEAK_RULES = ['reference-leak', 'owned-reference-leak'];
 const RELEASE_RULES = ['use-after-release', 'release-not-owned'];
 
 const CATEGORIES: Record<Category, CategoryInfo> = {

@@ -5,6 +5,8 @@ import { describeFunction, findFunctions, markerContextStart, parameters, type F
 import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
+import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
+import { borrowingParams, type BorrowingParams } from './references/summaries';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
@@ -137,7 +139,7 @@ export function enabledRules(opts: Options, only?: ReadonlySet<string>): Rule[] 
 
 /** Whether a file rule that is enabled has something to look at in `text` (the file must then be parsed). */
 export function fileRulesInterested(text: string, opts: Options, only?: ReadonlySet<string>): boolean {
-  return enabledRules(opts, only).some((r) => r.checkFile && r.interest?.(text));
+  return enabledRules(opts, only).some((r) => (r.checkFile && r.interest?.(text)) || (r.references && REFERENCES_RE.test(text)));
 }
 
 function includedMacros(req: AnalyzeRequest): MacroDef[] {
@@ -173,6 +175,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     dialect,
   };
   const macroMap = new Map<string, MacroDef>();
+  // NumPy's import macros return from the function when the import fails (their header is not in the project).
+  if (/\bimport_(?:array|umath|ufunc)\d?\s*\(/.test(text)) for (const d of WELL_KNOWN_MACROS) macroMap.set(d.name, d);
   for (const d of includedMacros(req)) macroMap.set(d.name, d);
   const ownMacros = collectMacros(text);
   for (const d of ownMacros) macroMap.set(d.name, d);
@@ -191,19 +195,24 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     seen.add(k);
     result.findings.push(f);
   };
-  const singletonRelevant = rules.length > 0 && !cannotHaveFindings(text, macroNames);
+  const singletonRules = rules.filter((r) => !r.references);
+  const referenceRules = rules.filter((r) => r.references && REFERENCES_RE.test(text));
+  const singletonRelevant = singletonRules.length > 0 && !cannotHaveFindings(text, macroNames);
   const fileRules = rules.filter((r) => r.checkFile && r.interest?.(text));
-  if (singletonRelevant || fileRules.length) {
+  if (singletonRelevant || fileRules.length || referenceRules.length) {
     const relevantRe = new RegExp(`${SINGLETON_PATTERN}${macroNames.length ? `|\\b(?:${macroNames.join('|')})\\b` : ''}`);
     const relevantMacroRe = macroNames.length ? new RegExp(`\\b(?:${macroNames.join('|')})\\b`) : undefined;
     const expander = new MacroExpander(parser, macroMap);
+    let fileFunctions: FunctionInfo[] = [];
+    let borrowing: BorrowingParams | undefined;
     const unit: FileUnit = {
       text,
       dialect,
       targets,
       eol,
       // (A file parsed only for a file rule has nothing for the function rules.)
-      rules: singletonRelevant ? rules : [],
+      rules: singletonRelevant ? singletonRules : [],
+      referenceRules,
       relevantRe,
       relevantMacroRe,
       expander,
@@ -211,6 +220,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       noArgs,
       macroAssigned: assignedByMacros,
       cxx: cxxOf,
+      borrowing: () => (borrowing ??= borrowingParams(fileFunctions)),
       report,
       result,
     };
@@ -219,6 +229,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       const tree = req.tree ?? parser.parse(blankStatementMacros(text, dialect));
       if (!req.tree) trees.push(tree);
       const functions = findFunctions(tree.rootNode, text);
+      fileFunctions = functions;
       result.stats.functions = functions.length;
       // (No fix inside a C++ template, as for the function rules.)
       const templates = functions.filter((f) => f.inTemplate);
@@ -229,7 +240,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
           }
         : report;
       for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report: fileReport });
-      const contextKey = req.cache ? cacheContext(req, dialect, cxxOf(), rules, targets, macroMap) : '';
+      // A function's reference analysis reads what the file's other functions borrow: part of the key.
+      const contextKey = req.cache ? cacheContext(req, dialect, cxxOf(), rules, targets, macroMap) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) : '') : '';
       for (const fn of functions) {
         if (!req.cache) {
           analyzeFunction(unit, fn, 0, undefined);
@@ -319,6 +331,26 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
   return result;
 }
 
+/**
+ * Macros of well-known headers that leave the function: NumPy's `import_array()` and
+ * `import_umath()` return NULL when the import fails, `import_array1(ret)` returns `ret`,
+ * `import_array2(msg, ret)` returns `ret`. A definition in the project comes first.
+ */
+const WELL_KNOWN_MACROS: readonly MacroDef[] = collectMacros(
+  [
+    '#define import_array() { if (_import_array() < 0) { PyErr_Print(); return NULL; } }',
+    '#define import_array1(ret) { if (_import_array() < 0) { PyErr_Print(); return ret; } }',
+    '#define import_array2(msg, ret) { if (_import_array() < 0) { PyErr_Print(); return ret; } }',
+    '#define import_umath() { if (_import_umath() < 0) { PyErr_Print(); return NULL; } }',
+    '#define import_umath1(ret) { if (_import_umath() < 0) { PyErr_Print(); return ret; } }',
+    '#define import_ufunc() { if (_import_umath() < 0) { PyErr_Print(); return NULL; } }',
+  ].join('\n'),
+  '<numpy>',
+);
+
+/** A file or function the reference rules look at: it calls the C API, allocates through a type slot, or returns a local or parameter. */
+const REFERENCES_RE = /\b_?Py_?[A-Z]\w*\s*\(|\btp_alloc\b|\breturn\s+(?:\(\s*\w+\s*\*\s*\)\s*)?[a-z_]\w*\s*;/;
+
 /** What the analyses of every function of one file share. */
 interface FileUnit {
   text: string;
@@ -326,6 +358,8 @@ interface FileUnit {
   targets: TargetFacts;
   eol: string;
   rules: Rule[];
+  /** Rules that read the reference analysis (gated by REFERENCES_RE, not by singletons). */
+  referenceRules: Rule[];
   /** A function whose body does not match is not analysed (it mentions no singleton or relevant macro). */
   relevantRe: RegExp;
   relevantMacroRe: RegExp | undefined;
@@ -337,6 +371,8 @@ interface FileUnit {
   macroAssigned(): Set<string>;
   /** C++ facts of the file; undefined for C. */
   cxx(): CxxFacts | undefined;
+  /** The file's functions that only borrow some object parameters. */
+  borrowing(): BorrowingParams;
   report(f: PendingFinding): void;
   result: FileAnalysis;
 }
@@ -348,10 +384,13 @@ interface FileUnit {
 function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro: MacroDef | undefined, users?: string[]): void {
   const { result, report } = unit;
   const bodyText = fn.body.text;
-  if (!unit.relevantRe.test(bodyText) || !mayMatter(fn.returnsObject, bodyText, unit.relevantMacroRe)) return;
+  const singletonRules = unit.rules.length && unit.relevantRe.test(bodyText) && mayMatter(fn.returnsObject, bodyText, unit.relevantMacroRe) ? unit.rules : [];
+  const referenceRules = !macro && unit.referenceRules.length && REFERENCES_RE.test(bodyText) ? unit.referenceRules : [];
+  if (!singletonRules.length && !referenceRules.length) return;
   result.stats.analyzedFunctions++;
   result.stats.errorRegions += countErrorRegions(fn.body);
   let ownership: OwnershipAnalysis | undefined;
+  let references: ReferenceAnalysis | undefined;
   const ctx: FunctionContext = {
     text: unit.text,
     fn,
@@ -369,14 +408,33 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
         cxx: unit.cxx(),
         budget: { maxSteps: 200_000, deadline: Date.now() + unit.functionBudgetMs },
       })),
+    references: () =>
+      (references ??= analyzeReferences(fn.node, fn.body, {
+        expander: unit.expander,
+        returnsObject: fn.returnsObject,
+        nullParams: unit.noArgs().has(fn.name) ? nullArgs(fn) : undefined,
+        macroAssigned: unit.macroAssigned(),
+        borrowing: unit.borrowing(),
+        budget: { maxSteps: 200_000, deadline: Date.now() + unit.functionBudgetMs },
+      })),
     // Inside a C++ template the instantiations are not visible: no fix is offered there.
     report: fn.inTemplate ? (f) => report(withoutFixesInside(f, fn.node.startIndex + offset, fn.node.endIndex + offset)) : report,
   };
   try {
-    for (const rule of unit.rules) rule.checkFunction(ctx);
+    for (const rule of singletonRules) rule.checkFunction(ctx);
   } catch (e) {
     if (e instanceof BudgetExceeded || e instanceof CfgTooDeep || e instanceof RangeError) {
       result.skippedFunctions.push({ name: fn.name, start: fn.node.startIndex + offset, reason: e instanceof RangeError ? 'nesting too deep to analyse' : e.message });
+      return;
+    }
+    throw e;
+  }
+  // The reference rules have their own analysis: over its bound, they say nothing of the function (the singleton rules' findings stay).
+  try {
+    for (const rule of referenceRules) rule.checkFunction(ctx);
+  } catch (e) {
+    if (e instanceof BudgetExceeded || e instanceof CfgTooDeep || e instanceof RangeError) {
+      result.skippedFunctions.push({ name: fn.name, start: fn.node.startIndex + offset, reason: `reference rules: ${e instanceof RangeError ? 'nesting too deep to analyse' : e.message}` });
       return;
     }
     throw e;
@@ -497,7 +555,19 @@ export function finalizeFindings(
   for (const p of pending) {
     const { contract, ...f } = p;
     const finding: Finding = { ...f, related: [...f.related] };
-    if (contract) {
+    if (contract?.reference) {
+      const info = contract.functions.map(facing).find((x) => !!x && (!contract.reference!.registeredOnly || !!x.registered));
+      const shaped = !info && !!contract.methodShape;
+      const r = contract.reference;
+      if (!info && !shaped && r.helper === 'drop') continue;
+      finding.severity = info ? r.facing : shaped ? ORDER[Math.min(ORDER.indexOf(r.facing) + 1, ORDER.length - 1)] : (r.helper as Severity);
+      if (!info) finding.fixes = finding.fixes.map((x) => ({ ...x, safe: false }));
+      if (!info && !shaped && r.helperDetail) finding.detail = `${finding.detail ?? ''} ${r.helperDetail}`.trim();
+      else if (shaped) finding.detail = `${finding.detail ?? ''} No registration was found, but ${contract.methodShape}.`.trim();
+      if (info?.path !== undefined && info.start !== undefined) {
+        finding.related.push({ path: info.path, start: info.start, end: info.end ?? info.start, line: info.line, column: info.column, message: info.reason });
+      }
+    } else if (contract) {
       const info = contract.functions.map(facing).find((x) => !!x);
       const shaped = !info && contract.methodShape && !contract.definesMacro;
       const r = resolveReturnFinding(p, !!info || !!shaped, targets);

@@ -421,6 +421,8 @@ function passedToStealer(calls: Array<{ stolen: number[]; arg: number } | undefi
 /** Why a function is Python-facing. */
 export interface FacingInfo {
   reason: string;
+  /** CPython calls it directly (a method table or slot), not only through a caller that returns its result. */
+  registered?: boolean;
   /** Functions of the project that use the result as a borrowed reference. */
   borrowedUsers?: string[];
   path?: string;
@@ -552,7 +554,7 @@ export class ProjectIndex {
     let found: FacingInfo | null = null;
     for (const [f, r] of registered.get(name) ?? []) {
       if (this.sees(f, name, path)) {
-        found = { reason: `\`${name}\` is registered with CPython here`, path: f.path, start: r.start, end: r.end, line: r.line, column: r.column };
+        found = { reason: `\`${name}\` is registered with CPython here`, registered: true, path: f.path, start: r.start, end: r.end, line: r.line, column: r.column };
         break;
       }
     }

@@ -35,8 +35,8 @@
  * that expands to nothing in normal builds.
  *
  * ## Known problems
- * Only the direct form is found: a new reference kept in a local and never released, or
- * lost on an error path, is not yet followed. Calls of the project's own functions are
+ * Only the direct form is found here: a new reference kept in a local and never released,
+ * or lost on an error path, is `owned-reference-leak`'s. Calls of the project's own functions are
  * not judged (they may take the reference). Variadic functions are judged only where
  * CPython documents what they do with the extra arguments.
  */
@@ -196,3 +196,4 @@ export const referenceLeak: Rule = {
     }
   },
 };
+

@@ -3,6 +3,7 @@ import type { FunctionInfo } from '../functions';
 import type { MacroDef } from '../macros';
 import type { TargetFacts } from '../options';
 import type { ConsumeEvent, OwnershipAnalysis } from '../ownership';
+import type { ReferenceAnalysis } from '../references/analysis';
 import type { Dialect, SyntaxNode } from '../parser';
 import { SINGLETON_SHORT } from '../syntax';
 import type { Finding, Fix, Severity } from '../types';
@@ -31,6 +32,13 @@ export interface PendingFinding extends Finding {
     methodShape?: string;
     /** Inserts the `cpyref: returns-borrowed` marker above the function: offered when no registration is found. */
     marker?: Fix;
+    /**
+     * A finding of a reference rule whose severity depends on the contract: `facing` when
+     * CPython calls the function (registered, or shaped like a method one level lower),
+     * `helper` otherwise (`drop`: not reported for a helper). `registeredOnly`: a function whose
+     * result a Python-facing caller returns is a helper here (it may take its parameter's reference).
+     */
+    reference?: { facing: Severity; helper: Severity | 'drop'; helperDetail?: string; registeredOnly?: boolean };
   };
 }
 
@@ -51,6 +59,8 @@ export interface FunctionContext {
   eol: string;
   /** The shared ownership analysis (computed once, on first use). */
   ownership(): OwnershipAnalysis;
+  /** The shared reference analysis: object identities and owned references (computed once, on first use). */
+  references(): ReferenceAnalysis;
   report(f: PendingFinding): void;
 }
 
@@ -79,6 +89,8 @@ export interface Rule {
   checkFile?(ctx: FileContext): void;
   /** Whether `checkFile` may have something to say about a file with this text (a cheap test: no parse). */
   interest?(text: string): boolean;
+  /** Its `checkFunction` reads `references()`: it runs on every function that calls the C API, not only on those that mention a singleton. */
+  references?: boolean;
   /** Off unless the configuration turns it on (a rule whose precision is not yet established). */
   offByDefault?: boolean;
 }

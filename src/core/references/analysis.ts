@@ -1,0 +1,331 @@
+/**
+ * The reference analysis of one function: every local of pointer type holds an object
+ * identity (or NULL, or something unknown), and each object carries the references the
+ * function owns. Paths are enumerated as sets of states per CFG node (capped), and a
+ * replay after the fixpoint reports leaks, releases of references not owned, uses after
+ * release and borrowed returns to the rules.
+ */
+import { buildCfg, type Cfg, type CfgNode } from '../cfg';
+import { BudgetExceeded, solveForward, type Budget } from '../dataflow';
+import { Feasibility, NO_FACTS } from '../feasibility';
+import { parameters } from '../functions';
+import type { MacroExpander } from '../macros';
+import type { SyntaxNode } from '../parser';
+import { calleeName, declaredLocal, declaredName, namedKids } from '../syntax';
+import { RefEvaluator } from './evaluator';
+import { UNKNOWN, NULLV, MAX_REF_STATES, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, refKey, objOf, setVar, withObj, withStep } from './state';
+
+export interface ReferenceOptions {
+  expander?: MacroExpander;
+  budget: Budget;
+  /** The function returns `PyObject *` (or another object pointer): a returned reference goes to the caller. */
+  returnsObject: boolean;
+  nullParams?: string[];
+  macroAssigned?: ReadonlySet<string>;
+  /** The file's functions that only borrow some object parameters (see summaries.ts). */
+  borrowing?: ReadonlyMap<string, ReadonlySet<number>>;
+}
+
+/** What the rules read. */
+export interface ReferenceAnalysis {
+  cfg: Cfg;
+  events: RefEvent[];
+  sites: readonly Site[];
+  marks: readonly Mark[];
+  /** Some node had more states than the cap: paths were dropped. */
+  truncated: boolean;
+  /** States at each return node (for fixes). */
+  inputs: Map<number, RefStateSet>;
+  locals: Map<string, number>;
+}
+
+/** The expression a return statement returns, if any. */
+function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
+  return namedKids(ret)[0];
+}
+
+/**
+ * The locals the analysis follows: pointer locals declared in the body (not `static`, not
+ * arrays) and pointer parameters, except those whose address is kept (`p = &x`) or that
+ * a project macro assigns.
+ */
+export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssigned: ReadonlySet<string> | undefined): { locals: Map<string, number>; params: string[] } {
+  const names: string[] = [];
+  const params: string[] = [];
+  for (const p of parameters(fnNode)) {
+    const d = p.childForFieldName('declarator');
+    if (d?.type !== 'pointer_declarator') continue;
+    const n = declaredName(d);
+    if (n) {
+      names.push(n.text);
+      params.push(n.text);
+    }
+  }
+  for (const decl of body.descendantsOfType('declaration')) {
+    if (!decl) continue;
+    if (decl.children.some((c) => c?.type === 'storage_class_specifier' && /static|extern/.test(c.text))) continue;
+    for (const d of namedKids(decl)) {
+      if (!/declarator$/.test(d.type)) continue;
+      const inner = d.type === 'init_declarator' ? d.childForFieldName('declarator') : d;
+      if (inner?.type !== 'pointer_declarator') continue;
+      const n = declaredLocal(d);
+      if (n && declaredName(inner)?.text === n.text) names.push(n.text);
+    }
+  }
+  const text = body.text;
+  const out = new Map<string, number>();
+  for (const n of names) {
+    if (out.has(n) || macroAssigned?.has(n)) continue;
+    // The address kept anywhere but as a call's argument: the local may change behind the analysis' back.
+    if (new RegExp(`(?<![(,]\\s*)&\\s*${n}\\b(?!\\s*(?:->|\\.|\\[))`).test(text)) continue;
+    out.set(n, out.size);
+  }
+  return { locals: out, params };
+}
+
+/** A condition's consequences for NULL tests of locals: `x`, `!x`, `x == NULL`, `(x = f()) != NULL`, `&&`, `||`. */
+function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, out: Array<[number, boolean]>): void {
+  const n = cond;
+  switch (n.type) {
+    case 'parenthesized_expression':
+    case 'condition_clause': {
+      const k = namedKids(n);
+      if (k.length === 1) nullTests(k[0], holds, locals, out);
+      return;
+    }
+    case 'unary_expression':
+      if (n.child(0)?.type === '!') nullTests(n.childForFieldName('argument')!, !holds, locals, out);
+      return;
+    case 'identifier': {
+      const i = locals.get(n.text);
+      if (i !== undefined) out.push([i, !holds]);
+      return;
+    }
+    case 'assignment_expression': {
+      const l = n.childForFieldName('left');
+      const i = l?.type === 'identifier' ? locals.get(l.text) : undefined;
+      if (i !== undefined && (n.childForFieldName('operator')?.text ?? n.child(1)?.text) === '=') out.push([i, !holds]);
+      return;
+    }
+    case 'cast_expression':
+      nullTests(n.childForFieldName('value')!, holds, locals, out);
+      return;
+    case 'call_expression': {
+      // `UNLIKELY(x == NULL)`, `__builtin_expect(!!(x), 0)`: the test is the first argument.
+      const f = n.childForFieldName('function')?.text ?? '';
+      const a = n.childForFieldName('arguments')?.namedChildren.find((k) => !!k && k.type !== 'comment');
+      if (a && /^(?:__builtin_expect|likely|unlikely|LIKELY|UNLIKELY|Py_LIKELY|Py_UNLIKELY|_Py_LIKELY|_Py_UNLIKELY)$/.test(f)) nullTests(a, holds, locals, out);
+      return;
+    }
+    case 'comma_expression': {
+      // `(PyErr_Clear(), (x = f()))`: the value is the last operand's.
+      const r = n.childForFieldName('right');
+      if (r) nullTests(r, holds, locals, out);
+      return;
+    }
+    case 'binary_expression': {
+      const op = n.childForFieldName('operator')?.text ?? n.child(1)?.text;
+      const a = n.childForFieldName('left');
+      const b = n.childForFieldName('right');
+      if (!a || !b) return;
+      if ((op === '&&' && holds) || (op === '||' && !holds)) {
+        nullTests(a, holds, locals, out);
+        nullTests(b, holds, locals, out);
+        return;
+      }
+      if (op === '==' || op === '!=') {
+        const isNull = (x: SyntaxNode) => /^(?:NULL|0|nullptr|\(\s*\w+\s*\*\s*\)\s*(?:NULL|0))$/.test(x.text);
+        const other = isNull(b) ? a : isNull(a) ? b : undefined;
+        if (other) nullTests(other, op === '==' ? !holds : holds, locals, out);
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** Whether a condition is `PyErr_Occurred()` (negated or compared): `true` when the error is set along an edge holding `holds`. */
+function errorSet(cond: SyntaxNode, holds: boolean): boolean | undefined {
+  let n = cond;
+  let h = holds;
+  for (;;) {
+    if ((n.type === 'parenthesized_expression' || n.type === 'condition_clause') && namedKids(n).length === 1) n = namedKids(n)[0];
+    else if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
+      n = n.childForFieldName('argument')!;
+      h = !h;
+    } else break;
+  }
+  if (n.type === 'call_expression' && calleeName(n) === 'PyErr_Occurred') return h;
+  return undefined;
+}
+
+/** Runs the reference analysis over a function. */
+export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: ReferenceOptions): ReferenceAnalysis {
+  const expander = opts.expander;
+  const cfg = buildCfg(body, {
+    expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
+    checkBudget: (nodes) => {
+      if (nodes > opts.budget.maxSteps / 2 || Date.now() > opts.budget.deadline) throw new BudgetExceeded('analysis exceeded its bound while building the control-flow graph');
+    },
+  });
+  const { locals, params } = referenceLocals(fnNode, body, opts.macroAssigned);
+  const plain = solve(undefined);
+  if (!plain.events.length) return plain;
+  const feasibility = new Feasibility(cfg.nodes, params, opts.nullParams, opts.macroAssigned);
+  if (feasibility.empty) return plain;
+  try {
+    return solve(feasibility);
+  } catch (e) {
+    if (e instanceof BudgetExceeded) return plain;
+    throw e;
+  }
+
+  function solve(feasibility: Feasibility | undefined): ReferenceAnalysis {
+    const ev = new RefEvaluator(locals, expander, opts.returnsObject, opts.borrowing);
+    let initial: RefState = { vars: new Array(locals.size).fill(UNKNOWN), objs: [], facts: feasibility?.initial ?? NO_FACTS, steps: [] };
+    for (const p of params) {
+      const i = locals.get(p)!;
+      if (opts.nullParams?.includes(p)) {
+        initial = setVar(initial, i, NULLV);
+        continue;
+      }
+      const id = ev.site(-1 - i, -1 - i, p, 'param', false);
+      initial = { ...setVar(initial, i, id), objs: [...initial.objs, { id, owned: 0, nonNull: false, status: 'live' }] };
+    }
+    let truncated = false;
+    const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean }>();
+    const testsOf = (from: CfgNode, holds: boolean) => {
+      const k = `${from.id}:${holds}`;
+      let t = testCache.get(k);
+      if (!t) {
+        const tests: Array<[number, boolean]> = [];
+        nullTests(from.ast!, holds, locals, tests);
+        t = { tests, error: errorSet(from.ast!, holds) };
+        testCache.set(k, t);
+      }
+      return t;
+    };
+    const run = (node: CfgNode, s: RefState): RefState[] => {
+      const sp = node.at ?? { start: node.ast!.startIndex, end: node.ast!.endIndex };
+      if (node.kind === 'return') {
+        if (node.macroReturn) return ev.returned(node.ast!, undefined, s, node.at);
+        return ev.returned(node.ast!, returnedExpression(node.ast!), s, node.at);
+      }
+      return ev.statement(node.ast!, s, node.at).map((x) => ev.collect(x, sp));
+    };
+    // A statement that calls nothing and names no followed local changes nothing here (`i++`, `n = len;`).
+    const relevance = new Map<number, boolean>();
+    const localsRe = locals.size ? new RegExp(`\\b(?:${[...locals.keys()].join('|')})\\b|\\(`) : /\(/;
+    const relevant = (node: CfgNode) => {
+      let r = relevance.get(node.id);
+      if (r === undefined) {
+        r = node.kind === 'return' || !!node.at || localsRe.test(node.ast!.text);
+        relevance.set(node.id, r);
+      }
+      return r;
+    };
+    const transfer = (node: CfgNode, input: RefStateSet): RefStateSet => {
+      if (!node.ast) return input;
+      if (node.kind !== 'effect' && node.kind !== 'branch' && node.kind !== 'return') return input;
+      if (!feasibility && !relevant(node)) return input;
+      const out: RefStateSet = new Map();
+      const acts = relevant(node);
+      for (const s of input.values()) {
+        for (let s2 of acts ? run(node, s) : [s]) {
+          if (feasibility && node.kind !== 'return') {
+            const f = feasibility.afterNode(node, s2.facts);
+            if (f !== s2.facts) s2 = { ...s2, facts: f };
+          }
+          const k = refKey(s2);
+          if (!out.has(k)) out.set(k, s2);
+        }
+      }
+      return out;
+    };
+    const inputs = solveForward<RefStateSet>(
+      cfg,
+      {
+        initial: new Map([[refKey(initial), initial]]),
+        transfer,
+        onEdge: (edge, out, from) => {
+          const t = edge.holds !== undefined && from.ast ? testsOf(from, edge.holds) : undefined;
+          const feasible = feasibility !== undefined && from.ast && (edge.holds !== undefined || edge.caseValue);
+          if (!edge.step && !t?.tests.length && t?.error === undefined && !feasible) return out;
+          const m: RefStateSet = new Map();
+          next: for (const s0 of out.values()) {
+            let s = s0;
+            for (const [i, isNull] of t?.tests ?? []) {
+              const v = s.vars[i];
+              if (v === NULLV) {
+                if (!isNull) continue next;
+              } else if (v >= 0) {
+                const o = objOf(s, v)!;
+                if (isNull) {
+                  if (o.nonNull) continue next;
+                  // NULL: the call failed, there is no object (nor any reference to it).
+                  s = { ...withObj(s, v, () => undefined), vars: s.vars.map((x) => (x === v ? NULLV : x)) };
+                } else if (!o.nonNull) s = withObj(s, v, (x) => ({ ...x, nonNull: true }));
+              }
+            }
+            // `if (PyErr_Occurred())`: what may be NULL is taken to be NULL (the failed call set the error).
+            if (t?.error) {
+              for (const o of s.objs) {
+                if (!o.nonNull && ev.sites[o.id].origin !== 'param') s = { ...withObj(s, o.id, () => undefined), vars: s.vars.map((x) => (x === o.id ? NULLV : x)) };
+              }
+            }
+            if (feasible) {
+              const f = edge.caseValue ? feasibility!.alongCase(from, edge.caseValue, s.facts) : feasibility!.alongBranch(from, edge.holds!, s.facts);
+              if (!f) continue;
+              if (f !== s.facts) s = { ...s, facts: f };
+            }
+            if (edge.step) s = withStep(s, edge.step);
+            m.set(refKey(s), s);
+          }
+          return m;
+        },
+        join: (current, incoming) => {
+          if (!current) return { value: incoming, changed: true };
+          let changed = false;
+          let value = current;
+          for (const [k0, s0] of incoming) {
+            if (value.has(k0)) continue;
+            let k = k0;
+            let s = s0;
+            if (value.size >= MAX_REF_STATES && s.facts.length) {
+              s = { ...s, facts: NO_FACTS };
+              k = refKey(s);
+              if (value.has(k)) continue;
+            }
+            // Past the cap the paths seen are not all the paths: a leak cannot be told apart from a
+            // path not followed, so the function is given up at once rather than explored in part.
+            if (value.size >= MAX_REF_STATES + MAX_REF_STATES / 4) {
+              truncated = true;
+              throw new BudgetExceeded(`more than ${MAX_REF_STATES + MAX_REF_STATES / 4} reference states at one point`);
+            }
+            if (!changed) value = new Map(current);
+            value.set(k, s);
+            changed = true;
+          }
+          return { value, changed };
+        },
+      },
+      opts.budget,
+    );
+    const events: RefEvent[] = [];
+    ev.withSink({ event: (e) => events.push(e) }, () => {
+      const end = { start: body.endIndex - 1, end: body.endIndex };
+      for (const node of cfg.nodes) {
+        const input = inputs.get(node.id);
+        if (!input) continue;
+        if (node.id === cfg.exit) {
+          for (const s of input.values()) ev.fellOff(s, end);
+          continue;
+        }
+        if (!node.ast || (node.kind !== 'effect' && node.kind !== 'branch' && node.kind !== 'return') || !relevant(node)) continue;
+        for (const s of input.values()) run(node, s);
+      }
+    });
+    return { cfg, events, sites: ev.sites, marks: ev.marks, truncated, inputs, locals };
+  }
+}

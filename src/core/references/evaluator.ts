@@ -1,0 +1,510 @@
+/** The transfer function of the reference analysis: expressions evaluated over path states with object identities. */
+import type { Span } from '../cfg';
+import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
+import { FORMAT_CALLS } from '../api/stealing';
+import { summaryOf } from '../api/summaries';
+import type { MacroExpander } from '../macros';
+import type { SyntaxNode } from '../parser';
+import { argList, calleeName, declaredLocal, initialValue, namedKids } from '../syntax';
+import { UNKNOWN, NULLV, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
+
+/** Calls that return a new reference beyond refcounts.dat (allocation macros, type slots). */
+const EXTRA_NEW = /^(?:PyObject_GC_New|PyObject_GC_NewVar|PyObject_NewVar|PyObject_New|tp_alloc|tp_new)$/;
+/** Calls that free an object outright (the counterpart of `PyObject_New` when its set-up fails). */
+const FREE_CALLS = /^(?:PyObject_Del|PyObject_Free|PyObject_GC_Del|PyObject_DEL|PyObject_FREE|tp_free)$/;
+/** Borrowed results that are never NULL for a valid argument. */
+const NEVER_NULL = /^(?:PyModule_GetDict|PyTuple_GET_ITEM|PyList_GET_ITEM|PySequence_Fast_GET_ITEM|PyEval_GetBuiltins)$/;
+/** Calls that return their first argument. */
+const PASS_THROUGH = /^(?:PyObject_Init|PyObject_InitVar)$/;
+/** Borrowed results that are not objects the function handles as such (a type in a heap type's dealloc is released on purpose). */
+const NOT_OBJECTS = /^(?:Py_TYPE|PyErr_Occurred)$/;
+/** Calls that return a reference to an item a container holds (it stays alive while the container does). */
+const CONTAINER_GETS = /^(?:PySequence_GetItem|PySequence_Fast_GET_ITEM|PyObject_GetItem|PyMapping_GetItemString|PyList_GetItemRef|PyDict_GetItemRef|PyDict_GetItemStringRef)$/;
+/** Calls that store into their `&x` arguments borrowed references (`O` units). */
+const PARSE_CALLS = /^(?:PyArg_ParseTuple|PyArg_ParseTupleAndKeywords|PyArg_Parse|PyArg_UnpackTuple|_PyArg_ParseTuple_SizeT|_PyArg_ParseTupleAndKeywords_SizeT|PyArg_VaParse|PyArg_VaParseTupleAndKeywords)$/;
+/** Calls that take an argument's reference into the container given as their first argument. */
+const CONTAINER_SETS = /^(?:PyTuple_SET_ITEM|PyTuple_SetItem|PyList_SET_ITEM|PyList_SetItem|PyStructSequence_SET_ITEM|PyStructSequence_SetItem|PyCell_SET)$/;
+/** Calls that neither keep nor release their arguments though refcounts.dat does not list them (object-inspecting macros). */
+const INSPECTING = /^(?:Py_TYPE|Py_SIZE|Py_REFCNT|Py_Is|Py_IsNone|Py_IsTrue|Py_IsFalse|Py_IS_TYPE|Py_SET_SIZE|Py_SET_TYPE|Py_SET_REFCNT|_PyObject_CAST|Py_hash_t|Py_EnterRecursiveCall|PyObject_TypeCheck|\w+_Check(?:Exact)?|\w+_GET_SIZE|\w+_AS_STRING|\w+_AS_DATA|\w+_AS_LONG|\w+_AS_DOUBLE|PyUnicode_\w+|PyBytes_\w+|PyErr_\w+|PyObject_\w+|PyNumber_\w+|PySequence_\w+|PyMapping_\w+|PyIter_\w+|PyLong_\w+|PyFloat_\w+|PyDict_\w+|PyList_\w+|PyTuple_\w+|PySet_\w+|PyFrozenSet_\w+|PyCallable_Check|PyType_\w+|PyModule_\w+|PyCapsule_\w+|PyBuffer_\w+|PyMemoryView_\w+|PyWeakref_\w+|PyGILState_\w+|PySys_\w+|PyEval_\w+|PyThreadState_\w+|PyComplex_\w+|PyByteArray_\w+|PyCode_\w+|PyFile_\w+|PyImport_\w+|PyOS_\w+|PySlice_\w+|Py_BuildValue|Py_VaBuildValue|_Py_\w+|_PyObject_\w+|_PyUnicode_\w+|_PyBytes_\w+|_PyLong_\w+)$/;
+
+/** A C-API function or macro that borrows its object arguments unless its summary says otherwise. */
+export function knownBorrowing(name: string): boolean {
+  return name in API_PARAMS || INSPECTING.test(name) || name in FORMAT_CALLS;
+}
+
+/** What the replay reports; nothing while the fixpoint is computed. */
+export interface RefSink {
+  event(e: RefEvent): void;
+}
+
+/** Evaluates expressions over reference states. */
+export class RefEvaluator {
+  private sink: RefSink | undefined;
+  readonly sites: Site[] = [];
+  private readonly siteIds = new Map<string, number>();
+  readonly marks: Mark[] = [];
+  private readonly markIds = new Map<string, number>();
+  readonly names: string[];
+
+  constructor(
+    readonly locals: Map<string, number>,
+    private readonly expander: MacroExpander | undefined,
+    readonly returnsObject: boolean,
+    private readonly borrowing?: ReadonlyMap<string, ReadonlySet<number>>,
+  ) {
+    this.names = [...locals.keys()];
+  }
+
+  withSink<T>(sink: RefSink, f: () => T): T {
+    this.sink = sink;
+    try {
+      return f();
+    } finally {
+      this.sink = undefined;
+    }
+  }
+
+  get recording(): boolean {
+    return this.sink !== undefined;
+  }
+
+  emit(e: RefEvent): void {
+    this.sink?.event(e);
+  }
+
+  /** The id of a creation site. */
+  site(start: number, end: number, callee: string, origin: Origin, argument: boolean, twin = false): number {
+    const k = `${start}:${end}:${origin}${twin ? ':twin' : ''}`;
+    let id = this.siteIds.get(k);
+    if (id === undefined) {
+      id = this.sites.length;
+      this.siteIds.set(k, id);
+      this.sites.push({ id, start, end, callee, origin, argument });
+    }
+    return id;
+  }
+
+  private mark(sp: Span, callee: string, steal: boolean): number {
+    const k = `${sp.start}:${sp.end}`;
+    let id = this.markIds.get(k);
+    if (id === undefined) {
+      id = this.marks.length;
+      this.markIds.set(k, id);
+      this.marks.push({ ...sp, callee, steal });
+    }
+    return id;
+  }
+
+  private span(node: SyntaxNode, at: Span | undefined): Span {
+    return at ?? { start: node.startIndex, end: node.endIndex };
+  }
+
+  /** The local an expression names (through parentheses and casts), and its index. */
+  localOf(node: SyntaxNode): { name: string; i: number } | undefined {
+    let n = node;
+    for (;;) {
+      if (n.type === 'parenthesized_expression' && n.namedChildCount === 1) n = n.namedChild(0)!;
+      else if (n.type === 'cast_expression' && n.childForFieldName('value')) n = n.childForFieldName('value')!;
+      else if (n.type === 'call_expression' && summaryOf(calleeName(n) ?? '', argList(n).map((a) => a.text))?.returns?.kind === 'arg') n = argList(n)[0];
+      else break;
+    }
+    if (n.type !== 'identifier') return undefined;
+    const i = this.locals.get(n.text);
+    return i === undefined ? undefined : { name: n.text, i };
+  }
+
+  /** A new object at a site: the one a previous iteration made there is lost first. */
+  private create(st: RefState, node: SyntaxNode, at: Span | undefined, callee: string, origin: Origin, nonNull = false): RefPair {
+    const sp = this.span(node, at);
+    const argument = !at && isArgument(node);
+    let id = this.site(sp.start, sp.end, callee, origin, argument);
+    let s = st;
+    // Around a loop the site runs again while a local may still hold the previous object:
+    // a second identity for the site keeps the two apart (the older one is lost when its local is overwritten).
+    if (objOf(s, id)) {
+      const twin = this.site(sp.start, sp.end, callee, origin, argument, true);
+      id = objOf(s, twin) && s.vars.includes(twin) && !s.vars.includes(id) ? id : twin;
+      if (objOf(s, id)) s = this.forget(s, id, sp);
+    }
+    if (s.objs.length >= MAX_OBJECTS) return [s, UNKNOWN];
+    const o: Obj = { id, owned: origin === 'new' ? 1 : 0, nonNull, status: 'live', ...(CONTAINER_GETS.test(callee) ? { kept: true } : {}) };
+    return [addObj(s, o), id];
+  }
+
+  /** Drops object `id` from a state: locals that held it hold an unknown value; an owned one nobody else holds is reported lost. */
+  private forget(st: RefState, id: number, at: Span): RefState {
+    const o = objOf(st, id)!;
+    const held = st.vars.some((v) => v === id);
+    if (o.owned > 0 && o.status === 'live' && !held) this.emit({ kind: 'leak', obj: o, site: this.sites[id], at, how: 'overwritten', state: st });
+    let s = withObj(st, id, () => undefined);
+    if (held) s = { ...s, vars: s.vars.map((v) => (v === id ? UNKNOWN : v)) };
+    return s;
+  }
+
+  /** Stops following an object (stored somewhere the analysis does not see). */
+  escape(st: RefState, v: number): RefState {
+    if (v < 0) return st;
+    return withObj(st, v, (o) => (o.status === 'escaped' ? o : { ...o, status: 'escaped' }));
+  }
+
+  /** Reports a use of a released or stolen object. */
+  private use(st: RefState, node: SyntaxNode, at: Span | undefined, how: string): void {
+    if (!this.sink) return;
+    const l = this.localOf(node);
+    if (!l) return;
+    const v = st.vars[l.i];
+    const o = v >= 0 ? objOf(st, v) : undefined;
+    if (!o || (o.status !== 'released' && o.status !== 'stolen')) return;
+    const holder = o.holder !== undefined ? objOf(st, o.holder) : undefined;
+    const disputed = (o.status === 'stolen' && !!holder && holder.status === 'live' && (holder.owned > 0 || holder.nonNull)) || !!o.kept;
+    this.emit({ kind: 'use-after', obj: o, site: this.sites[o.id], node: this.span(node, at), local: l.name, how, disputed, state: st });
+  }
+
+  /** All (state, value) pairs an expression can produce. */
+  expr(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
+    switch (node.type) {
+      case 'parenthesized_expression': {
+        const inner = namedKids(node);
+        return inner.length ? this.expr(inner[inner.length - 1], st, at) : [[st, UNKNOWN]];
+      }
+      case 'cast_expression': {
+        const v = node.childForFieldName('value');
+        return v ? this.expr(v, st, at) : [[st, UNKNOWN]];
+      }
+      case 'null':
+      case 'nullptr':
+        return [[st, NULLV]];
+      case 'number_literal':
+        return [[st, node.text === '0' ? NULLV : UNKNOWN]];
+      case 'lambda_expression':
+      case 'string_literal':
+      case 'concatenated_string':
+      case 'char_literal':
+      case 'sizeof_expression':
+        return [[st, UNKNOWN]];
+      case 'identifier': {
+        if (node.text === 'NULL') return [[st, NULLV]];
+        const i = this.locals.get(node.text);
+        if (i !== undefined) return [[st, st.vars[i]]];
+        const exp = this.expander?.expression(node);
+        if (exp) return this.expr(exp, st, at ?? this.span(node, at));
+        return [[st, UNKNOWN]];
+      }
+      case 'field_expression': {
+        const arg = node.childForFieldName('argument');
+        if (!arg) return [[st, UNKNOWN]];
+        if (this.sink && node.child(1)?.type === '->') this.use(st, arg, at, `\`${node.text.length > 40 ? arg.text + '->…' : node.text}\` reads it`);
+        return this.expr(arg, st, at).map(([s]) => [s, UNKNOWN] as RefPair);
+      }
+      case 'subscript_expression': {
+        const arg = node.childForFieldName('argument');
+        const index = node.childForFieldName('index') ?? node.childForFieldName('indices');
+        let states = [st];
+        for (const k of [arg, index]) {
+          if (!k) continue;
+          states = dedupeRefs(states.flatMap((s) => this.expr(k, s, at).map(([s2]) => s2)));
+        }
+        return states.map((s) => [s, UNKNOWN] as RefPair);
+      }
+      case 'pointer_expression': {
+        const arg = node.childForFieldName('argument');
+        if (!arg) return [[st, UNKNOWN]];
+        const l = node.child(0)?.type === '&' ? this.localOf(arg) : undefined;
+        // `&x` outside a call's argument list: `x` may change through the pointer.
+        if (l) return [[setVar(this.escape(st, st.vars[l.i]), l.i, UNKNOWN), UNKNOWN]];
+        if (node.child(0)?.type === '*') this.use(st, arg, at, 'it is dereferenced');
+        return this.expr(arg, st, at).map(([s]) => [s, UNKNOWN] as RefPair);
+      }
+      case 'call_expression':
+        return this.call(node, st, at);
+      case 'conditional_expression': {
+        const cond = node.childForFieldName('condition');
+        const arms = [node.childForFieldName('consequence') ?? cond, node.childForFieldName('alternative')];
+        const out: RefPair[] = [];
+        for (const [s] of cond ? this.expr(cond, st, at) : [[st, UNKNOWN] as RefPair]) {
+          for (const arm of arms) {
+            if (!arm) continue;
+            out.push(...(arm === cond ? [[s, UNKNOWN] as RefPair] : this.expr(arm, s, at)));
+          }
+        }
+        return out;
+      }
+      case 'assignment_expression':
+        return this.assignment(node, st, at);
+      case 'comma_expression': {
+        const l = node.childForFieldName('left');
+        const r = node.childForFieldName('right');
+        const out: RefPair[] = [];
+        for (const [s] of l ? this.expr(l, st, at) : [[st, UNKNOWN] as RefPair]) out.push(...(r ? this.expr(r, s, at) : [[s, UNKNOWN] as RefPair]));
+        return out;
+      }
+      case 'new_expression':
+      case 'initializer_list':
+      case 'compound_literal_expression':
+      case 'initializer_pair': {
+        // Objects written into an aggregate, or given to a C++ constructor, escape.
+        let states = [st];
+        const kids = namedKids(node).flatMap((k) => (node.type === 'new_expression' && (k.type === 'argument_list' || k.type === 'initializer_list') ? namedKids(k) : [k]));
+        for (const k of kids) {
+          const next: RefState[] = [];
+          for (const s of states) for (const [s2, v] of this.expr(k, s, at)) next.push(this.escape(s2, v));
+          states = dedupeRefs(next);
+        }
+        return states.map((s) => [s, UNKNOWN] as RefPair);
+      }
+      default: {
+        let states = [st];
+        for (const k of namedKids(node)) {
+          const next: RefState[] = [];
+          for (const s of states) for (const [s2] of this.expr(k, s, at)) next.push(s2);
+          states = dedupeRefs(next);
+        }
+        return states.map((s) => [s, UNKNOWN] as RefPair);
+      }
+    }
+  }
+
+  private assignment(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
+    const left = node.childForFieldName('left');
+    const right = node.childForFieldName('right');
+    const op = node.childForFieldName('operator')?.text ?? node.child(1)?.text;
+    if (!right || !left) return [[st, UNKNOWN]];
+    const l = left.type === 'identifier' ? this.locals.get(left.text) : undefined;
+    const pairs = this.expr(right, st, at);
+    if (op !== '=') return pairs.map(([s]) => [l !== undefined ? setVar(s, l, UNKNOWN) : s, UNKNOWN]);
+    if (l === undefined) {
+      // Stored into a field, an element, through a pointer or into a global: the object escapes.
+      const out: RefPair[] = [];
+      for (const [s, v] of pairs) for (const [s2] of left.type === 'identifier' ? [[s, UNKNOWN] as RefPair] : this.expr(left, s, at)) out.push([this.escape(s2, v), v]);
+      return out;
+    }
+    return pairs.map(([s, v]) => [this.bind(s, l, v, this.span(node, at), left.text), v]);
+  }
+
+  /** `local = v`: what the local held before is lost if nothing else holds it. */
+  bind(st: RefState, i: number, v: number, at: Span, name: string): RefState {
+    const old = st.vars[i];
+    let s = setVar(st, i, v);
+    if (old >= 0 && old !== v) s = this.dropIfLost(s, old, at, 'overwritten', name);
+    return s;
+  }
+
+  /** An object no local holds any more: reported if the function still owns it, then dropped. */
+  dropIfLost(st: RefState, id: number, at: Span, how: 'overwritten' | 'discarded', local?: string): RefState {
+    if (st.vars.includes(id)) return st;
+    const o = objOf(st, id);
+    if (!o) return st;
+    // A holder of stolen objects stays while they may be used.
+    if (st.objs.some((x) => x.holder === id)) return st;
+    if (o.owned > 0 && o.status === 'live' && !(how === 'discarded' && this.sites[id].argument)) this.emit({ kind: 'leak', obj: o, site: this.sites[id], at, how, local, state: st });
+    return withObj(st, id, () => undefined);
+  }
+
+  /** After a statement: objects no local holds are lost (temporaries discarded). */
+  collect(st: RefState, at: Span): RefState {
+    let s = st;
+    for (const o of st.objs) if (!s.vars.includes(o.id)) s = this.dropIfLost(s, o.id, at, 'discarded');
+    return s;
+  }
+
+  /** Evaluates a statement-level node (expression or declaration). */
+  statement(node: SyntaxNode, st: RefState, at: Span | undefined): RefState[] {
+    if (node.type === 'declaration' && node.childForFieldName('value')) {
+      const name = declaredLocal(node.childForFieldName('declarator')!);
+      const i = name ? this.locals.get(name.text) : undefined;
+      return this.expr(node.childForFieldName('value')!, st, at).map(([s, v]) => (i === undefined ? this.escape(s, v) : this.bind(s, i, v, this.span(node, at), name!.text)));
+    }
+    if (node.type === 'declaration') {
+      let states = [st];
+      for (const d of namedKids(node)) {
+        if (!/declarator$/.test(d.type)) continue;
+        const name = declaredLocal(d);
+        const i = name ? this.locals.get(name.text) : undefined;
+        const value = initialValue(d);
+        if (!value) {
+          const init = d.type === 'init_declarator' ? d.childForFieldName('value') : null;
+          if (init) states = dedupeRefs(states.flatMap((s) => this.expr(init, s, at).map(([s2, v]) => this.escape(s2, v))));
+          if (i !== undefined) states = states.map((s) => setVar(s, i, UNKNOWN));
+          continue;
+        }
+        const next: RefState[] = [];
+        for (const s of states) for (const [s2, v] of this.expr(value, s, at)) next.push(i === undefined ? this.escape(s2, v) : this.bind(s2, i, v, this.span(d, at), name!.text));
+        states = dedupeRefs(next);
+      }
+      return states;
+    }
+    return this.expr(node, st, at).map(([s]) => s);
+  }
+
+  /** A call: reference-count macros, project macros, steals, borrows, escapes, and the reference it returns. */
+  private call(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
+    const name = calleeName(node) ?? fieldCallee(node) ?? '';
+    const args = argList(node);
+    const summary = summaryOf(name, args.map((a) => a.text));
+    const sp = this.span(node, at);
+    if (summary?.builtin) {
+      const ret = summary.returns;
+      if (ret?.kind === 'arg') return this.expr(args[ret.arg], st, at);
+      if (ret?.kind === 'new-ref-to-arg') {
+        this.use(st, args[ret.arg], at, `\`${name}\` takes a reference to it`);
+        return this.expr(args[ret.arg], st, at).map(([s, v]) => [this.incref(s, v), v]);
+      }
+      const effect = summary.args.get(0);
+      if (effect?.kind === 'incref') {
+        this.use(st, args[0], at, `\`${name}\` increments its count`);
+        return this.expr(args[0], st, at).map(([s, v]) => [this.incref(s, v), UNKNOWN]);
+      }
+      if (effect?.kind === 'decref') {
+        const l = this.localOf(args[0]);
+        return this.expr(args[0], st, at).map(([s, v]) => {
+          let next = this.release(s, v, node, args[0], at, name, false, l?.name);
+          if (effect.clears && l) next = setVar(next, l.i, NULLV);
+          return [next, UNKNOWN];
+        });
+      }
+      return this.expr(args[0], st, at).map(([s]) => [s, UNKNOWN]);
+    }
+    if (this.expander) {
+      const exp = this.expander.expression(node);
+      if (exp) return this.expr(exp, st, at ?? sp);
+    }
+    if (summary?.setref) {
+      // Py_SETREF(dst, src): dst = src, then the old value is released.
+      const l = this.localOf(args[0]);
+      return this.expr(args[1], st, at).flatMap(([s, v]) => {
+        if (!l) return this.expr(args[0], s, at).map(([s2]) => [this.escape(s2, v), UNKNOWN] as RefPair);
+        const old = s.vars[l.i];
+        let next = setVar(s, l.i, v);
+        next = this.release(next, old, node, args[0], at, name, false, l.name);
+        return [[next, UNKNOWN] as RefPair];
+      });
+    }
+    const known = !!summary || knownBorrowing(name);
+    const borrows = this.borrowing?.get(name);
+    const params = API_PARAMS[name]?.split(',');
+    const parse = PARSE_CALLS.test(name);
+    const container = CONTAINER_SETS.test(name);
+    let states: RefState[] = [st];
+    let containerId = UNKNOWN;
+    args.forEach((a, k) => {
+      const effect = summary?.args.get(k);
+      const addr = a.type === 'pointer_expression' && a.child(0)?.type === '&' ? this.localOf(a.childForFieldName('argument')!) : undefined;
+      if (addr) {
+        // `&x`: a parse call stores a borrowed reference there; another call may store anything.
+        states = states.map((s) => {
+          const old = s.vars[addr.i];
+          let next = old >= 0 && !parse ? this.escape(s, old) : s;
+          if (parse && !args.some((x) => /string/.test(x.type) && x.text.includes('&'))) {
+            const [s2, v] = this.create(next, a, at, name, 'borrowed', true);
+            next = this.bind(s2, addr.i, v, sp, addr.name);
+          } else next = setVar(next, addr.i, UNKNOWN);
+          return next;
+        });
+        return;
+      }
+      const next: RefState[] = [];
+      for (const s of states) {
+        if (effect?.kind !== 'steal') this.use(s, a, at, `it is passed to \`${name || 'a call'}\``);
+        for (const [s2, v] of this.expr(a, s, at)) {
+          if (k === 0 && container) containerId = v;
+          if (v < 0) next.push(s2);
+          else if (effect?.kind === 'steal') next.push(effect.when === 'always' ? this.steal(s2, v, node, a, at, name, container && containerId >= 0 ? containerId : undefined) : this.escape(s2, v));
+          else if (borrows?.has(k)) next.push(s2);
+          else if (!known || params?.[k] === '-1') next.push(this.escape(s2, v));
+          else if (params?.[k] === '+1') next.push(withObj(s2, v, (o) => (o.kept ? o : { ...o, kept: true })));
+          else next.push(s2);
+        }
+      }
+      states = dedupeRefs(next);
+    });
+    if (FREE_CALLS.test(name) && args.length === 1) {
+      return states.flatMap((s) => this.expr(args[0], s, at)).map(([s, v]) => {
+        const o = v >= 0 ? objOf(s, v) : undefined;
+        return [o && o.status !== 'escaped' ? withObj(s, v, () => ({ ...o, owned: 0, status: 'released', gone: this.mark(sp, name, false) })) : s, UNKNOWN] as RefPair;
+      });
+    }
+    // `PyObject_Init(op, type)` returns `op`.
+    if (PASS_THROUGH.test(name) && args.length) return states.flatMap((s) => this.expr(args[0], s, at));
+    const ret = NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) ? 'new' : undefined));
+    if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, name, ret, ret === 'borrowed' && NEVER_NULL.test(name)));
+    return states.map((s) => [s, UNKNOWN]);
+  }
+
+  private incref(st: RefState, v: number): RefState {
+    if (v < 0) return st;
+    return withObj(st, v, (o) => (o.status === 'escaped' ? o : { ...o, owned: Math.min(MAX_OWNED, o.owned + 1), status: 'live', gone: undefined, holder: undefined }));
+  }
+
+  /** A release of the reference `v` holds. */
+  private release(st: RefState, v: number, node: SyntaxNode, arg: SyntaxNode, at: Span | undefined, callee: string, steal: boolean, local: string | undefined): RefState {
+    const o = v >= 0 ? objOf(st, v) : undefined;
+    if (!o || o.status === 'escaped') return st;
+    if (o.owned > 0) {
+      const owned = o.owned - 1;
+      // The last reference from a call that made a new one: the object may be freed; a later use is a use after release.
+      if (owned === 0 && this.sites[o.id].origin === 'new') return withObj(st, v, () => ({ ...o, owned, status: 'released', gone: this.mark(this.span(node, at), callee, steal) }));
+      return withObj(st, v, () => ({ ...o, owned }));
+    }
+    if (local) this.emit({ kind: 'release-unowned', obj: o, site: this.sites[o.id], node: this.span(node, at), arg: this.span(arg, at), callee, steal, local, state: st });
+    // Reported once: the object is not followed further on this path.
+    return this.escape(st, v);
+  }
+
+  /** A steal of the reference `v` holds, into `holder` when a tracked container takes it. */
+  private steal(st: RefState, v: number, node: SyntaxNode, arg: SyntaxNode, at: Span | undefined, callee: string, holder: number | undefined): RefState {
+    const o = objOf(st, v);
+    if (!o || o.status === 'escaped') return st;
+    const l = this.localOf(arg);
+    if (o.owned === 0) return l ? this.release(st, v, node, arg, at, callee, true, l.name) : this.escape(st, v);
+    const owned = o.owned - 1;
+    if (owned > 0) return withObj(st, v, () => ({ ...o, owned }));
+    return withObj(st, v, () => ({ ...o, owned, status: 'stolen', holder, gone: this.mark(this.span(node, at), callee, true) }));
+  }
+
+  /** A `return`: the returned reference goes to the caller; every other owned one is lost here. */
+  returned(node: SyntaxNode, expr: SyntaxNode | undefined, st: RefState, at: Span | undefined): RefState[] {
+    const sp = this.span(node, at);
+    const pairs: RefPair[] = expr ? this.expr(expr, st, at) : [[st, UNKNOWN]];
+    const out: RefState[] = [];
+    for (const [s0, v] of pairs) {
+      let s = s0;
+      const o = v >= 0 ? objOf(s, v) : undefined;
+      if (o && this.returnsObject && expr) {
+        if (o.status === 'released' || o.status === 'stolen') this.use(s, expr, at, 'it is returned');
+        else if (o.status === 'live' && o.owned === 0 && !o.holder) {
+          const l = this.localOf(expr);
+          this.emit({ kind: 'borrowed-return', obj: o, site: this.sites[o.id], node: sp, expr: this.span(expr, at), local: l?.name, state: s });
+          s = this.escape(s, v);
+        } else if (o.status === 'live') s = withObj(s, v, (x) => ({ ...x, owned: x.owned - 1 }));
+      } else if (o && !this.returnsObject) s = this.escape(s, v);
+      for (const x of s.objs) {
+        if (x.owned > 0 && x.status === 'live' && !(this.sites[x.id].argument && !s.vars.includes(x.id))) this.emit({ kind: 'leak', obj: x, site: this.sites[x.id], at: sp, how: 'return', state: s });
+      }
+      out.push({ ...s, objs: [], vars: s.vars.map((x) => (x >= 0 ? UNKNOWN : x)) });
+    }
+    return out;
+  }
+
+  /** The end of a function that falls off its closing brace. */
+  fellOff(st: RefState, at: Span): void {
+    for (const x of st.objs) if (x.owned > 0 && x.status === 'live') this.emit({ kind: 'leak', obj: x, site: this.sites[x.id], at, how: 'end', state: st });
+  }
+}
+
+/** A call through a field (`type->tp_alloc(type, 0)`): the field's name. */
+function fieldCallee(call: SyntaxNode): string | undefined {
+  const f = call.childForFieldName('function');
+  if (f?.type === 'field_expression') return f.childForFieldName('field')?.text;
+  if (f?.type === 'parenthesized_expression') {
+    const inner = namedKids(f)[0];
+    if (inner?.type === 'pointer_expression') return inner.childForFieldName('argument')?.type === 'field_expression' ? inner.childForFieldName('argument')!.childForFieldName('field')?.text : undefined;
+  }
+  return undefined;
+}
+
+/** Whether an expression is (through parentheses and casts) an argument of a call. */
+function isArgument(node: SyntaxNode): boolean {
+  let p = node.parent;
+  while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) p = p.parent;
+  return p?.type === 'argument_list';
+}

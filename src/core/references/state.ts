@@ -1,0 +1,143 @@
+/**
+ * The path states of the reference analysis: which object each local holds, and for each
+ * object how many references the function owns, whether it may be NULL, where it came
+ * from and whether it was released or given away (issue 12, clang's retain-count state).
+ */
+import type { PathStep, Span } from '../cfg';
+import type { Facts } from '../feasibility';
+
+/** A local's value: an object id (≥ 0), an untracked value, or NULL. */
+export const UNKNOWN = -1;
+export const NULLV = -2;
+
+/** Where an object came from: a call returning a new reference, one returning a borrowed one, or a parameter. */
+export type Origin = 'new' | 'borrowed' | 'param';
+
+/**
+ * What became of the function's references to an object: still its own (`live`),
+ * released by a `Py_DECREF` that dropped its last one (`released`), given to a call that
+ * steals it (`stolen`), or out of the analysis' sight (`escaped`: stored into a field, a
+ * global or an array, or passed to a call the analysis knows nothing of).
+ */
+export type Status = 'live' | 'released' | 'stolen' | 'escaped';
+
+/** An object identity on one path. */
+export interface Obj {
+  /** The creation site's id (one object per site on a path). */
+  id: number;
+  /** References the function owns (capped at MAX_OWNED). */
+  owned: number;
+  /** A test showed it is not NULL (or it cannot be). */
+  nonNull: boolean;
+  status: Status;
+  /** For a stolen object: the object (a container) that took it, if a tracked one did. */
+  holder?: number;
+  /** For a released or stolen object: the mark (see `Marks`) of the call that did it. */
+  gone?: number;
+  /** A container keeps its own reference: it was stored with `PyDict_SetItem`-like calls, or read from one (`PySequence_GetItem`). */
+  kept?: boolean;
+}
+
+/** Where an object was created. */
+export interface Site {
+  id: number;
+  start: number;
+  end: number;
+  /** The call (or the parameter's name). */
+  callee: string;
+  origin: Origin;
+  /** The call is written as an argument of another call (the file-level form of reference-leak judges it). */
+  argument: boolean;
+}
+
+/** The facts on one path. */
+export interface RefState {
+  /** By tracked local: an object id, UNKNOWN or NULLV. */
+  vars: number[];
+  /** The objects the path knows, sorted by id. */
+  objs: Obj[];
+  facts: Facts;
+  /** Branches that led here (not part of the state's identity). */
+  steps: PathStep[];
+}
+
+export type RefPair = [RefState, number];
+export type RefStateSet = Map<string, RefState>;
+
+export const MAX_OWNED = 3;
+export const MAX_OBJECTS = 24;
+export const MAX_REF_STATES = 64;
+export const MAX_STEPS = 12;
+
+export function refKey(s: RefState): string {
+  let k = s.vars.join(',') + '|';
+  for (const o of s.objs) k += `${o.id}.${o.owned}${o.nonNull ? 'n' : ''}${o.status[0]}${o.holder ?? ''}${o.gone !== undefined ? '@' + o.gone : ''}${o.kept ? 'k' : ''};`;
+  return s.facts.length ? k + '|' + s.facts.join('\u0002') : k;
+}
+
+export function objOf(s: RefState, id: number): Obj | undefined {
+  for (const o of s.objs) if (o.id === id) return o;
+  return undefined;
+}
+
+/** The state with object `id` replaced by `f(old)` (removed when `f` returns undefined). */
+export function withObj(s: RefState, id: number, f: (o: Obj) => Obj | undefined): RefState {
+  const i = s.objs.findIndex((o) => o.id === id);
+  if (i < 0) return s;
+  const next = f(s.objs[i]);
+  const objs = s.objs.slice();
+  if (next) objs[i] = next;
+  else objs.splice(i, 1);
+  return { ...s, objs };
+}
+
+/** The state with a new object (replacing one with the same id). */
+export function addObj(s: RefState, o: Obj): RefState {
+  const objs = s.objs.filter((x) => x.id !== o.id);
+  let i = objs.length;
+  while (i > 0 && objs[i - 1].id > o.id) i--;
+  objs.splice(i, 0, o);
+  return { ...s, objs };
+}
+
+export function setVar(s: RefState, i: number, v: number): RefState {
+  if (s.vars[i] === v) return s;
+  const vars = s.vars.slice();
+  vars[i] = v;
+  return { ...s, vars };
+}
+
+export function withStep(s: RefState, step: PathStep): RefState {
+  const steps = s.steps.length >= MAX_STEPS ? s.steps.slice(1) : s.steps.slice();
+  steps.push(step);
+  return { ...s, steps };
+}
+
+export function dedupeRefs(states: RefState[]): RefState[] {
+  if (states.length < 2) return states;
+  const m = new Map<string, RefState>();
+  for (const s of states) {
+    const k = refKey(s);
+    if (!m.has(k)) m.set(k, s);
+  }
+  return [...m.values()];
+}
+
+/** What the replay reports to the rules. */
+export type RefEvent =
+  /** An owned reference nobody holds any more: overwritten, discarded, or left behind at a return or the function's end. */
+  | { kind: 'leak'; obj: Obj; site: Site; at: Span; how: 'overwritten' | 'discarded' | 'return' | 'end'; local?: string; state: RefState }
+  /** A release (or a steal) of a reference the function does not own. */
+  | { kind: 'release-unowned'; obj: Obj; site: Site; node: Span; arg: Span; callee: string; steal: boolean; local: string; state: RefState }
+  /** A use of a local whose object the function released or gave away. */
+  | { kind: 'use-after'; obj: Obj; site: Site; node: Span; local: string; how: string; disputed: boolean; state: RefState }
+  /** A return of a borrowed reference from a function that returns an object. */
+  | { kind: 'borrowed-return'; obj: Obj; site: Site; node: Span; expr: Span; local?: string; state: RefState };
+
+/** Spans of the calls that released or stole an object, by mark id (for messages). */
+export interface Mark {
+  start: number;
+  end: number;
+  callee: string;
+  steal: boolean;
+}

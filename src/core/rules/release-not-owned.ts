@@ -1,0 +1,94 @@
+/**
+ * ## What it does
+ * Finds a `Py_DECREF`, `Py_XDECREF`, `Py_CLEAR` or `Py_SETREF` of a reference the function
+ * does not own on some path, and a stealing call (`PyTuple_SET_ITEM`, `PyList_SetItem`, ...)
+ * given one: a borrowed result (`PyDict_GetItem`, `PyTuple_GET_ITEM`, `PyList_GetItem`,
+ * `PyModule_GetDict`, an `O` unit of `PyArg_ParseTuple`), a parameter of a function CPython
+ * calls, or a reference the function already released or gave away.
+ *
+ * ## Why is this bad?
+ * Whoever owns the reference releases it too: the count drops once more than it rose, and
+ * the object is freed while a container or the caller still points to it. The crash comes
+ * later, anywhere. `singleton-decref` is the same mistake for `Py_None` and its kind.
+ *
+ * ## Example
+ * ```c
+ * PyObject *v = PyDict_GetItemString(d, "key");   // borrowed
+ * ...
+ * Py_DECREF(v);
+ * ```
+ * Use instead: release only what the function owns; take a reference first
+ * (`Py_INCREF(v)`) when it must outlive the container.
+ *
+ * ## Message
+ * `` `v` is released but the function does not own it (a borrowed reference from `PyDict_GetItemString`, line 12) ``.
+ *
+ * ## Fix safety
+ * No automatic fix: whether to delete the release or to take a reference earlier depends
+ * on what the code means.
+ *
+ * ## Where it stands
+ * Off by default. On the real-world set, 6 true of 27 (22 %): most false ones release a
+ * reference that another function of the module took on purpose (a paired incref), or
+ * follow a steal on a failure path that cannot happen. A parameter counts only in a
+ * function registered with CPython (a helper may take its argument's reference).
+ *
+ * ## Known problems
+ * A project function that returns a borrowed reference is not known as such (only C-API
+ * functions are); a release through a project macro the file does not define is not seen.
+ */
+import { methodShape } from './borrowed-singleton-return';
+import { groupBy, lineOf, pathRelated, siteRelated } from '../references/report';
+import type { FunctionContext, Rule } from './rule';
+import type { RefEvent } from '../references/state';
+
+export const ID = 'release-not-owned';
+
+type Unowned = Extract<RefEvent, { kind: 'release-unowned' }>;
+
+export const releaseNotOwned: Rule = {
+  id: ID,
+  defaultSeverity: 'warning',
+  summary: 'Py_DECREF/Py_XDECREF/Py_CLEAR (or a stealing call) of a reference the function does not own: borrowed, a parameter, or already released or given away.',
+  fixable: false,
+  references: true,
+  offByDefault: true,
+  checkFunction(ctx: FunctionContext) {
+    const a = ctx.references();
+    const events = a.events.filter((e): e is Unowned => e.kind === 'release-unowned');
+    for (const group of groupBy(events, (e) => `${e.node.start}:${e.arg.start}`)) {
+      const e = group[0];
+      const site = e.site;
+      const origin =
+        e.obj.status === 'released' || e.obj.status === 'stolen'
+          ? e.obj.status === 'released'
+            ? `its reference was already released by \`${a.marks[e.obj.gone!]?.callee ?? 'a release'}\` (line ${lineOf(ctx.text, (a.marks[e.obj.gone!]?.start ?? 0) + ctx.offset)})`
+            : `its reference was already given to \`${a.marks[e.obj.gone!]?.callee ?? 'a call'}\` (line ${lineOf(ctx.text, (a.marks[e.obj.gone!]?.start ?? 0) + ctx.offset)})`
+          : site.origin === 'param'
+            ? `\`${site.callee}\` is a parameter, borrowed from the caller`
+            : `it holds a borrowed reference from \`${site.callee}\` (line ${lineOf(ctx.text, site.start + ctx.offset)})`;
+      const verb = e.steal ? `gives \`${e.local}\` to \`${e.callee}\`, which takes a reference` : `releases \`${e.local}\``;
+      const related = [
+        ...(e.obj.gone !== undefined && a.marks[e.obj.gone] ? [{ start: a.marks[e.obj.gone].start + ctx.offset, end: a.marks[e.obj.gone].end + ctx.offset, message: a.marks[e.obj.gone].steal ? 'the reference was given away here' : 'the reference was released here' }] : []),
+        ...siteRelated(ctx, site, site.origin === 'borrowed' ? 'the borrowed reference comes from here' : 'it comes from here'),
+        ...pathRelated(ctx, e),
+      ];
+      const partialNote = group.length < 1 ? '' : '';
+      ctx.report({
+        rule: ID,
+        severity: 'warning',
+        message: `\`${e.callee}\` ${e.steal ? `takes a reference to \`${e.local}\`` : `releases \`${e.local}\``} but the function does not own one: ${origin}`,
+        detail: `This path ${verb} without owning a reference, so the object's count drops below what its owners hold and it can be freed while still in use.${partialNote}`,
+        start: e.node.start + ctx.offset,
+        end: e.node.end + ctx.offset,
+        function: ctx.fn.name,
+        fixes: [],
+        related,
+        contract:
+          site.origin === 'param' && e.obj.status === 'live'
+            ? { functions: ctx.contractFunctions, singletons: [], subject: `\`${ctx.fn.name}\``, partial: false, methodShape: methodShape(ctx.fn), reference: { facing: 'warning', helper: 'drop', registeredOnly: true } }
+            : undefined,
+      });
+    }
+  },
+};
