@@ -2,7 +2,7 @@ import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep } from './cfg';
 import { BudgetExceeded } from './dataflow';
 import { describeFunction, findFunctions, markerContextStart, parameters, type FunctionInfo } from './functions';
-import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef } from './macros';
+import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
@@ -331,23 +331,6 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
   return result;
 }
 
-/**
- * Macros of well-known headers that leave the function: NumPy's `import_array()` and
- * `import_umath()` return NULL when the import fails, `import_array1(ret)` returns `ret`,
- * `import_array2(msg, ret)` returns `ret`. A definition in the project comes first.
- */
-const WELL_KNOWN_MACROS: readonly MacroDef[] = collectMacros(
-  [
-    '#define import_array() { if (_import_array() < 0) { PyErr_Print(); return NULL; } }',
-    '#define import_array1(ret) { if (_import_array() < 0) { PyErr_Print(); return ret; } }',
-    '#define import_array2(msg, ret) { if (_import_array() < 0) { PyErr_Print(); return ret; } }',
-    '#define import_umath() { if (_import_umath() < 0) { PyErr_Print(); return NULL; } }',
-    '#define import_umath1(ret) { if (_import_umath() < 0) { PyErr_Print(); return ret; } }',
-    '#define import_ufunc() { if (_import_umath() < 0) { PyErr_Print(); return NULL; } }',
-  ].join('\n'),
-  '<numpy>',
-);
-
 /** A file or function the reference rules look at: it calls the C API, allocates through a type slot, or returns a local or parameter. */
 const REFERENCES_RE = /\b_?Py_?[A-Z]\w*\s*\(|\btp_alloc\b|\breturn\s+(?:\(\s*\w+\s*\*\s*\)\s*)?[a-z_]\w*\s*;/;
 
@@ -420,24 +403,22 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
     // Inside a C++ template the instantiations are not visible: no fix is offered there.
     report: fn.inTemplate ? (f) => report(withoutFixesInside(f, fn.node.startIndex + offset, fn.node.endIndex + offset)) : report,
   };
-  try {
-    for (const rule of singletonRules) rule.checkFunction(ctx);
-  } catch (e) {
-    if (e instanceof BudgetExceeded || e instanceof CfgTooDeep || e instanceof RangeError) {
-      result.skippedFunctions.push({ name: fn.name, start: fn.node.startIndex + offset, reason: e instanceof RangeError ? 'nesting too deep to analyse' : e.message });
-      return;
+  // The reference rules have their own analysis: over its bound, they say nothing of the
+  // function, and the singleton rules' findings stay.
+  if (runRules(singletonRules, '')) runRules(referenceRules, 'reference rules: ');
+
+  /** Runs rules on the function; one over a bound lists the function as skipped and returns false. */
+  function runRules(rules: Rule[], what: string): boolean {
+    try {
+      for (const rule of rules) rule.checkFunction(ctx);
+      return true;
+    } catch (e) {
+      if (e instanceof BudgetExceeded || e instanceof CfgTooDeep || e instanceof RangeError) {
+        result.skippedFunctions.push({ name: fn.name, start: fn.node.startIndex + offset, reason: what + (e instanceof RangeError ? 'nesting too deep to analyse' : e.message) });
+        return false;
+      }
+      throw e;
     }
-    throw e;
-  }
-  // The reference rules have their own analysis: over its bound, they say nothing of the function (the singleton rules' findings stay).
-  try {
-    for (const rule of referenceRules) rule.checkFunction(ctx);
-  } catch (e) {
-    if (e instanceof BudgetExceeded || e instanceof CfgTooDeep || e instanceof RangeError) {
-      result.skippedFunctions.push({ name: fn.name, start: fn.node.startIndex + offset, reason: `reference rules: ${e instanceof RangeError ? 'nesting too deep to analyse' : e.message}` });
-      return;
-    }
-    throw e;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Cfg, CfgEdge, CfgNode } from './cfg';
+import { NO_FACTS } from './feasibility';
 
 /** A lattice of facts and the transfer over CFG nodes, for a forward analysis. */
 export interface ForwardProblem<S> {
@@ -51,4 +52,40 @@ export function solveForward<S>(cfg: Cfg, problem: ForwardProblem<S>, budget: Bu
     }
   }
   return input;
+}
+
+/**
+ * The join of path-state sets keyed by their identity, with a cap: at `max` states a new
+ * state forgets its flag facts (paths are no longer kept apart by them, rather than
+ * dropped); at `max * 5/4` `overflow` is called, which stops taking states (returns) or
+ * gives the function up (throws).
+ */
+export function cappedJoin<S extends { facts: readonly string[] }>(
+  max: number,
+  key: (s: S) => string,
+  overflow: () => void,
+): (current: Map<string, S> | undefined, incoming: Map<string, S>) => { value: Map<string, S>; changed: boolean } {
+  return (current, incoming) => {
+    if (!current) return { value: incoming, changed: true };
+    let changed = false;
+    let value = current;
+    for (const [k0, s0] of incoming) {
+      if (value.has(k0)) continue;
+      let k = k0;
+      let s = s0;
+      if (value.size >= max && s.facts.length) {
+        s = { ...s, facts: NO_FACTS };
+        k = key(s);
+        if (value.has(k)) continue;
+      }
+      if (value.size >= max + max / 4) {
+        overflow();
+        break;
+      }
+      if (!changed) value = new Map(current);
+      value.set(k, s);
+      changed = true;
+    }
+    return { value, changed };
+  };
 }

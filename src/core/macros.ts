@@ -173,3 +173,20 @@ export function macroAsFunction(def: MacroDef): { text: string; offset: number }
   const prefix = 'PyObject *__cpyref_macro(void) {\n';
   return { text: `${prefix}${def.body};\n}\n`, offset: def.bodyStart - prefix.length };
 }
+
+/**
+ * Macros of well-known headers that leave the function: NumPy's `import_array()` and
+ * `import_umath()` return NULL when the import fails, `import_array1(ret)` returns `ret`,
+ * `import_array2(msg, ret)` returns `ret`. A definition in the project comes first.
+ */
+export const WELL_KNOWN_MACROS: readonly MacroDef[] = collectMacros(
+  [
+    '#define import_array() { if (_import_array() < 0) { PyErr_Print(); return NULL; } }',
+    '#define import_array1(ret) { if (_import_array() < 0) { PyErr_Print(); return ret; } }',
+    '#define import_array2(msg, ret) { if (_import_array() < 0) { PyErr_Print(); return ret; } }',
+    '#define import_umath() { if (_import_umath() < 0) { PyErr_Print(); return NULL; } }',
+    '#define import_umath1(ret) { if (_import_umath() < 0) { PyErr_Print(); return ret; } }',
+    '#define import_ufunc() { if (_import_umath() < 0) { PyErr_Print(); return NULL; } }',
+  ].join('\n'),
+  '<numpy>',
+);

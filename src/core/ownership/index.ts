@@ -1,6 +1,6 @@
 /** The ownership analysis of one function: the CFG, the path states at each node, and the events and returns the rules read. */
 import { buildCfg, type CfgNode } from '../cfg';
-import { BudgetExceeded, solveForward } from '../dataflow';
+import { BudgetExceeded, cappedJoin, solveForward } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { SyntaxNode } from '../parser';
@@ -149,30 +149,9 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
           }
           return m;
         },
-        join: (current, incoming) => {
-          if (!current) return { value: incoming, changed: true };
-          let changed = false;
-          let value = current;
-          for (const [k0, s0] of incoming) {
-            if (value.has(k0)) continue;
-            let k = k0;
-            let s = s0;
-            // At the cap, paths are no longer kept apart by what they know of flags (rather than dropped).
-            if (value.size >= MAX_STATES && s.facts.length) {
-              s = { ...s, facts: NO_FACTS };
-              k = key(s);
-              if (value.has(k)) continue;
-            }
-            if (value.size >= MAX_STATES + MAX_STATES / 4) {
-              truncated = true;
-              break;
-            }
-            if (!changed) value = new Map(current);
-            value.set(k, s);
-            changed = true;
-          }
-          return { value, changed };
-        },
+        join: cappedJoin<PathState>(MAX_STATES, key, () => {
+          truncated = true;
+        }),
       },
       opts.budget,
     );

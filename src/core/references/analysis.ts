@@ -6,12 +6,13 @@
  * release and borrowed returns to the rules.
  */
 import { buildCfg, type Cfg, type CfgNode } from '../cfg';
-import { BudgetExceeded, solveForward, type Budget } from '../dataflow';
+import { BudgetExceeded, cappedJoin, solveForward, type Budget } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, declaredName, namedKids } from '../syntax';
+import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
 import { UNKNOWN, NULLV, MAX_REF_STATES, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, refKey, objOf, setVar, withObj, withStep } from './state';
 
@@ -32,16 +33,9 @@ export interface ReferenceAnalysis {
   events: RefEvent[];
   sites: readonly Site[];
   marks: readonly Mark[];
-  /** Some node had more states than the cap: paths were dropped. */
-  truncated: boolean;
   /** States at each return node (for fixes). */
   inputs: Map<number, RefStateSet>;
   locals: Map<string, number>;
-}
-
-/** The expression a return statement returns, if any. */
-function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
-  return namedKids(ret)[0];
 }
 
 /**
@@ -72,14 +66,17 @@ export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssig
       if (n && declaredName(inner)?.text === n.text) names.push(n.text);
     }
   }
-  const text = body.text;
-  const out = new Map<string, number>();
-  for (const n of names) {
-    if (out.has(n) || macroAssigned?.has(n)) continue;
-    // The address kept anywhere but as a call's argument: the local may change behind the analysis' back.
-    if (new RegExp(`(?<![(,]\\s*)&\\s*${n}\\b(?!\\s*(?:->|\\.|\\[))`).test(text)) continue;
-    out.set(n, out.size);
+  // The address kept anywhere but as a call's argument: the local may change behind the analysis' back.
+  const kept = new Set<string>();
+  for (const p of body.descendantsOfType('pointer_expression')) {
+    const arg = p?.childForFieldName('argument');
+    if (!p || p.child(0)?.type !== '&' || arg?.type !== 'identifier') continue;
+    let up = p.parent;
+    while (up && (up.type === 'parenthesized_expression' || up.type === 'cast_expression')) up = up.parent;
+    if (up?.type !== 'argument_list') kept.add(arg.text);
   }
+  const out = new Map<string, number>();
+  for (const n of names) if (!out.has(n) && !macroAssigned?.has(n) && !kept.has(n)) out.set(n, out.size);
   return { locals: out, params };
 }
 
@@ -170,6 +167,18 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
     },
   });
   const { locals, params } = referenceLocals(fnNode, body, opts.macroAssigned);
+  // (Worked out once for both solves.) A statement that calls nothing and names no followed local changes nothing here (`i++`, `n = len;`).
+  const relevance = new Map<number, boolean>();
+  const localsRe = locals.size ? new RegExp(`\\b(?:${[...locals.keys()].join('|')})\\b`) : undefined;
+  const relevant = (node: CfgNode) => {
+    let r = relevance.get(node.id);
+    if (r === undefined) {
+      const text = node.ast!.text;
+      r = node.kind === 'return' || !!node.at || text.includes('(') || !!localsRe?.test(text);
+      relevance.set(node.id, r);
+    }
+    return r;
+  };
   const plain = solve(undefined);
   if (!plain.events.length) return plain;
   const feasibility = new Feasibility(cfg.nodes, params, opts.nullParams, opts.macroAssigned);
@@ -193,7 +202,6 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       const id = ev.site(-1 - i, -1 - i, p, 'param', false);
       initial = { ...setVar(initial, i, id), objs: [...initial.objs, { id, owned: 0, nonNull: false, status: 'live' }] };
     }
-    let truncated = false;
     const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean }>();
     const testsOf = (from: CfgNode, holds: boolean) => {
       const k = `${from.id}:${holds}`;
@@ -213,17 +221,6 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         return ev.returned(node.ast!, returnedExpression(node.ast!), s, node.at);
       }
       return ev.statement(node.ast!, s, node.at).map((x) => ev.collect(x, sp));
-    };
-    // A statement that calls nothing and names no followed local changes nothing here (`i++`, `n = len;`).
-    const relevance = new Map<number, boolean>();
-    const localsRe = locals.size ? new RegExp(`\\b(?:${[...locals.keys()].join('|')})\\b|\\(`) : /\(/;
-    const relevant = (node: CfgNode) => {
-      let r = relevance.get(node.id);
-      if (r === undefined) {
-        r = node.kind === 'return' || !!node.at || localsRe.test(node.ast!.text);
-        relevance.set(node.id, r);
-      }
-      return r;
     };
     const transfer = (node: CfgNode, input: RefStateSet): RefStateSet => {
       if (!node.ast) return input;
@@ -284,31 +281,11 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
           }
           return m;
         },
-        join: (current, incoming) => {
-          if (!current) return { value: incoming, changed: true };
-          let changed = false;
-          let value = current;
-          for (const [k0, s0] of incoming) {
-            if (value.has(k0)) continue;
-            let k = k0;
-            let s = s0;
-            if (value.size >= MAX_REF_STATES && s.facts.length) {
-              s = { ...s, facts: NO_FACTS };
-              k = refKey(s);
-              if (value.has(k)) continue;
-            }
-            // Past the cap the paths seen are not all the paths: a leak cannot be told apart from a
-            // path not followed, so the function is given up at once rather than explored in part.
-            if (value.size >= MAX_REF_STATES + MAX_REF_STATES / 4) {
-              truncated = true;
-              throw new BudgetExceeded(`more than ${MAX_REF_STATES + MAX_REF_STATES / 4} reference states at one point`);
-            }
-            if (!changed) value = new Map(current);
-            value.set(k, s);
-            changed = true;
-          }
-          return { value, changed };
-        },
+        // Past the cap the paths seen are not all the paths: a leak cannot be told apart from a
+        // path not followed, so the function is given up at once rather than explored in part.
+        join: cappedJoin<RefState>(MAX_REF_STATES, refKey, () => {
+          throw new BudgetExceeded(`more than ${MAX_REF_STATES + MAX_REF_STATES / 4} reference states at one point`);
+        }),
       },
       opts.budget,
     );
@@ -326,6 +303,6 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         for (const s of input.values()) run(node, s);
       }
     });
-    return { cfg, events, sites: ev.sites, marks: ev.marks, truncated, inputs, locals };
+    return { cfg, events, sites: ev.sites, marks: ev.marks, inputs, locals };
   }
 }

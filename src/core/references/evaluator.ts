@@ -2,10 +2,10 @@
 import type { Span } from '../cfg';
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { FORMAT_CALLS } from '../api/stealing';
-import { summaryOf } from '../api/summaries';
+import { summaryOf, type Summary } from '../api/summaries';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, declaredLocal, initialValue, namedKids } from '../syntax';
+import { argList, calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
 import { UNKNOWN, NULLV, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
 
 /** Calls that return a new reference beyond refcounts.dat (allocation macros, type slots). */
@@ -44,16 +44,13 @@ export class RefEvaluator {
   private readonly siteIds = new Map<string, number>();
   readonly marks: Mark[] = [];
   private readonly markIds = new Map<string, number>();
-  readonly names: string[];
 
   constructor(
     readonly locals: Map<string, number>,
     private readonly expander: MacroExpander | undefined,
     readonly returnsObject: boolean,
     private readonly borrowing?: ReadonlyMap<string, ReadonlySet<number>>,
-  ) {
-    this.names = [...locals.keys()];
-  }
+  ) {}
 
   withSink<T>(sink: RefSink, f: () => T): T {
     this.sink = sink;
@@ -62,10 +59,6 @@ export class RefEvaluator {
     } finally {
       this.sink = undefined;
     }
-  }
-
-  get recording(): boolean {
-    return this.sink !== undefined;
   }
 
   emit(e: RefEvent): void {
@@ -101,22 +94,59 @@ export class RefEvaluator {
 
   /** The local an expression names (through parentheses and casts), and its index. */
   localOf(node: SyntaxNode): { name: string; i: number } | undefined {
-    let n = node;
-    for (;;) {
-      if (n.type === 'parenthesized_expression' && n.namedChildCount === 1) n = n.namedChild(0)!;
-      else if (n.type === 'cast_expression' && n.childForFieldName('value')) n = n.childForFieldName('value')!;
-      else if (n.type === 'call_expression' && summaryOf(calleeName(n) ?? '', argList(n).map((a) => a.text))?.returns?.kind === 'arg') n = argList(n)[0];
-      else break;
+    let l = this.localCache.get(node.id);
+    if (l === undefined) {
+      const n = unwrap(node);
+      const i = n.type === 'identifier' ? this.locals.get(n.text) : undefined;
+      l = i === undefined ? null : { name: n.text, i };
+      this.localCache.set(node.id, l);
     }
-    if (n.type !== 'identifier') return undefined;
-    const i = this.locals.get(n.text);
-    return i === undefined ? undefined : { name: n.text, i };
+    return l ?? undefined;
+  }
+
+  // The tree is read once per node, not once per path state (each read marshals out of the parser's memory).
+  private readonly argumentCache = new Map<number, boolean>();
+  private readonly localCache = new Map<number, { name: string; i: number } | null>();
+  private readonly typeCache = new Map<number, string>();
+  private readonly kidsCache = new Map<number, SyntaxNode[]>();
+  private readonly fieldCache = new Map<string, SyntaxNode | null>();
+  private readonly callCache = new Map<number, { name: string; args: SyntaxNode[]; summary: Summary | undefined }>();
+
+  private type(node: SyntaxNode): string {
+    let t = this.typeCache.get(node.id);
+    if (t === undefined) this.typeCache.set(node.id, (t = node.type));
+    return t;
+  }
+
+  private kids(node: SyntaxNode): SyntaxNode[] {
+    let k = this.kidsCache.get(node.id);
+    if (!k) this.kidsCache.set(node.id, (k = namedKids(node)));
+    return k;
+  }
+
+  private field(node: SyntaxNode, name: string): SyntaxNode | null {
+    const key = `${node.id}:${name}`;
+    let f = this.fieldCache.get(key);
+    if (f === undefined) this.fieldCache.set(key, (f = node.childForFieldName(name)));
+    return f;
+  }
+
+  private callInfo(node: SyntaxNode): { name: string; args: SyntaxNode[]; summary: Summary | undefined } {
+    let c = this.callCache.get(node.id);
+    if (!c) {
+      const name = calleeName(node) ?? fieldCallee(node) ?? '';
+      const args = argList(node);
+      c = { name, args, summary: summaryOf(name, args.map((a) => a.text)) };
+      this.callCache.set(node.id, c);
+    }
+    return c;
   }
 
   /** A new object at a site: the one a previous iteration made there is lost first. */
   private create(st: RefState, node: SyntaxNode, at: Span | undefined, callee: string, origin: Origin, nonNull = false): RefPair {
     const sp = this.span(node, at);
-    const argument = !at && isArgument(node);
+    let argument = this.argumentCache.get(node.id);
+    if (argument === undefined) this.argumentCache.set(node.id, (argument = !at && isArgument(node)));
     let id = this.site(sp.start, sp.end, callee, origin, argument);
     let s = st;
     // Around a loop the site runs again while a local may still hold the previous object:
@@ -162,13 +192,13 @@ export class RefEvaluator {
 
   /** All (state, value) pairs an expression can produce. */
   expr(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    switch (node.type) {
+    switch (this.type(node)) {
       case 'parenthesized_expression': {
-        const inner = namedKids(node);
+        const inner = this.kids(node);
         return inner.length ? this.expr(inner[inner.length - 1], st, at) : [[st, UNKNOWN]];
       }
       case 'cast_expression': {
-        const v = node.childForFieldName('value');
+        const v = this.field(node, 'value');
         return v ? this.expr(v, st, at) : [[st, UNKNOWN]];
       }
       case 'null':
@@ -183,22 +213,22 @@ export class RefEvaluator {
       case 'sizeof_expression':
         return [[st, UNKNOWN]];
       case 'identifier': {
+        const l = this.localOf(node);
+        if (l) return [[st, st.vars[l.i]]];
         if (node.text === 'NULL') return [[st, NULLV]];
-        const i = this.locals.get(node.text);
-        if (i !== undefined) return [[st, st.vars[i]]];
         const exp = this.expander?.expression(node);
         if (exp) return this.expr(exp, st, at ?? this.span(node, at));
         return [[st, UNKNOWN]];
       }
       case 'field_expression': {
-        const arg = node.childForFieldName('argument');
+        const arg = this.field(node, 'argument');
         if (!arg) return [[st, UNKNOWN]];
         if (this.sink && node.child(1)?.type === '->') this.use(st, arg, at, `\`${node.text.length > 40 ? arg.text + '->…' : node.text}\` reads it`);
         return this.expr(arg, st, at).map(([s]) => [s, UNKNOWN] as RefPair);
       }
       case 'subscript_expression': {
-        const arg = node.childForFieldName('argument');
-        const index = node.childForFieldName('index') ?? node.childForFieldName('indices');
+        const arg = this.field(node, 'argument');
+        const index = this.field(node, 'index') ?? this.field(node, 'indices');
         let states = [st];
         for (const k of [arg, index]) {
           if (!k) continue;
@@ -207,7 +237,7 @@ export class RefEvaluator {
         return states.map((s) => [s, UNKNOWN] as RefPair);
       }
       case 'pointer_expression': {
-        const arg = node.childForFieldName('argument');
+        const arg = this.field(node, 'argument');
         if (!arg) return [[st, UNKNOWN]];
         const l = node.child(0)?.type === '&' ? this.localOf(arg) : undefined;
         // `&x` outside a call's argument list: `x` may change through the pointer.
@@ -218,8 +248,8 @@ export class RefEvaluator {
       case 'call_expression':
         return this.call(node, st, at);
       case 'conditional_expression': {
-        const cond = node.childForFieldName('condition');
-        const arms = [node.childForFieldName('consequence') ?? cond, node.childForFieldName('alternative')];
+        const cond = this.field(node, 'condition');
+        const arms = [this.field(node, 'consequence') ?? cond, this.field(node, 'alternative')];
         const out: RefPair[] = [];
         for (const [s] of cond ? this.expr(cond, st, at) : [[st, UNKNOWN] as RefPair]) {
           for (const arm of arms) {
@@ -232,8 +262,8 @@ export class RefEvaluator {
       case 'assignment_expression':
         return this.assignment(node, st, at);
       case 'comma_expression': {
-        const l = node.childForFieldName('left');
-        const r = node.childForFieldName('right');
+        const l = this.field(node, 'left');
+        const r = this.field(node, 'right');
         const out: RefPair[] = [];
         for (const [s] of l ? this.expr(l, st, at) : [[st, UNKNOWN] as RefPair]) out.push(...(r ? this.expr(r, s, at) : [[s, UNKNOWN] as RefPair]));
         return out;
@@ -244,7 +274,7 @@ export class RefEvaluator {
       case 'initializer_pair': {
         // Objects written into an aggregate, or given to a C++ constructor, escape.
         let states = [st];
-        const kids = namedKids(node).flatMap((k) => (node.type === 'new_expression' && (k.type === 'argument_list' || k.type === 'initializer_list') ? namedKids(k) : [k]));
+        const kids = this.kids(node).flatMap((k) => (node.type === 'new_expression' && (k.type === 'argument_list' || k.type === 'initializer_list') ? namedKids(k) : [k]));
         for (const k of kids) {
           const next: RefState[] = [];
           for (const s of states) for (const [s2, v] of this.expr(k, s, at)) next.push(this.escape(s2, v));
@@ -254,7 +284,7 @@ export class RefEvaluator {
       }
       default: {
         let states = [st];
-        for (const k of namedKids(node)) {
+        for (const k of this.kids(node)) {
           const next: RefState[] = [];
           for (const s of states) for (const [s2] of this.expr(k, s, at)) next.push(s2);
           states = dedupeRefs(next);
@@ -265,9 +295,9 @@ export class RefEvaluator {
   }
 
   private assignment(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    const left = node.childForFieldName('left');
-    const right = node.childForFieldName('right');
-    const op = node.childForFieldName('operator')?.text ?? node.child(1)?.text;
+    const left = this.field(node, 'left');
+    const right = this.field(node, 'right');
+    const op = this.field(node, 'operator')?.text ?? node.child(1)?.text;
     if (!right || !left) return [[st, UNKNOWN]];
     const l = left.type === 'identifier' ? this.locals.get(left.text) : undefined;
     const pairs = this.expr(right, st, at);
@@ -309,14 +339,14 @@ export class RefEvaluator {
 
   /** Evaluates a statement-level node (expression or declaration). */
   statement(node: SyntaxNode, st: RefState, at: Span | undefined): RefState[] {
-    if (node.type === 'declaration' && node.childForFieldName('value')) {
-      const name = declaredLocal(node.childForFieldName('declarator')!);
+    if (node.type === 'declaration' && this.field(node, 'value')) {
+      const name = declaredLocal(this.field(node, 'declarator')!);
       const i = name ? this.locals.get(name.text) : undefined;
-      return this.expr(node.childForFieldName('value')!, st, at).map(([s, v]) => (i === undefined ? this.escape(s, v) : this.bind(s, i, v, this.span(node, at), name!.text)));
+      return this.expr(this.field(node, 'value')!, st, at).map(([s, v]) => (i === undefined ? this.escape(s, v) : this.bind(s, i, v, this.span(node, at), name!.text)));
     }
     if (node.type === 'declaration') {
       let states = [st];
-      for (const d of namedKids(node)) {
+      for (const d of this.kids(node)) {
         if (!/declarator$/.test(d.type)) continue;
         const name = declaredLocal(d);
         const i = name ? this.locals.get(name.text) : undefined;
@@ -338,9 +368,7 @@ export class RefEvaluator {
 
   /** A call: reference-count macros, project macros, steals, borrows, escapes, and the reference it returns. */
   private call(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    const name = calleeName(node) ?? fieldCallee(node) ?? '';
-    const args = argList(node);
-    const summary = summaryOf(name, args.map((a) => a.text));
+    const { name, args, summary } = this.callInfo(node);
     const sp = this.span(node, at);
     if (summary?.builtin) {
       const ret = summary.returns;
@@ -377,6 +405,21 @@ export class RefEvaluator {
         let next = setVar(s, l.i, v);
         next = this.release(next, old, node, args[0], at, name, false, l.name);
         return [[next, UNKNOWN] as RefPair];
+      });
+    }
+    if (FREE_CALLS.test(name) && args.length === 1) {
+      // `PyObject_Del(op)`: the object is gone, whatever the function owned.
+      return this.expr(args[0], st, at).map(([s, v]) => {
+        const o = v >= 0 ? objOf(s, v) : undefined;
+        return [o && o.status !== 'escaped' ? withObj(s, v, () => ({ ...o, owned: 0, status: 'released', gone: this.mark(sp, name, false) })) : s, UNKNOWN] as RefPair;
+      });
+    }
+    if (PASS_THROUGH.test(name) && args.length) {
+      // `PyObject_Init(op, type)` returns `op`; the other arguments are only evaluated.
+      return this.expr(args[0], st, at).flatMap(([s0, v]) => {
+        let states = [s0];
+        for (const a of args.slice(1)) states = dedupeRefs(states.flatMap((s) => this.expr(a, s, at).map(([s2]) => s2)));
+        return states.map((s) => [s, v] as RefPair);
       });
     }
     const known = !!summary || knownBorrowing(name);
@@ -417,14 +460,6 @@ export class RefEvaluator {
       }
       states = dedupeRefs(next);
     });
-    if (FREE_CALLS.test(name) && args.length === 1) {
-      return states.flatMap((s) => this.expr(args[0], s, at)).map(([s, v]) => {
-        const o = v >= 0 ? objOf(s, v) : undefined;
-        return [o && o.status !== 'escaped' ? withObj(s, v, () => ({ ...o, owned: 0, status: 'released', gone: this.mark(sp, name, false) })) : s, UNKNOWN] as RefPair;
-      });
-    }
-    // `PyObject_Init(op, type)` returns `op`.
-    if (PASS_THROUGH.test(name) && args.length) return states.flatMap((s) => this.expr(args[0], s, at));
     const ret = NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) ? 'new' : undefined));
     if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, name, ret, ret === 'borrowed' && NEVER_NULL.test(name)));
     return states.map((s) => [s, UNKNOWN]);
@@ -473,7 +508,7 @@ export class RefEvaluator {
         if (o.status === 'released' || o.status === 'stolen') this.use(s, expr, at, 'it is returned');
         else if (o.status === 'live' && o.owned === 0 && !o.holder) {
           const l = this.localOf(expr);
-          this.emit({ kind: 'borrowed-return', obj: o, site: this.sites[o.id], node: sp, expr: this.span(expr, at), local: l?.name, state: s });
+          this.emit({ kind: 'borrowed-return', obj: o, site: this.sites[o.id], node: sp, expr: this.span(expr, at), local: l?.name, viaMacro: !!at, state: s });
           s = this.escape(s, v);
         } else if (o.status === 'live') s = withObj(s, v, (x) => ({ ...x, owned: x.owned - 1 }));
       } else if (o && !this.returnsObject) s = this.escape(s, v);

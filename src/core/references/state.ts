@@ -132,7 +132,7 @@ export type RefEvent =
   /** A use of a local whose object the function released or gave away. */
   | { kind: 'use-after'; obj: Obj; site: Site; node: Span; local: string; how: string; disputed: boolean; state: RefState }
   /** A return of a borrowed reference from a function that returns an object. */
-  | { kind: 'borrowed-return'; obj: Obj; site: Site; node: Span; expr: Span; local?: string; state: RefState };
+  | { kind: 'borrowed-return'; obj: Obj; site: Site; node: Span; expr: Span; local?: string; viaMacro: boolean; state: RefState };
 
 /** Spans of the calls that released or stole an object, by mark id (for messages). */
 export interface Mark {

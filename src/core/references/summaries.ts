@@ -41,8 +41,11 @@ export function borrowingParams(functions: readonly FunctionInfo[]): BorrowingPa
     let changed = false;
     for (const c of cands) {
       const set = out.get(c.name)!;
-      for (const p of c.params) {
-        if (set.has(p.index) && !onlyBorrows(c.body, p.name, out)) {
+      const left = c.params.filter((p) => set.has(p.index));
+      if (!left.length) continue;
+      const handed = handedOver(c.body, new Set(left.map((p) => p.name)), out);
+      for (const p of left) {
+        if (handed.has(p.name)) {
           set.delete(p.index);
           changed = true;
         }
@@ -54,51 +57,55 @@ export function borrowingParams(functions: readonly FunctionInfo[]): BorrowingPa
   return out;
 }
 
-/** Whether every use of `name` in `body` leaves the caller's reference alone. */
-function onlyBorrows(body: SyntaxNode, name: string, known: ReadonlyMap<string, ReadonlySet<number>>): boolean {
-  if (!body.text.includes(name)) return true;
+/** Which of `names` some use in `body` may hand over (the others only leave the caller's reference alone); one walk of the body. */
+function handedOver(body: SyntaxNode, names: ReadonlySet<string>, known: ReadonlyMap<string, ReadonlySet<number>>): Set<string> {
+  const out = new Set<string>();
+  const text = body.text;
+  const wanted = [...names].filter((n) => text.includes(n));
+  if (!wanted.length) return out;
   for (const id of body.descendantsOfType('identifier')) {
-    if (!id || id.text !== name) continue;
-    let n: SyntaxNode = id;
-    let p = n.parent;
-    while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) {
-      n = p;
-      p = p.parent;
-    }
-    if (!p) return false;
-    switch (p.type) {
-      case 'field_expression':
-        if (p.childForFieldName('argument')?.id !== n.id) return false;
-        continue;
-      case 'binary_expression':
-      case 'unary_expression':
-      case 'subscript_expression':
-      case 'sizeof_expression':
-      case 'condition_clause':
-      case 'if_statement':
-      case 'while_statement':
-        continue;
-      case 'pointer_expression':
-        if (p.child(0)?.type === '&') return false;
-        continue;
-      case 'argument_list': {
-        const call = p.parent;
-        if (call?.type !== 'call_expression') return false;
-        const callee = calleeName(call) ?? '';
-        const args = argList(call);
-        const k = args.findIndex((a) => a.id === n.id);
-        if (DECREF_CALLS.has(callee) || SETREF_CALLS.has(callee)) return false;
-        const s = summaryOf(callee, args.map((a) => a.text));
-        if (s?.builtin) continue;
-        if (s?.args.get(k)?.kind === 'steal') return false;
-        if (known.get(callee)?.has(k)) continue;
-        if (knownBorrowing(callee) && API_PARAMS[callee]?.split(',')[k] !== '-1') continue;
-        return false;
-      }
-      default:
-        // Assigned, returned, put in an initializer, passed to an unknown call: it may be handed over.
-        return false;
-    }
+    if (!id || !wanted.includes(id.text) || out.has(id.text)) continue;
+    if (!leavesReference(id, known)) out.add(id.text);
   }
-  return true;
+  return out;
+}
+
+/** Whether this use of a parameter leaves the caller's reference alone. */
+function leavesReference(id: SyntaxNode, known: ReadonlyMap<string, ReadonlySet<number>>): boolean {
+  let n: SyntaxNode = id;
+  let p = n.parent;
+  while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) {
+    n = p;
+    p = p.parent;
+  }
+  if (!p) return false;
+  switch (p.type) {
+    case 'field_expression':
+      return p.childForFieldName('argument')?.id === n.id;
+    case 'binary_expression':
+    case 'unary_expression':
+    case 'subscript_expression':
+    case 'sizeof_expression':
+    case 'condition_clause':
+    case 'if_statement':
+    case 'while_statement':
+      return true;
+    case 'pointer_expression':
+      return p.child(0)?.type !== '&';
+    case 'argument_list': {
+      const call = p.parent;
+      if (call?.type !== 'call_expression') return false;
+      const callee = calleeName(call) ?? '';
+      const args = argList(call);
+      const k = args.findIndex((a) => a.id === n.id);
+      if (DECREF_CALLS.has(callee) || SETREF_CALLS.has(callee)) return false;
+      const s = summaryOf(callee, args.map((a) => a.text));
+      if (s?.builtin) return true;
+      if (s?.args.get(k)?.kind === 'steal') return false;
+      return !!known.get(callee)?.has(k) || (knownBorrowing(callee) && API_PARAMS[callee]?.split(',')[k] !== '-1');
+    }
+    default:
+      // Assigned, returned, put in an initializer, passed to an unknown call: it may be handed over.
+      return false;
+  }
 }

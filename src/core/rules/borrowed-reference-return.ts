@@ -43,7 +43,7 @@ import { newRefAvailable } from '../options';
 import { lineOf, pathRelated, siteRelated, groupBy } from '../references/report';
 import { methodShape } from './borrowed-singleton-return';
 import type { FunctionContext, Rule } from './rule';
-import type { RefEvent } from '../references/state';
+import { NULLV, type RefEvent } from '../references/state';
 import type { Fix } from '../types';
 
 export const ID = 'borrowed-reference-return';
@@ -68,15 +68,15 @@ export const borrowedReferenceReturn: Rule = {
       const shown = e.local && (site.origin !== 'param' || e.local !== site.callee) ? `\`${e.local}\`, ${from}` : from;
       const exprText = ctx.text.slice(e.expr.start + ctx.offset, e.expr.end + ctx.offset);
       const fixes: Fix[] = [];
-      const inMacro = ctx.text.slice(e.node.start + ctx.offset, e.node.end + ctx.offset).trimStart().startsWith('return') === false;
-      if (!inMacro && group.length === a.events.filter((x) => x.kind === 'borrowed-return' && x.node.start === e.node.start).length) {
+      const all = everyPathBorrowed(ctx, e);
+      if (!e.viaMacro && all) {
         const newRef = newRefAvailable(ctx.targets) ? `Py_NewRef(${exprText})` : ctx.dialect === 'cpp' ? undefined : `(Py_INCREF(${exprText}), ${exprText})`;
         if (newRef && !/[;{}]/.test(exprText)) fixes.push({ description: `Return a new reference: \`${newRef.length > 60 ? 'Py_NewRef(...)' : newRef}\``, safe: true, edits: [{ start: e.expr.start + ctx.offset, end: e.expr.end + ctx.offset, newText: newRef }] });
       }
       ctx.report({
         rule: ID,
         severity: 'warning',
-        message: `\`${ctx.fn.name}\` returns ${shown}; a new reference is expected`,
+        message: `\`${ctx.fn.name}\` returns ${shown}${all ? '' : ' on some paths'}; a new reference is expected`,
         detail: 'The caller releases the reference it gets back, so returning a borrowed one releases a reference someone else owns: the object can be freed while still in use.',
         start: e.node.start + ctx.offset,
         end: e.node.end + ctx.offset,
@@ -95,3 +95,22 @@ export const borrowedReferenceReturn: Rule = {
     }
   },
 };
+
+/**
+ * Whether every path reaching the return gives back a borrowed reference (so taking one
+ * there never leaks): the returned local holds, on each path, an object the function owns
+ * no reference to; a returned call is its borrowed result on every path by construction.
+ */
+function everyPathBorrowed(ctx: FunctionContext, e: Ret): boolean {
+  const a = ctx.references();
+  if (!e.local) return true;
+  const node = a.cfg.nodes.find((n) => n.kind === 'return' && !n.at && n.ast?.startIndex === e.node.start && n.ast.endIndex === e.node.end);
+  const i = a.locals.get(e.local);
+  if (!node || i === undefined) return false;
+  return [...(a.inputs.get(node.id)?.values() ?? [])].every((s) => {
+    const v = s.vars[i];
+    const o = v >= 0 ? s.objs.find((x) => x.id === v) : undefined;
+    // NULL is returned as it is (an error); anything else must be a borrowed object.
+    return v === NULLV || (!!o && o.owned === 0 && o.status === 'live');
+  });
+}

@@ -73,12 +73,11 @@ export const releaseNotOwned: Rule = {
         ...siteRelated(ctx, site, site.origin === 'borrowed' ? 'the borrowed reference comes from here' : 'it comes from here'),
         ...pathRelated(ctx, e),
       ];
-      const partialNote = group.length < 1 ? '' : '';
       ctx.report({
         rule: ID,
         severity: 'warning',
         message: `\`${e.callee}\` ${e.steal ? `takes a reference to \`${e.local}\`` : `releases \`${e.local}\``} but the function does not own one: ${origin}`,
-        detail: `This path ${verb} without owning a reference, so the object's count drops below what its owners hold and it can be freed while still in use.${partialNote}`,
+        detail: `This path ${verb} without owning a reference, so the object's count drops below what its owners hold and it can be freed while still in use.`,
         start: e.node.start + ctx.offset,
         end: e.node.end + ctx.offset,
         function: ctx.fn.name,
