@@ -1,6 +1,6 @@
 import { FORMAT_CALLS, STEALING } from './api/stealing';
-import { CfgTooDeep } from './cfg';
-import { BudgetExceeded } from './dataflow';
+import { CfgTooDeep, type Cfg } from './cfg';
+import { BudgetExceeded, functionCfg, type Budget } from './dataflow';
 import { describeFunction, findFunctions, markerContextStart, parameters, type FunctionInfo } from './functions';
 import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
@@ -374,6 +374,11 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
   result.stats.errorRegions += countErrorRegions(fn.body);
   let ownership: OwnershipAnalysis | undefined;
   let references: ReferenceAnalysis | undefined;
+  // One CFG for both analyses (a macro body, analysed only by the singleton rules, is not expanded).
+  const expander = macro ? undefined : unit.expander;
+  let cfg: Cfg | undefined;
+  const withBudget = <T>(f: (b: Budget) => T): T => f({ maxSteps: 200_000, deadline: Date.now() + unit.functionBudgetMs });
+  const cfgOf = (b: Budget) => (cfg ??= functionCfg(fn.body, expander, b));
   const ctx: FunctionContext = {
     text: unit.text,
     fn,
@@ -384,22 +389,28 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
     contractFunctions: users ?? [fn.name],
     dialect: unit.dialect,
     ownership: () =>
-      (ownership ??= analyzeOwnership(fn.body, {
-        expander: macro ? undefined : unit.expander,
-        nullParams: !macro && unit.noArgs().has(fn.name) ? nullArgs(fn) : undefined,
-        macroAssigned: unit.macroAssigned(),
-        cxx: unit.cxx(),
-        budget: { maxSteps: 200_000, deadline: Date.now() + unit.functionBudgetMs },
-      })),
+      (ownership ??= withBudget((b) =>
+        analyzeOwnership(fn.body, {
+          expander,
+          nullParams: !macro && unit.noArgs().has(fn.name) ? nullArgs(fn) : undefined,
+          macroAssigned: unit.macroAssigned(),
+          cxx: unit.cxx(),
+          cfg: cfgOf(b),
+          budget: b,
+        }),
+      )),
     references: () =>
-      (references ??= analyzeReferences(fn.node, fn.body, {
-        expander: unit.expander,
-        returnsObject: fn.returnsObject,
-        nullParams: unit.noArgs().has(fn.name) ? nullArgs(fn) : undefined,
-        macroAssigned: unit.macroAssigned(),
-        borrowing: unit.borrowing(),
-        budget: { maxSteps: 200_000, deadline: Date.now() + unit.functionBudgetMs },
-      })),
+      (references ??= withBudget((b) =>
+        analyzeReferences(fn.node, fn.body, {
+          expander,
+          returnsObject: fn.returnsObject,
+          nullParams: unit.noArgs().has(fn.name) ? nullArgs(fn) : undefined,
+          macroAssigned: unit.macroAssigned(),
+          borrowing: unit.borrowing(),
+          cfg: cfgOf(b),
+          budget: b,
+        }),
+      )),
     // Inside a C++ template the instantiations are not visible: no fix is offered there.
     report: fn.inTemplate ? (f) => report(withoutFixesInside(f, fn.node.startIndex + offset, fn.node.endIndex + offset)) : report,
   };

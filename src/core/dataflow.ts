@@ -1,4 +1,6 @@
-import type { Cfg, CfgEdge, CfgNode } from './cfg';
+import { buildCfg, type Cfg, type CfgEdge, type CfgNode } from './cfg';
+import type { MacroExpander } from './macros';
+import type { SyntaxNode } from './parser';
 import { NO_FACTS } from './feasibility';
 
 /** A lattice of facts and the transfer over CFG nodes, for a forward analysis. */
@@ -88,4 +90,23 @@ export function cappedJoin<S extends { facts: readonly string[] }>(
     }
     return { value, changed };
   };
+}
+
+/**
+ * A function's control-flow graph, with project macros used as statements expanded, built
+ * within a budget (over it: `BudgetExceeded`). Built once per function and shared by the
+ * analyses that need it.
+ */
+export function functionCfg(body: SyntaxNode, expander: MacroExpander | undefined, budget: Budget): Cfg {
+  const over = () => {
+    throw new BudgetExceeded('analysis exceeded its bound while building the control-flow graph');
+  };
+  const cfg = buildCfg(body, {
+    expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
+    checkBudget: (nodes) => {
+      if (nodes > budget.maxSteps / 2 || Date.now() > budget.deadline) over();
+    },
+  });
+  if (Date.now() > budget.deadline) over();
+  return cfg;
 }

@@ -1,6 +1,6 @@
 /** The ownership analysis of one function: the CFG, the path states at each node, and the events and returns the rules read. */
-import { buildCfg, type CfgNode } from '../cfg';
-import { BudgetExceeded, cappedJoin, solveForward } from '../dataflow';
+import type { CfgNode } from '../cfg';
+import { BudgetExceeded, cappedJoin, functionCfg, solveForward } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { SyntaxNode } from '../parser';
@@ -18,16 +18,7 @@ export function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
 /** Runs the ownership data flow over a function body. */
 export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): OwnershipAnalysis {
   const expander = opts.expander;
-  const over = (what: string) => {
-    throw new BudgetExceeded(`analysis exceeded its bound while ${what}`);
-  };
-  const cfg = buildCfg(body, {
-    expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
-    checkBudget: (nodes) => {
-      if (nodes > opts.budget.maxSteps / 2 || Date.now() > opts.budget.deadline) over('building the control-flow graph');
-    },
-  });
-  if (Date.now() > opts.budget.deadline) over('building the control-flow graph');
+  const cfg = opts.cfg ?? functionCfg(body, expander, opts.budget);
   const tracked = trackedLocals(body, expander?.names() ?? [], opts.cxx);
   const owning = owningLocals(body, tracked);
   // An owning local compared with a singleton is tracked too: after `res == Py_None` holds,

@@ -140,6 +140,8 @@ export interface OwnershipOptions {
   macroAssigned?: ReadonlySet<string>;
   /** Set for C++ files. */
   cxx?: CxxFacts;
+  /** The function's CFG, when another analysis built it already (with the same expander). */
+  cfg?: Cfg;
 }
 
 export type Pair = [PathState, number];

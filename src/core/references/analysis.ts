@@ -5,8 +5,8 @@
  * replay after the fixpoint reports leaks, releases of references not owned, uses after
  * release and borrowed returns to the rules.
  */
-import { buildCfg, type Cfg, type CfgNode } from '../cfg';
-import { BudgetExceeded, cappedJoin, solveForward, type Budget } from '../dataflow';
+import type { Cfg, CfgNode } from '../cfg';
+import { BudgetExceeded, cappedJoin, functionCfg, solveForward, type Budget } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { MacroExpander } from '../macros';
@@ -23,6 +23,8 @@ export interface ReferenceOptions {
   returnsObject: boolean;
   nullParams?: string[];
   macroAssigned?: ReadonlySet<string>;
+  /** The function's CFG, when another analysis built it already (with the same expander). */
+  cfg?: Cfg;
   /** The file's functions that only borrow some object parameters (see summaries.ts). */
   borrowing?: ReadonlyMap<string, ReadonlySet<number>>;
 }
@@ -160,12 +162,7 @@ function errorSet(cond: SyntaxNode, holds: boolean): boolean | undefined {
 /** Runs the reference analysis over a function. */
 export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: ReferenceOptions): ReferenceAnalysis {
   const expander = opts.expander;
-  const cfg = buildCfg(body, {
-    expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
-    checkBudget: (nodes) => {
-      if (nodes > opts.budget.maxSteps / 2 || Date.now() > opts.budget.deadline) throw new BudgetExceeded('analysis exceeded its bound while building the control-flow graph');
-    },
-  });
+  const cfg = opts.cfg ?? functionCfg(body, expander, opts.budget);
   const { locals, params } = referenceLocals(fnNode, body, opts.macroAssigned);
   // (Worked out once for both solves.) A statement that calls nothing and names no followed local changes nothing here (`i++`, `n = len;`).
   const relevance = new Map<number, boolean>();
