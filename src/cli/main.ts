@@ -206,7 +206,8 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   }
   const selected = ruleList(a.select, '--select');
   const ignored = new Set(ruleList(a.ignore, '--ignore'));
-  const rules = (selected.length ? selected : RULES.map((r) => r.id)).filter((id) => !ignored.has(id));
+  // Without --select, the rules that are off by default stay off unless the configuration names them.
+  const rules = (selected.length ? selected : RULES.filter((r) => !r.offByDefault || options.rules[r.id] !== undefined).map((r) => r.id)).filter((id) => !ignored.has(id));
   let baseline: Baseline | undefined;
   if (a.baseline) {
     try {

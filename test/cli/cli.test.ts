@@ -298,6 +298,33 @@ describe('cpyref --select, --ignore and --all', () => {
     assert.equal(r.code, EXIT_OK);
   });
 
+  it('leaves the rules that are off by default off, with or without --ignore, unless --select or the configuration names them', async () => {
+    // A new reference lost on an error path: only owned-reference-leak (off by default) reports it.
+    const leak = [
+      '#include <Python.h>',
+      'static PyObject *make(PyObject *self, PyObject *args) {',
+      '    PyObject *a = PyLong_FromLong(1);',
+      '    if (a == NULL) return NULL;',
+      '    PyObject *b = PyLong_FromLong(2);',
+      '    if (b == NULL) return NULL;',
+      '    return PyTuple_Pack(2, a, b);',
+      '}',
+      '',
+    ].join('\n');
+    const off = RULES.filter((r) => r.offByDefault).map((r) => r.id);
+    assert.ok(off.includes('owned-reference-leak'));
+    const dir = tempProject({ 'mod.c': leak });
+    for (const args of [['--all'], ['--all', '--ignore', 'prefer-return-macro']]) {
+      const r = await runJson(dir, [...args, 'mod.c']);
+      assert.deepEqual(r.doc.findings.filter((f: Json) => off.includes(f.rule)), [], args.join(' '));
+    }
+    const sel = await runJson(dir, ['--select', 'owned-reference-leak', 'mod.c']);
+    assert.ok(sel.doc.findings.some((f: Json) => f.rule === 'owned-reference-leak'), JSON.stringify(sel.doc.findings));
+    const conf = tempProject({ 'mod.c': leak, 'pyproject.toml': '[tool.cpyref.rules]\nowned-reference-leak = "warning"\n' });
+    const byConf = await runJson(conf, ['mod.c']);
+    assert.ok(byConf.doc.findings.some((f: Json) => f.rule === 'owned-reference-leak'), JSON.stringify(byConf.doc.findings) + byConf.stderr);
+  });
+
   it('accepts a comma-separated list in --select', async () => {
     const dir = tempProject({ 'mod.c': both });
     const r = await runJson(dir, ['--all', '--select', 'prefer-return-macro,borrowed-singleton-return', 'mod.c']);
