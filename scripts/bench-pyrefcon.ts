@@ -35,6 +35,8 @@ const COMMIT = 'b4f71c8dd6374d192cd534438d7fa774f3cc558d';
 const CSV_PATH = 'evaluation/pyrefcon-reports.csv';
 const HTML_DIR = 'evaluation/pyrefcon-reports';
 const PYTHON_VERSIONS = '>=3.8';
+/** The related location a leak finding gives for the allocation that leaks (src/core/references/report.ts). */
+const CREATED_HERE = 'the new reference is created here';
 /** Lines either side of an anchor line that a finding may be on. */
 const DEFAULT_WINDOW = 3;
 
@@ -453,6 +455,7 @@ interface CliFinding {
   severity: string;
   message: string;
   function: string | null;
+  related?: Array<{ line: number; message: string }>;
 }
 
 function scanAll(cli: string, rules: string[]): CliFinding[] {
@@ -494,7 +497,10 @@ function match(report: Report, findings: CliFinding[], window: number): Match {
   const info = report.category ? CATEGORIES[report.category] : undefined;
   if (!info) return { found: false, nearby: [] };
   const family = findings.filter((f) => info.rules.includes(f.rule) && f.path === report.source);
-  const near = (f: CliFinding) => report.anchors.some((a) => Math.abs(f.line - a) <= window);
+  // A leak is also found where the finding is reported elsewhere (at another return of the
+  // same function) but names the allocation on the report's line as the one that leaks.
+  const created = (f: CliFinding) => !!info.leak && !!f.related?.some((r) => r.message === CREATED_HERE && Math.abs(r.line - report.bugLine) <= window);
+  const near = (f: CliFinding) => report.anchors.some((a) => Math.abs(f.line - a) <= window) || created(f);
   const concerns = (f: CliFinding) => !info.leak || report.subjects.length === 0 || mentions(f.message, report.subjects);
   // Prefer a finding on the bug line itself, then the nearest.
   const hits = family.filter((f) => near(f) && concerns(f)).sort((a, b) => Math.abs(a.line - report.bugLine) - Math.abs(b.line - report.bugLine));
