@@ -7,6 +7,7 @@ import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from '
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
 import { borrowingParams, type BorrowingParams } from './references/summaries';
+import { fileNames, namesKey, type FileNames } from './references/names';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
@@ -205,6 +206,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     const expander = new MacroExpander(parser, macroMap);
     let fileFunctions: FunctionInfo[] = [];
     let borrowing: BorrowingParams | undefined;
+    let names: FileNames | undefined;
     const unit: FileUnit = {
       text,
       dialect,
@@ -221,6 +223,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       macroAssigned: assignedByMacros,
       cxx: cxxOf,
       borrowing: () => (borrowing ??= borrowingParams(fileFunctions)),
+      names: () => (names ??= fileNames(text, fileFunctions)),
       report,
       result,
     };
@@ -240,8 +243,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
           }
         : report;
       for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report: fileReport });
-      // A function's reference analysis reads what the file's other functions borrow: part of the key.
-      const contextKey = req.cache ? cacheContext(req, dialect, cxxOf(), rules, targets, macroMap) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) : '') : '';
+      // A function's reference analysis reads what the file's other functions borrow and return, and its aliases: part of the key.
+      const contextKey = req.cache ? cacheContext(req, dialect, cxxOf(), rules, targets, macroMap) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) : '') : '';
       for (const fn of functions) {
         if (!req.cache) {
           analyzeFunction(unit, fn, 0, undefined);
@@ -356,6 +359,8 @@ interface FileUnit {
   cxx(): CxxFacts | undefined;
   /** The file's functions that only borrow some object parameters. */
   borrowing(): BorrowingParams;
+  /** The file's aliases of C-API calls and functions that return new references. */
+  names(): FileNames;
   report(f: PendingFinding): void;
   result: FileAnalysis;
 }
@@ -407,6 +412,7 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
           nullParams: unit.noArgs().has(fn.name) ? nullArgs(fn) : undefined,
           macroAssigned: unit.macroAssigned(),
           borrowing: unit.borrowing(),
+          names: unit.names(),
           cfg: cfgOf(b),
           budget: b,
         }),

@@ -125,9 +125,9 @@ export const FORMAT_CALLS: Readonly<Record<string, { format: number; doc: string
  * string literal.
  */
 export function formatStolenArgs(formatText: string, firstArg: number): number[] | undefined {
-  const m = /^"((?:[^"\\]|\\.)*)"$/.exec(formatText.trim());
-  if (!m) return undefined;
-  const fmt = m[1];
+  // Adjacent literals (`"{sN " "sd" "}"`, as a macro argument makes them) are one format.
+  if (!/^\s*(?:"(?:[^"\\]|\\.)*"\s*)+$/.test(formatText)) return undefined;
+  const fmt = [...formatText.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]).join('');
   const stolen: number[] = [];
   let arg = firstArg;
   for (let i = 0; i < fmt.length; i++) {

@@ -14,6 +14,7 @@ import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, declaredName, namedKids } from '../syntax';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
+import type { FileNames } from './names';
 import { UNKNOWN, NULLV, MAX_REF_STATES, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, refKey, objOf, setVar, withObj, withStep } from './state';
 
 export interface ReferenceOptions {
@@ -27,6 +28,8 @@ export interface ReferenceOptions {
   cfg?: Cfg;
   /** The file's functions that only borrow some object parameters (see summaries.ts). */
   borrowing?: ReadonlyMap<string, ReadonlySet<number>>;
+  /** The file's aliases of C-API calls and its functions that return new references (see names.ts). */
+  names?: FileNames;
 }
 
 /** What the rules read. */
@@ -188,7 +191,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
   }
 
   function solve(feasibility: Feasibility | undefined): ReferenceAnalysis {
-    const ev = new RefEvaluator(locals, expander, opts.returnsObject, opts.borrowing);
+    const ev = new RefEvaluator(locals, expander, opts.returnsObject, opts.borrowing, opts.names);
     let initial: RefState = { vars: new Array(locals.size).fill(UNKNOWN), objs: [], facts: feasibility?.initial ?? NO_FACTS, steps: [] };
     for (const p of params) {
       const i = locals.get(p)!;

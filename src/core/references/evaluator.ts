@@ -1,15 +1,14 @@
 /** The transfer function of the reference analysis: expressions evaluated over path states with object identities. */
 import type { Span } from '../cfg';
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
-import { FORMAT_CALLS } from '../api/stealing';
+import { FORMAT_CALLS, formatStolenArgs } from '../api/stealing';
 import { summaryOf, type Summary } from '../api/summaries';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
+import { EXTRA_NEW, NO_NAMES, type FileNames } from './names';
 import { UNKNOWN, NULLV, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
 
-/** Calls that return a new reference beyond refcounts.dat (allocation macros, type slots). */
-const EXTRA_NEW = /^(?:PyObject_GC_New|PyObject_GC_NewVar|PyObject_NewVar|PyObject_New|tp_alloc|tp_new)$/;
 /** Calls that free an object outright (the counterpart of `PyObject_New` when its set-up fails). */
 const FREE_CALLS = /^(?:PyObject_Del|PyObject_Free|PyObject_GC_Del|PyObject_DEL|PyObject_FREE|tp_free)$/;
 /** Borrowed results that are never NULL for a valid argument. */
@@ -20,6 +19,8 @@ const PASS_THROUGH = /^(?:PyObject_Init|PyObject_InitVar)$/;
 const NOT_OBJECTS = /^(?:Py_TYPE|PyErr_Occurred)$/;
 /** Calls that return a reference to an item a container holds (it stays alive while the container does). */
 const CONTAINER_GETS = /^(?:PySequence_GetItem|PySequence_Fast_GET_ITEM|PyObject_GetItem|PyMapping_GetItemString|PyList_GetItemRef|PyDict_GetItemRef|PyDict_GetItemStringRef)$/;
+/** Calls that run Python code with their arguments, which may keep a reference to them (`parent.append(child)`). */
+const CALLS_PYTHON = /^(?:_?PyObject_(?:Call\w*|Vectorcall\w*)|PyEval_Call\w*)$/;
 /** Calls that store into their `&x` arguments borrowed references (`O` units). */
 const PARSE_CALLS = /^(?:PyArg_ParseTuple|PyArg_ParseTupleAndKeywords|PyArg_Parse|PyArg_UnpackTuple|_PyArg_ParseTuple_SizeT|_PyArg_ParseTupleAndKeywords_SizeT|PyArg_VaParse|PyArg_VaParseTupleAndKeywords)$/;
 /** Calls that take an argument's reference into the container given as their first argument. */
@@ -30,6 +31,13 @@ const INSPECTING = /^(?:Py_TYPE|Py_SIZE|Py_REFCNT|Py_Is|Py_IsNone|Py_IsTrue|Py_I
 /** A C-API function or macro that borrows its object arguments unless its summary says otherwise. */
 export function knownBorrowing(name: string): boolean {
   return name in API_PARAMS || INSPECTING.test(name) || name in FORMAT_CALLS;
+}
+
+interface CallInfo {
+  name: string;
+  written: string;
+  args: SyntaxNode[];
+  summary: Summary | undefined;
 }
 
 /** What the replay reports; nothing while the fixpoint is computed. */
@@ -50,6 +58,7 @@ export class RefEvaluator {
     private readonly expander: MacroExpander | undefined,
     readonly returnsObject: boolean,
     private readonly borrowing?: ReadonlyMap<string, ReadonlySet<number>>,
+    private readonly names: FileNames = NO_NAMES,
   ) {}
 
   withSink<T>(sink: RefSink, f: () => T): T {
@@ -110,7 +119,7 @@ export class RefEvaluator {
   private readonly typeCache = new Map<number, string>();
   private readonly kidsCache = new Map<number, SyntaxNode[]>();
   private readonly fieldCache = new Map<string, SyntaxNode | null>();
-  private readonly callCache = new Map<number, { name: string; args: SyntaxNode[]; summary: Summary | undefined }>();
+  private readonly callCache = new Map<number, CallInfo>();
 
   private type(node: SyntaxNode): string {
     let t = this.typeCache.get(node.id);
@@ -131,22 +140,25 @@ export class RefEvaluator {
     return f;
   }
 
-  private callInfo(node: SyntaxNode): { name: string; args: SyntaxNode[]; summary: Summary | undefined } {
+  /** A call's name (a project alias of a C-API function read as that function), arguments and summary; `written` is the name as written. */
+  private callInfo(node: SyntaxNode): CallInfo {
     let c = this.callCache.get(node.id);
     if (!c) {
-      const name = calleeName(node) ?? fieldCallee(node) ?? '';
+      const written = calleeName(node) ?? fieldCallee(node) ?? '';
+      const name = this.names.aliases.get(written) ?? written;
       const args = argList(node);
-      c = { name, args, summary: summaryOf(name, args.map((a) => a.text)) };
+      c = { name, written, args, summary: summaryOf(name, args.map((a) => a.text)) };
       this.callCache.set(node.id, c);
     }
     return c;
   }
 
   /** A new object at a site: the one a previous iteration made there is lost first. */
-  private create(st: RefState, node: SyntaxNode, at: Span | undefined, callee: string, origin: Origin, nonNull = false): RefPair {
+  private create(st: RefState, node: SyntaxNode, at: Span | undefined, callee: string, origin: Origin, nonNull = false, project = false): RefPair {
     const sp = this.span(node, at);
     let argument = this.argumentCache.get(node.id);
-    if (argument === undefined) this.argumentCache.set(node.id, (argument = !at && isArgument(node)));
+    // (A C-API call's result passed straight to a call is reference-leak's; a project function's is this analysis'.)
+    if (argument === undefined) this.argumentCache.set(node.id, (argument = !at && !project && isArgument(node)));
     let id = this.site(sp.start, sp.end, callee, origin, argument);
     let s = st;
     // Around a loop the site runs again while a local may still hold the previous object:
@@ -186,7 +198,8 @@ export class RefEvaluator {
     const o = v >= 0 ? objOf(st, v) : undefined;
     if (!o || (o.status !== 'released' && o.status !== 'stolen')) return;
     const holder = o.holder !== undefined ? objOf(st, o.holder) : undefined;
-    const disputed = (o.status === 'stolen' && !!holder && holder.status === 'live' && (holder.owned > 0 || holder.nonNull)) || !!o.kept;
+    // Alive through a container the function still holds in a local (or one that keeps its own reference).
+    const disputed = (o.status === 'stolen' && !!holder && holder.status === 'live' && (holder.owned > 0 || holder.nonNull) && st.vars.includes(holder.id)) || !!o.kept;
     this.emit({ kind: 'use-after', obj: o, site: this.sites[o.id], node: this.span(node, at), local: l.name, how, disputed, state: st });
   }
 
@@ -324,9 +337,9 @@ export class RefEvaluator {
     if (st.vars.includes(id)) return st;
     const o = objOf(st, id);
     if (!o) return st;
-    // A holder of stolen objects stays while they may be used.
-    if (st.objs.some((x) => x.holder === id)) return st;
     if (o.owned > 0 && o.status === 'live' && !(how === 'discarded' && this.sites[id].argument)) this.emit({ kind: 'leak', obj: o, site: this.sites[id], at, how, local, state: st });
+    // A container holding stolen objects stays (lost, no longer owned) while they may be used: a use is then not excused by it.
+    if (st.objs.some((x) => x.holder === id)) return o.status === 'escaped' && o.owned === 0 ? st : withObj(st, id, () => ({ ...o, owned: 0, status: 'escaped' }));
     return withObj(st, id, () => undefined);
   }
 
@@ -368,7 +381,7 @@ export class RefEvaluator {
 
   /** A call: reference-count macros, project macros, steals, borrows, escapes, and the reference it returns. */
   private call(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    const { name, args, summary } = this.callInfo(node);
+    const { name, written, args, summary } = this.callInfo(node);
     const sp = this.span(node, at);
     if (summary?.builtin) {
       const ret = summary.returns;
@@ -427,6 +440,8 @@ export class RefEvaluator {
     const params = API_PARAMS[name]?.split(',');
     const parse = PARSE_CALLS.test(name);
     const container = CONTAINER_SETS.test(name);
+    const format = FORMAT_CALLS[name]?.format;
+    const opaqueFormat = format !== undefined && args[format] && !formatStolenArgs(args[format].text, format + 1) ? format : undefined;
     let states: RefState[] = [st];
     let containerId = UNKNOWN;
     args.forEach((a, k) => {
@@ -451,17 +466,21 @@ export class RefEvaluator {
         for (const [s2, v] of this.expr(a, s, at)) {
           if (k === 0 && container) containerId = v;
           if (v < 0) next.push(s2);
-          else if (effect?.kind === 'steal') next.push(effect.when === 'always' ? this.steal(s2, v, node, a, at, name, container && containerId >= 0 ? containerId : undefined) : this.escape(s2, v));
+          else if (effect?.kind === 'steal') next.push(effect.when === 'always' ? this.steal(s2, v, node, a, at, name, container && containerId >= 0 ? containerId : undefined) : this.stealOnSuccess(s2, v, node, a, at, name));
           else if (borrows?.has(k)) next.push(s2);
+          // A format the analysis cannot read (built from a macro parameter) may hand any argument over.
+          else if (opaqueFormat !== undefined && k > opaqueFormat) next.push(this.escape(s2, v));
           else if (!known || params?.[k] === '-1') next.push(this.escape(s2, v));
-          else if (params?.[k] === '+1') next.push(withObj(s2, v, (o) => (o.kept ? o : { ...o, kept: true })));
+          else if (params?.[k] === '+1' || CALLS_PYTHON.test(name)) next.push(withObj(s2, v, (o) => (o.kept ? o : { ...o, kept: true })));
           else next.push(s2);
         }
       }
       states = dedupeRefs(next);
     });
-    const ret = NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) ? 'new' : undefined));
-    if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, name, ret, ret === 'borrowed' && NEVER_NULL.test(name)));
+    // (Only a call by name: `self->h.digest(...)` is not the file's `digest`.)
+    const project = this.names.newFunctions.has(written) && calleeName(node) === written;
+    const ret = NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) || project ? 'new' : undefined));
+    if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, written, ret, ret === 'borrowed' && NEVER_NULL.test(name), project));
     return states.map((s) => [s, UNKNOWN]);
   }
 
@@ -494,6 +513,18 @@ export class RefEvaluator {
     const owned = o.owned - 1;
     if (owned > 0) return withObj(st, v, () => ({ ...o, owned }));
     return withObj(st, v, () => ({ ...o, owned, status: 'stolen', holder, gone: this.mark(this.span(node, at), callee, true) }));
+  }
+
+  /**
+   * A call that takes the reference only when it succeeds (`PyModule_AddObject`): where its
+   * result is thrown away, nothing can release the reference when it fails. The object is
+   * not followed further either way.
+   */
+  private stealOnSuccess(st: RefState, v: number, node: SyntaxNode, arg: SyntaxNode, at: Span | undefined, callee: string): RefState {
+    const o = objOf(st, v);
+    if (o && o.owned > 0 && o.status === 'live' && !at && !this.sites[o.id].argument && resultDiscarded(node))
+      this.emit({ kind: 'leak', obj: o, site: this.sites[o.id], at: this.span(node, at), how: 'unchecked', local: this.localOf(arg)?.name, callee, state: st });
+    return this.escape(st, v);
   }
 
   /** A `return`: the returned reference goes to the caller; every other owned one is lost here. */
@@ -542,4 +573,11 @@ function isArgument(node: SyntaxNode): boolean {
   let p = node.parent;
   while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) p = p.parent;
   return p?.type === 'argument_list';
+}
+
+/** Whether a call's result is thrown away (the call is a statement of its own, possibly cast to void). */
+function resultDiscarded(call: SyntaxNode): boolean {
+  let p = call.parent;
+  while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) p = p.parent;
+  return p?.type === 'expression_statement';
 }

@@ -34,7 +34,7 @@ export interface Obj {
   holder?: number;
   /** For a released or stolen object: the mark (see `Marks`) of the call that did it. */
   gone?: number;
-  /** A container keeps its own reference: it was stored with `PyDict_SetItem`-like calls, or read from one (`PySequence_GetItem`). */
+  /** Something else may keep its own reference: it was stored with `PyDict_SetItem`-like calls, read from a container (`PySequence_GetItem`), or given to Python code (`PyObject_Call*`). */
   kept?: boolean;
 }
 
@@ -126,7 +126,17 @@ export function dedupeRefs(states: RefState[]): RefState[] {
 /** What the replay reports to the rules. */
 export type RefEvent =
   /** An owned reference nobody holds any more: overwritten, discarded, or left behind at a return or the function's end. */
-  | { kind: 'leak'; obj: Obj; site: Site; at: Span; how: 'overwritten' | 'discarded' | 'return' | 'end'; local?: string; state: RefState }
+  | {
+      kind: 'leak';
+      obj: Obj;
+      site: Site;
+      at: Span;
+      /** `unchecked`: given to a call that takes it only when it succeeds (`callee`), whose result is not looked at. */
+      how: 'overwritten' | 'discarded' | 'return' | 'end' | 'unchecked';
+      local?: string;
+      callee?: string;
+      state: RefState;
+    }
   /** A release (or a steal) of a reference the function does not own. */
   | { kind: 'release-unowned'; obj: Obj; site: Site; node: Span; arg: Span; callee: string; steal: boolean; local: string; state: RefState }
   /** A use of a local whose object the function released or gave away. */

@@ -86,6 +86,8 @@ function checkPaths(ctx: FunctionContext): void {
     let message: string;
     if (first.how === 'discarded') message = `The new reference \`${site.callee}(...)\` returns is never released; it leaks`;
     else if (first.how === 'overwritten') message = `\`${local ?? 'a local'}\` is overwritten while it holds ${what}; it leaks`;
+    else if (first.how === 'unchecked')
+      message = `${local ? `\`${local}\` holds ${what}, which` : `${what[0].toUpperCase()}${what.slice(1)}`} leaks if \`${first.callee}\` fails: it takes the reference only when it succeeds, and its result is not checked`;
     else if (first.how === 'end') message = `${local ? `\`${local}\` holds ${what}` : `${what[0].toUpperCase()}${what.slice(1)}`}, which leaks at the end of the function`;
     else message = `${local ? `\`${local}\` holds ${what}` : `${what[0].toUpperCase()}${what.slice(1)}`}, which leaks at this return`;
     const related = [

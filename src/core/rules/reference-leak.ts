@@ -41,9 +41,11 @@
  * CPython documents what they do with the extra arguments.
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
-import { FORMAT_CALLS, stolenArguments } from '../api/stealing';
+import { FORMAT_CALLS, STEALING, stolenArguments } from '../api/stealing';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, CXX_CASTS, snippet } from '../syntax';
+import { macroAliases } from '../references/names';
+import { versionAtLeast } from '../options';
 import type { Fix } from '../types';
 import type { FileContext, Rule } from './rule';
 
@@ -59,7 +61,13 @@ const BORROWING_VARARGS = new Set(['PyObject_CallFunctionObjArgs', 'PyObject_Cal
 const AS_ARGUMENT = new RegExp(`([(,])\\s*(?:\\([^()]*\\)\\s*)?(?:${NEW_REFERENCE.join('|')})\\s*\\(`, 'g');
 const CANDIDATES = new RegExp(`\\b(${NEW_REFERENCE.join('|')})\\s*\\(`, 'g');
 /** Calls that may not take an argument's reference: C-API functions that borrow or incref an object parameter, and format calls. */
-const JUDGED = new Set([...Object.keys(API_PARAMS).filter((n) => /(?:^|,)(?:\+1|0)(?:,|$)/.test(API_PARAMS[n]) || API_PARAMS[n].includes('...')), ...Object.keys(FORMAT_CALLS), ...BORROWING_VARARGS]);
+const JUDGED = new Set([
+  ...Object.keys(API_PARAMS).filter((n) => /(?:^|,)(?:\+1|0)(?:,|$)/.test(API_PARAMS[n]) || API_PARAMS[n].includes('...')),
+  ...Object.keys(FORMAT_CALLS),
+  ...BORROWING_VARARGS,
+  // (They take it only when they succeed.)
+  ...Object.keys(STEALING).filter((n) => STEALING[n].when === 'on-success'),
+]);
 
 /** The name of the call whose argument list is open at `pos` (the nearest unmatched `(` before it), if any. */
 function openCallAt(text: string, pos: number): string | undefined {
@@ -75,14 +83,31 @@ function openCallAt(text: string, pos: number): string | undefined {
   return undefined;
 }
 
-/** A file where some new-reference call is an argument of a call this rule judges. */
+/** The file's macros that alias a new-reference call (`#define MyStr_FromString(x) PyUnicode_FromString(x)`), and patterns with them. */
+function fileAliases(text: string): { aliases: Map<string, string>; asArgument?: RegExp; candidates?: RegExp } {
+  const aliases = text.includes('define') ? macroAliases(text) : new Map<string, string>();
+  const fresh = [...aliases].filter(([, api]) => API_RETURNS[api] === 'new').map(([name]) => name);
+  if (!fresh.length) return { aliases };
+  return {
+    aliases,
+    asArgument: new RegExp(`([(,])\\s*(?:\\([^()]*\\)\\s*)?(?:${fresh.join('|')})\\s*\\(`, 'g'),
+    candidates: new RegExp(`\\b(${fresh.join('|')})\\s*\\(`, 'g'),
+  };
+}
+
+/** A file where some new-reference call (or an alias of one) is an argument of a call this rule judges. */
 function interest(text: string): boolean {
-  AS_ARGUMENT.lastIndex = 0;
-  for (let m = AS_ARGUMENT.exec(text); m; m = AS_ARGUMENT.exec(text)) {
+  const { aliases, asArgument } = fileAliases(text);
+  return [AS_ARGUMENT, asArgument].some((re) => re && judgedArgument(text, re, aliases));
+}
+
+function judgedArgument(text: string, re: RegExp, aliases: ReadonlyMap<string, string>): boolean {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
     // After `name(` the call is `name`; after `,` (or a bare parenthesis) it is the call whose list is open there.
     const direct = m[1] === '(' ? /([A-Za-z_]\w*)\s*$/.exec(text.slice(Math.max(0, m.index - 80), m.index))?.[1] : undefined;
     const owner = direct ?? openCallAt(text, m[1] === '(' ? m.index - 1 : m.index - 1);
-    if (owner && JUDGED.has(owner)) return true;
+    if (owner && JUDGED.has(aliases.get(owner) ?? owner)) return true;
   }
   return false;
 }
@@ -140,6 +165,17 @@ function formatUnit(literal: string, firstArg: number, index: number): { at: num
   return undefined;
 }
 
+/**
+ * `PyModule_AddObject` → `PyModule_Add`, which takes the reference even when it fails
+ * (both return -1 on failure and 0 on success), where every target has it (3.13, or
+ * pythoncapi_compat.h).
+ */
+function moduleAddFix(ctx: FileContext, outer: SyntaxNode): Fix[] {
+  if (!ctx.targets.compatHeader && !versionAtLeast(ctx.targets.min, [3, 13])) return [];
+  const f = outer.childForFieldName('function')!;
+  return [{ description: 'Use `PyModule_Add`, which takes the reference even when it fails', safe: true, edits: [{ start: f.startIndex, end: f.endIndex, newText: 'PyModule_Add' }] }];
+}
+
 /** The `reference-leak` rule (its first form: a new reference passed straight into a call that does not take it). */
 export const referenceLeak: Rule = {
   id: ID,
@@ -150,24 +186,30 @@ export const referenceLeak: Rule = {
   checkFunction() {},
   checkFile(ctx: FileContext) {
     // A name the file defines as a macro is not the C-API function (`#define PyBool_FromLong(v) ...`).
-    const redefined = new Set([...ctx.text.matchAll(/^[ \t]*#[ \t]*define[ \t]+(\w+)/gm)].map((m) => m[1]));
+    // (Unless it only renames a C-API call: `#define MyStr_FromString(x) PyUnicode_FromString(x)`.)
+    const { aliases, candidates } = fileAliases(ctx.text);
+    const redefined = new Set([...ctx.text.matchAll(/^[ \t]*#[ \t]*define[ \t]+(\w+)/gm)].map((m) => m[1]).filter((n) => !aliases.has(n)));
     const dead = deadRegions(ctx.text);
-    CANDIDATES.lastIndex = 0;
-    for (let m = CANDIDATES.exec(ctx.text); m; m = CANDIDATES.exec(ctx.text)) {
+    const found = [CANDIDATES, candidates].flatMap((re) => (re ? [...ctx.text.matchAll(re)] : []));
+    for (const m of found) {
       if (redefined.has(m[1]) || dead.some(([s, e]) => s <= m!.index && m!.index < e)) continue;
       const id = ctx.root.descendantForIndex(m.index, m.index + m[1].length);
       const call = id?.type === 'identifier' ? id.parent : null;
       if (!call || call.type !== 'call_expression' || call.childForFieldName('function')?.startIndex !== id!.startIndex) continue;
       const where = argumentOf(call);
       if (!where) continue;
-      const outerName = calleeName(where.outer);
-      if (!outerName || redefined.has(outerName)) continue;
+      const written = calleeName(where.outer);
+      if (!written || redefined.has(written)) continue;
+      const outerName = aliases.get(written) ?? written;
       const args = argList(where.outer);
-      // A call that takes the reference (it steals the argument, or an `N` unit) is fine.
-      if (stolenArguments(outerName, args.map((a) => a.text)).has(where.index)) continue;
+      // A call that takes the reference (it steals the argument, or an `N` unit) is fine;
+      // one that takes it only when it succeeds (`PyModule_AddObject`) leaves it to nobody when it fails.
+      const steal = stolenArguments(outerName, args.map((a) => a.text)).get(where.index);
+      if (steal === 'always') continue;
       let fixes: Fix[] = [];
       const fmt = FORMAT_CALLS[outerName];
-      if (fmt) {
+      if (steal === 'on-success') fixes = outerName === 'PyModule_AddObject' && written === outerName ? moduleAddFix(ctx, where.outer) : [];
+      else if (fmt) {
         const lit = args[fmt.format];
         const unit = lit && lit.type === 'string_literal' ? formatUnit(lit.text, fmt.format + 1, where.index) : undefined;
         if (!unit || unit.unit !== 'O') continue;
@@ -185,13 +227,17 @@ export const referenceLeak: Rule = {
       ctx.report({
         rule: ID,
         severity: 'warning',
-        message: `\`${inner}(...)\` returns a new reference that \`${outerName}\` does not take; it leaks`,
-        detail: `\`${outerName}\` ${fmt ? 'builds its result with its own reference (format unit `O`)' : 'borrows its argument or takes its own reference'}, and nothing else holds \`${snippet(call.text, 50)}\`: the object is never released, once per call.`,
+        message: steal
+          ? `\`${inner}(...)\` returns a new reference that \`${outerName}\` takes only when it succeeds; it leaks when the call fails`
+          : `\`${inner}(...)\` returns a new reference that \`${outerName}\` does not take; it leaks`,
+        detail: steal
+          ? `\`${outerName}\` steals its argument only on success; when it fails nothing holds \`${snippet(call.text, 50)}\` any more, so the object is never released.${fixes.length ? '' : ' Keep the reference in a local and release it when the call fails, or use `PyModule_Add` (Python 3.13, or pythoncapi_compat.h), which takes it either way.'}`
+          : `\`${outerName}\` ${fmt ? 'builds its result with its own reference (format unit `O`)' : 'borrows its argument or takes its own reference'}, and nothing else holds \`${snippet(call.text, 50)}\`: the object is never released, once per call.`,
         start: call.startIndex,
         end: call.endIndex,
         function: fn?.name,
         fixes,
-        related: [{ start: where.outer.startIndex, end: where.outer.endIndex, message: `\`${outerName}\` does not take the reference here` }],
+        related: [{ start: where.outer.startIndex, end: where.outer.endIndex, message: `\`${outerName}\` ${steal ? 'takes the reference only if it succeeds' : 'does not take the reference'} here` }],
       });
     }
   },

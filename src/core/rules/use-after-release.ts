@@ -63,7 +63,7 @@ export const useAfterRelease: Rule = {
         severity: disputed ? 'information' : 'warning',
         message: `\`${e.local}\` is used after ${by}`,
         detail: disputed
-          ? `Here ${e.how}. The container that took the reference is still held by this function, so the object is alive at this point; relying on that is fragile (a later change to the container frees it).`
+          ? `Here ${e.how}. A container the function still holds (or one the object was stored in, or Python code it was given to) keeps its own reference, so the object is probably alive at this point; relying on that is fragile (a later change there frees it).`
           : `Here ${e.how}. Without a reference of its own the function cannot know the object is still alive: it may have been freed. Move the release after the last use.`,
         start: e.node.start + ctx.offset,
         end: e.node.end + ctx.offset,

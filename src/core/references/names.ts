@@ -1,0 +1,203 @@
+/**
+ * The file's own names for C-API calls, for the reference rules:
+ *
+ * - **aliases**: project macros that only rename a C-API call
+ *   (`#define PyStr_FromString(x) PyUnicode_FromString(x)`, often defined once per Python
+ *   major version under `#if`), read as the call they stand for;
+ * - **new-reference functions**: the file's functions that give back a new reference (or
+ *   NULL) at every `return`, so that a caller owns what they return.
+ *
+ * Both are read from the text and the tree without running the analysis, so they cost one
+ * walk of the file (the editor recomputes them as the user types).
+ */
+import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
+import { defineDirectives } from '../preprocess';
+import type { FunctionInfo } from '../functions';
+import type { SyntaxNode } from '../parser';
+import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
+
+/** Calls that return a new reference beyond refcounts.dat (allocation macros, type slots). */
+export const EXTRA_NEW = /^(?:PyObject_GC_New|PyObject_GC_NewVar|PyObject_NewVar|PyObject_New|tp_alloc|tp_new)$/;
+
+/** What the reference rules know of the file's own names. */
+export interface FileNames {
+  /** Macro name → the C-API function every definition of it calls. */
+  aliases: ReadonlyMap<string, string>;
+  /** The file's functions that return a new reference (or NULL) at every `return`. */
+  newFunctions: ReadonlySet<string>;
+}
+
+export const NO_NAMES: FileNames = { aliases: new Map(), newFunctions: new Set() };
+
+/** Whether a call (its name as written) returns a new reference, with the file's names. */
+export function returnsNew(name: string, names: FileNames): boolean {
+  const api = names.aliases.get(name) ?? name;
+  return API_RETURNS[api] === 'new' || EXTRA_NEW.test(api) || names.newFunctions.has(name);
+}
+
+/** A stable text of the names, for cache keys. */
+export function namesKey(names: FileNames): string {
+  return JSON.stringify([[...names.aliases], [...names.newFunctions]]);
+}
+
+/** The file's names (an empty result costs nothing when the file defines no function that returns an object). */
+export function fileNames(text: string, functions: readonly FunctionInfo[]): FileNames {
+  const aliases = macroAliases(text);
+  const newFunctions = newReferenceFunctions(functions, aliases);
+  return aliases.size || newFunctions.size ? { aliases, newFunctions } : NO_NAMES;
+}
+
+/** What a C-API function does with references: two aliases agree when this is the same. */
+function apiKind(name: string): string | undefined {
+  if (!(name in API_RETURNS) && !(name in API_PARAMS)) return undefined;
+  return `${API_RETURNS[name] ?? ''}|${API_PARAMS[name] ?? ''}`;
+}
+
+/**
+ * Macros whose body is one call of a C-API function with the macro's own arguments, or
+ * the function's bare name. A macro defined more than once (under `#if`) is an alias only
+ * when every definition calls a function with the same reference behaviour; a definition
+ * that calls a C-API name this CPython no longer has (`PyString_FromString` under Python 2)
+ * does not count against it.
+ */
+export function macroAliases(text: string): Map<string, string> {
+  const defs = new Map<string, Array<string | null>>();
+  for (const d of defineDirectives(text)) {
+    const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?([\s\S]*)$/.exec(d);
+    if (!m) continue;
+    const body = m[3]
+      .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ')
+      .replace(/\\\r?\n/g, ' ')
+      .trim();
+    const list = defs.get(m[1]) ?? [];
+    list.push(calledName(body, m[2] !== undefined));
+    defs.set(m[1], list);
+  }
+  const out = new Map<string, string>();
+  for (const [name, callees] of defs) {
+    // A file that redefines a C-API name itself is not aliasing it.
+    if (apiKind(name)) continue;
+    let api: string | undefined;
+    let ok = true;
+    for (const c of callees) {
+      const kind = c ? apiKind(c) : undefined;
+      if (kind === undefined) {
+        if (!c || !/^_?Py[A-Z]/.test(c)) ok = false;
+        continue;
+      }
+      if (api === undefined) api = c!;
+      else if (apiKind(api) !== kind) ok = false;
+    }
+    if (ok && api) out.set(name, api);
+  }
+  return out;
+}
+
+/** The function a macro body calls as a whole (`f(...)`, `(f(...))`, `(PyObject *)f(...)`; for an object-like macro also `f`), if any. */
+function calledName(body: string, functionLike: boolean): string | null {
+  let b = body;
+  // Outer parentheses and a leading cast.
+  for (let i = 0; i < 3; i++) {
+    if (b.startsWith('(') && closing(b, 0) === b.length - 1) b = b.slice(1, -1).trim();
+    const cast = /^\(\s*[A-Za-z_]\w*\s*\*+\s*\)\s*/.exec(b);
+    if (cast) b = b.slice(cast[0].length).trim();
+  }
+  const m = /^([A-Za-z_]\w*)\s*(\()?/.exec(b);
+  if (!m) return null;
+  if (!m[2]) return !functionLike && m[0].length === b.length ? m[1] : null;
+  const open = m[0].length - 1;
+  return closing(b, open) === b.length - 1 ? m[1] : null;
+}
+
+/** The index of the parenthesis that closes the one at `open`, or -1. */
+function closing(s: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < s.length; i++) {
+    if (s[i] === '(') depth++;
+    else if (s[i] === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * The file's functions that return a new reference at every `return` that gives back an
+ * object: a call that returns one, or a local every assignment of which is such a call or
+ * NULL (and whose address is never taken). NULL returns are allowed; at least one return
+ * must give back an object. Worked out to a fixpoint (a function may return another's
+ * result); functions defined twice (under `#if`) or holding a lambda are left out.
+ */
+function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>): Set<string> {
+  const count = new Map<string, number>();
+  for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
+  const cands = functions.filter((f) => f.returnsObject && !f.lambda && count.get(f.name) === 1 && f.body.text.includes('return'));
+  const out = new Set<string>();
+  if (!cands.length) return out;
+  const names: FileNames = { aliases, newFunctions: out };
+  const returns = new Map(cands.map((f) => [f, returnedValues(f.body)]));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const f of cands) {
+      if (out.has(f.name)) continue;
+      const values = returns.get(f)!;
+      if (values && values.some((v) => v !== 'null') && values.every((v) => v === 'null' || v.every((c) => c === null || returnsNew(c, names)))) {
+        out.add(f.name);
+        changed = true;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * What each `return` of a body gives back: 'null', or the calls (null for a NULL) that may
+ * have produced it; undefined when some return gives back anything else.
+ */
+function returnedValues(body: SyntaxNode): Array<'null' | Array<string | null>> | undefined {
+  if (body.descendantsOfType('lambda_expression').length) return undefined;
+  const assigned = new Map<string, Array<string | null> | undefined>();
+  const sourceOf = (value: SyntaxNode): string | null | undefined => {
+    const v = unwrap(value);
+    if (isNull(v)) return null;
+    return v.type === 'call_expression' ? (calleeName(v) ?? undefined) : undefined;
+  };
+  // undefined: the local may hold anything.
+  const add = (local: string, value: SyntaxNode | null) => {
+    if (assigned.has(local) && !assigned.get(local)) return;
+    const c = value ? sourceOf(value) : null;
+    assigned.set(local, c === undefined ? undefined : [...(assigned.get(local) ?? []), c]);
+  };
+  for (const decl of body.descendantsOfType('declaration')) {
+    for (const d of namedKids(decl!)) {
+      if (!/declarator$/.test(d.type)) continue;
+      const n = declaredLocal(d);
+      if (n) add(n.text, initialValue(d) ?? null);
+    }
+  }
+  for (const a of body.descendantsOfType('assignment_expression')) {
+    const left = a!.childForFieldName('left');
+    if (left?.type !== 'identifier') continue;
+    const op = a!.childForFieldName('operator')?.text ?? a!.child(1)?.text;
+    const right = a!.childForFieldName('right');
+    if (op === '=' && right) add(left.text, right);
+    else assigned.set(left.text, undefined);
+  }
+  for (const p of body.descendantsOfType('pointer_expression')) {
+    const arg = p!.childForFieldName('argument');
+    if (p!.child(0)?.type === '&' && arg?.type === 'identifier') assigned.set(arg.text, undefined);
+  }
+  const out: Array<'null' | Array<string | null>> = [];
+  for (const r of body.descendantsOfType('return_statement')) {
+    const e = namedKids(r!)[0];
+    if (!e) return undefined;
+    const v = unwrap(e);
+    if (isNull(v)) out.push('null');
+    else if (v.type === 'call_expression' && calleeName(v)) out.push([calleeName(v)!]);
+    else if (v.type === 'identifier' && assigned.get(v.text)) out.push(assigned.get(v.text)!);
+    else return undefined;
+  }
+  return out;
+}
+
+function isNull(n: SyntaxNode): boolean {
+  return n.type === 'null' || n.type === 'nullptr' || (n.type === 'number_literal' && n.text === '0') || (n.type === 'identifier' && n.text === 'NULL');
+}
