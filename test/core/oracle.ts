@@ -457,7 +457,7 @@ const NORETURNS = ['Py_FatalError("unreachable");', 'abort();', 'exit(1);', 'Py_
 const NEUTRALS = ['PyErr_Clear();', 'i++;', '(void)PyObject_Length(args);'];
 const RETURN_MACROS = ['Py_RETURN_NONE;', 'Py_RETURN_TRUE;'];
 
-function condText(c: Cond): string {
+export function condText(c: Cond): string {
   switch (c.kind) {
     case 0:
       return `c${c.a}`;
@@ -720,9 +720,9 @@ interface PState {
 }
 
 /** What a generated condition is, for feasibility: an atom (`c3`, or the opaque `(c1>2)`), a negation, a conjunction, or unknown. */
-type Model = { k: 'atom'; atom: string } | { k: 'not'; a: Model } | { k: 'and'; a: Model; b: Model } | { k: 'unknown' };
+export type Model = { k: 'atom'; atom: string } | { k: 'not'; a: Model } | { k: 'and'; a: Model; b: Model } | { k: 'unknown' };
 
-function model(c: Cond): Model {
+export function model(c: Cond): Model {
   switch (c.kind) {
     case 0:
       return { k: 'atom', atom: `c${c.a}` };
@@ -737,7 +737,7 @@ function model(c: Cond): Model {
   }
 }
 
-function atomsOf(m: Model, out: Set<string>): Set<string> {
+export function atomsOf(m: Model, out: Set<string>): Set<string> {
   if (m.k === 'atom') out.add(m.atom);
   else if (m.k === 'not') atomsOf(m.a, out);
   else if (m.k === 'and') {
@@ -747,7 +747,7 @@ function atomsOf(m: Model, out: Set<string>): Set<string> {
   return out;
 }
 
-function evalModel(m: Model, f: Map<string, string>): boolean | undefined {
+export function evalModel(m: Model, f: Map<string, string>): boolean | undefined {
   switch (m.k) {
     case 'atom': {
       const v = f.get(m.atom);
@@ -767,7 +767,7 @@ function evalModel(m: Model, f: Map<string, string>): boolean | undefined {
   }
 }
 
-function refineModel(m: Model, holds: boolean, f: Map<string, string>, followed: Set<string>): Map<string, string> {
+export function refineModel(m: Model, holds: boolean, f: Map<string, string>, followed: Set<string>): Map<string, string> {
   switch (m.k) {
     case 'atom': {
       if (!followed.has(m.atom) || f.get(m.atom)?.startsWith('=')) return f;
