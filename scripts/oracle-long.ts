@@ -7,9 +7,7 @@
  * `--cpp` generates C++ functions (a `.cpp` file: range-for, try/catch/throw, lambdas,
  * C++ casts and `nullptr`, the function in a namespace or `extern "C"`) instead of C.
  * `--refs` runs the oracle of the reference analysis instead (test/core/oracle-refs.ts:
- * owned-reference-leak, release-not-owned, use-after-release, borrowed-reference-return);
- * disagreements on programs with the shape of a known analysis bug are counted apart, and
- * `--avoid-known` generates programs without those shapes (as `npm test` does).
+ * owned-reference-leak, release-not-owned, use-after-release, borrowed-reference-return).
  *
  * Without --seed a random seed is used (printed, so a run can be replayed). Prints the
  * agreement counts and the first disagreements (up to --examine of them are minimised,
@@ -18,7 +16,7 @@
  */
 import fc from 'fast-check';
 import { checkProgram, describeMismatch, minimize, programArbOf, type CheckResult, type Program } from '../test/core/oracle';
-import { checkRefsProgram, describeRefsMismatch, knownBugShapes, minimizeRefs, refsProgramArb, refsProgramArbAvoidingKnownBugs, type RefsCheckResult, type RProgram } from '../test/core/oracle-refs';
+import { checkRefsProgram, describeRefsMismatch, minimizeRefs, refsProgramArb, type RefsCheckResult, type RProgram } from '../test/core/oracle-refs';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -80,8 +78,7 @@ async function main(): Promise<void> {
 /** The reference analysis' oracle: prints agreed/total, then the first disagreements minimised. */
 async function refs(runs: number, seed: number, show: number, examine: number): Promise<void> {
   const started = Date.now();
-  const avoid = process.argv.includes('--avoid-known');
-  const programs = fc.sample(avoid ? refsProgramArbAvoidingKnownBugs : refsProgramArb, { seed, numRuns: runs });
+  const programs = fc.sample(refsProgramArb, { seed, numRuns: runs });
   let agree = 0;
   let parseErrors = 0;
   let skipped = 0;
@@ -103,18 +100,12 @@ async function refs(runs: number, seed: number, show: number, examine: number): 
     else bad.push([p, r]);
   }
   const secs = ((Date.now() - started) / 1000).toFixed(1);
-  const known = new Map<string, number>();
-  for (const [p] of bad) for (const k of knownBugShapes(p)) known.set(k, (known.get(k) ?? 0) + 1);
-  const fresh = bad.filter(([p]) => !knownBugShapes(p).length);
-  console.log(`references${avoid ? ' (known-bug shapes avoided)' : ''}, seed ${seed}: ${agree}/${programs.length} functions agree, ${bad.length} disagree (${parseErrors} with parse errors, ${skipped} given up by the analysis) in ${secs}s`);
-  console.log(`  disagreements with the shape of a known analysis bug: ${[...known].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}; others: ${fresh.length}`);
+  console.log(`references, seed ${seed}: ${agree}/${programs.length} functions agree, ${bad.length} disagree (${parseErrors} with parse errors, ${skipped} given up by the analysis) in ${secs}s`);
   console.log(`  the oracle expects ${expectedFindings} findings in ${withFindings} functions: ${[...byRule].sort().map(([k, n]) => `${k} ${n}`).join(', ')}`);
   const minimal = new Map<string, { count: number; first: RefsCheckResult; minimal: RefsCheckResult }>();
-  // New disagreements first; each minimised while it still disagrees (and has no known-bug shape unless it had one).
-  const ordered = [...fresh, ...bad.filter(([p]) => knownBugShapes(p).length)];
-  for (const [p, r] of ordered.slice(0, examine)) {
-    const hadKnown = knownBugShapes(p).length > 0;
-    const m = await checkRefsProgram(await minimizeRefs(p, async (q) => (hadKnown || !knownBugShapes(q).length) && !(await checkRefsProgram(q)).agree));
+  // Each minimised while it still disagrees.
+  for (const [p, r] of bad.slice(0, examine)) {
+    const m = await checkRefsProgram(await minimizeRefs(p, async (q) => !(await checkRefsProgram(q)).agree));
     const entry = minimal.get(m.source);
     if (entry) entry.count++;
     else minimal.set(m.source, { count: 1, first: r, minimal: m });

@@ -170,58 +170,6 @@ export const rawProgramArb: fc.Arbitrary<RawProgram> = fc.record({
 /** Random programs, resolved and bounded in size. */
 export const refsProgramArb: fc.Arbitrary<RProgram> = rawProgramArb.map((r) => resolve(r));
 
-/**
- * Analysis bugs the oracle found and that are not fixed yet, by the shape of program that
- * shows them (see `knownBugShapes`).
- *
- * HOLDER_OVERWRITTEN: a local that a stealing call filled (`PyList_SetItem(a, 0, b)`) is
- * later overwritten or cleared. The analysis keeps the container object while the stolen
- * item may be used, so (1) a container the function still owns is reported lost at a later
- * return (or where the item's local is overwritten) instead of at the overwrite, which is
- * where docs/rules/owned-reference-leak.md says a lost reference is reported ("a local
- * overwritten while it holds the only reference"); and (2) a use of the stolen item is
- * information ("the container ... is still held by this function") though no local holds
- * the container any more (docs/rules/use-after-release.md: information only "where the
- * object was given to a container the function still holds").
- */
-export const HOLDER_OVERWRITTEN = 'holder-overwritten';
-
-/** The known-bug shapes a program has (empty: any disagreement on it is new). */
-export function knownBugShapes(p: RProgram): string[] {
-  const filled = new Set<number>();
-  let holder = false;
-  walk([...p.body, ...p.cleanup], (s) => {
-    if (s.k === 'steal' || (s.k === 'decl' && s.use === 3)) filled.add(s.into);
-    else if ((s.k === 'alloc' || s.k === 'borrow' || s.k === 'alias' || s.k === 'setref' || (s.k === 'decref' && s.form === 2)) && filled.has(s.v)) holder = true;
-  });
-  return holder ? [HOLDER_OVERWRITTEN] : [];
-}
-
-/**
- * Random programs without the known-bug shapes (for the fixed-seed run in `npm test`):
- * HOLDER_OVERWRITTEN is avoided by turning a later assignment of a filled container into an
- * assignment of another local (or dropping it), and a later `Py_CLEAR` of it into `Py_XDECREF`.
- */
-export const refsProgramArbAvoidingKnownBugs: fc.Arbitrary<RProgram> = rawProgramArb.map((r) => avoidKnownBugs(resolve(r)));
-
-function avoidKnownBugs(p: RProgram): RProgram {
-  const filled = new Set<number>();
-  const fix = (list: RStmt[]): RStmt[] =>
-    list.flatMap((s): RStmt[] => {
-      if (s.k === 'steal' || (s.k === 'decl' && s.use === 3)) filled.add(s.into);
-      if (s.k === 'decref' && s.form === 2 && filled.has(s.v)) return [{ ...s, form: 1 }];
-      if ((s.k === 'alloc' || s.k === 'borrow' || s.k === 'alias' || s.k === 'setref') && filled.has(s.v)) {
-        const other = [0, 1, 2].find((v) => v < p.nv && !filled.has(v));
-        return other === undefined || s.k === 'alias' || s.k === 'setref' ? [] : [{ ...s, v: other }];
-      }
-      if (s.k === 'if' || s.k === 'ifnull') return [{ ...s, then: fix(s.then), ...(s.else ? { else: fix(s.else) } : {}) }];
-      return [s];
-    });
-  const body = fix(p.body);
-  const cleanup = fix(p.cleanup);
-  return { ...p, body, cleanup };
-}
-
 function clone<T>(x: T): T {
   return JSON.parse(JSON.stringify(x)) as T;
 }
