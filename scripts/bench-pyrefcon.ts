@@ -633,7 +633,7 @@ function run(): number {
   const labelCounts = (c: Category) => CATEGORIES[c].labels.map((l) => `${l} (${confirmed.filter((r) => r.label === l).length})`).join(' + ');
   process.stdout.write(
     `\ncpyref recall on PyRefcon's confirmed reports (${REPO} ${COMMIT.slice(0, 7)}; a finding of the category's rules within ${args.window} lines of the report's line or path)\n` +
-      `Rules in (parentheses) do not exist yet. "pyaudio=1": pyaudio's ${idiomReports.length} '${CATEGORIES[IDIOM_CATEGORY].labels[0]}' reports (one idiom) count as one, found when all are (${idiomFound}/${idiomReports.length} are).\n\n` +
+      `Rules in (parentheses) are not in this build. "pyaudio=1": pyaudio's ${idiomReports.length} '${CATEGORIES[IDIOM_CATEGORY].labels[0]}' reports (one idiom) count as one, found when all are (${idiomFound}/${idiomReports.length} are).\n\n` +
       table(
         ['category', 'PyRefcon category (TP reports)', 'cpyref rules', 'confirmed', 'found', 'recall', 'pyaudio=1', 'found', 'recall'],
         [

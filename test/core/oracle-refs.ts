@@ -430,7 +430,7 @@ interface Events {
   /** By allocation id: the places (statement keys) and how it is lost there. */
   leaks: Map<number, Map<string, 'return' | 'overwritten' | 'discarded'>>;
   unowned: Set<string>;
-  /** By statement: whether every use there was of an object kept alive by a container. */
+  /** By statement and local (`at|v`): whether every use there was of an object kept alive by a container. */
   uses: Map<string, boolean>;
   borrowedReturns: Set<string>;
 }
@@ -468,13 +468,17 @@ export function oracleRefs(p: RProgram): { events: Events; maxStates: number } {
     if (!m.has(at)) m.set(at, how);
   };
   const owns = (o: Obj) => o.origin === 'new' && o.owned > 0 && o.status === 'live';
+  /** Given to a call that keeps its own reference: alive through it, unless it was freed before (a call does not bring it back). */
+  const keep = (o: Obj): Obj => (o.status === 'released' ? o : { ...o, kept: true });
   /** A use of the object local `v` holds: reported when the function released it or gave it away. */
   const use = (st: St, v: number, at: string) => {
     const o = obj(st, v);
     if (!o || (o.status !== 'released' && o.status !== 'stolen')) return;
     const h = o.holder !== undefined ? st.objs.get(o.holder) : undefined;
     const disputed = (o.status === 'stolen' && !!h && h.status === 'live' && (h.owned > 0 || h.nonNull)) || !!o.kept;
-    ev.uses.set(at, (ev.uses.get(at) ?? true) && disputed);
+    // One finding per statement and local (the rule groups uses so).
+    const k = `${at}|${v}`;
+    ev.uses.set(k, (ev.uses.get(k) ?? true) && disputed);
   };
   /** Objects no local holds any more are lost here (a container holding a stolen object included: it is lost with it). */
   const collect = (st: St, at: string, how: 'overwritten' | 'discarded'): St => {
@@ -603,7 +607,7 @@ export function oracleRefs(p: RProgram): { events: Events; maxStates: number } {
         use(st, s.into, at);
         use(st, s.v, at);
         const o = obj(st, s.v);
-        const next = o ? setObj(st, st.vars[s.v], { ...o, kept: true }) : st;
+        const next = o ? setObj(st, st.vars[s.v], keep(o)) : st;
         if (s.form) leave(next, s, false);
         return [next];
       }
@@ -611,7 +615,7 @@ export function oracleRefs(p: RProgram): { events: Events; maxStates: number } {
         use(st, s.v, at);
         // `PyErr_SetObject` keeps its own reference to the value.
         const o = obj(st, s.v);
-        const next = o && s.form === 2 ? setObj(st, st.vars[s.v], { ...o, kept: true }) : st;
+        const next = o && s.form === 2 ? setObj(st, st.vars[s.v], keep(o)) : st;
         if (s.form === 1) leave(next, s, false);
         return [next];
       }
@@ -649,7 +653,7 @@ export function oracleRefs(p: RProgram): { events: Events; maxStates: number } {
           use(next, s.into, `${at}:u1`);
           use(next, v, `${at}:u1`);
           const o = obj(next, v);
-          if (o) next = setObj(next, next.vars[v], { ...o, kept: true });
+          if (o) next = setObj(next, next.vars[v], keep(o));
           next = collect(release(next, v, `${at}:u2`), `${at}:u2`, 'discarded');
         }
         if (s.use === 3) {
@@ -720,7 +724,7 @@ export function expectedOf(p: RProgram, lineOf: Map<string, number>): Verdict {
     for (const l of r.rest) (shared ? optional : also).add(`${l}:owned-reference-leak(also)`);
   }
   for (const at of events.unowned) findings.add(`${line(at)}:release-not-owned`);
-  for (const [at, disputed] of events.uses) findings.add(`${line(at)}:use-after-release${disputed ? '(info)' : ''}`);
+  for (const [k, disputed] of events.uses) findings.add(`${line(k.slice(0, k.lastIndexOf('|')))}:use-after-release${disputed ? '(info)' : ''}`);
   for (const at of events.borrowedReturns) findings.add(`${line(at)}:borrowed-reference-return`);
   return { findings: [...findings].sort(), also: [...also].sort(), optional: [...optional].filter((x) => !also.has(x)).sort(), maxStates };
 }

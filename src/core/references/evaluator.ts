@@ -471,7 +471,8 @@ export class RefEvaluator {
           // A format the analysis cannot read (built from a macro parameter) may hand any argument over.
           else if (opaqueFormat !== undefined && k > opaqueFormat) next.push(this.escape(s2, v));
           else if (!known || params?.[k] === '-1') next.push(this.escape(s2, v));
-          else if (params?.[k] === '+1' || CALLS_PYTHON.test(name)) next.push(withObj(s2, v, (o) => (o.kept ? o : { ...o, kept: true })));
+          // (A call given an object already released does not bring it back.)
+          else if (params?.[k] === '+1' || CALLS_PYTHON.test(name)) next.push(withObj(s2, v, (o) => (o.kept || o.status === 'released' ? o : { ...o, kept: true })));
           else next.push(s2);
         }
       }
