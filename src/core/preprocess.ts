@@ -58,6 +58,7 @@ export function defineDirectives(text: string): string[] {
 export function blankStatementMacros(text: string, dialect: 'c' | 'cpp' = 'c'): string {
   let out = text.includes('THREADS') ? text.replace(THREAD_MACROS, (m) => ' '.repeat(m.length)) : text;
   if (dialect === 'cpp') out = cxxMacros(out);
+  out = terminateBlockMacroUses(out);
   const names = blankedMacroNames(text);
   if (!names.length) return out;
   const use = new RegExp(`\\b(?:${names.join('|')})\\b(?![ \\t]*\\()`, 'g');
@@ -68,6 +69,29 @@ export function blankStatementMacros(text: string, dialect: 'c' | 'cpp' = 'c'): 
     return /^[ \t]*#/.test(out.slice(lineStart, offset + 1)) ? m : ';' + ' '.repeat(m.length - 1);
   });
   return out;
+}
+
+/** A macro body that is a block statement with no `;` of its own: `if (...) { ... }`, `do { ... } while (0)` needs one. */
+const BLOCK_BODY = /^(?:if|for|while|switch)\b[\s\S]*\}$|^\{[\s\S]*\}$/;
+
+/**
+ * Uses of the file's block-statement macros written alone on their line without a `;`
+ * (`APPEND_CHUNK` then the next statement, as the macro's `if (...) {...}` body allows):
+ * the parser would read the use and the next statement as one declaration. A `;` takes
+ * the place of the first indentation character of the next line, so the use stands as a
+ * statement (and is expanded as one) and every offset and line stays where it was.
+ */
+function terminateBlockMacroUses(text: string): string {
+  if (!text.includes('define')) return text;
+  const names: string[] = [];
+  for (const d of defineDirectives(text)) {
+    const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?([\s\S]*)$/.exec(d);
+    const body = m?.[3].replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ').replace(/\\\r?\n/g, ' ').trim();
+    if (m && body && BLOCK_BODY.test(body)) names.push(m[2] ? `${m[1]}[ \\t]*\\([^\\n;]*\\)` : m[1]);
+  }
+  if (!names.length) return text;
+  const use = new RegExp(`^([ \\t]*(?:${names.join('|')})[ \\t]*\\r?\\n)[ \\t]`, 'gm');
+  return text.replace(use, (_m, head: string) => `${head};`);
 }
 
 /**
