@@ -32,6 +32,8 @@ export interface CfgNode {
   /** Set when the node comes from a macro body: findings point here, at the macro's use. */
   at?: Span;
   macroReturn?: boolean;
+  /** A `#if`-family branch: what its condition says (`defined X`, or the condition's text); its edges say whether it holds. */
+  directive?: string;
   succ: CfgEdge[];
 }
 
@@ -535,12 +537,28 @@ class Builder {
     const b = this.add('branch');
     this.connect(frontier, b);
     const head = `${directive} ${snippet(condText, 30)}`;
+    // Two blocks under the same condition are both compiled or both not: the edges say which, for feasibility.
+    const atom = directiveAtom(directive, condText);
+    if (atom && !dead && !alwaysOn) this.nodes[b].directive = atom.atom;
+    const compiled = atom ? !atom.negated : undefined;
     let out: Pending[] = [];
-    if (!dead) out = out.concat(this.seq(body, [{ from: b, step: alwaysOn ? undefined : this.step(node, `\`${head}\` is compiled on this path`) }]));
+    if (!dead) out = out.concat(this.seq(body, [{ from: b, holds: compiled, step: alwaysOn ? undefined : this.step(node, `\`${head}\` is compiled on this path`) }]));
     if (!alwaysOn) {
       const elseStep = this.step(alt ?? node, `\`${head}\` is not compiled on this path`);
-      out = out.concat(alt ? this.stmt(alt, [{ from: b, step: dead ? undefined : elseStep }]) : [{ from: b, step: dead ? undefined : elseStep }]);
+      const holds = compiled === undefined ? undefined : !compiled;
+      out = out.concat(alt ? this.stmt(alt, [{ from: b, holds, step: dead ? undefined : elseStep }]) : [{ from: b, holds, step: dead ? undefined : elseStep }]);
     }
     return out;
   }
+}
+
+/** The atom a `#if`/`#ifdef`/`#ifndef`/`#elif` condition tests (`defined X` for the defined-tests), and whether the block is compiled when it is false. */
+function directiveAtom(directive: string, condText: string): { atom: string; negated: boolean } | undefined {
+  const c = condText.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/g, '').trim();
+  if (!c) return undefined;
+  if (directive === '#ifdef' || directive === '#elifdef') return { atom: `defined ${c}`, negated: false };
+  if (directive === '#ifndef' || directive === '#elifndef') return { atom: `defined ${c}`, negated: true };
+  const d = /^(!?)\s*defined\s*(?:\(\s*(\w+)\s*\)|(\w+))$/.exec(c);
+  if (d) return { atom: `defined ${d[2] ?? d[3]}`, negated: d[1] === '!' };
+  return { atom: c.replace(/\s+/g, ''), negated: false };
 }

@@ -25,6 +25,8 @@ type Cond =
   | { k: 'unknown' };
 
 const SEP = '\u0001';
+/** Atoms of preprocessor conditions start with this (no C expression does). */
+const DIRECTIVE = '#';
 const CONSTANT_NAME = /^[A-Z][A-Z0-9_]+$/;
 
 /** The normalised constant an expression denotes, if it is one (`NULL`, `0`, `0x10`, `'a'`, `true`, `SOME_ENUM`). */
@@ -282,6 +284,13 @@ export class Feasibility {
     const locals = new Set(params);
     const addressed = new Set<string>();
     for (const n of nodes) {
+      if (n.directive) {
+        // A preprocessor condition: fixed for the whole function (nothing writes it).
+        const atom = DIRECTIVE + n.directive;
+        this.conds.set(n.id, { k: 'truth', atom });
+        tested.set(atom, (tested.get(atom) ?? 0) + 1);
+        continue;
+      }
       if (!n.ast) continue;
       if (n.kind === 'branch') {
         const c = parse(n.ast);
@@ -302,11 +311,11 @@ export class Feasibility {
     }
     for (const [a, k] of tested) {
       if (!(k >= 2 || assigned.has(a) || nullParams.includes(a))) continue;
-      const ids = new Set(a.match(IDENTIFIER));
+      const ids = new Set(a.startsWith(DIRECTIVE) ? [] : a.match(IDENTIFIER));
       // A macro may assign it where the analysis cannot see.
       if ([...ids].some((x) => macroAssigned.has(x))) continue;
       this.atoms.set(a, ids);
-      if (/->|\./.test(a) || [...ids].some((x) => !locals.has(x) || addressed.has(x))) this.shared.add(a);
+      if (!a.startsWith(DIRECTIVE) && (/->|\./.test(a) || [...ids].some((x) => !locals.has(x) || addressed.has(x)))) this.shared.add(a);
     }
     this.initial = nullParams.filter((p) => this.atoms.has(p)).reduce((f, p) => withFact(f, p, '=0'), NO_FACTS);
   }

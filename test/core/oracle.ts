@@ -472,6 +472,21 @@ export function condText(c: Cond): string {
   }
 }
 
+/** What a `#if` branch tests, as the tool reads it (`defined FLAGk` for the defined-tests); negated for `#ifndef`. */
+function ppAtom(b: PpBranch): { atom: string; negated: boolean } | undefined {
+  const flag = `FLAG${b.flag}`;
+  if (b.cond === 'zero') return undefined;
+  if (b.cond === 'if') return { atom: `#${flag}`, negated: false };
+  return { atom: `#defined ${flag}`, negated: b.cond === 'ifndef' };
+}
+
+function ppModel(b: PpBranch): Model | undefined {
+  const a = ppAtom(b);
+  if (!a) return undefined;
+  const atom: Model = { k: 'atom', atom: a.atom };
+  return a.negated ? { k: 'not', a: atom } : atom;
+}
+
 function ppDirective(b: PpBranch, first: boolean): string {
   const flag = `FLAG${b.flag}`;
   const kw = first ? '#if' : '#elif';
@@ -917,6 +932,11 @@ function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag
         for (const h of s.handlers) countConds(h.body, loop);
       }
       else if (s.k === 'pp') {
+        // (A preprocessor condition is one test however often it runs: nothing changes it.)
+        for (const b of s.branches) {
+          const pa = ppAtom(b);
+          if (pa) tested.set(pa.atom, (tested.get(pa.atom) ?? 0) + 1);
+        }
         for (const b of s.branches) if (b.cond !== 'zero') countConds(b.body, loop);
         if (s.else) countConds(s.else, loop);
       }
@@ -924,8 +944,14 @@ function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag
   };
   countConds(body, false);
   const followed = new Set([...tested].filter(([, n]) => n >= 2).map(([a]) => a));
-  /** After a call: in a lambda, what the path knew of the captured variables is forgotten. */
-  const called = (st: PState): PState => (opts.shared && st.f.size ? { ...st, f: new Map() } : st);
+  /** After a call: in a lambda, what the path knew of the captured variables is forgotten (not preprocessor conditions). */
+  const called = (st: PState): PState => (opts.shared && st.f.size ? { ...st, f: new Map([...st.f].filter(([a]) => a.startsWith('#'))) } : st);
+  /** The state along an edge where `m` holds (or not), or nothing when what the path knows contradicts it. */
+  const alongModel = (m: Model, holds: boolean, st: PState): PState[] => {
+    const v = evalModel(m, st.f);
+    if (v !== undefined && v !== holds) return [];
+    return [{ ...st, f: refineModel(m, holds, st.f, followed) }];
+  };
   /** The state along a condition's edge, or nothing when what the path knows contradicts it. */
   const along = (c: Cond, holds: boolean, st0: PState): PState[] => {
     // `more(args, k)` is a call, made before the branch.
@@ -1074,8 +1100,19 @@ function explore(body: Stmt[], opts: { returns: boolean; shared: boolean }, flag
         if (s.kind === 'do' || s.kind === 'once') return [[{ list: s.body, i: 0 }, st]];
         return [[{ head: s }, st]];
       case 'pp': {
-        const out: Array<[Point, PState]> = s.branches.filter((b) => b.cond !== 'zero').map((b) => [{ list: b.body, i: 0 }, st]);
-        out.push([s.else ? { list: s.else, i: 0 } : next, st]);
+        // Blocks under the same condition are compiled together: a branch is entered with the
+        // earlier ones' conditions false and its own true; the rest with all of them false.
+        const out: Array<[Point, PState]> = [];
+        let rest: PState | undefined = st;
+        for (const b of s.branches) {
+          if (!rest) break;
+          if (b.cond === 'zero') continue;
+          const m = ppModel(b);
+          const [inside] = m ? alongModel(m, true, rest) : [rest];
+          if (inside) out.push([{ list: b.body, i: 0 }, inside]);
+          rest = m ? alongModel(m, false, rest)[0] : rest;
+        }
+        if (rest) out.push([s.else ? { list: s.else, i: 0 } : next, rest]);
         return out;
       }
     }

@@ -115,7 +115,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
           // `res = f(...); if (res == Py_None) Py_DECREF(Py_None);`: along this edge the reference
           // the function holds through `res` is a reference to the singleton.
           const gained = facts?.gained;
-          const feasible = feasibility !== undefined && from.ast && (edge.holds !== undefined || edge.caseValue);
+          const feasible = feasibility !== undefined && (from.ast || from.directive) && (edge.holds !== undefined || edge.caseValue);
           if (!edge.step && !facts?.filters && !gained && !facts?.mayOwn && !feasible && !facts?.failed) return out;
           const m: StateSet = new Map();
           for (const s0 of out.values()) {

@@ -247,7 +247,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         transfer,
         onEdge: (edge, out, from) => {
           const t = edge.holds !== undefined && from.ast ? testsOf(from, edge.holds) : undefined;
-          const feasible = feasibility !== undefined && from.ast && (edge.holds !== undefined || edge.caseValue);
+          const feasible = feasibility !== undefined && (from.ast || from.directive) && (edge.holds !== undefined || edge.caseValue);
           if (!edge.step && !t?.tests.length && t?.error === undefined && !feasible) return out;
           const m: RefStateSet = new Map();
           next: for (const s0 of out.values()) {
