@@ -7,12 +7,14 @@ import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
 import { EXTRA_NEW, NO_NAMES, type FileNames } from './names';
-import { UNKNOWN, NULLV, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
+import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
 
 /** Calls that free an object outright (the counterpart of `PyObject_New` when its set-up fails). */
 const FREE_CALLS = /^(?:PyObject_Del|PyObject_Free|PyObject_GC_Del|PyObject_DEL|PyObject_FREE|tp_free)$/;
 /** Borrowed results that are never NULL for a valid argument. */
 const NEVER_NULL = /^(?:PyModule_GetDict|PyTuple_GET_ITEM|PyList_GET_ITEM|PySequence_Fast_GET_ITEM|PyEval_GetBuiltins)$/;
+/** Accessors that give a pointer into an object's own storage: never NULL for an object. */
+const STORAGE_POINTERS = /^(?:PyBytes_AS_STRING|PyByteArray_AS_STRING|PyUnicode_DATA|PyUnicode_1BYTE_DATA|PyUnicode_2BYTE_DATA|PyUnicode_4BYTE_DATA|PyTuple_ITEMS|PySequence_Fast_ITEMS)$/;
 /** Calls that return their first argument. */
 const PASS_THROUGH = /^(?:PyObject_Init|PyObject_InitVar)$/;
 /** Borrowed results that are not objects the function handles as such (a type in a heap type's dealloc is released on purpose). */
@@ -482,7 +484,7 @@ export class RefEvaluator {
     const project = this.names.newFunctions.has(written) && calleeName(node) === written;
     const ret = NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) || project ? 'new' : undefined));
     if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, written, ret, ret === 'borrowed' && NEVER_NULL.test(name), project));
-    return states.map((s) => [s, UNKNOWN]);
+    return states.map((s) => [s, STORAGE_POINTERS.test(name) ? NONNULL : UNKNOWN]);
   }
 
   private incref(st: RefState, v: number): RefState {

@@ -9,6 +9,8 @@ import type { Facts } from '../feasibility';
 /** A local's value: an object id (≥ 0), an untracked value, or NULL. */
 export const UNKNOWN = -1;
 export const NULLV = -2;
+/** A pointer that is not an object the analysis follows and cannot be NULL (`PyBytes_AS_STRING(o)` of an object). */
+export const NONNULL = -3;
 
 /** Where an object came from: a call returning a new reference, one returning a borrowed one, or a parameter. */
 export type Origin = 'new' | 'borrowed' | 'param';
