@@ -19,10 +19,12 @@ export interface StealingEntry {
   says: string;
 }
 
+import { byName } from './by-name';
+
 const C_API = 'https://docs.python.org/3/c-api';
 
 /** Stealing arguments by function name, sorted by name. */
-export const STEALING: Readonly<Record<string, StealingEntry>> = {
+export const STEALING: Readonly<Record<string, StealingEntry>> = byName({
   PyCell_SET: {
     args: [1],
     when: 'always',
@@ -107,17 +109,17 @@ export const STEALING: Readonly<Record<string, StealingEntry>> = {
     doc: `${C_API}/tuple.html#c.PyTuple_SetItem`,
     says: 'Insert a reference to object o at position pos of the tuple pointed to by p. [...] This function "steals" a reference to o and discards a reference to an item already in the tuple at the affected position.',
   },
-};
+});
 
 /** Calls whose arguments follow a `Py_BuildValue` format string, by the format's 0-based position; `N` steals. */
-export const FORMAT_CALLS: Readonly<Record<string, { format: number; doc: string }>> = {
+export const FORMAT_CALLS: Readonly<Record<string, { format: number; doc: string }>> = byName({
   PyObject_CallFunction: { format: 1, doc: `${C_API}/call.html#c.PyObject_CallFunction` },
   PyObject_CallMethod: { format: 2, doc: `${C_API}/call.html#c.PyObject_CallMethod` },
   Py_BuildValue: { format: 0, doc: `${C_API}/arg.html#c.Py_BuildValue` },
   _PyObject_CallFunction_SizeT: { format: 1, doc: `${C_API}/call.html#c.PyObject_CallFunction` },
   _PyObject_CallMethod_SizeT: { format: 2, doc: `${C_API}/call.html#c.PyObject_CallMethod` },
   _Py_BuildValue_SizeT: { format: 0, doc: `${C_API}/arg.html#c.Py_BuildValue` },
-};
+});
 
 /**
  * Positions (among all the call's arguments) of the arguments a `Py_BuildValue`-style
