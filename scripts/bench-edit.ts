@@ -1,5 +1,5 @@
 /**
- * `npm run bench:edit -- FILE... [--edits N]`
+ * `npm run bench:edit -- FILE... [--edits N] [--all-rules]`
  *
  * Replays typing in FILE the way the extension sees it: characters typed one at a time
  * inside function bodies, and whole lines (`Py_INCREF(Py_None);`) inserted before
@@ -7,6 +7,7 @@
  * extension computes them (incremental parse, only changed functions re-analysed).
  * Prints, last, one JSON line per file: {edits, p50Ms, p90Ms, fullParseMs, dialect}
  * (several files, a C one and a C++ one say, are measured in the same run, one after the other).
+ * `--all-rules` turns on every rule, those off by default included (as bench-scan's option does).
  */
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +18,7 @@ import { CParser } from '../src/core/parser';
 import { dialectOf } from '../src/core/dialect';
 import { indexFile, ProjectIndex } from '../src/core/project-index';
 import { decodeSource } from '../src/core/text';
+import { RULES } from '../src/core/rules/index';
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -27,14 +29,16 @@ async function run(): Promise<void> {
   const argv = process.argv.slice(2);
   const n = Number(argv[argv.indexOf('--edits') + 1]) || 200;
   const files = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--edits');
-  if (!files.length) throw new Error('usage: npm run bench:edit -- FILE... [--edits N]');
+  if (!files.length) throw new Error('usage: npm run bench:edit -- FILE... [--edits N] [--all-rules]');
+  // Every rule selected, as the CLI's `--select` of every id does.
+  const rules = argv.includes('--all-rules') ? new Set(RULES.map((r) => r.id)) : undefined;
   const parser = await CParser.load();
   const lines: string[] = [];
-  for (const file of files) lines.push(await measure(parser, file, n));
+  for (const file of files) lines.push(await measure(parser, file, n, rules));
   for (const l of lines) console.log(l);
 }
 
-async function measure(parser: CParser, file: string, n: number): Promise<string> {
+async function measure(parser: CParser, file: string, n: number, rules: ReadonlySet<string> | undefined): Promise<string> {
   let text = decodeSource(fs.readFileSync(file)).text;
   const options = defaultOptions();
 
@@ -47,7 +51,7 @@ async function measure(parser: CParser, file: string, n: number): Promise<string
   const session = new DocumentSession(parser);
   const index = new ProjectIndex();
   const analyze = (mode: 'incremental' | 'fresh') => {
-    const r = session.analyze({ path: file, text, options }, mode);
+    const r = session.analyze({ path: file, text, options, rules }, mode);
     index.set(indexFile(file, text));
     return resolveFindings(r, index.factsFor(file), options);
   };
