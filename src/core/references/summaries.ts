@@ -18,8 +18,16 @@ export type BorrowingParams = ReadonlyMap<string, ReadonlySet<number>>;
 interface Candidate {
   name: string;
   params: Array<{ name: string; index: number }>;
-  body: SyntaxNode;
+  /** By parameter name: how each of its uses treats the caller's reference (see `Use`). */
+  uses: Map<string, Use[]>;
 }
+
+/**
+ * What one use of a parameter does with the caller's reference: leaves it alone (`true`),
+ * may hand it over (`false`), or passes it as argument `k` of a function of the file,
+ * which leaves it alone when that function borrows its parameter `k` or `fallback` holds.
+ */
+type Use = boolean | { callee: string; k: number; fallback: boolean };
 
 /** The parameters each function of the file borrows (functions defined twice, under `#if` branches, are left out). */
 export function borrowingParams(functions: readonly FunctionInfo[]): BorrowingParams {
@@ -33,19 +41,17 @@ export function borrowingParams(functions: readonly FunctionInfo[]): BorrowingPa
       const n = d?.type === 'pointer_declarator' ? declaredName(d) : null;
       return n ? [{ name: n.text, index }] : [];
     });
-    if (params.length) cands.push({ name: f.name, params, body: f.body });
+    if (params.length) cands.push({ name: f.name, params, uses: paramUses(f.body, params.map((p) => p.name)) });
   }
   // Start from "borrows every object parameter" and drop what some use contradicts, until nothing changes.
+  // (The tree is read once per function above; a round only re-reads the other functions' summaries.)
   const out = new Map<string, Set<number>>(cands.map((c) => [c.name, new Set(c.params.map((p) => p.index))]));
   for (let round = 0; round < 4; round++) {
     let changed = false;
     for (const c of cands) {
       const set = out.get(c.name)!;
-      const left = c.params.filter((p) => set.has(p.index));
-      if (!left.length) continue;
-      const handed = handedOver(c.body, new Set(left.map((p) => p.name)), out);
-      for (const p of left) {
-        if (handed.has(p.name)) {
+      for (const p of c.params) {
+        if (set.has(p.index) && !(c.uses.get(p.name) ?? []).every((u) => (typeof u === 'boolean' ? u : !!out.get(u.callee)?.has(u.k) || u.fallback))) {
           set.delete(p.index);
           changed = true;
         }
@@ -57,21 +63,27 @@ export function borrowingParams(functions: readonly FunctionInfo[]): BorrowingPa
   return out;
 }
 
-/** Which of `names` some use in `body` may hand over (the others only leave the caller's reference alone); one walk of the body. */
-function handedOver(body: SyntaxNode, names: ReadonlySet<string>, known: ReadonlyMap<string, ReadonlySet<number>>): Set<string> {
-  const out = new Set<string>();
+/**
+ * The uses of `names` in `body`, by name. Only the places where a name is written are
+ * read from the tree (a walk of every identifier costs more than the rest of the summary).
+ */
+function paramUses(body: SyntaxNode, names: readonly string[]): Map<string, Use[]> {
+  const out = new Map<string, Use[]>();
   const text = body.text;
-  const wanted = [...names].filter((n) => text.includes(n));
-  if (!wanted.length) return out;
-  for (const id of body.descendantsOfType('identifier')) {
-    if (!id || !wanted.includes(id.text) || out.has(id.text)) continue;
-    if (!leavesReference(id, known)) out.add(id.text);
+  const re = new RegExp(`\\b(?:${names.join('|')})\\b`, 'g');
+  for (const m of text.matchAll(re)) {
+    // A comment, a string or a field name holds no use.
+    const id = body.descendantForIndex(body.startIndex + m.index, body.startIndex + m.index + m[0].length);
+    if (id?.type !== 'identifier' || id.text !== m[0]) continue;
+    let uses = out.get(m[0]);
+    if (!uses) out.set(m[0], (uses = []));
+    uses.push(useOf(id));
   }
   return out;
 }
 
-/** Whether this use of a parameter leaves the caller's reference alone. */
-function leavesReference(id: SyntaxNode, known: ReadonlyMap<string, ReadonlySet<number>>): boolean {
+/** What this use of a parameter does with the caller's reference. */
+function useOf(id: SyntaxNode): Use {
   let n: SyntaxNode = id;
   let p = n.parent;
   while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) {
@@ -102,7 +114,7 @@ function leavesReference(id: SyntaxNode, known: ReadonlyMap<string, ReadonlySet<
       const s = summaryOf(callee, args.map((a) => a.text));
       if (s?.builtin) return true;
       if (s?.args.get(k)?.kind === 'steal') return false;
-      return !!known.get(callee)?.has(k) || (knownBorrowing(callee) && API_PARAMS[callee]?.split(',')[k] !== '-1');
+      return { callee, k, fallback: knownBorrowing(callee) && API_PARAMS[callee]?.split(',')[k] !== '-1' };
     }
     default:
       // Assigned, returned, put in an initializer, passed to an unknown call: it may be handed over.
