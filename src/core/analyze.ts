@@ -6,6 +6,7 @@ import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, mac
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
+import { mayReport, owningMacros } from './references/evaluator';
 import { borrowingParams, type BorrowingParams } from './references/summaries';
 import { fileNames, namesKey, type FileNames } from './references/names';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
@@ -207,6 +208,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     let fileFunctions: FunctionInfo[] = [];
     let borrowing: BorrowingParams | undefined;
     let names: FileNames | undefined;
+    let owning: Set<string> | undefined;
     const unit: FileUnit = {
       text,
       dialect,
@@ -224,6 +226,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       cxx: cxxOf,
       borrowing: () => (borrowing ??= borrowingParams(fileFunctions)),
       names: () => (names ??= fileNames(text, fileFunctions)),
+      // (The file's aliases of C-API calls and its functions that return new references give references too.)
+      owningNames: () => (owning ??= new Set([...owningMacros(macroMap), ...unit.names().aliases.keys(), ...unit.names().newFunctions])),
       report,
       result,
     };
@@ -361,6 +365,8 @@ interface FileUnit {
   borrowing(): BorrowingParams;
   /** The file's aliases of C-API calls and functions that return new references. */
   names(): FileNames;
+  /** The file's names (macros, aliases, functions) that give or take references (see `mayReport`). */
+  owningNames(): ReadonlySet<string>;
   report(f: PendingFinding): void;
   result: FileAnalysis;
 }
@@ -373,7 +379,7 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
   const { result, report } = unit;
   const bodyText = fn.body.text;
   const singletonRules = unit.rules.length && unit.relevantRe.test(bodyText) && mayMatter(fn.returnsObject, bodyText, unit.relevantMacroRe) ? unit.rules : [];
-  const referenceRules = !macro && unit.referenceRules.length && REFERENCES_RE.test(bodyText) ? unit.referenceRules : [];
+  const referenceRules = !macro && unit.referenceRules.length && REFERENCES_RE.test(bodyText) && mayReport(bodyText, fn.returnsObject, unit.owningNames()) ? unit.referenceRules : [];
   if (!singletonRules.length && !referenceRules.length) return;
   result.stats.analyzedFunctions++;
   result.stats.errorRegions += countErrorRegions(fn.body);

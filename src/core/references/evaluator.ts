@@ -1,16 +1,17 @@
 /** The transfer function of the reference analysis: expressions evaluated over path states with object identities. */
 import type { Span } from '../cfg';
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
-import { FORMAT_CALLS, formatStolenArgs } from '../api/stealing';
-import { summaryOf, type Summary } from '../api/summaries';
-import type { MacroExpander } from '../macros';
+import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
+import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
+import type { MacroDef, MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
-import { EXTRA_NEW, NO_NAMES, type FileNames } from './names';
+import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames } from './names';
 import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
 
 /** Calls that free an object outright (the counterpart of `PyObject_New` when its set-up fails). */
-const FREE_CALLS = /^(?:PyObject_Del|PyObject_Free|PyObject_GC_Del|PyObject_DEL|PyObject_FREE|tp_free)$/;
+const FREE_NAMES = ['PyObject_Del', 'PyObject_Free', 'PyObject_GC_Del', 'PyObject_DEL', 'PyObject_FREE', 'tp_free'];
+const FREE_CALLS = new RegExp(`^(?:${FREE_NAMES.join('|')})$`);
 /** Borrowed results that are never NULL for a valid argument. */
 const NEVER_NULL = /^(?:PyModule_GetDict|PyTuple_GET_ITEM|PyList_GET_ITEM|PySequence_Fast_GET_ITEM|PyEval_GetBuiltins)$/;
 /** Accessors that give a pointer into an object's own storage: never NULL for an object. */
@@ -33,6 +34,49 @@ const INSPECTING = /^(?:Py_TYPE|Py_SIZE|Py_REFCNT|Py_Is|Py_IsNone|Py_IsTrue|Py_I
 /** A C-API function or macro that borrows its object arguments unless its summary says otherwise. */
 export function knownBorrowing(name: string): boolean {
   return name in API_PARAMS || INSPECTING.test(name) || name in FORMAT_CALLS;
+}
+
+/**
+ * Names (of calls, macros or slots) that give a function a new reference or take a
+ * reference away: a release, a steal, a free. Without any, nothing is released or given
+ * away, and no new reference can be lost (the leaks reported are of new references only).
+ */
+const OWNING_NAMES: ReadonlySet<string> = new Set([
+  ...Object.keys(API_RETURNS).filter((n) => API_RETURNS[n] === 'new'),
+  ...EXTRA_NEW_NAMES,
+  ...FREE_NAMES,
+  ...DECREF_CALLS,
+  ...SETREF_CALLS,
+  ...Object.keys(STEALING),
+  ...Object.keys(FORMAT_CALLS),
+]);
+
+/** The project macros whose expansion (through other macros) names one of OWNING_NAMES. */
+export function owningMacros(macros: ReadonlyMap<string, MacroDef>): Set<string> {
+  const out = new Set<string>();
+  const names = new Map([...macros.values()].map((d) => [d.name, [...d.body.matchAll(/[A-Za-z_]\w*/g)].map((m) => m[0])]));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [name, words] of names) {
+      if (!out.has(name) && words.some((w) => OWNING_NAMES.has(w) || out.has(w))) {
+        out.add(name);
+        changed = true;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether the reference analysis of a function can report anything: it returns an object
+ * (it may return a borrowed one), or its body names a call or a macro (of `macros`, from
+ * `owningMacros`) that owns or gives away a reference. Leaks, releases of what is not
+ * owned and uses after release all need one of those.
+ */
+export function mayReport(body: string, returnsObject: boolean, macros: ReadonlySet<string>): boolean {
+  if (returnsObject) return true;
+  for (const m of body.matchAll(/[A-Za-z_]\w*/g)) if (OWNING_NAMES.has(m[0]) || macros.has(m[0])) return true;
+  return false;
 }
 
 interface CallInfo {

@@ -17,7 +17,8 @@ import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
 
 /** Calls that return a new reference beyond refcounts.dat (allocation macros, type slots). */
-export const EXTRA_NEW = /^(?:PyObject_GC_New|PyObject_GC_NewVar|PyObject_NewVar|PyObject_New|tp_alloc|tp_new)$/;
+export const EXTRA_NEW_NAMES: readonly string[] = ['PyObject_GC_New', 'PyObject_GC_NewVar', 'PyObject_NewVar', 'PyObject_New', 'tp_alloc', 'tp_new'];
+export const EXTRA_NEW = new RegExp(`^(?:${EXTRA_NEW_NAMES.join('|')})$`);
 
 /** What the reference rules know of the file's own names. */
 export interface FileNames {
