@@ -248,21 +248,35 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       }
       return ev.statement(node.ast!, s, node.at).map((x) => ev.collect(x, sp));
     };
+    // What each state does at each node, worked out once: the worklist visits a node again
+    // whenever its input grows, and the states it had already seen give the same results
+    // (a state under a key at a node never changes: joins only add). The events are recorded
+    // then, so the replay after the fixpoint only reads them.
+    const results = new Map<number, Map<string, { out: Array<[string, RefState]>; events: RefEvent[] }>>();
     const transfer = (node: CfgNode, input: RefStateSet): RefStateSet => {
       if (!node.ast) return input;
       if (node.kind !== 'effect' && node.kind !== 'branch' && node.kind !== 'return') return input;
       if (!feasibility && !relevant(node)) return input;
       const out: RefStateSet = new Map();
       const acts = relevant(node);
-      for (const s of input.values()) {
-        for (let s2 of acts ? run(node, s) : [s]) {
-          if (feasibility && node.kind !== 'return') {
-            const f = feasibility.afterNode(node, s2.facts);
-            if (f !== s2.facts) s2 = { ...s2, facts: f };
+      let seen = results.get(node.id);
+      if (!seen) results.set(node.id, (seen = new Map()));
+      for (const [k, s] of input) {
+        let r = seen.get(k);
+        if (!r) {
+          const events: RefEvent[] = [];
+          const next = acts ? ev.withSink({ event: (e) => events.push(e) }, () => run(node, s)) : [s];
+          r = { out: [], events };
+          for (let s2 of next) {
+            if (feasibility && node.kind !== 'return') {
+              const f = feasibility.afterNode(node, s2.facts);
+              if (f !== s2.facts) s2 = { ...s2, facts: f };
+            }
+            r.out.push([refKey(s2), s2]);
           }
-          const k = refKey(s2);
-          if (!out.has(k)) out.set(k, s2);
+          seen.set(k, r);
         }
+        for (const [k2, s2] of r.out) if (!out.has(k2)) out.set(k2, s2);
       }
       return out;
     };
@@ -276,7 +290,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
           const feasible = feasibility !== undefined && (from.ast || from.directive) && (edge.holds !== undefined || edge.caseValue);
           if (!edge.step && !t?.tests.length && t?.error === undefined && t?.invalid === undefined && !feasible) return out;
           const m: RefStateSet = new Map();
-          next: for (const s0 of out.values()) {
+          next: for (const [k0, s0] of out) {
             let s = s0;
             // A call that fails only on an invalid object cannot fail on one this function made.
             if (t?.invalid !== undefined && s.vars[t.invalid] >= 0) {
@@ -309,8 +323,10 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
               if (!f) continue;
               if (f !== s.facts) s = { ...s, facts: f };
             }
+            // (A path step is not part of a state's key.)
+            const k = s === s0 ? k0 : refKey(s);
             if (edge.step) s = withStep(s, edge.step);
-            m.set(refKey(s), s);
+            m.set(k, s);
           }
           return m;
         },
@@ -323,19 +339,20 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       opts.budget,
     );
     const events: RefEvent[] = [];
-    ev.withSink({ event: (e) => events.push(e) }, () => {
-      const end = { start: body.endIndex - 1, end: body.endIndex };
-      for (const node of cfg.nodes) {
-        const input = inputs.get(node.id);
-        if (!input) continue;
-        if (node.id === cfg.exit) {
+    const end = { start: body.endIndex - 1, end: body.endIndex };
+    for (const node of cfg.nodes) {
+      const input = inputs.get(node.id);
+      if (!input) continue;
+      if (node.id === cfg.exit) {
+        ev.withSink({ event: (e) => events.push(e) }, () => {
           for (const s of input.values()) ev.fellOff(s, end);
-          continue;
-        }
-        if (!node.ast || (node.kind !== 'effect' && node.kind !== 'branch' && node.kind !== 'return') || !relevant(node)) continue;
-        for (const s of input.values()) run(node, s);
+        });
+        continue;
       }
-    });
+      const seen = results.get(node.id);
+      if (!seen || !relevant(node)) continue;
+      for (const k of input.keys()) events.push(...seen.get(k)!.events);
+    }
     return { cfg, events, sites: ev.sites, marks: ev.marks, inputs, locals };
   }
 }
