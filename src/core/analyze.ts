@@ -1,7 +1,7 @@
 import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep, type Cfg } from './cfg';
 import { BudgetExceeded, functionCfg, type Budget } from './dataflow';
-import { describeFunction, findFunctions, markerContextStart, parameters, type FunctionInfo } from './functions';
+import { describeFunction, findFunctions, markerContextStart, mayNameObjectType, parameters, type FunctionInfo } from './functions';
 import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
@@ -198,7 +198,11 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     result.findings.push(f);
   };
   const singletonRules = rules.filter((r) => !r.references);
-  const referenceRules = rules.filter((r) => r.references && REFERENCES_RE.test(text));
+  let owning: Set<string> | undefined;
+  const owningMacrosOf = () => (owning ??= owningMacros(macroMap));
+  // A file none of whose functions can report (see `mayReport`) is not parsed for the reference rules.
+  const referenceRules =
+    rules.some((r) => r.references) && REFERENCES_RE.test(text) && mayReport(text, mayNameObjectType(text), owningMacrosOf()) ? rules.filter((r) => r.references) : [];
   const singletonRelevant = singletonRules.length > 0 && !cannotHaveFindings(text, macroNames);
   const fileRules = rules.filter((r) => r.checkFile && r.interest?.(text));
   if (singletonRelevant || fileRules.length || referenceRules.length) {
@@ -208,7 +212,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     let fileFunctions: FunctionInfo[] = [];
     let borrowing: BorrowingParams | undefined;
     let names: FileNames | undefined;
-    let owning: Set<string> | undefined;
+    let owningNames: Set<string> | undefined;
     const unit: FileUnit = {
       text,
       dialect,
@@ -227,7 +231,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       borrowing: () => (borrowing ??= borrowingParams(fileFunctions)),
       names: () => (names ??= fileNames(text, fileFunctions)),
       // (The file's aliases of C-API calls and its functions that return new references give references too.)
-      owningNames: () => (owning ??= new Set([...owningMacros(macroMap), ...unit.names().aliases.keys(), ...unit.names().newFunctions])),
+      owningNames: () => (owningNames ??= new Set([...owningMacrosOf(), ...unit.names().aliases.keys(), ...unit.names().newFunctions])),
       report,
       result,
     };

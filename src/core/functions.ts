@@ -129,6 +129,11 @@ function isObjectType(name: string): boolean {
   return name === 'PyObject' || /Object$/.test(name);
 }
 
+/** Whether a text may declare a function that returns an object (see `isObjectType`): it has a word that ends in `Object`. */
+export function mayNameObjectType(text: string): boolean {
+  return /Object\b/.test(text);
+}
+
 /** Signature facts of one `function_definition`. */
 export function describeFunction(fn: SyntaxNode, text: string): FunctionInfo | undefined {
   const body = fn.childForFieldName('body');
