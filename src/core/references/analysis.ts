@@ -195,12 +195,16 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
   const { locals, params } = referenceLocals(fnNode, body, opts.macroAssigned);
   // (Worked out once for both solves.) A statement that calls nothing and names no followed local changes nothing here (`i++`, `n = len;`).
   const relevance = new Map<number, boolean>();
-  const localsRe = locals.size ? new RegExp(`\\b(?:${[...locals.keys()].join('|')})\\b`) : undefined;
+  // (Words looked up in `locals`: a regular expression of the locals' names cost more to compile than to run.)
+  const namesLocal = (text: string) => {
+    for (const m of text.matchAll(/\w+/g)) if (locals.has(m[0])) return true;
+    return false;
+  };
   const relevant = (node: CfgNode) => {
     let r = relevance.get(node.id);
     if (r === undefined) {
       const text = node.ast!.text;
-      r = node.kind === 'return' || !!node.at || text.includes('(') || !!localsRe?.test(text);
+      r = node.kind === 'return' || !!node.at || text.includes('(') || namesLocal(text);
       relevance.set(node.id, r);
     }
     return r;
