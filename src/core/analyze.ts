@@ -7,7 +7,7 @@ import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from '
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
 import { mayReport, owningMacros } from './references/evaluator';
-import { borrowingParams, type BorrowingParams } from './references/summaries';
+import { borrowingParams, type BorrowingParams, type ParamUsesCache } from './references/summaries';
 import { fileNames, namesKey, type FileNames } from './references/names';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
@@ -60,6 +60,8 @@ export interface CachedFunction {
 export interface FunctionCache {
   get(key: string): CachedFunction | undefined;
   set(key: string, value: CachedFunction): void;
+  /** What the borrowing summaries read of each function, by its text. */
+  paramUses?: ParamUsesCache;
 }
 
 /** Moves a finding (and its fixes and related locations) by `delta` characters. */
@@ -228,7 +230,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       noArgs,
       macroAssigned: assignedByMacros,
       cxx: cxxOf,
-      borrowing: () => (borrowing ??= borrowingParams(fileFunctions)),
+      borrowing: () => (borrowing ??= borrowingParams(fileFunctions, req.cache?.paramUses)),
       names: () => (names ??= fileNames(text, fileFunctions)),
       // (The file's aliases of C-API calls and its functions that return new references give references too.)
       owningNames: () => (owningNames ??= new Set([...owningMacrosOf(), ...unit.names().aliases.keys(), ...unit.names().newFunctions])),

@@ -1,4 +1,5 @@
 import { analyzeText, type AnalyzeRequest, type CachedFunction, type FileAnalysis, type FunctionCache } from './analyze';
+import type { ParamUses } from './references/summaries';
 import type { CParser, Dialect, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { spanEdit } from './fixes';
@@ -23,15 +24,15 @@ function pointAt(text: string, offset: number): Point {
 }
 
 /** Per-function results of the last analysis, pruned to what the last analysis used. */
-class GenerationCache implements FunctionCache {
-  private previous = new Map<string, CachedFunction>();
-  private current = new Map<string, CachedFunction>();
-  get(key: string): CachedFunction | undefined {
+class GenerationCache<T> {
+  private previous = new Map<string, T>();
+  private current = new Map<string, T>();
+  get(key: string): T | undefined {
     const v = this.current.get(key) ?? this.previous.get(key);
     if (v) this.current.set(key, v);
     return v;
   }
-  set(key: string, value: CachedFunction): void {
+  set(key: string, value: T): void {
     this.current.set(key, value);
   }
   /** Forgets entries not used (read or written) since the last call. */
@@ -49,7 +50,8 @@ export class DocumentSession {
   private tree: SyntaxTree | undefined;
   private blanked = '';
   private dialect: Dialect = 'c';
-  private readonly cache = new GenerationCache();
+  private readonly cache = new GenerationCache<CachedFunction>();
+  private readonly paramUses = new GenerationCache<ParamUses>();
   /** Functions analysed (not taken from the cache) by the last call, for tests and benchmarks. */
   lastAnalyzed = 0;
 
@@ -91,10 +93,12 @@ export class DocumentSession {
         this.lastAnalyzed++;
         this.cache.set(k, v);
       },
+      paramUses: this.paramUses,
     };
     this.lastAnalyzed = 0;
     const result = analyzeText(this.parser, { ...req, dialect, tree, cache: counting });
     this.cache.nextGeneration();
+    this.paramUses.nextGeneration();
     return result;
   }
 

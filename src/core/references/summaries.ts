@@ -15,11 +15,21 @@ import { knownBorrowing } from './evaluator';
 /** By function name: the positions of the object parameters it only borrows. */
 export type BorrowingParams = ReadonlyMap<string, ReadonlySet<number>>;
 
-interface Candidate {
-  name: string;
+/** What the summaries read of one function's tree: its object parameters and their uses. */
+export interface ParamUses {
   params: Array<{ name: string; index: number }>;
   /** By parameter name: how each of its uses treats the caller's reference (see `Use`). */
   uses: Map<string, Use[]>;
+}
+
+/** `ParamUses` kept across analyses (the editor's), by the function's text. */
+export interface ParamUsesCache {
+  get(text: string): ParamUses | undefined;
+  set(text: string, value: ParamUses): void;
+}
+
+interface Candidate extends ParamUses {
+  name: string;
 }
 
 /**
@@ -29,19 +39,23 @@ interface Candidate {
  */
 type Use = boolean | { callee: string; k: number; fallback: boolean };
 
-/** The parameters each function of the file borrows (functions defined twice, under `#if` branches, are left out). */
-export function borrowingParams(functions: readonly FunctionInfo[]): BorrowingParams {
+/**
+ * The parameters each function of the file borrows (functions defined twice, under `#if`
+ * branches, are left out). With `cache`, a function whose text is there is not read again.
+ */
+export function borrowingParams(functions: readonly FunctionInfo[], cache?: ParamUsesCache): BorrowingParams {
   const seen = new Map<string, number>();
   for (const f of functions) seen.set(f.name, (seen.get(f.name) ?? 0) + 1);
   const cands: Candidate[] = [];
   for (const f of functions) {
     if (seen.get(f.name) !== 1 || f.lambda) continue;
-    const params = parameters(f.node).flatMap((p, index) => {
-      const d = p.childForFieldName('declarator');
-      const n = d?.type === 'pointer_declarator' ? declaredName(d) : null;
-      return n ? [{ name: n.text, index }] : [];
-    });
-    if (params.length) cands.push({ name: f.name, params, uses: paramUses(f.body, params.map((p) => p.name)) });
+    const text = cache && f.node.text;
+    let facts = text !== undefined ? cache!.get(text) : undefined;
+    if (!facts) {
+      facts = paramUsesOf(f);
+      if (text !== undefined) cache!.set(text, facts);
+    }
+    if (facts.params.length) cands.push({ name: f.name, ...facts });
   }
   // Start from "borrows every object parameter" and drop what some use contradicts, until nothing changes.
   // (The tree is read once per function above; a round only re-reads the other functions' summaries.)
@@ -61,6 +75,15 @@ export function borrowingParams(functions: readonly FunctionInfo[]): BorrowingPa
   }
   for (const [k, v] of out) if (!v.size) out.delete(k);
   return out;
+}
+
+function paramUsesOf(f: FunctionInfo): ParamUses {
+  const params = parameters(f.node).flatMap((p, index) => {
+    const d = p.childForFieldName('declarator');
+    const n = d?.type === 'pointer_declarator' ? declaredName(d) : null;
+    return n ? [{ name: n.text, index }] : [];
+  });
+  return { params, uses: params.length ? paramUses(f.body, params.map((p) => p.name)) : new Map() };
 }
 
 /**
