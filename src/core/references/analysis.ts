@@ -60,9 +60,12 @@ export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssig
       params.push(n.text);
     }
   }
+  // (The text first: reading a node's children out of the parser costs more.)
   for (const decl of body.descendantsOfType('declaration')) {
     if (!decl) continue;
-    if (decl.children.some((c) => c?.type === 'storage_class_specifier' && /static|extern/.test(c.text))) continue;
+    const text = decl.text;
+    if (!text.includes('*')) continue;
+    if (/static|extern/.test(text) && decl.children.some((c) => c?.type === 'storage_class_specifier' && /static|extern/.test(c.text))) continue;
     for (const d of namedKids(decl)) {
       if (!/declarator$/.test(d.type)) continue;
       const inner = d.type === 'init_declarator' ? d.childForFieldName('declarator') : d;
@@ -73,7 +76,7 @@ export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssig
   }
   // The address kept anywhere but as a call's argument: the local may change behind the analysis' back.
   const kept = new Set<string>();
-  for (const p of body.descendantsOfType('pointer_expression')) {
+  for (const p of body.text.includes('&') ? body.descendantsOfType('pointer_expression') : []) {
     const arg = p?.childForFieldName('argument');
     if (!p || p.child(0)?.type !== '&' || arg?.type !== 'identifier') continue;
     let up = p.parent;
