@@ -1,9 +1,9 @@
 /**
  * The reference analysis of one function: every local of pointer type holds an object
  * identity (or NULL, or something unknown), and each object carries the references the
- * function owns. Paths are enumerated as sets of states per CFG node (capped), and a
- * replay after the fixpoint reports leaks, releases of references not owned, uses after
- * release and borrowed returns to the rules.
+ * function owns. Paths are enumerated as sets of states per CFG node (capped); the leaks,
+ * releases of references not owned, uses after release and borrowed returns met on the
+ * states that reach each node after the fixpoint are reported to the rules.
  */
 import type { Cfg, CfgNode } from '../cfg';
 import { BudgetExceeded, cappedJoin, functionCfg, solveForward, type Budget } from '../dataflow';

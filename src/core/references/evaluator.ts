@@ -51,10 +51,13 @@ const OWNING_NAMES: ReadonlySet<string> = new Set([
   ...Object.keys(FORMAT_CALLS),
 ]);
 
+/** Identifiers (one global expression: `matchAll` works on a copy of it). */
+const WORDS = /[A-Za-z_]\w*/g;
+
 /** The project macros whose expansion (through other macros) names one of OWNING_NAMES. */
 export function owningMacros(macros: ReadonlyMap<string, MacroDef>): Set<string> {
   const out = new Set<string>();
-  const names = new Map([...macros.values()].map((d) => [d.name, [...d.body.matchAll(/[A-Za-z_]\w*/g)].map((m) => m[0])]));
+  const names = new Map([...macros.values()].map((d) => [d.name, [...d.body.matchAll(WORDS)].map((m) => m[0])]));
   for (let changed = true; changed; ) {
     changed = false;
     for (const [name, words] of names) {
@@ -75,7 +78,7 @@ export function owningMacros(macros: ReadonlyMap<string, MacroDef>): Set<string>
  */
 export function mayReport(body: string, returnsObject: boolean, macros: ReadonlySet<string>): boolean {
   if (returnsObject) return true;
-  for (const m of body.matchAll(/[A-Za-z_]\w*/g)) if (OWNING_NAMES.has(m[0]) || macros.has(m[0])) return true;
+  for (const m of body.matchAll(WORDS)) if (OWNING_NAMES.has(m[0]) || macros.has(m[0])) return true;
   return false;
 }
 
@@ -86,7 +89,7 @@ interface CallInfo {
   summary: Summary | undefined;
 }
 
-/** What the replay reports; nothing while the fixpoint is computed. */
+/** Where the events of one evaluation go (the analysis records them per state and node); nothing is reported without one. */
 export interface RefSink {
   event(e: RefEvent): void;
 }
