@@ -11,7 +11,7 @@ import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, declaredLocal, declaredName, namedKids, unwrap } from '../syntax';
+import { calleeName, declaredLocal, declaredName, namedKids } from '../syntax';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
 import type { FileNames } from './names';
@@ -86,32 +86,6 @@ export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssig
   const out = new Map<string, number>();
   for (const n of names) if (!out.has(n) && !macroAssigned?.has(n) && !kept.has(n)) out.set(n, out.size);
   return { locals: out, params };
-}
-
-/** Calls that fail only when their first argument is not a valid object of their type (a capsule the function just made cannot make them fail). */
-const FAIL_ONLY_IF_INVALID = /^(?:PyCapsule_SetContext|PyCapsule_SetName|PyCapsule_SetDestructor)$/;
-
-/**
- * The local whose object a call of FAIL_ONLY_IF_INVALID is given, when this edge of the
- * condition is that call's failure (`f(x, ...) < 0`, `== -1`, `!= 0`, or the bare call,
- * true: they return -1 or 0).
- */
-function failsOnInvalid(cond: SyntaxNode, holds: boolean, locals: Map<string, number>): number | undefined {
-  const n = unwrap(cond);
-  if (n.type === 'unary_expression' && n.child(0)?.type === '!') return failsOnInvalid(n.childForFieldName('argument')!, !holds, locals);
-  let call = n;
-  let failing = holds;
-  if (n.type === 'binary_expression') {
-    const op = n.childForFieldName('operator')?.text ?? n.child(1)?.text;
-    const r = n.childForFieldName('right')?.text.replace(/\s+/g, '');
-    call = unwrap(n.childForFieldName('left')!);
-    if ((op === '<' && r === '0') || (op === '==' && r === '-1') || (op === '!=' && r === '0')) failing = holds;
-    else if (op === '==' && r === '0') failing = !holds;
-    else return undefined;
-  }
-  if (!failing || call.type !== 'call_expression' || !FAIL_ONLY_IF_INVALID.test(calleeName(call) ?? '')) return undefined;
-  const first = argList(call)[0];
-  return first && unwrap(first).type === 'identifier' ? locals.get(unwrap(first).text) : undefined;
 }
 
 /** A condition's consequences for NULL tests of locals: `x`, `!x`, `x == NULL`, `(x = f()) != NULL`, `&&`, `||`. */
@@ -235,14 +209,14 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       const id = ev.site(-1 - i, -1 - i, p, 'param', false);
       initial = { ...setVar(initial, i, id), objs: [...initial.objs, { id, owned: 0, nonNull: false, status: 'live' }] };
     }
-    const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean; invalid?: number }>();
+    const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean }>();
     const testsOf = (from: CfgNode, holds: boolean) => {
       const k = `${from.id}:${holds}`;
       let t = testCache.get(k);
       if (!t) {
         const tests: Array<[number, boolean]> = [];
         nullTests(from.ast!, holds, locals, tests);
-        t = { tests, error: errorSet(from.ast!, holds), invalid: failsOnInvalid(from.ast!, holds, locals) };
+        t = { tests, error: errorSet(from.ast!, holds) };
         testCache.set(k, t);
       }
       return t;
@@ -295,15 +269,10 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         onEdge: (edge, out, from) => {
           const t = edge.holds !== undefined && from.ast ? testsOf(from, edge.holds) : undefined;
           const feasible = feasibility !== undefined && (from.ast || from.directive) && (edge.holds !== undefined || edge.caseValue);
-          if (!edge.step && !t?.tests.length && t?.error === undefined && t?.invalid === undefined && !feasible) return out;
+          if (!edge.step && !t?.tests.length && t?.error === undefined && !feasible) return out;
           const m: RefStateSet = new Map();
           next: for (const [k0, s0] of out) {
             let s = s0;
-            // A call that fails only on an invalid object cannot fail on one this function made.
-            if (t?.invalid !== undefined && s.vars[t.invalid] >= 0) {
-              const o = objOf(s, s.vars[t.invalid])!;
-              if (o.nonNull && o.status === 'live' && ev.sites[o.id].origin === 'new') continue;
-            }
             for (const [i, isNull] of t?.tests ?? []) {
               const v = s.vars[i];
               if (v === NULLV) {
