@@ -18,14 +18,25 @@ const SEMI_DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+((?:[^\n\\]|\
 const MATTERS = new RegExp(`\\b(?:return|goto|break|continue|_Py_\\w+Struct|Py_\\w*(?:INCREF|DECREF|IncRef|DecRef|NewRef|CLEAR|SETREF))\\b|${SINGLETON_PATTERN}`);
 
 /** The object-like macros of `text` that `blankStatementMacros` blanks (their uses change how every function parses). */
-export function blankedMacroNames(text: string): string[] {
+export function blankedMacroNames(text: string, directives = defineDirectives(text)): string[] {
   const names: string[] = [];
-  for (const d of defineDirectives(text)) {
+  for (const d of directives) {
     const m = SEMI_DEFINE.exec(d);
     SEMI_DEFINE.lastIndex = 0;
     if (m && !MATTERS.test(m[2])) names.push(m[1]);
   }
   return names;
+}
+
+/** A `#define` directive's name, whether it takes parameters, and its body on one line without comments. */
+export function parseDefine(directive: string): { name: string; functionLike: boolean; body: string } | undefined {
+  const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?([\s\S]*)$/.exec(directive);
+  if (!m) return undefined;
+  const body = m[3]
+    .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ')
+    .replace(/\\\r?\n/g, ' ')
+    .trim();
+  return { name: m[1], functionLike: m[2] !== undefined, body };
 }
 
 /**
@@ -58,8 +69,9 @@ export function defineDirectives(text: string): string[] {
 export function blankStatementMacros(text: string, dialect: 'c' | 'cpp' = 'c'): string {
   let out = text.includes('THREADS') ? text.replace(THREAD_MACROS, (m) => ' '.repeat(m.length)) : text;
   if (dialect === 'cpp') out = cxxMacros(out);
-  out = terminateBlockMacroUses(out);
-  const names = blankedMacroNames(text);
+  const directives = text.includes('define') ? defineDirectives(text) : [];
+  out = terminateBlockMacroUses(out, directives);
+  const names = blankedMacroNames(text, directives);
   if (!names.length) return out;
   const use = new RegExp(`\\b(?:${names.join('|')})\\b(?![ \\t]*\\()`, 'g');
   out = out.replace(use, (m, offset: number) => {
@@ -81,13 +93,11 @@ const BLOCK_BODY = /^(?:if|for|while|switch)\b[\s\S]*\}$|^\{[\s\S]*\}$/;
  * the place of the first indentation character of the next line, so the use stands as a
  * statement (and is expanded as one) and every offset and line stays where it was.
  */
-function terminateBlockMacroUses(text: string): string {
-  if (!text.includes('define')) return text;
+function terminateBlockMacroUses(text: string, directives: readonly string[]): string {
   const names: string[] = [];
-  for (const d of defineDirectives(text)) {
-    const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?([\s\S]*)$/.exec(d);
-    const body = m?.[3].replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ').replace(/\\\r?\n/g, ' ').trim();
-    if (m && body && BLOCK_BODY.test(body)) names.push(m[2] ? `${m[1]}[ \\t]*\\([^\\n;]*\\)` : m[1]);
+  for (const d of directives) {
+    const def = parseDefine(d);
+    if (def && BLOCK_BODY.test(def.body)) names.push(def.functionLike ? `${def.name}[ \\t]*\\([^\\n;]*\\)` : def.name);
   }
   if (!names.length) return text;
   const use = new RegExp(`^([ \\t]*(?:${names.join('|')})[ \\t]*\\r?\\n)[ \\t]`, 'gm');

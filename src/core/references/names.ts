@@ -11,7 +11,7 @@
  * walk of the file (the editor recomputes them as the user types).
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
-import { defineDirectives } from '../preprocess';
+import { defineDirectives, parseDefine } from '../preprocess';
 import type { FunctionInfo } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
@@ -62,17 +62,23 @@ function apiKind(name: string): string | undefined {
  * does not count against it.
  */
 export function macroAliases(text: string): Map<string, string> {
+  // (Asked twice per file, by reference-leak's filter and by the reference analysis: the last answer is kept.)
+  if (lastAliases?.text === text) return lastAliases.aliases;
+  const aliases = readAliases(text);
+  lastAliases = { text, aliases };
+  return aliases;
+}
+
+let lastAliases: { text: string; aliases: Map<string, string> } | undefined;
+
+function readAliases(text: string): Map<string, string> {
   const defs = new Map<string, Array<string | null>>();
-  for (const d of defineDirectives(text)) {
-    const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?([\s\S]*)$/.exec(d);
-    if (!m) continue;
-    const body = m[3]
-      .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ')
-      .replace(/\\\r?\n/g, ' ')
-      .trim();
-    const list = defs.get(m[1]) ?? [];
-    list.push(calledName(body, m[2] !== undefined));
-    defs.set(m[1], list);
+  for (const d of text.includes('define') ? defineDirectives(text) : []) {
+    const def = parseDefine(d);
+    if (!def) continue;
+    const list = defs.get(def.name) ?? [];
+    list.push(calledName(def.body, def.functionLike));
+    defs.set(def.name, list);
   }
   const out = new Map<string, string>();
   for (const [name, callees] of defs) {

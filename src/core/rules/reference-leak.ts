@@ -89,25 +89,15 @@ function openCallAt(text: string, pos: number): string | undefined {
   return undefined;
 }
 
-/** The file's macros that alias a new-reference call (`#define MyStr_FromString(x) PyUnicode_FromString(x)`), and patterns with them. */
-function fileAliases(text: string): FileAliases {
-  // (Asked twice per file, by the scan's filter and by the rule: the last answer is kept.)
-  if (lastAliases?.text === text) return lastAliases.result;
-  const result = computeAliases(text);
-  lastAliases = { text, result };
-  return result;
-}
-
 interface FileAliases {
   aliases: Map<string, string>;
   asArgument?: RegExp;
   candidates?: RegExp;
 }
 
-let lastAliases: { text: string; result: FileAliases } | undefined;
-
-function computeAliases(text: string): FileAliases {
-  const aliases = text.includes('define') ? macroAliases(text) : new Map<string, string>();
+/** The file's macros that alias a new-reference call (`#define MyStr_FromString(x) PyUnicode_FromString(x)`), and patterns with them. */
+function fileAliases(text: string): FileAliases {
+  const aliases = macroAliases(text);
   const fresh = [...aliases].filter(([, api]) => API_RETURNS[api] === 'new').map(([name]) => name);
   if (!fresh.length) return { aliases };
   return {
