@@ -1,7 +1,7 @@
 import { buildCfg, type Cfg, type CfgEdge, type CfgNode } from './cfg';
 import type { MacroExpander } from './macros';
 import type { SyntaxNode } from './parser';
-import { NO_FACTS } from './feasibility';
+import { Feasibility, NO_FACTS } from './feasibility';
 
 /** A lattice of facts and the transfer over CFG nodes, for a forward analysis. */
 export interface ForwardProblem<S> {
@@ -109,4 +109,28 @@ export function functionCfg(body: SyntaxNode, expander: MacroExpander | undefine
   });
   if (Date.now() > budget.deadline) over();
   return cfg;
+}
+
+/**
+ * An analysis that drops the paths branches on flags rule out, only where it matters:
+ * `solve` runs without feasibility first, and again with it when `needed(plain)` and the
+ * function tests some flag twice. Over the bound with flags, the plain result stands (it
+ * has more paths, never fewer).
+ */
+export function withFeasibility<T>(
+  cfg: Cfg,
+  flags: { params: readonly string[]; nullParams?: readonly string[]; macroAssigned?: ReadonlySet<string> },
+  solve: (feasibility: Feasibility | undefined) => T,
+  needed: (plain: T) => boolean,
+): T {
+  const plain = solve(undefined);
+  if (!needed(plain)) return plain;
+  const feasibility = new Feasibility(cfg.nodes, flags.params, flags.nullParams, flags.macroAssigned);
+  if (feasibility.empty) return plain;
+  try {
+    return solve(feasibility);
+  } catch (e) {
+    if (e instanceof BudgetExceeded) return plain;
+    throw e;
+  }
 }

@@ -7,7 +7,7 @@
  * followed (anything else only multiplies path states). A fact lasts until the atom's
  * variable is written (assigned, incremented, or passed by address).
  */
-import type { CfgNode } from './cfg';
+import type { CfgEdge, CfgNode } from './cfg';
 import type { SyntaxNode } from './parser';
 import { declaredName, namedKids, unwrap } from './syntax';
 
@@ -341,6 +341,16 @@ export class Feasibility {
     }
     for (const [atom, k] of w.constants) if (this.atoms.has(atom)) out = withFact(out, atom, `=${k}`);
     return out;
+  }
+
+  /** Whether an edge says something of the facts: an edge of a condition (a `#if` one included) or of a `switch` case. */
+  static decides(from: CfgNode, edge: CfgEdge): boolean {
+    return (!!from.ast || !!from.directive) && (edge.holds !== undefined || !!edge.caseValue);
+  }
+
+  /** Facts along an edge that `decides`, or null when they rule it out. */
+  alongEdge(from: CfgNode, edge: CfgEdge, facts: Facts): Facts | null {
+    return edge.caseValue ? this.alongCase(from, edge.caseValue, facts) : this.alongBranch(from, edge.holds!, facts);
   }
 
   /** Facts along a condition's edge, or null when the facts contradict taking it. */

@@ -1,6 +1,6 @@
 /** The ownership analysis of one function: the CFG, the path states at each node, and the events and returns the rules read. */
 import type { CfgNode } from '../cfg';
-import { BudgetExceeded, cappedJoin, functionCfg, solveForward } from '../dataflow';
+import { BudgetExceeded, cappedJoin, functionCfg, solveForward, withFeasibility } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { SyntaxNode } from '../parser';
@@ -30,18 +30,8 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   }
   // Feasibility only removes paths, so it is worked out only for functions where some path
   // leads to a finding: most functions have none, and it costs a walk of every statement.
-  const plain = solve(undefined);
-  if (!hasCandidates(plain)) return plain;
   const params = parameters(body.parent).flatMap((p) => declaredName(p.childForFieldName('declarator'))?.text ?? []);
-  const feasibility = new Feasibility(cfg.nodes, params, opts.nullParams, opts.macroAssigned);
-  if (feasibility.empty) return plain;
-  try {
-    return solve(feasibility);
-  } catch (e) {
-    // Over the bound with paths kept apart by flags: the plain result still holds (it has more paths, never fewer).
-    if (e instanceof BudgetExceeded) return plain;
-    throw e;
-  }
+  return withFeasibility(cfg, { params, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned }, solve, hasCandidates);
 
   function solve(feasibility: Feasibility | undefined): OwnershipAnalysis {
     const ev = new Evaluator(tracked, expander);
@@ -115,7 +105,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
           // `res = f(...); if (res == Py_None) Py_DECREF(Py_None);`: along this edge the reference
           // the function holds through `res` is a reference to the singleton.
           const gained = facts?.gained;
-          const feasible = feasibility !== undefined && (from.ast || from.directive) && (edge.holds !== undefined || edge.caseValue);
+          const feasible = feasibility !== undefined && Feasibility.decides(from, edge);
           if (!edge.step && !facts?.filters && !gained && !facts?.mayOwn && !feasible && !facts?.failed) return out;
           const m: StateSet = new Map();
           for (const s0 of out.values()) {
@@ -124,7 +114,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
             let s = s0;
             if (feasible) {
               // A path that contradicts what earlier branches said of a flag cannot run.
-              const f = edge.caseValue ? feasibility!.alongCase(from, edge.caseValue, s.facts) : feasibility!.alongBranch(from, edge.holds!, s.facts);
+              const f = feasibility!.alongEdge(from, edge, s.facts);
               if (!f) continue;
               if (f !== s.facts) s = { ...s, facts: f };
             }

@@ -6,7 +6,7 @@
  * states that reach each node after the fixpoint are reported to the rules.
  */
 import type { Cfg, CfgNode } from '../cfg';
-import { BudgetExceeded, cappedJoin, functionCfg, solveForward, type Budget } from '../dataflow';
+import { BudgetExceeded, cappedJoin, functionCfg, solveForward, withFeasibility, type Budget } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { MacroExpander } from '../macros';
@@ -186,16 +186,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
     }
     return r;
   };
-  const plain = solve(undefined);
-  if (!plain.events.length) return plain;
-  const feasibility = new Feasibility(cfg.nodes, params, opts.nullParams, opts.macroAssigned);
-  if (feasibility.empty) return plain;
-  try {
-    return solve(feasibility);
-  } catch (e) {
-    if (e instanceof BudgetExceeded) return plain;
-    throw e;
-  }
+  return withFeasibility(cfg, { params, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned }, solve, (plain) => plain.events.length > 0);
 
   function solve(feasibility: Feasibility | undefined): ReferenceAnalysis {
     const ev = new RefEvaluator(locals, expander, opts.returnsObject, opts.borrowing, opts.names);
@@ -268,7 +259,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         transfer,
         onEdge: (edge, out, from) => {
           const t = edge.holds !== undefined && from.ast ? testsOf(from, edge.holds) : undefined;
-          const feasible = feasibility !== undefined && (from.ast || from.directive) && (edge.holds !== undefined || edge.caseValue);
+          const feasible = feasibility !== undefined && Feasibility.decides(from, edge);
           if (!edge.step && !t?.tests.length && t?.error === undefined && !feasible) return out;
           const m: RefStateSet = new Map();
           next: for (const [k0, s0] of out) {
@@ -295,7 +286,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
               }
             }
             if (feasible) {
-              const f = edge.caseValue ? feasibility!.alongCase(from, edge.caseValue, s.facts) : feasibility!.alongBranch(from, edge.holds!, s.facts);
+              const f = feasibility!.alongEdge(from, edge, s.facts);
               if (!f) continue;
               if (f !== s.facts) s = { ...s, facts: f };
             }
