@@ -8,7 +8,7 @@ import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } fro
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
 import { mayReport, owningMacros } from './references/evaluator';
 import { borrowingParams, type BorrowingParams, type ParamUsesCache } from './references/summaries';
-import { fileNames, namesKey, type FileNames } from './references/names';
+import { fileNames, namesKey, type FileNames, type ReturnsCache } from './references/names';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
@@ -62,6 +62,8 @@ export interface FunctionCache {
   set(key: string, value: CachedFunction): void;
   /** What the borrowing summaries read of each function, by its text. */
   paramUses?: ParamUsesCache;
+  /** What each function's returns give back (for the file's names), by its text. */
+  returns?: ReturnsCache;
 }
 
 /** Moves a finding (and its fixes and related locations) by `delta` characters. */
@@ -231,7 +233,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       macroAssigned: assignedByMacros,
       cxx: cxxOf,
       borrowing: () => (borrowing ??= borrowingParams(fileFunctions, req.cache?.paramUses)),
-      names: () => (names ??= fileNames(text, fileFunctions)),
+      names: () => (names ??= fileNames(text, fileFunctions, req.cache?.returns)),
       // (The file's aliases of C-API calls and its functions that return new references give references too.)
       owningNames: () => (owningNames ??= new Set([...owningMacrosOf(), ...unit.names().aliases.keys(), ...unit.names().newFunctions])),
       report,

@@ -1,5 +1,6 @@
 import { analyzeText, type AnalyzeRequest, type CachedFunction, type FileAnalysis, type FunctionCache } from './analyze';
 import type { ParamUses } from './references/summaries';
+import type { Returned } from './references/names';
 import type { CParser, Dialect, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { spanEdit } from './fixes';
@@ -29,7 +30,7 @@ class GenerationCache<T> {
   private current = new Map<string, T>();
   get(key: string): T | undefined {
     const v = this.current.get(key) ?? this.previous.get(key);
-    if (v) this.current.set(key, v);
+    if (v !== undefined) this.current.set(key, v);
     return v;
   }
   set(key: string, value: T): void {
@@ -52,6 +53,7 @@ export class DocumentSession {
   private dialect: Dialect = 'c';
   private readonly cache = new GenerationCache<CachedFunction>();
   private readonly paramUses = new GenerationCache<ParamUses>();
+  private readonly returns = new GenerationCache<Returned | null>();
   /** Functions analysed (not taken from the cache) by the last call, for tests and benchmarks. */
   lastAnalyzed = 0;
 
@@ -94,11 +96,13 @@ export class DocumentSession {
         this.cache.set(k, v);
       },
       paramUses: this.paramUses,
+      returns: this.returns,
     };
     this.lastAnalyzed = 0;
     const result = analyzeText(this.parser, { ...req, dialect, tree, cache: counting });
     this.cache.nextGeneration();
     this.paramUses.nextGeneration();
+    this.returns.nextGeneration();
     return result;
   }
 

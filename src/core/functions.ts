@@ -212,3 +212,9 @@ function scanCommentAbove(text: string, offset: number): { marked: boolean; from
   }
   return { marked: false, from: lineStart };
 }
+
+/** Facts read from a function's tree, kept across analyses (the editor's) by the function's text. */
+export interface PerFunctionCache<T> {
+  get(text: string): T | undefined;
+  set(text: string, value: T): void;
+}

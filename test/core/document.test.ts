@@ -61,6 +61,36 @@ describe('DocumentSession', () => {
     session.dispose();
   });
 
+  it('with the reference rules on, follows an edit of a helper into its callers (what the functions of the file return)', async () => {
+    const parser = await loadParser();
+    const session = new DocumentSession(parser);
+    const options = { ...defaultOptions(), rules: { 'owned-reference-leak': 'warning' as const } };
+    let text = [
+      '#include <Python.h>',
+      'static PyObject *cached;',
+      'static PyObject *make(void) { return PyList_New(0); }',
+      'static PyObject *add(PyObject *self, PyObject *l) {',
+      '    PyList_Append(l, make());',
+      '    Py_RETURN_NONE;',
+      '}',
+      '',
+    ].join('\n');
+    const leaks = (fs: Array<{ rule: string }>) => fs.filter((f) => f.rule === 'owned-reference-leak').length;
+    assert.equal(leaks(session.analyze({ path: 'a.c', text, options }, 'fresh').findings), 1);
+    // The helper now returns a borrowed reference: the caller loses nothing.
+    for (const [from, to, expected] of [
+      ['return PyList_New(0);', 'return cached;', 0],
+      ['return cached;', 'return PyList_New(0);', 1],
+    ] as const) {
+      text = text.replace(from, to);
+      const incremental = session.analyze({ path: 'a.c', text, options }, 'incremental');
+      const fresh = analyzeText(parser, { path: 'a.c', text, options });
+      assert.equal(leaks(incremental.findings), expected, to);
+      assert.deepEqual(summary(incremental.findings), summary(fresh.findings), to);
+    }
+    session.dispose();
+  });
+
   it('re-analyses only the function whose text changed', async () => {
     const parser = await loadParser();
     const session = new DocumentSession(parser);

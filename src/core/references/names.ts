@@ -12,7 +12,7 @@
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { defineDirectives, parseDefine } from '../preprocess';
-import type { FunctionInfo } from '../functions';
+import type { FunctionInfo, PerFunctionCache } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
 
@@ -41,10 +41,16 @@ export function namesKey(names: FileNames): string {
   return JSON.stringify([[...names.aliases], [...names.newFunctions]]);
 }
 
-/** The file's names (an empty result costs nothing when the file defines no function that returns an object). */
-export function fileNames(text: string, functions: readonly FunctionInfo[]): FileNames {
+/** What each `return` of a function gives back (see `returnedValues`), kept by the function's text in the editor. */
+export type ReturnsCache = PerFunctionCache<Returned | null>;
+
+/**
+ * The file's names (an empty result costs nothing when the file defines no function that
+ * returns an object). With `cache`, a function whose text is there is not read again.
+ */
+export function fileNames(text: string, functions: readonly FunctionInfo[], cache?: ReturnsCache): FileNames {
   const aliases = macroAliases(text);
-  const newFunctions = newReferenceFunctions(functions, aliases);
+  const newFunctions = newReferenceFunctions(functions, aliases, cache);
   return aliases.size || newFunctions.size ? { aliases, newFunctions } : NO_NAMES;
 }
 
@@ -133,14 +139,24 @@ function closing(s: string, open: number): number {
  * must give back an object. Worked out to a fixpoint (a function may return another's
  * result); functions defined twice (under `#if`) or holding a lambda are left out.
  */
-function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>): Set<string> {
+function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>, cache?: ReturnsCache): Set<string> {
   const count = new Map<string, number>();
   for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
   const cands = functions.filter((f) => f.returnsObject && !f.lambda && count.get(f.name) === 1 && f.body.text.includes('return'));
   const out = new Set<string>();
   if (!cands.length) return out;
   const names: FileNames = { aliases, newFunctions: out };
-  const returns = new Map(cands.map((f) => [f, returnedValues(f.body)]));
+  const returns = new Map(
+    cands.map((f) => {
+      const text = cache && f.node.text;
+      let r = text !== undefined ? cache!.get(text) : undefined;
+      if (r === undefined) {
+        r = returnedValues(f.body) ?? null;
+        if (text !== undefined) cache!.set(text, r);
+      }
+      return [f, r];
+    }),
+  );
   for (let changed = true; changed; ) {
     changed = false;
     for (const f of cands) {
@@ -155,11 +171,11 @@ function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: Read
   return out;
 }
 
-/**
- * What each `return` of a body gives back: 'null', or the calls (null for a NULL) that may
- * have produced it; undefined when some return gives back anything else.
- */
-function returnedValues(body: SyntaxNode): Array<'null' | Array<string | null>> | undefined {
+/** What each `return` of a function gives back: 'null', or the calls (null for a NULL) that may have produced it. */
+export type Returned = Array<'null' | Array<string | null>>;
+
+/** `Returned` for a body; undefined when some return gives back anything else. */
+function returnedValues(body: SyntaxNode): Returned | undefined {
   if (body.descendantsOfType('lambda_expression').length) return undefined;
   const assigned = new Map<string, Array<string | null> | undefined>();
   const sourceOf = (value: SyntaxNode): string | null | undefined => {
@@ -192,7 +208,7 @@ function returnedValues(body: SyntaxNode): Array<'null' | Array<string | null>> 
     const arg = p!.childForFieldName('argument');
     if (p!.child(0)?.type === '&' && arg?.type === 'identifier') assigned.set(arg.text, undefined);
   }
-  const out: Array<'null' | Array<string | null>> = [];
+  const out: Returned = [];
   for (const r of body.descendantsOfType('return_statement')) {
     const e = namedKids(r!)[0];
     if (!e) return undefined;

@@ -6,7 +6,7 @@
  */
 import { API_PARAMS } from '../api/returns.generated';
 import { summaryOf, DECREF_CALLS, SETREF_CALLS } from '../api/summaries';
-import type { FunctionInfo } from '../functions';
+import type { FunctionInfo, PerFunctionCache } from '../functions';
 import { parameters } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredName } from '../syntax';
@@ -23,10 +23,7 @@ export interface ParamUses {
 }
 
 /** `ParamUses` kept across analyses (the editor's), by the function's text. */
-export interface ParamUsesCache {
-  get(text: string): ParamUses | undefined;
-  set(text: string, value: ParamUses): void;
-}
+export type ParamUsesCache = PerFunctionCache<ParamUses>;
 
 interface Candidate extends ParamUses {
   name: string;
