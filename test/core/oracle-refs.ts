@@ -40,7 +40,7 @@ import { defaultOptions } from '../../src/core/options';
 import { indexFile, ProjectIndex } from '../../src/core/project-index';
 import { LineIndex } from '../../src/core/text';
 import { loadParser } from '../helpers/engine';
-import { atomsOf, condText, evalModel, model, refineModel, type Cond } from './oracle';
+import { atomsOf, condText, evalModel, mismatchReport, model, refineModel, type Cond } from './oracle';
 
 // ---------------------------------------------------------------------------
 // The statement tree
@@ -775,21 +775,8 @@ export async function checkRefsProgram(p: RProgram): Promise<RefsCheckResult> {
 }
 
 export function describeRefsMismatch(r: RefsCheckResult): string {
-  const numbered = r.source
-    .split('\n')
-    .map((l, i) => `${String(i + 1).padStart(3)}  ${l}`)
-    .join('\n');
-  const missing = r.expected.filter((e) => !r.actual.includes(e));
-  const extra = r.actual.filter((a) => !r.expected.includes(a));
-  return [
-    r.parseError ? 'the generated source does not parse cleanly (generator bug)' : r.skipped ? 'the analysis gave the function up' : 'the analysis disagrees with the oracle',
-    `expected (oracle): ${r.expected.join(', ') || '(none)'}`,
-    `actual (cpyref):   ${r.actual.join(', ') || '(none)'}`,
-    `missed by cpyref:  ${missing.join(', ') || '(none)'}`,
-    `extra in cpyref:   ${extra.join(', ') || '(none)'}`,
-    `(at most ${r.maxStates} path states at one point in the oracle)`,
-    numbered,
-  ].join('\n');
+  const head = r.parseError ? 'the generated source does not parse cleanly (generator bug)' : r.skipped ? 'the analysis gave the function up' : 'the analysis disagrees with the oracle';
+  return mismatchReport(head, r, [`(at most ${r.maxStates} path states at one point in the oracle)`]);
 }
 
 // ---------------------------------------------------------------------------

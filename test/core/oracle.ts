@@ -1174,6 +1174,11 @@ export async function checkProgram(p: Program): Promise<CheckResult> {
 
 /** A readable report of a disagreement: the numbered source and both verdicts. */
 export function describeMismatch(r: CheckResult): string {
+  return mismatchReport(r.parseError ? 'the generated source does not parse cleanly (generator bug)' : 'the analysis disagrees with the oracle', r);
+}
+
+/** A disagreement as text: what was expected and found, the difference, notes, and the numbered source (for both oracles). */
+export function mismatchReport(head: string, r: { source: string; expected: string[]; actual: string[] }, notes: string[] = []): string {
   const numbered = r.source
     .split('\n')
     .map((l, i) => `${String(i + 1).padStart(3)}  ${l}`)
@@ -1181,11 +1186,12 @@ export function describeMismatch(r: CheckResult): string {
   const missing = r.expected.filter((e) => !r.actual.includes(e));
   const extra = r.actual.filter((a) => !r.expected.includes(a));
   return [
-    r.parseError ? 'the generated source does not parse cleanly (generator bug)' : 'the analysis disagrees with the oracle',
+    head,
     `expected (oracle): ${r.expected.join(', ') || '(none)'}`,
     `actual (cpyref):   ${r.actual.join(', ') || '(none)'}`,
     `missed by cpyref:  ${missing.join(', ') || '(none)'}`,
     `extra in cpyref:   ${extra.join(', ') || '(none)'}`,
+    ...notes,
     numbered,
   ].join('\n');
 }

@@ -87,6 +87,8 @@ interface CallInfo {
   written: string;
   args: SyntaxNode[];
   summary: Summary | undefined;
+  /** A call by name of one of the file's functions that return a new reference (`self->h.digest(...)` is not the file's `digest`). */
+  project: boolean;
 }
 
 /** Where the events of one evaluation go (the analysis records them per state and node); nothing is reported without one. */
@@ -193,10 +195,11 @@ export class RefEvaluator {
   private callInfo(node: SyntaxNode): CallInfo {
     let c = this.callCache.get(node.id);
     if (!c) {
-      const written = calleeName(node) ?? fieldCallee(node) ?? '';
+      const byName = calleeName(node);
+      const written = byName ?? fieldCallee(node) ?? '';
       const name = this.names.aliases.get(written) ?? written;
       const args = argList(node);
-      c = { name, written, args, summary: summaryOf(name, args.map((a) => a.text)) };
+      c = { name, written, args, summary: summaryOf(name, args.map((a) => a.text)), project: !!byName && this.names.newFunctions.has(byName) };
       this.callCache.set(node.id, c);
     }
     return c;
@@ -430,7 +433,7 @@ export class RefEvaluator {
 
   /** A call: reference-count macros, project macros, steals, borrows, escapes, and the reference it returns. */
   private call(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    const { name, written, args, summary } = this.callInfo(node);
+    const { name, written, args, summary, project } = this.callInfo(node);
     const sp = this.span(node, at);
     if (summary?.builtin) {
       const ret = summary.returns;
@@ -527,8 +530,6 @@ export class RefEvaluator {
       }
       states = dedupeRefs(next);
     });
-    // (Only a call by name: `self->h.digest(...)` is not the file's `digest`.)
-    const project = this.names.newFunctions.has(written) && calleeName(node) === written;
     const ret = NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) || project ? 'new' : undefined));
     if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, written, ret, ret === 'borrowed' && NEVER_NULL.test(name), project));
     return states.map((s) => [s, STORAGE_POINTERS.test(name) ? NONNULL : UNKNOWN]);
