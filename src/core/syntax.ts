@@ -44,6 +44,13 @@ export function singletonIndex(name: string): Singleton {
   return SINGLETONS.indexOf(name);
 }
 
+/** The node an expression is part of, past the parentheses and casts around it (the counterpart of `unwrap`). */
+export function enclosing(node: SyntaxNode): SyntaxNode | null {
+  let p = node.parent;
+  while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) p = p.parent;
+  return p;
+}
+
 /** Removes parentheses and casts around an expression. */
 export function unwrap(node: SyntaxNode): SyntaxNode {
   let n = node;

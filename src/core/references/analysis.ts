@@ -11,7 +11,7 @@ import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { calleeName, declaredLocal, declaredName, namedKids } from '../syntax';
+import { calleeName, declaredLocal, declaredName, enclosing, namedKids } from '../syntax';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
 import type { FileNames } from './names';
@@ -79,9 +79,7 @@ export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssig
   for (const p of body.text.includes('&') ? body.descendantsOfType('pointer_expression') : []) {
     const arg = p?.childForFieldName('argument');
     if (!p || p.child(0)?.type !== '&' || arg?.type !== 'identifier') continue;
-    let up = p.parent;
-    while (up && (up.type === 'parenthesized_expression' || up.type === 'cast_expression')) up = up.parent;
-    if (up?.type !== 'argument_list') kept.add(arg.text);
+    if (enclosing(p)?.type !== 'argument_list') kept.add(arg.text);
   }
   const out = new Map<string, number>();
   for (const n of names) if (!out.has(n) && !macroAssigned?.has(n) && !kept.has(n)) out.set(n, out.size);

@@ -5,7 +5,7 @@ import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
 import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
 import type { MacroDef, MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
+import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, unwrap } from '../syntax';
 import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames } from './names';
 import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
 
@@ -621,14 +621,10 @@ function fieldCallee(call: SyntaxNode): string | undefined {
 
 /** Whether an expression is (through parentheses and casts) an argument of a call. */
 function isArgument(node: SyntaxNode): boolean {
-  let p = node.parent;
-  while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) p = p.parent;
-  return p?.type === 'argument_list';
+  return enclosing(node)?.type === 'argument_list';
 }
 
 /** Whether a call's result is thrown away (the call is a statement of its own, possibly cast to void). */
 function resultDiscarded(call: SyntaxNode): boolean {
-  let p = call.parent;
-  while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) p = p.parent;
-  return p?.type === 'expression_statement';
+  return enclosing(call)?.type === 'expression_statement';
 }
