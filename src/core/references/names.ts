@@ -31,7 +31,7 @@ export interface FileNames {
 export const NO_NAMES: FileNames = { aliases: new Map(), newFunctions: new Set() };
 
 /** Whether a call (its name as written) returns a new reference, with the file's names. */
-export function returnsNew(name: string, names: FileNames): boolean {
+function returnsNew(name: string, names: FileNames): boolean {
   const api = names.aliases.get(name) ?? name;
   return API_RETURNS[api] === 'new' || EXTRA_NEW.test(api) || names.newFunctions.has(name);
 }
@@ -61,7 +61,7 @@ function apiKind(name: string): string | undefined {
 }
 
 /**
- * Macros whose body is one call of a C-API function with the macro's own arguments, or
+ * Macros whose body is one call of a C-API function (whatever its arguments), or
  * the function's bare name. A macro defined more than once (under `#if`) is an alias only
  * when every definition calls a function with the same reference behaviour; a definition
  * that calls a C-API name this CPython no longer has (`PyString_FromString` under Python 2)
