@@ -3,18 +3,6 @@ import type { MacroExpander } from './macros';
 import type { SyntaxNode } from './parser';
 import { Feasibility, NO_FACTS } from './feasibility';
 
-/** A lattice of facts and the transfer over CFG nodes, for a forward analysis. */
-export interface ForwardProblem<S> {
-  /** Facts at the function's entry. */
-  initial: S;
-  /** Facts after `node`, given the facts before it. */
-  transfer(node: CfgNode, input: S): S;
-  /** Facts carried along `edge` (e.g. a path step recorded on a branch). */
-  onEdge?(edge: CfgEdge, output: S, from: CfgNode): S;
-  /** Joins `incoming` into `current`; `changed` says whether `current` grew. */
-  join(current: S | undefined, incoming: S): { value: S; changed: boolean };
-}
-
 /** Thrown when an analysis exceeds its budget; the function is skipped with a reason. */
 export class BudgetExceeded extends Error {}
 
@@ -26,70 +14,91 @@ export interface Budget {
   deadline: number;
 }
 
-/** Solves a forward problem with a worklist; returns the facts at the entry of each reachable node. */
-export function solveForward<S>(cfg: Cfg, problem: ForwardProblem<S>, budget: Budget): Map<number, S> {
-  const input = new Map<number, S>();
-  input.set(cfg.entry, problem.initial);
+/**
+ * A forward problem over sets of path states, each keyed by its identity. The transfer and
+ * the edges treat each state on its own (a set's result is the union of its states'), so
+ * each state goes through each node once: a node visited again is given only the states it
+ * has not seen.
+ */
+export interface StateSetProblem<S extends { facts: readonly string[] }> {
+  /** The state at the function's entry. */
+  initial: S;
+  key(s: S): string;
+  /** The states after `node`, given states before it (only states not given before). */
+  transfer(node: CfgNode, input: Map<string, S>): Map<string, S>;
+  /** The states carried along `edge` (filtered by its condition, with a path step recorded). */
+  onEdge?(edge: CfgEdge, output: Map<string, S>, from: CfgNode): Map<string, S>;
+  /**
+   * The cap of states at one node: from `max` on, a new state forgets its flag facts (paths
+   * are no longer kept apart by them, rather than dropped); at `max * 5/4` `overflow` is
+   * called, which gives the function up (throws) or stops taking the states (returns).
+   */
+  max: number;
+  overflow(): void;
+}
+
+/** Solves a state-set problem with a worklist; returns the states at the entry of each reachable node. */
+export function solveStateSets<S extends { facts: readonly string[] }>(cfg: Cfg, problem: StateSetProblem<S>, budget: Budget): Map<number, Map<string, S>> {
+  const { key, max } = problem;
+  const all = new Map<number, Map<string, S>>();
+  // States at a node not yet carried through it.
+  const fresh = new Map<number, Map<string, S>>();
+  const initial = new Map([[key(problem.initial), problem.initial]]);
+  all.set(cfg.entry, initial);
+  fresh.set(cfg.entry, new Map(initial));
   const queue: number[] = [cfg.entry];
   const queued = new Set<number>(queue);
+  const enqueue = (id: number) => {
+    if (queued.has(id)) return;
+    queue.push(id);
+    queued.add(id);
+  };
   let steps = 0;
-  while (queue.length) {
-    const id = queue.shift()!;
+  for (let head = 0; head < queue.length; head++) {
+    const id = queue[head];
     queued.delete(id);
     if (++steps > budget.maxSteps || (steps % 256 === 0 && Date.now() > budget.deadline)) {
       throw new BudgetExceeded(`analysis exceeded its budget after ${steps} steps`);
     }
     const node = cfg.nodes[id];
-    const out = problem.transfer(node, input.get(id)!);
+    const input = fresh.get(id)!;
+    fresh.delete(id);
+    const out = problem.transfer(node, input);
     for (const edge of node.succ) {
       const carried = problem.onEdge ? problem.onEdge(edge, out, node) : out;
-      const { value, changed } = problem.join(input.get(edge.to), carried);
-      if (changed || !input.has(edge.to)) {
-        input.set(edge.to, value);
-        if (!queued.has(edge.to)) {
-          queue.push(edge.to);
-          queued.add(edge.to);
-        }
+      const current = all.get(edge.to);
+      if (!current) {
+        // (The first states to reach a node are taken whole.)
+        all.set(edge.to, new Map(carried));
+        fresh.set(edge.to, new Map(carried));
+        enqueue(edge.to);
+        continue;
       }
+      let added: Map<string, S> | undefined;
+      for (const [k0, s0] of carried) {
+        if (current.has(k0)) continue;
+        let k = k0;
+        let s = s0;
+        if (current.size >= max && s.facts.length) {
+          s = { ...s, facts: NO_FACTS };
+          k = key(s);
+          if (current.has(k)) continue;
+        }
+        if (current.size >= max + max / 4) {
+          problem.overflow();
+          break;
+        }
+        current.set(k, s);
+        if (!added) {
+          added = fresh.get(edge.to);
+          if (!added) fresh.set(edge.to, (added = new Map()));
+        }
+        added.set(k, s);
+      }
+      if (added) enqueue(edge.to);
     }
   }
-  return input;
-}
-
-/**
- * The join of path-state sets keyed by their identity, with a cap: at `max` states a new
- * state forgets its flag facts (paths are no longer kept apart by them, rather than
- * dropped); at `max * 5/4` `overflow` is called, which stops taking states (returns) or
- * gives the function up (throws).
- */
-export function cappedJoin<S extends { facts: readonly string[] }>(
-  max: number,
-  key: (s: S) => string,
-  overflow: () => void,
-): (current: Map<string, S> | undefined, incoming: Map<string, S>) => { value: Map<string, S>; changed: boolean } {
-  return (current, incoming) => {
-    if (!current) return { value: incoming, changed: true };
-    let changed = false;
-    let value = current;
-    for (const [k0, s0] of incoming) {
-      if (value.has(k0)) continue;
-      let k = k0;
-      let s = s0;
-      if (value.size >= max && s.facts.length) {
-        s = { ...s, facts: NO_FACTS };
-        k = key(s);
-        if (value.has(k)) continue;
-      }
-      if (value.size >= max + max / 4) {
-        overflow();
-        break;
-      }
-      if (!changed) value = new Map(current);
-      value.set(k, s);
-      changed = true;
-    }
-    return { value, changed };
-  };
+  return all;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The ownership analysis of one function: the CFG, the path states at each node, and the events and returns the rules read. */
 import type { CfgNode } from '../cfg';
-import { BudgetExceeded, cappedJoin, functionCfg, solveForward, withFeasibility } from '../dataflow';
+import { BudgetExceeded, functionCfg, solveStateSets, withFeasibility } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { SyntaxNode } from '../parser';
@@ -95,10 +95,11 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       }
       return out;
     };
-    const inputs = solveForward<StateSet>(
+    const inputs = solveStateSets<PathState>(
       cfg,
       {
-        initial: new Map([[key(initial), initial]]),
+        initial,
+        key,
         transfer,
         onEdge: (edge, out, from) => {
           const facts = edge.holds !== undefined && from.ast ? conditionFacts(from, edge.holds) : undefined;
@@ -130,9 +131,10 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
           }
           return m;
         },
-        join: cappedJoin<PathState>(MAX_STATES, key, () => {
+        max: MAX_STATES,
+        overflow: () => {
           truncated = true;
-        }),
+        },
       },
       opts.budget,
     );

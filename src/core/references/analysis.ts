@@ -6,7 +6,7 @@
  * states that reach each node after the fixpoint are reported to the rules.
  */
 import type { Cfg, CfgNode } from '../cfg';
-import { BudgetExceeded, cappedJoin, functionCfg, solveForward, withFeasibility, type Budget } from '../dataflow';
+import { BudgetExceeded, functionCfg, solveStateSets, withFeasibility, type Budget } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameters } from '../functions';
 import type { MacroExpander } from '../macros';
@@ -250,10 +250,11 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       }
       return out;
     };
-    const inputs = solveForward<RefStateSet>(
+    const inputs = solveStateSets<RefState>(
       cfg,
       {
-        initial: new Map([[refKey(initial), initial]]),
+        initial,
+        key: refKey,
         transfer,
         onEdge: (edge, out, from) => {
           const t = edge.holds !== undefined && from.ast ? testsOf(from, edge.holds) : undefined;
@@ -297,9 +298,10 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         },
         // Past the cap the paths seen are not all the paths: a leak cannot be told apart from a
         // path not followed, so the function is given up at once rather than explored in part.
-        join: cappedJoin<RefState>(MAX_REF_STATES, refKey, () => {
+        max: MAX_REF_STATES,
+        overflow: () => {
           throw new BudgetExceeded(`more than ${MAX_REF_STATES + MAX_REF_STATES / 4} reference states at one point`);
-        }),
+        },
       },
       opts.budget,
     );

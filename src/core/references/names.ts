@@ -176,46 +176,62 @@ export type Returned = Array<'null' | Array<string | null>>;
 
 /** `Returned` for a body; undefined when some return gives back anything else. */
 function returnedValues(body: SyntaxNode): Returned | undefined {
-  if (body.descendantsOfType('lambda_expression').length) return undefined;
-  const assigned = new Map<string, Array<string | null> | undefined>();
-  const sourceOf = (value: SyntaxNode): string | null | undefined => {
-    const v = unwrap(value);
-    if (isNull(v)) return null;
-    return v.type === 'call_expression' ? (calleeName(v) ?? undefined) : undefined;
-  };
-  // undefined: the local may hold anything.
-  const add = (local: string, value: SyntaxNode | null) => {
-    if (assigned.has(local) && !assigned.get(local)) return;
-    const c = value ? sourceOf(value) : null;
-    assigned.set(local, c === undefined ? undefined : [...(assigned.get(local) ?? []), c]);
-  };
-  for (const decl of body.descendantsOfType('declaration')) {
-    for (const d of namedKids(decl!)) {
-      if (!/declarator$/.test(d.type)) continue;
-      const n = declaredLocal(d);
-      if (n) add(n.text, initialValue(d) ?? null);
-    }
-  }
-  for (const a of body.descendantsOfType('assignment_expression')) {
-    const left = a!.childForFieldName('left');
-    if (left?.type !== 'identifier') continue;
-    const op = a!.childForFieldName('operator')?.text ?? a!.child(1)?.text;
-    const right = a!.childForFieldName('right');
-    if (op === '=' && right) add(left.text, right);
-    else assigned.set(left.text, undefined);
-  }
-  for (const p of body.descendantsOfType('pointer_expression')) {
-    const arg = p!.childForFieldName('argument');
-    if (p!.child(0)?.type === '&' && arg?.type === 'identifier') assigned.set(arg.text, undefined);
-  }
-  const out: Returned = [];
+  // The returns first: most functions return something else somewhere, and the locals need
+  // not be read then.
+  const returns: Array<SyntaxNode | 'null' | string> = [];
+  const wanted = new Set<string>();
   for (const r of body.descendantsOfType('return_statement')) {
     const e = namedKids(r!)[0];
     if (!e) return undefined;
     const v = unwrap(e);
-    if (isNull(v)) out.push('null');
-    else if (v.type === 'call_expression' && calleeName(v)) out.push([calleeName(v)!]);
-    else if (v.type === 'identifier' && assigned.get(v.text)) out.push(assigned.get(v.text)!);
+    if (isNull(v)) returns.push('null');
+    else if (v.type === 'call_expression' && calleeName(v)) returns.push(v);
+    else if (v.type === 'identifier') {
+      returns.push(v.text);
+      wanted.add(v.text);
+    } else return undefined;
+  }
+  if (body.text.includes('[') && body.descendantsOfType('lambda_expression').length) return undefined;
+  const assigned = new Map<string, Array<string | null> | undefined>();
+  if (wanted.size) {
+    const sourceOf = (value: SyntaxNode): string | null | undefined => {
+      const v = unwrap(value);
+      if (isNull(v)) return null;
+      return v.type === 'call_expression' ? (calleeName(v) ?? undefined) : undefined;
+    };
+    // undefined: the local may hold anything.
+    const add = (local: string, value: SyntaxNode | null) => {
+      if (assigned.has(local) && !assigned.get(local)) return;
+      const c = value ? sourceOf(value) : null;
+      assigned.set(local, c === undefined ? undefined : [...(assigned.get(local) ?? []), c]);
+    };
+    for (const decl of body.descendantsOfType('declaration')) {
+      for (const d of namedKids(decl!)) {
+        if (!/declarator$/.test(d.type)) continue;
+        const n = declaredLocal(d);
+        if (n && wanted.has(n.text)) add(n.text, initialValue(d) ?? null);
+      }
+    }
+    for (const a of body.descendantsOfType('assignment_expression')) {
+      const left = a!.childForFieldName('left');
+      if (left?.type !== 'identifier' || !wanted.has(left.text)) continue;
+      const op = a!.childForFieldName('operator')?.text ?? a!.child(1)?.text;
+      const right = a!.childForFieldName('right');
+      if (op === '=' && right) add(left.text, right);
+      else assigned.set(left.text, undefined);
+    }
+    if (body.text.includes('&')) {
+      for (const p of body.descendantsOfType('pointer_expression')) {
+        const arg = p!.childForFieldName('argument');
+        if (p!.child(0)?.type === '&' && arg?.type === 'identifier') assigned.set(arg.text, undefined);
+      }
+    }
+  }
+  const out: Returned = [];
+  for (const v of returns) {
+    if (v === 'null') out.push('null');
+    else if (typeof v !== 'string') out.push([calleeName(v)!]);
+    else if (assigned.get(v)) out.push(assigned.get(v)!);
     else return undefined;
   }
   return out;
