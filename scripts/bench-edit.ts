@@ -52,7 +52,9 @@ async function measure(parser: CParser, file: string, n: number, rules: Readonly
   const index = new ProjectIndex();
   const analyze = (mode: 'incremental' | 'fresh') => {
     const r = session.analyze({ path: file, text, options, rules }, mode);
-    index.set(indexFile(file, text));
+    // As the extension does: the file is indexed when a finding first needs it, and again
+    // when it is saved (not on every keystroke).
+    if (r.findings.some((f) => f.contract) && !index.has(file)) index.set(indexFile(file, text));
     return resolveFindings(r, index.factsFor(file), options);
   };
   analyze('fresh');
