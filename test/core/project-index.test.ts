@@ -1,12 +1,30 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { indexFile, ProjectIndex } from '../../src/core/project-index';
+import fc from 'fast-check';
+import { indexFile, ProjectIndex, tokenizeByRegExp, tokenizeForTest } from '../../src/core/project-index';
 
 function registered(text: string): string[] {
   return indexFile('m.c', text).registrations.map((r) => r.name);
 }
 
 describe('project index', () => {
+  it("tokenizes as the regular expression it replaced does, on code built from C's awkward pieces", () => {
+    // Pieces where a scanner by hand can go wrong: comments left open at a line's end, strings
+    // with escapes or left open, directives continued with a backslash or indented, CRLF,
+    // numbers with letters in them, `->` against `-`, the line separators of JavaScript.
+    const piece = fc.constantFrom(
+      '/*', '*/', '//', '"', "'", '\\', '\n', '\r\n', '\r', '\u2028', ' ', '\t', '#', '#define X(a) \\\n  a', '  # if 1',
+      'x', 'Py_None', '0x1F', '1e5', '->', '-', '>', '{', '}', '(', ')', '[', ']', ',', ';', '=', '&', '.', '<', '*', '?', ':', '@', 'é', '_a9',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (parts) => {
+        const text = parts.join('');
+        assert.deepEqual(tokenizeForTest(text), tokenizeByRegExp(text), JSON.stringify(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('registers functions named in method tables, slots, getters and members, through casts', () => {
     const names = registered(`
 static PyMethodDef methods[] = {
