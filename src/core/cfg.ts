@@ -205,8 +205,43 @@ class Builder {
 
   private seq(nodes: SyntaxNode[], frontier: Pending[]): Pending[] {
     let f = frontier;
-    for (const n of nodes) f = this.stmt(n, f);
+    for (let i = 0; i < nodes.length; i++) {
+      const dangling = i + 1 < nodes.length ? this.danglingElse(nodes[i]) : undefined;
+      if (dangling) {
+        // `#if C` `if (x) {...} else` `#endif` `S`: the `else` takes the statement after `#endif`.
+        f = this.preprocIf(nodes[i], f, { ...dangling, rest: nodes[++i] });
+        continue;
+      }
+      f = this.stmt(nodes[i], f);
+    }
     return f;
+  }
+
+  /**
+   * A `#if` (without `#else`) whose last statement is an `if` left with a bare `else`: the
+   * parser puts the `else` in an ERROR node and reads the statement after `#endif` as one of
+   * its own, after the `if`. The statements before the `if`, and the `if`, are returned.
+   */
+  private danglingElse(node: SyntaxNode): { body: SyntaxNode[]; ifStmt: SyntaxNode } | undefined {
+    if (node.type !== 'preproc_if' && node.type !== 'preproc_ifdef') return undefined;
+    const { body, alternative } = this.preprocParts(node);
+    const last = body[body.length - 1];
+    const prev = body[body.length - 2];
+    if (alternative || last?.type !== 'ERROR' || last.text.trim() !== 'else' || prev?.type !== 'if_statement') return undefined;
+    return { body: body.slice(0, -2), ifStmt: prev };
+  }
+
+  /** An `if` (an `else if` chain) whose last `else` is missing: the paths out of its branches, and those that take the missing `else`. */
+  private openIf(node: SyntaxNode, frontier: Pending[]): { out: Pending[]; open: Pending[] } {
+    const { yes, no } = this.branch(node.childForFieldName('condition'), 'if', frontier);
+    const cons = node.childForFieldName('consequence');
+    const out = cons ? this.stmt(cons, yes) : yes;
+    const alt = node.childForFieldName('alternative');
+    const altBody = alt ? (alt.type === 'else_clause' ? namedKids(alt)[0] : alt) : undefined;
+    if (!altBody) return { out, open: no };
+    if (altBody.type !== 'if_statement') return { out: out.concat(this.stmt(altBody, no)), open: [] };
+    const inner = this.openIf(altBody, no);
+    return { out: out.concat(inner.out), open: inner.open };
   }
 
   private stmtInner(node: SyntaxNode, frontier: Pending[]): Pending[] {
@@ -532,7 +567,7 @@ class Builder {
     return { body, alternative: alt, dead, alwaysOn, condText, directive };
   }
 
-  private preprocIf(node: SyntaxNode, frontier: Pending[]): Pending[] {
+  private preprocIf(node: SyntaxNode, frontier: Pending[], dangling?: { body: SyntaxNode[]; ifStmt: SyntaxNode; rest: SyntaxNode }): Pending[] {
     const { body, alternative: alt, dead, alwaysOn, condText, directive } = this.preprocParts(node);
     const b = this.add('branch');
     this.connect(frontier, b);
@@ -542,12 +577,24 @@ class Builder {
     if (atom && !dead && !alwaysOn) this.nodes[b].directive = atom.atom;
     const compiled = atom ? !atom.negated : undefined;
     let out: Pending[] = [];
-    if (!dead) out = out.concat(this.seq(body, [{ from: b, holds: compiled, step: alwaysOn ? undefined : this.step(node, `\`${head}\` is compiled on this path`) }]));
+    // With a dangling `else`: the paths that reach the statement after `#endif`.
+    let rest: Pending[] = [];
+    if (!dead) {
+      const entry: Pending[] = [{ from: b, holds: compiled, step: alwaysOn ? undefined : this.step(node, `\`${head}\` is compiled on this path`) }];
+      if (dangling) {
+        const r = this.openIf(dangling.ifStmt, this.seq(dangling.body, entry));
+        out = out.concat(r.out);
+        rest = rest.concat(r.open);
+      } else out = out.concat(this.seq(body, entry));
+    }
     if (!alwaysOn) {
       const elseStep = this.step(alt ?? node, `\`${head}\` is not compiled on this path`);
       const holds = compiled === undefined ? undefined : !compiled;
-      out = out.concat(alt ? this.stmt(alt, [{ from: b, holds, step: dead ? undefined : elseStep }]) : [{ from: b, holds, step: dead ? undefined : elseStep }]);
+      const notCompiled: Pending[] = [{ from: b, holds, step: dead ? undefined : elseStep }];
+      if (dangling) rest = rest.concat(notCompiled);
+      else out = out.concat(alt ? this.stmt(alt, notCompiled) : notCompiled);
     }
+    if (dangling) out = out.concat(this.stmt(dangling.rest, rest));
     return out;
   }
 }
