@@ -8,7 +8,7 @@ import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } fro
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
 import { mayReport, owningMacros } from './references/evaluator';
 import { borrowingParams, type BorrowingParams, type ParamUsesCache } from './references/summaries';
-import { fileNames, namesKey, type FileNames, type ReturnsCache } from './references/names';
+import { fileNames, includedReturns, namesKey, type FileNames, type IncludedReturns, type ReturnsCache } from './references/names';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
@@ -148,6 +148,33 @@ export function fileRulesInterested(text: string, opts: Options, only?: Readonly
   return enabledRules(opts, only).some((r) => (r.checkFile && r.interest?.(text)) || (r.references && REFERENCES_RE.test(text)));
 }
 
+/** `IncludedReturns` by included file (its path and text), kept for the process: a header is read once, not once per file that includes it. */
+const INCLUDED_RETURNS = new Map<string, { text: string; returns: IncludedReturns[] }>();
+
+/** The functions defined in the files `req.text` includes with quotes that may return a new reference (see `includedReturns`). */
+function includedFunctions(parsers: CParser, req: AnalyzeRequest): IncludedReturns[] {
+  if (!req.readInclude) return [];
+  const out: IncludedReturns[] = [];
+  for (const name of quotedIncludes(req.text)) {
+    const inc = req.readInclude(req.path, name);
+    if (!inc || !/\breturn\b/.test(inc.text) || !mayNameObjectType(inc.text)) continue;
+    let kept = INCLUDED_RETURNS.get(inc.path);
+    if (kept?.text !== inc.text) {
+      const dialect = dialectOf(inc.path, inc.text, req.options.cppFiles);
+      const tree = parsers.for(dialect).parse(blankStatementMacros(inc.text, dialect));
+      try {
+        kept = { text: inc.text, returns: includedReturns(findFunctions(tree.rootNode, inc.text)) };
+      } finally {
+        tree.delete();
+      }
+      if (INCLUDED_RETURNS.size >= 512) INCLUDED_RETURNS.clear();
+      INCLUDED_RETURNS.set(inc.path, kept);
+    }
+    out.push(...kept.returns);
+  }
+  return out;
+}
+
 function includedMacros(req: AnalyzeRequest): MacroDef[] {
   if (!req.readInclude) return [];
   const out: MacroDef[] = [];
@@ -233,7 +260,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       macroAssigned: assignedByMacros,
       cxx: cxxOf,
       borrowing: () => (borrowing ??= borrowingParams(fileFunctions, req.cache?.paramUses)),
-      names: () => (names ??= fileNames(text, fileFunctions, req.cache?.returns)),
+      names: () => (names ??= fileNames(text, fileFunctions, req.cache?.returns, includedFunctions(parsers, req))),
       // (The file's aliases of C-API calls and its functions that return new references give references too.)
       owningNames: () => (owningNames ??= new Set([...owningMacrosOf(), ...unit.names().aliases.keys(), ...unit.names().newFunctions])),
       report,

@@ -12,9 +12,9 @@
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { defineDirectives, parseDefine } from '../preprocess';
-import type { FunctionInfo, PerFunctionCache } from '../functions';
+import { parameters, type FunctionInfo, type PerFunctionCache } from '../functions';
 import type { SyntaxNode } from '../parser';
-import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
+import { calleeName, declaredLocal, declaredName, initialValue, namedKids, unwrap } from '../syntax';
 
 /** Calls that return a new reference beyond refcounts.dat (allocation macros, type slots). */
 export const EXTRA_NEW_NAMES: readonly string[] = ['PyObject_GC_New', 'PyObject_GC_NewVar', 'PyObject_NewVar', 'PyObject_New', 'tp_alloc', 'tp_new'];
@@ -48,10 +48,34 @@ export type ReturnsCache = PerFunctionCache<Returned | null>;
  * The file's names (an empty result costs nothing when the file defines no function that
  * returns an object). With `cache`, a function whose text is there is not read again.
  */
-export function fileNames(text: string, functions: readonly FunctionInfo[], cache?: ReturnsCache): FileNames {
+export function fileNames(text: string, functions: readonly FunctionInfo[], cache?: ReturnsCache, included: readonly IncludedReturns[] = []): FileNames {
   const aliases = macroAliases(text);
-  const newFunctions = newReferenceFunctions(functions, aliases, cache);
+  const newFunctions = newReferenceFunctions(functions, aliases, cache, included);
   return aliases.size || newFunctions.size ? { aliases, newFunctions } : NO_NAMES;
+}
+
+/** What the returns of a function defined in an included file give back (see `Returned`). */
+export interface IncludedReturns {
+  name: string;
+  values: Returned;
+}
+
+/**
+ * `IncludedReturns` of the functions of an included file (a header's `static inline`
+ * helpers, a `.c` file included whole) that return an object: the candidates for
+ * new-reference functions it adds to the files that include it. Functions defined twice
+ * (under `#if`) or holding a lambda are left out.
+ */
+export function includedReturns(functions: readonly FunctionInfo[]): IncludedReturns[] {
+  const count = new Map<string, number>();
+  for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
+  const out: IncludedReturns[] = [];
+  for (const f of functions) {
+    if (!f.returnsObject || f.lambda || count.get(f.name) !== 1 || !f.body.text.includes('return')) continue;
+    const values = returnedValues(f);
+    if (values) out.push({ name: f.name, values });
+  }
+  return out;
 }
 
 /** What a C-API function does with references: two aliases agree when this is the same. */
@@ -139,31 +163,31 @@ function closing(s: string, open: number): number {
  * must give back an object. Worked out to a fixpoint (a function may return another's
  * result); functions defined twice (under `#if`) or holding a lambda are left out.
  */
-function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>, cache?: ReturnsCache): Set<string> {
+function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>, cache?: ReturnsCache, included: readonly IncludedReturns[] = []): Set<string> {
   const count = new Map<string, number>();
   for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
   const cands = functions.filter((f) => f.returnsObject && !f.lambda && count.get(f.name) === 1 && f.body.text.includes('return'));
+  // Every candidate by name: the file's functions, then those of its included files that it does not define itself.
+  const returns = new Map<string, Returned | null>();
+  for (const f of cands) {
+    const text = cache && f.node.text;
+    let r = text !== undefined ? cache!.get(text) : undefined;
+    if (r === undefined) {
+      r = returnedValues(f) ?? null;
+      if (text !== undefined) cache!.set(text, r);
+    }
+    returns.set(f.name, r);
+  }
+  for (const c of included) if (!count.has(c.name) && !returns.has(c.name)) returns.set(c.name, c.values);
   const out = new Set<string>();
-  if (!cands.length) return out;
+  if (!returns.size) return out;
   const names: FileNames = { aliases, newFunctions: out };
-  const returns = new Map(
-    cands.map((f) => {
-      const text = cache && f.node.text;
-      let r = text !== undefined ? cache!.get(text) : undefined;
-      if (r === undefined) {
-        r = returnedValues(f.body) ?? null;
-        if (text !== undefined) cache!.set(text, r);
-      }
-      return [f, r];
-    }),
-  );
   for (let changed = true; changed; ) {
     changed = false;
-    for (const f of cands) {
-      if (out.has(f.name)) continue;
-      const values = returns.get(f)!;
+    for (const [name, values] of returns) {
+      if (out.has(name)) continue;
       if (values && values.some((v) => v !== 'null') && values.every((v) => v === 'null' || v.every((c) => c === null || returnsNew(c, names)))) {
-        out.add(f.name);
+        out.add(name);
         changed = true;
       }
     }
@@ -175,7 +199,8 @@ function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: Read
 export type Returned = Array<'null' | Array<string | null>>;
 
 /** `Returned` for a body; undefined when some return gives back anything else. */
-function returnedValues(body: SyntaxNode): Returned | undefined {
+function returnedValues(f: FunctionInfo): Returned | undefined {
+  const body = f.body;
   // The returns first: most functions return something else somewhere, and the locals need
   // not be read then.
   const returns: Array<SyntaxNode | 'null' | string> = [];
@@ -194,6 +219,11 @@ function returnedValues(body: SyntaxNode): Returned | undefined {
   if (body.text.includes('[') && body.descendantsOfType('lambda_expression').length) return undefined;
   const assigned = new Map<string, Array<string | null> | undefined>();
   if (wanted.size) {
+    // A parameter holds the caller's object until it is assigned: it may give back anything.
+    for (const p of parameters(f.node)) {
+      const n = declaredName(p.childForFieldName('declarator'));
+      if (n && wanted.has(n.text)) assigned.set(n.text, undefined);
+    }
     const sourceOf = (value: SyntaxNode): string | null | undefined => {
       const v = unwrap(value);
       if (isNull(v)) return null;
