@@ -184,7 +184,9 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
     }
     return r;
   };
-  return withFeasibility(cfg, { params, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned }, solve, (plain) => plain.events.length > 0);
+  // Every parameter is the function's own variable for the flags (an `int weighted` tested twice), not only the object ones it follows.
+  const allParams = parameters(fnNode).flatMap((p) => declaredName(p.childForFieldName('declarator'))?.text ?? []);
+  return withFeasibility(cfg, { params: allParams, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned }, solve, (plain) => plain.events.length > 0);
 
   function solve(feasibility: Feasibility | undefined): ReferenceAnalysis {
     const ev = new RefEvaluator(locals, expander, opts.returnsObject, opts.borrowing, opts.names);
