@@ -56,6 +56,7 @@
  * apart only by flags the analysis does not follow may be reported. A function with more
  * than 80 path states at one point is not judged.
  */
+import type { SyntaxNode } from '../parser';
 import type { RefEvent } from '../references/state';
 import { UNKNOWN } from '../references/state';
 import type { Fix } from '../types';
@@ -117,12 +118,23 @@ function checkPaths(ctx: FunctionContext): void {
   }
 }
 
+/** Whether the parser could not read a body whole: an error other than the bare `else` an `#if` cuts off (which the CFG reads), or a missing token. */
+function unreadable(body: SyntaxNode): boolean {
+  if (!body.hasError) return false;
+  const errors = body.descendantsOfType('ERROR');
+  return !errors.length || errors.some((e) => e!.text.trim() !== 'else');
+}
+
 /**
  * `Py_DECREF(local);` before the return, when on every path reaching it `local` holds this
- * object with a reference the function owns (`Py_XDECREF` where some paths hold NULL), and
- * the returned expression does not mention the local.
+ * object with a reference the function owns, and the returned expression does not mention
+ * the local. `Py_XDECREF` where some paths hold NULL, and wherever the function sets the
+ * local to NULL at all: the paths the analysis follows are not always those that run (a
+ * flag tied to another variable), and `Py_XDECREF` of an object is `Py_DECREF` of it, while
+ * `Py_DECREF` of NULL crashes. None in a function the parser could not read whole.
  */
 function decrefFix(ctx: FunctionContext, e: Leak, local: string): Fix[] {
+  if (unreadable(ctx.fn.body)) return [];
   const a = ctx.references();
   const node = a.cfg.nodes.find((n) => n.kind === 'return' && !n.at && !n.macroReturn && n.ast && n.ast.startIndex === e.at.start && n.ast.endIndex === e.at.end);
   const i = a.locals.get(local);
@@ -141,6 +153,7 @@ function decrefFix(ctx: FunctionContext, e: Leak, local: string): Fix[] {
   }
   if (!states.length) return [];
   const ret = node.ast!;
+  if (!maybeNull && new RegExp(`\\b${local}\\s*=\\s*(?:\\(\\s*\\w+\\s*\\*\\s*\\)\\s*)?(?:NULL|0|nullptr)\\s*[;,)]`).test(ctx.fn.body.text)) maybeNull = true;
   const call = `${maybeNull ? 'Py_XDECREF' : 'Py_DECREF'}(${local});`;
   const start = ret.startIndex + ctx.offset;
   const end = ret.endIndex + ctx.offset;
