@@ -23,13 +23,15 @@ git_dir_in() {
   return 1
 }
 
-# Writes COMMIT's tree from GITDIR into DEST. Files whose blobs the git
-# directory lacks (mirrors can omit very large files) are left out, with a note.
-archive_into() {
+# Writes COMMIT's tree from GITDIR into DEST, through a scratch index rather than
+# `git archive`, which honours the tree's export-ignore attributes (some projects
+# export-ignore their sources). Files whose blobs the git directory lacks (mirrors can
+# omit very large files) are left out, with a note.
+checkout_into() {
   local gitdir=$1 commit=$2 dest=$3 name=$4
-  local -a excludes=()
+  local -a left_out=()
   local -A missing=()
-  local sha entry
+  local sha entry index
   while read -r sha _; do missing[$sha]=1; done < <(
     git --git-dir="$gitdir" ls-tree -r "$commit" | awk '$2 == "blob" { print $3 }' |
       git --git-dir="$gitdir" cat-file --batch-check | awk '$2 == "missing"')
@@ -39,12 +41,16 @@ archive_into() {
       sha=${sha##* }
       [[ -n ${missing[$sha]:-} ]] || continue
       echo "$name: not in the mirror, left out: ${entry#*$'\t'}" >&2
-      excludes+=(":(exclude,literal)${entry#*$'\t'}")
+      left_out+=("${entry#*$'\t'}")
     done < <(git --git-dir="$gitdir" ls-tree -r -z "$commit")
   fi
-  # git still names each left-out blob as an "invalid object" (and exits 0); hide that noise.
-  git --git-dir="$gitdir" archive "$commit" -- . "${excludes[@]}" 2> >(grep -v '^error: invalid object' >&2) |
-    tar -x -C "$dest"
+  index=$(mktemp)
+  GIT_INDEX_FILE=$index git --git-dir="$gitdir" read-tree "$commit"
+  if ((${#left_out[@]})); then
+    GIT_INDEX_FILE=$index git --git-dir="$gitdir" update-index --force-remove -- "${left_out[@]}"
+  fi
+  GIT_INDEX_FILE=$index git --git-dir="$gitdir" --work-tree="$dest" checkout-index -a -f
+  rm -f "$index"
 }
 
 fetch_one() {
@@ -66,13 +72,13 @@ fetch_one() {
   fi
   if [[ -n $gitdir ]]; then
     echo "$name: from mirror"
-    archive_into "$gitdir" "$commit" "$dest" "$name"
+    checkout_into "$gitdir" "$commit" "$dest" "$name"
   else
     echo "$name: from https://github.com/$repo"
     tmp=$(mktemp -d)
     git init -q --bare "$tmp"
     git --git-dir="$tmp" fetch -q --depth 1 "https://github.com/$repo" "$commit"
-    git --git-dir="$tmp" archive "$commit" | tar -x -C "$dest"
+    checkout_into "$tmp" "$commit" "$dest" "$name"
     rm -rf "$tmp"
     tmp=""
   fi
