@@ -1,5 +1,5 @@
 /**
- * `npm run bench:real-world -- [--record] [--json FILE] [--only NAME,NAME] [--set tune|holdout] [--cli OTHER/bin/cpyref.js --out FILE]`
+ * `npm run bench:real-world -- [--record] [--json FILE] [--only NAME,NAME] [--set tune|holdout|fresh] [--cli OTHER/bin/cpyref.js --out FILE]`
  *
  * Scans every project of bench/real-world/projects.tsv that fetch.sh has materialised
  * under bench/real-world/src/NAME with the built CLI, writes bench/real-world/findings.tsv
@@ -18,7 +18,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const BENCH = path.join(ROOT, 'bench/real-world');
 const CLI = path.join(ROOT, 'bin/cpyref.js');
 const PYTHON_VERSIONS = '>=3.8';
-const SETS = ['tune', 'holdout'] as const;
+const SETS = ['tune', 'holdout', 'fresh'] as const;
 const C_EXTENSIONS = new Set(['.c', '.h', '.cc', '.cpp', '.cxx', '.hpp', '.hh', '.inc']);
 const SKIPPED_DIRS = new Set(['build', '.git', 'node_modules', '.tox', '.venv']);
 const SKIPPED_FILES = new Set(['pythoncapi_compat.h']);
@@ -82,7 +82,7 @@ interface Tally {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`real-world: ${message}\nusage: npm run bench:real-world -- [--record] [--json FILE] [--only NAME,NAME] [--set tune|holdout] [--cli OTHER/bin/cpyref.js --out FILE]\n`);
+  process.stderr.write(`real-world: ${message}\nusage: npm run bench:real-world -- [--record] [--json FILE] [--only NAME,NAME] [--set tune|holdout|fresh] [--cli OTHER/bin/cpyref.js --out FILE]\n`);
   process.exit(2);
 }
 
@@ -117,8 +117,8 @@ function readTsv(file: string): Array<Record<string, string>> {
 
 function readProjects(): Project[] {
   return readTsv(path.join(BENCH, 'projects.tsv')).map((r) => {
-    if (r.set !== 'tune' && r.set !== 'holdout') throw new Error(`projects.tsv: ${r.name}: set must be tune or holdout`);
-    return { name: r.name, repo: r.repo, commit: r.commit, paths: r.paths.split(',').map((p) => p.trim()).filter(Boolean), set: r.set };
+    if (!(SETS as readonly string[]).includes(r.set)) throw new Error(`projects.tsv: ${r.name}: set must be one of ${SETS.join(', ')}`);
+    return { name: r.name, repo: r.repo, commit: r.commit, paths: r.paths.split(',').map((p) => p.trim()).filter(Boolean), set: r.set as SetName };
   });
 }
 
@@ -205,7 +205,7 @@ function emptyTally(): Tally {
   return { found: 0, true: 0, false: 0, untriaged: 0, information: 0 };
 }
 
-/** Per set (tune, holdout, all), per rule and in total. */
+/** Per set (tune, holdout, fresh, all), per rule and in total. */
 function tally(scanned: Scanned[]): Record<SetName | 'all', { kloc: number; rules: Map<string, Tally>; total: Tally }> {
   const out = Object.fromEntries([...SETS, 'all'].map((s) => [s, { kloc: 0, rules: new Map<string, Tally>(), total: emptyTally() }])) as ReturnType<typeof tally>;
   for (const s of scanned) {
