@@ -43,6 +43,8 @@ export interface AnalyzeRequest {
    * incrementally); the caller keeps ownership of it.
    */
   tree?: SyntaxTree;
+  /** `blankStatementMacros(text, dialect)`, when the caller made it already (the editor, for `tree`). */
+  blanked?: string;
   /** Results of functions whose text did not change since the last analysis (the editor). */
   cache?: FunctionCache;
   /** C or C++; by default from the path, the text and `options.cppFiles` (`dialectOf`). */
@@ -268,7 +270,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     };
     const trees: SyntaxTree[] = [];
     try {
-      const tree = req.tree ?? parser.parse(blankStatementMacros(text, dialect));
+      const tree = req.tree ?? parser.parse(req.blanked ?? blankStatementMacros(text, dialect));
       if (!req.tree) trees.push(tree);
       const functions = findFunctions(tree.rootNode, text);
       fileFunctions = functions;
@@ -283,7 +285,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
         : report;
       for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report: fileReport });
       // A function's reference analysis reads what the file's other functions borrow and return, and its aliases: part of the key.
-      const contextKey = req.cache ? cacheContext(req, dialect, cxxOf(), rules, targets, macroMap) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) : '') : '';
+      // (A short stand-in for the context: each function's key holds it, and the context is a few KB.)
+      const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) : '')) : '';
       for (const fn of functions) {
         if (!req.cache) {
           analyzeFunction(unit, fn, 0, undefined);
@@ -312,7 +315,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       if (regions.length) {
         // Parse only the regions (offsets shifted back by the context's offset): a blanked
         // whole file still costs a full lexing pass.
-        const variants = conditionalVariants(blankStatementMacros(text, dialect));
+        const variants = conditionalVariants(req.blanked ?? blankStatementMacros(text, dialect));
         for (const variant of variants) {
           result.stats.variants++;
           for (const [start, end] of regions) {
@@ -500,6 +503,22 @@ function cacheContext(req: AnalyzeRequest, dialect: Dialect, cxx: CxxFacts | und
   return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), dialect, cxxKey, [...noArgsMethods(req.text)], macroAssignedNames(req.text)]) + macroPart;
 }
 
+/** Short stand-ins for the editor's context keys, never reused for another key (a cleared key gets a new one). */
+const CONTEXT_IDS = new Map<string, string>();
+let nextContextId = 0;
+function contextId(key: string): string {
+  let id = CONTEXT_IDS.get(key);
+  if (id === undefined) {
+    if (CONTEXT_IDS.size >= 256) CONTEXT_IDS.clear();
+    id = `context ${nextContextId++}`;
+    CONTEXT_IDS.set(key, id);
+  }
+  return id;
+}
+
+/** What every match of `OWN_SINGLETON` holds (a cheap test first: most files declare no singleton). */
+const OWN_SINGLETON_HINT = new RegExp(`\\*[ \\t]*(?:${SINGLETONS.join('|')})[ \\t]*[;=[,)]|#[ \\t]*define[ \\t]+(?:${SINGLETONS.join('|')})\\b`);
+
 const OWN_SINGLETON = new RegExp(
   `^[ \\t]*(?:(?:extern|static|const)[ \\t]+)*\\w+[ \\t]*\\*[ \\t]*(${SINGLETONS.join('|')})[ \\t]*[;=[,)]|^[ \\t]*#[ \\t]*define[ \\t]+(${SINGLETONS.join('|')})\\b(?![^\\n]*(?:_Py_\\w*Struct|_Py_EllipsisObject|Py_GetConstant))`,
   'gm',
@@ -509,7 +528,7 @@ const OWN_SINGLETON = new RegExp(
 function ownSingletons(text: string, req: AnalyzeRequest): Set<number> {
   const out = new Set<number>();
   const scan = (t: string) => {
-    if (!/\bPy_(?:None|True|False|NotImplemented|Ellipsis)\b/.test(t)) return;
+    if (!OWN_SINGLETON_HINT.test(t)) return;
     for (const m of t.matchAll(OWN_SINGLETON)) out.add(singletonIndex(m[1] ?? m[2]));
   };
   scan(text);

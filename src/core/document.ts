@@ -60,7 +60,7 @@ export class DocumentSession {
   constructor(private readonly parser: CParser) {}
 
   /** Analyses `req.text`, reusing the previous tree (incremental) or parsing afresh. */
-  analyze(req: Omit<AnalyzeRequest, 'tree' | 'cache'>, mode: ParseMode): FileAnalysis {
+  analyze(req: Omit<AnalyzeRequest, 'tree' | 'cache' | 'blanked'>, mode: ParseMode): FileAnalysis {
     const dialect = req.dialect ?? dialectOf(req.path, req.text, req.options.cppFiles);
     const blanked = blankStatementMacros(req.text, dialect);
     const parser = this.parser.for(dialect);
@@ -99,7 +99,7 @@ export class DocumentSession {
       returns: this.returns,
     };
     this.lastAnalyzed = 0;
-    const result = analyzeText(this.parser, { ...req, dialect, tree, cache: counting });
+    const result = analyzeText(this.parser, { ...req, dialect, tree, blanked, cache: counting });
     this.cache.nextGeneration();
     this.paramUses.nextGeneration();
     this.returns.nextGeneration();
