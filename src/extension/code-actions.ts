@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { lineEdits } from '../core/diff';
+import { FIX_ALL_IN_FILE_TITLE, FIX_ALL_KIND as FIX_ALL_KIND_ID, FIX_ALL_TITLE, plainText, quickFixes, suppressComment, suppressTitle } from '../core/editor';
 import { selectSafeFixes } from '../core/fixes';
 import type { TextEdit } from '../core/types';
 import { findingKey, Positions, ruleOf } from './convert';
@@ -7,7 +8,7 @@ import type { DocumentResult, Engine } from './engine';
 import type { LiveDiagnostics } from './diagnostics';
 
 /** The code-action kind of cpyref's fix-all (`source.fixAll.cpyref` in `editor.codeActionsOnSave`). */
-export const FIX_ALL_KIND = vscode.CodeActionKind.SourceFixAll.append('cpyref');
+export const FIX_ALL_KIND = vscode.CodeActionKind.Empty.append(FIX_ALL_KIND_ID);
 
 /**
  * Quick fixes per diagnostic (the preferred one first, so Auto Fix works), "Fix all cpyref
@@ -55,7 +56,7 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
     if (wantsFixAll) {
       const edits = await fixAllEdits();
       if (edits.length) {
-        const a = new vscode.CodeAction('Fix all cpyref problems', FIX_ALL_KIND);
+        const a = new vscode.CodeAction(FIX_ALL_TITLE, FIX_ALL_KIND);
         a.command = apply(a.title, edits);
         actions.push(a);
       }
@@ -66,17 +67,15 @@ export class CpyrefCodeActions implements vscode.CodeActionProvider {
       const rule = ruleOf(d)!;
       const f = byKey.get(findingKey(rule, d.range));
       if (!f) continue;
-      let preferred = false;
-      for (const fix of f.fixes) {
-        // Titles are plain text: the backticks of the core's descriptions would show as such.
-        const title = plainText(fix.description);
-        const a = new vscode.CodeAction(fix.safe ? title : `${title} — review it`, vscode.CodeActionKind.QuickFix);
+      // Titles are plain text (the backticks of the core's descriptions would show as such); the first safe fix is preferred.
+      for (const fix of quickFixes(f)) {
+        const a = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
         a.command = apply(a.title, fix.edits);
         a.diagnostics = [d];
-        if (fix.safe && !preferred) a.isPreferred = preferred = true;
+        if (fix.preferred) a.isPreferred = true;
         actions.push(a);
       }
-      const suppress = new vscode.CodeAction(`Suppress ${rule} on this line`, vscode.CodeActionKind.QuickFix);
+      const suppress = new vscode.CodeAction(suppressTitle(rule), vscode.CodeActionKind.QuickFix);
       // A comment line above, with the cursor on the reason to type.
       suppress.command = { title: suppress.title, command: SUPPRESS_COMMAND, arguments: [doc.uri.toString(), result.version, d.range.start.line, rule] };
       suppress.diagnostics = [d];
@@ -107,14 +106,11 @@ class FixAllInFile extends vscode.CodeAction {
     readonly doc: vscode.TextDocument,
     readonly result: DocumentResult,
   ) {
-    super('Fix all cpyref problems in this file', vscode.CodeActionKind.QuickFix);
+    super(FIX_ALL_IN_FILE_TITLE, vscode.CodeActionKind.QuickFix);
   }
 }
 
-/** Markdown code spans as plain text (menus and titles do not render Markdown). */
-export function plainText(s: string): string {
-  return s.replace(/`([^`]*)`/g, '$1');
-}
+export { plainText };
 
 /** The open document `uri` if it is still at `version`; else undefined, with a word in the status bar. */
 function documentAt(uri: string, version: number): vscode.TextDocument | undefined {
@@ -144,7 +140,7 @@ export async function suppressOnLine(uri: string, version: number, line: number,
     return editor.insertSnippet(snippet, target.range.start, { undoStopBefore: true, undoStopAfter: true });
   }
   const edit = new vscode.WorkspaceEdit();
-  edit.insert(doc.uri, target.range.start, `${indent}// cpyref: ignore[${rule}] reason${eol}`);
+  edit.insert(doc.uri, target.range.start, suppressComment(indent, rule, eol));
   return vscode.workspace.applyEdit(edit);
 }
 

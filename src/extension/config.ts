@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { defaultOptions, type Options, type RuleLevel } from '../core/options';
+import { applyEditorOverrides } from '../core/editor';
+import { defaultOptions, type Options } from '../core/options';
 import { DEFAULT_EDITOR_SETTINGS, type EditorSettings, type RunMode } from './defaults';
 
 export { DEFAULT_EDITOR_SETTINGS, type EditorSettings };
@@ -15,17 +16,13 @@ export function readSettings(scope: vscode.Uri | undefined, base: Options = defa
     const i = cfg.inspect<T>(key);
     return i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
   };
-  const options: Options = { ...base, rules: { ...base.rules } };
-  const include = explicit<string[]>('include');
-  if (Array.isArray(include)) options.include = include;
-  const exclude = explicit<string[]>('exclude');
-  if (Array.isArray(exclude)) options.exclude = exclude;
-  const versions = explicit<string>('pythonVersions');
-  if (typeof versions === 'string' && versions.trim()) options.pythonVersions = versions;
-  const cppFiles = explicit<string[]>('cppFiles');
-  if (Array.isArray(cppFiles)) options.cppFiles = cppFiles;
-  const rules = explicit<Record<string, RuleLevel>>('rules');
-  if (rules && typeof rules === 'object') Object.assign(options.rules, rules);
+  const options = applyEditorOverrides(base, {
+    include: explicit('include'),
+    exclude: explicit('exclude'),
+    pythonVersions: explicit('pythonVersions'),
+    cppFiles: explicit('cppFiles'),
+    rules: explicit('rules'),
+  });
   return {
     editor: {
       enable: cfg.get<boolean>('enable', DEFAULT_EDITOR_SETTINGS.enable),

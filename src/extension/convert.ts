@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { relatedEntries } from '../core/editor';
 import { docsUrl } from '../core/rules/index';
 import { LineIndex } from '../core/text';
 import type { Finding, Severity } from '../core/types';
@@ -41,9 +42,9 @@ export function toDiagnostic(f: Finding, uri: vscode.Uri, pos: Positions): vscod
   d.source = 'cpyref';
   d.code = { value: f.rule, target: vscode.Uri.parse(docsUrl(f.rule)) };
   // The short message goes in the Problems row; why it matters is the first entry under it (and in the hover).
-  const detail = f.detail ? [new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, pos.range(f.start, f.end)), f.detail)] : [];
-  if (f.related.length || detail.length) {
-    d.relatedInformation = detail.concat(f.related.map((r) => {
+  const related = relatedEntries(f);
+  if (related.length) {
+    d.relatedInformation = related.map((r) => {
       if (r.path === undefined) return new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, pos.range(r.start, r.end)), r.message);
       // Another file: its offsets are resolved against its text when it is open, else the index's line and column are used.
       const other = vscode.workspace.textDocuments.find((t) => t.uri.scheme === 'file' && t.uri.fsPath === r.path);
@@ -54,7 +55,7 @@ export function toDiagnostic(f: Finding, uri: vscode.Uri, pos: Positions): vscod
         range = new vscode.Range(at, at.translate(0, r.end - r.start));
       } else range = new vscode.Range(0, 0, 0, 0);
       return new vscode.DiagnosticRelatedInformation(new vscode.Location(vscode.Uri.file(r.path), range), r.message);
-    }));
+    });
   }
   return d;
 }

@@ -1,30 +1,18 @@
-import { dialectOf } from '../core/dialect';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeText, resolveFindings, type AnalyzeRequest, type SkippedFunction } from '../core/analyze';
-import { fixToFixpoint } from '../core/fix-file';
 import { applyPyproject, readPyproject, type PyprojectConfig } from '../core/config';
-import { DocumentSession, type ParseMode } from '../core/document';
-import { defaultOptions, type Options, type TargetFacts } from '../core/options';
-import { CParser, type Dialect, type ParserLocation } from '../core/parser';
+import type { ParseMode } from '../core/document';
+import { LiveAnalyzer, type DocumentResult, type IncludeReader } from '../core/live';
+import { defaultOptions, type Options } from '../core/options';
+import { CParser, type ParserLocation } from '../core/parser';
 import { decodeSource, plural } from '../core/text';
 import { projectAsksLimitedApi } from '../node/process-file';
-import { indexFile, ProjectIndex, type FileIndex } from '../core/project-index';
-import type { PendingFinding } from '../core/rules/rule';
+import { indexFile, type ProjectIndex } from '../core/project-index';
 import type { Finding } from '../core/types';
 import { readSettings, type EditorSettings } from './config';
 
-/** The analysis of one document version. */
-export interface DocumentResult {
-  uri: string;
-  version: number;
-  text: string;
-  findings: Finding[];
-  skippedFunctions: SkippedFunction[];
-  /** The language the document was parsed as (a `.h` file may be either). */
-  dialect?: Dialect;
-}
+export type { DocumentResult };
 
 /** Settings and project facts that apply to one file. */
 export interface FileSettings {
@@ -64,9 +52,13 @@ export function parserLocation(): ParserLocation {
  */
 export class Engine implements vscode.Disposable {
   private parserPromise: Promise<CParser> | undefined;
-  private readonly sessions = new Map<string, DocumentSession>();
+  /** The sessions of open documents and the project index, shared with the language server's code. */
+  readonly analyzer = new LiveAnalyzer();
   private readonly pyprojects = new Map<string, PyprojectConfig | null>();
-  readonly index = new ProjectIndex();
+  /** The project index (which functions CPython calls). */
+  get index(): ProjectIndex {
+    return this.analyzer.index;
+  }
   private readonly indexChanged = new vscode.EventEmitter<void>();
   /** Fired when the project index learns something that may change severities. */
   readonly onDidChangeIndex = this.indexChanged.event;
@@ -239,38 +231,21 @@ export class Engine implements vscode.Disposable {
     const settings = known ?? (await this.settingsFor(doc.uri));
     // The document may have closed while the parser or the settings were awaited.
     if (doc.isClosed) throw new DocumentClosed();
-    const key = doc.uri.toString();
-    let session = this.sessions.get(key);
-    if (!session) {
-      session = new DocumentSession(parser);
-      this.sessions.set(key, session);
-    }
-    const text = doc.getText();
-    const version = doc.version;
-    const file = fileOf(doc.uri);
     const started = Date.now();
-    const r = session.analyze(this.input(doc.uri, text, settings), mode);
-    // A file the background index has not read yet is indexed now (a saved file is re-indexed on save).
-    if (r.findings.some((f) => f.contract) && !this.index.has(file)) this.index.set(indexFile(file, text));
-    const findings = this.finish(r, file, settings);
-    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version} (${mode}) in ${Date.now() - started} ms: ${plural(findings.length, 'finding')}, ${plural(session.lastAnalyzed, 'function')} re-analysed`, 'verbose');
-    return { uri: key, version, text, findings, skippedFunctions: r.skippedFunctions, dialect: r.dialect };
+    const result = this.analyzer.analyze(parser, { key: doc.uri.toString(), path: fileOf(doc.uri), text: doc.getText(), version: doc.version }, mode, settings, this.includes(doc.uri, settings));
+    this.log(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${result.version} (${mode}) in ${Date.now() - started} ms: ${plural(result.findings.length, 'finding')}, ${plural(this.analyzer.lastAnalyzed, 'function')} re-analysed`, 'verbose');
+    return result;
   }
 
-  /** What the core analyses for a text of `uri`: its path, the settings, and quoted includes for files on disk. */
-  private input(uri: vscode.Uri, text: string, settings: FileSettings): AnalyzeRequest {
-    return { path: fileOf(uri), text, options: settings.options, projectLimitedApi: settings.limitedApi, readInclude: uri.scheme === 'file' ? (f, n) => this.readInclude(f, n, settings) : undefined };
-  }
-
-  /** Severities and messages from the project index, as the CLI decides them. */
-  private finish(r: { findings: PendingFinding[]; targets: TargetFacts }, file: string, settings: FileSettings): Finding[] {
-    return resolveFindings(r, this.index.factsFor(file), settings.options);
+  /** Quoted includes for files on disk (other documents have none). */
+  private includes(uri: vscode.Uri, settings: FileSettings): IncludeReader | undefined {
+    return uri.scheme === 'file' ? (f, n) => this.readInclude(f, n, settings) : undefined;
   }
 
   /** The findings of a text of `uri` from a fresh parse (a file that is not open, or a fix-all round). */
   async analyzeFresh(uri: vscode.Uri, text: string, settings: FileSettings): Promise<Finding[]> {
     const parser = await this.parser();
-    return this.finish(analyzeText(parser, this.input(uri, text, settings)), fileOf(uri), settings);
+    return this.analyzer.analyzeFresh(parser, fileOf(uri), text, settings, this.includes(uri, settings));
   }
 
   /**
@@ -280,31 +255,22 @@ export class Engine implements vscode.Disposable {
   async fixAll(doc: vscode.TextDocument, result: DocumentResult): Promise<{ text: string; applied: number } | undefined> {
     const parser = await this.parser();
     const settings = await this.settingsFor(doc.uri);
-    // As the CLI's --fix: hints (style suggestions on correct code) only when the user asks for them.
-    const wanted = (fs: Finding[]) => (settings.editor.fixAllHints ? fs : fs.filter((f) => f.severity !== 'hint'));
-    const analyze = (text: string) =>
-      wanted(text === result.text ? result.findings : this.finish(analyzeText(parser, this.input(doc.uri, text, settings)), fileOf(doc.uri), settings));
-    const fixed = fixToFixpoint(parser.for(dialectOf(fileOf(doc.uri), result.text, settings.options.cppFiles)), result.text, analyze);
-    return fixed.text !== result.text ? { text: fixed.text, applied: fixed.applied } : undefined;
+    return this.analyzer.fixAll(parser, fileOf(doc.uri), result, settings, settings.editor.fixAllHints, this.includes(doc.uri, settings));
   }
 
   /** Forgets every session, setting and index entry (cpyref: Restart); the parser stays loaded unless it failed. */
   async restart(): Promise<void> {
-    for (const s of this.sessions.values()) s.dispose();
-    this.sessions.clear();
+    this.analyzer.reset();
     this.forgetConfiguration();
     this.configDiagnostics.clear();
     this.loggedRoots.clear();
-    for (const e of this.index.entries()) this.index.delete(e.path);
     if (this.state === 'failed') this.parserPromise = undefined;
     this.settingsChanged();
   }
 
   /** Forgets a closed document's session. */
   close(uri: vscode.Uri): void {
-    const key = uri.toString();
-    this.sessions.get(key)?.dispose();
-    this.sessions.delete(key);
+    this.analyzer.close(uri.toString());
   }
 
   /**
@@ -473,18 +439,13 @@ export class Engine implements vscode.Disposable {
 
   /** Re-indexes one saved file; listeners hear of it only when what the index knows changed. */
   reindex(uri: vscode.Uri, text: string, notify = true): boolean {
-    const fi = indexFile(uri.scheme === 'file' ? uri.fsPath : uri.toString(), text);
-    const facts = (f: FileIndex) => JSON.stringify([f.registrations.map((r) => [r.name, r.line]), f.returnEdges, f.stolen, f.borrowedDecls, f.functions, f.includes]);
-    const before = this.index.entry(fi.path);
-    this.index.set(fi);
-    const changed = !before || facts(before) !== facts(fi);
+    const changed = this.analyzer.reindex(fileOf(uri), text);
     if (changed && notify) this.indexChanged.fire();
     return changed;
   }
 
   dispose(): void {
-    for (const s of this.sessions.values()) s.dispose();
-    this.sessions.clear();
+    this.analyzer.dispose();
     this.indexChanged.dispose();
     this.stateChanged.dispose();
     this.configDiagnostics.dispose();
