@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO } from '../helpers/engine';
 import { npm } from '../helpers/npm';
+import { TestClient, uriOf } from '../lsp/client';
 
 interface PackInfo {
   filename: string;
@@ -98,28 +99,29 @@ describe('the npm package', () => {
     assert.equal(manifest.license, 'MIT');
     assert.ok(raw.repository && raw.keywords && raw.description && raw.homepage);
     assert.equal(manifest.bin.cpyref, 'bin/cpyref.js');
+    assert.equal(manifest.bin['cpyref-lsp'], 'bin/cpyref-lsp.js');
     assert.match(manifest.engines.node, /\^20/);
     assert.match(manifest.engines.node, /\^24/);
     assert.equal(info.filename, `cpyref-${manifest.version}.tgz`);
   });
 
-  it('holds the CLI, README, LICENSE, NOTICE and CHANGELOG, and no tests, sources, fixtures, harness, bench or bundle', () => {
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'NOTICE.md', 'CHANGELOG.md', 'bin/cpyref.js', 'out/src/cli/main.js', 'out/src/node/worker.js']) {
+  it('holds the CLI, the language server, README, LICENSE, NOTICE and CHANGELOG, and no tests, sources, fixtures, harness, bench or bundle', () => {
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'NOTICE.md', 'CHANGELOG.md', 'bin/cpyref.js', 'bin/cpyref-lsp.js', 'out/src/cli/main.js', 'out/src/node/worker.js', 'out/src/lsp/main.js']) {
       assert.ok(packed.has(f), `the tarball lacks ${f}`);
     }
-    const allowed = /^(package\.json|README\.md|LICENSE|NOTICE\.md|CHANGELOG\.md|bin\/cpyref\.js|out\/src\/(cli|core|node)\/.+\.js)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|NOTICE\.md|CHANGELOG\.md|bin\/cpyref(-lsp)?\.js|out\/src\/(cli|core|lsp|node)\/.+\.js)$/;
     assert.deepEqual([...packed].filter((f) => !allowed.test(f)), []);
     assert.ok(![...packed].some((f) => /(^|\/)(test|tests|fixtures|harness|bench|extension|examples|data|dist|node_modules)\//.test(f)));
     assert.ok(![...packed].some((f) => f.endsWith('.ts') || f.endsWith('.map')));
   });
 
-  it('holds every module the CLI loads, and loads no package but its runtime dependencies', () => {
+  it('holds every module the CLI and the language server load, and loads no package but its runtime dependencies', () => {
     const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
     const runtime = new Set(Object.keys(manifest.dependencies));
     const seen = new Set<string>();
     const missing: string[] = [];
     const foreign: string[] = [];
-    const todo = ['bin/cpyref.js'];
+    const todo = ['bin/cpyref.js', 'bin/cpyref-lsp.js'];
     while (todo.length) {
       const file = todo.pop()!;
       if (seen.has(file)) continue;
@@ -138,12 +140,12 @@ describe('the npm package', () => {
     }
     assert.deepEqual(missing, []);
     assert.deepEqual(foreign, []);
-    assert.ok(seen.has('out/src/node/worker.js') && seen.size > 30, `followed only ${seen.size} modules`);
+    assert.ok(seen.has('out/src/node/worker.js') && seen.has('out/src/lsp/server.js') && seen.size > 30, `followed only ${seen.size} modules`);
   });
 
   it('is small, and the README gives its size', () => {
-    assert.ok(info.size < 170_000, `packed ${info.size} bytes`);
-    assert.ok(info.unpackedSize < 600_000, `unpacked ${info.unpackedSize} bytes`);
+    assert.ok(info.size < 200_000, `packed ${info.size} bytes`);
+    assert.ok(info.unpackedSize < 700_000, `unpacked ${info.unpackedSize} bytes`);
     const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
     const m = /npm tarball is (\d+) kB \((\d+) kB unpacked, (\d+) files\)/.exec(readme);
     assert.ok(m, 'README: "The npm tarball is N kB (M kB unpacked, F files)" not found');
@@ -207,5 +209,22 @@ describe('the npm package', () => {
     assert.match(scan.stdout, /framecache\.c:22:5: error: `cache_close` returns borrowed `Py_None`; CPython expects a new reference/);
     assert.equal(scan.stdout, ref.stdout);
     assert.match(scan.stderr, /6 findings/);
+  });
+
+  it('starts the installed language server, which initializes and publishes the example\'s findings', async () => {
+    const bin = path.join(tmp, 'prefix', 'node_modules', '.bin', 'cpyref-lsp');
+    assert.ok(fs.existsSync(bin), 'the install test above installed the package');
+    const work = path.join(tmp, 'work');
+    const { client, init } = await TestClient.start({ command: bin, root: work });
+    try {
+      assert.deepEqual(init.serverInfo, { name: 'cpyref', version: manifest.version });
+      const file = path.join(work, 'framecache', 'framecache.c');
+      await client.open(uriOf(file), fs.readFileSync(file, 'utf8'), 1);
+      const p = await client.publishedFor(uriOf(file), 1);
+      assert.equal(p.diagnostics.filter((d) => d.code === 'borrowed-singleton-return').length, 5);
+      assert.ok(p.diagnostics.some((d) => d.range.start.line === 21 && d.message === '`cache_close` returns borrowed `Py_None`; CPython expects a new reference'));
+    } finally {
+      assert.equal(await client.stop(), 0);
+    }
   });
 });

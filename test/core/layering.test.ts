@@ -23,6 +23,21 @@ describe('layering', () => {
     assert.deepEqual(offenders, []);
   });
 
+  it('keeps the language server library out of src/core, src/node and src/cli', () => {
+    const files = [...core, ...sources(path.join(REPO, 'src', 'node')), ...sources(path.join(REPO, 'src', 'cli'))];
+    const offenders = files.filter((f) => /from\s+['"]vscode-(languageserver|jsonrpc)[^'"]*['"]|from\s+['"]\.\.?\/(\.\.\/)*lsp\//.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(offenders, []);
+  });
+
+  it('keeps vscode and the extension out of the language server, and the server out of the extension (and so out of the VSIX)', () => {
+    const lsp = sources(path.join(REPO, 'src', 'lsp'));
+    assert.ok(lsp.length >= 2, 'src/lsp not found');
+    const lspOffenders = lsp.filter((f) => /from\s+['"]vscode['"]|from\s+['"]\.\.?\/(\.\.\/)*extension\//.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(lspOffenders, []);
+    const extOffenders = sources(path.join(REPO, 'src', 'extension')).filter((f) => /from\s+['"]vscode-(languageserver|jsonrpc)[^'"]*['"]|from\s+['"]\.\.?\/(\.\.\/)*lsp\//.test(fs.readFileSync(f, 'utf8')));
+    assert.deepEqual(extOffenders, []);
+  });
+
   it('keeps the CLI, the Node layer, the file system and the process out of src/core', () => {
     const offenders = core.filter((f) => /from\s+['"]\.\.?\/(\.\.\/)*(cli|extension|node)\/|from\s+['"](?:node:)?fs['"]|\bprocess\.(exit|argv|stdout|stderr|cwd)\b|writeFileSync|renameSync/.test(fs.readFileSync(f, 'utf8')));
     assert.deepEqual(offenders, []);
