@@ -38,7 +38,8 @@ async function run(): Promise<void> {
   for (const l of lines) console.log(l);
 }
 
-async function measure(parser: CParser, file: string, n: number, rules: ReadonlySet<string> | undefined): Promise<string> {
+/** Replays `n` edits of `file` in process; returns the JSON line. (bench:lsp replays the same edits through the server.) */
+export async function measure(parser: CParser, file: string, n: number, rules: ReadonlySet<string> | undefined): Promise<string> {
   let text = decodeSource(fs.readFileSync(file)).text;
   const options = defaultOptions();
 
@@ -59,23 +60,11 @@ async function measure(parser: CParser, file: string, n: number, rules: Readonly
   };
   analyze('fresh');
 
-  // Edit sites: returns inside functions whose value starts with an identifier; a typed character
-  // goes after that identifier's first letter (it stays an identifier, as while renaming), and a
-  // whole line goes before the return (deterministic order).
-  const sites: number[] = [];
-  for (const m of text.matchAll(/^([ \t]+)return[ \t]+[A-Za-z_]\w/gm)) sites.push(m.index!);
-  if (!sites.length) throw new Error('no return statements to edit near');
+  const edits = editSequence(text, n);
   const times: number[] = [];
   let analysedPerEdit = 0;
-  for (let k = 0; k < n; k++) {
-    const site = sites[(k * 7919) % sites.length];
-    const offset = text.indexOf('return', site) + 'return'.length + 1 + (/^[ \t]*/.exec(text.slice(text.indexOf('return', site) + 6))![0].length);
-    // Two kinds of edit, alternating in runs: typing a character, and inserting a whole line.
-    const insert = k % 10 === 9 ? '    Py_INCREF(Py_None);\n' : 'x';
-    const at = insert.length > 1 ? text.lastIndexOf('\n', site) + 1 : offset;
+  for (const { at, insert } of edits) {
     text = text.slice(0, at) + insert + text.slice(at);
-    // Keep site offsets valid after the insertion.
-    for (let i = 0; i < sites.length; i++) if (sites[i] >= at) sites[i] += insert.length;
     const a = performance.now();
     analyze('incremental');
     times.push(performance.now() - a);
@@ -92,7 +81,34 @@ async function measure(parser: CParser, file: string, n: number, rules: Readonly
   });
 }
 
-run().catch((e: Error) => {
-  console.error(e.message);
-  process.exitCode = 2;
-});
+/**
+ * The edits replayed on a text, in order (each offset is in the text as the edits before it
+ * left it). Edit sites: returns inside functions whose value starts with an identifier; a typed
+ * character goes after that identifier's first letter (it stays an identifier, as while
+ * renaming), and a whole line goes before the return (deterministic order).
+ */
+export function editSequence(text: string, n: number): Array<{ at: number; insert: string }> {
+  const sites: number[] = [];
+  for (const m of text.matchAll(/^([ \t]+)return[ \t]+[A-Za-z_]\w/gm)) sites.push(m.index!);
+  if (!sites.length) throw new Error('no return statements to edit near');
+  const out: Array<{ at: number; insert: string }> = [];
+  for (let k = 0; k < n; k++) {
+    const site = sites[(k * 7919) % sites.length];
+    const offset = text.indexOf('return', site) + 'return'.length + 1 + (/^[ \t]*/.exec(text.slice(text.indexOf('return', site) + 6))![0].length);
+    // Two kinds of edit, alternating in runs: typing a character, and inserting a whole line.
+    const insert = k % 10 === 9 ? '    Py_INCREF(Py_None);\n' : 'x';
+    const at = insert.length > 1 ? text.lastIndexOf('\n', site) + 1 : offset;
+    text = text.slice(0, at) + insert + text.slice(at);
+    // Keep site offsets valid after the insertion.
+    for (let i = 0; i < sites.length; i++) if (sites[i] >= at) sites[i] += insert.length;
+    out.push({ at, insert });
+  }
+  return out;
+}
+
+if (require.main === module) {
+  run().catch((e: Error) => {
+    console.error(e.message);
+    process.exitCode = 2;
+  });
+}

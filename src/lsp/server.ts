@@ -162,7 +162,11 @@ export class CpyrefServer {
       this.startIndexing();
     });
     const docs = this.documents;
-    docs.onDidOpen((e) => this.schedule(e.document.uri, 'fresh'));
+    docs.onDidOpen((e) => {
+      const p = pathOf(e.document.uri);
+      if (p) this.openByPath.set(p, e.document.uri);
+      this.schedule(e.document.uri, 'fresh');
+    });
     docs.onDidChangeContent((e) => {
       // Opening fires this too (after onDidOpen): the open's fresh parse stands.
       if (!this.scheduled.has(e.document.uri)) this.schedule(e.document.uri, 'incremental', true);
@@ -324,6 +328,7 @@ export class CpyrefServer {
     this.clientSettingsCache.clear();
     this.fileSettingsCache.clear();
     this.configs.forget();
+    this.headers.clear();
     this.filter = undefined;
     this.refreshAll('fresh');
   }
@@ -348,6 +353,7 @@ export class CpyrefServer {
     for (const ch of changes) {
       const p = pathOf(ch.uri);
       if (!p) continue;
+      this.headers.delete(p);
       if (CONFIG_NAMES.has(path.basename(p))) config = true;
       else if (SOURCE_NAME.test(p) && !this.documents.get(ch.uri)) {
         if (ch.type === FileChangeType.Deleted) {
@@ -377,7 +383,7 @@ export class CpyrefServer {
         let slice = Date.now();
         for (const job of jobs) {
           if (this.shutdownReceived) return;
-          if (this.documents.get(fileUri(job.abs))) continue;
+          if (this.openDocument(job.abs)) continue;
           const text = readSource(job.abs, settings.options.maxFileSize, true);
           if (text !== undefined) {
             this.analyzer.index.set(indexFile(job.abs, text));
@@ -471,17 +477,49 @@ export class CpyrefServer {
       const dirs = [path.dirname(from), ...settings.options.includePaths.map((p) => path.resolve(settings.root ?? path.dirname(from), p))];
       for (const dir of dirs) {
         const abs = path.resolve(dir, name);
-        const open = this.documents.get(fileUri(abs));
+        const open = this.openDocument(abs);
         if (open) return { path: abs, text: open.getText() };
-        const text = readSource(abs, settings.options.maxFileSize);
+        const text = this.headerText(abs, settings.options.maxFileSize);
         if (text !== undefined) return { path: abs, text };
       }
       return undefined;
     };
   }
 
+  /** Open documents by file path. */
+  private readonly openByPath = new Map<string, string>();
+  private openDocument(p: string): TextDocument | undefined {
+    const uri = this.openByPath.get(p);
+    return uri === undefined ? undefined : this.documents.get(uri);
+  }
+
+  /**
+   * Headers read from disk, kept between keystrokes (a file such as numpy's multiarraymodule.c
+   * includes dozens): looked at again (its size and time) at most once a second, and at once
+   * when the client reports the file changed.
+   */
+  private readonly headers = new Map<string, { text: string | undefined; checked: number; mtimeMs: number; size: number; maxSize: number }>();
+  private headerText(abs: string, maxSize: number): string | undefined {
+    const now = Date.now();
+    const known = this.headers.get(abs);
+    if (known && known.maxSize === maxSize && now - known.checked < 1000) return known.text;
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(abs);
+    } catch {
+      st = undefined;
+    }
+    if (known && known.maxSize === maxSize && st && st.mtimeMs === known.mtimeMs && st.size === known.size) {
+      known.checked = now;
+      return known.text;
+    }
+    const text = st?.isFile() ? readSource(abs, maxSize) : undefined;
+    this.headers.set(abs, { text, checked: now, mtimeMs: st?.mtimeMs ?? -1, size: st?.size ?? -1, maxSize });
+    return text;
+  }
+
   /** The positions of another file the server has open. */
-  private openPositions = (p: string): Positions | undefined => this.documents.get(fileUri(p));
+  private openPositions = (p: string): Positions | undefined => this.openDocument(p);
 
   private diagnosticsOf(outcome: Outcome, doc: TextDocument): Diagnostic[] {
     if (!('result' in outcome)) return [];
@@ -504,6 +542,8 @@ export class CpyrefServer {
   }
 
   private closed(uri: string): void {
+    const p = pathOf(uri);
+    if (p && this.openByPath.get(p) === uri) this.openByPath.delete(p);
     this.scheduled.delete(uri);
     this.wantFresh.delete(uri);
     this.outcomes.delete(uri);
@@ -626,7 +666,7 @@ export class CpyrefServer {
         total += files.length;
         const onDisk: string[] = [];
         for (const f of files) {
-          const doc = this.documents.get(fileUri(f));
+          const doc = this.openDocument(f);
           if (!doc) {
             onDisk.push(f);
             continue;
