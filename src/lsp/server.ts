@@ -703,7 +703,9 @@ export class CpyrefServer {
   private async codeActions(p: CodeActionParams): Promise<CodeAction[]> {
     const doc = this.documents.get(p.textDocument.uri);
     if (!doc) return [];
-    const only = p.context.only;
+    // (Neovim 0.7 passes `only` on as the user wrote it: a single kind is a list of one.)
+    const given = p.context.only as string[] | string | undefined;
+    const only = typeof given === 'string' ? [given] : given;
     const within = (kind: string) => (k: string) => k === '' || k === kind || kind.startsWith(`${k}.`) || k.startsWith(`${kind}.`);
     const wantsFixAll = !!only && only.some(within(FIX_ALL_KIND));
     const wantsQuickFix = !only || only.some(within(CodeActionKind.QuickFix));

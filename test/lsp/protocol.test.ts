@@ -255,6 +255,13 @@ describe('cpyref-lsp: code actions', () => {
     assert.equal(fixed, (await runCli(dir, ['--fix', '--stdin-filename', 'spam.c'], SPAM)).stdout);
     // Quick fixes are not what `only: source.fixAll` asks for.
     assert.ok(!actions.some((a) => a.kind === 'quickfix'));
+    // Neovim 0.7 passes a single kind as a string.
+    const single = (await client.conn.sendRequest('textDocument/codeAction', {
+      textDocument: { uri },
+      range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+      context: { diagnostics: [], only: 'source.fixAll' },
+    })) as CodeAction[];
+    assert.deepEqual(single.map((a) => a.kind), ['source.fixAll.cpyref']);
     // Applied, nothing is left to fix.
     await client.change(uri, 8, whole(fixed));
     await client.publishedFor(uri, 8);
