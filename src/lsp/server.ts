@@ -131,8 +131,8 @@ export class CpyrefServer {
       this.shutdownReceived = true;
       this.scheduled.clear();
     });
-    c.onCodeAction(this.guard((p: CodeActionParams) => this.codeActions(p)));
-    c.onCodeActionResolve(this.guard((a: CodeAction) => this.resolveCodeAction(a)));
+    c.onCodeAction(this.guard((p: CodeActionParams, token: CancellationToken) => this.codeActions(p, token)));
+    c.onCodeActionResolve(this.guard((a: CodeAction, token: CancellationToken) => this.resolveCodeAction(a, token)));
     c.onHover(this.guard((p: HoverParams) => this.hover(p)));
     c.languages.diagnostics.on(this.guard((p: DocumentDiagnosticParams, token: CancellationToken) => this.pullDiagnostics(p, token)));
     c.languages.diagnostics.onWorkspace(
@@ -700,7 +700,7 @@ export class CpyrefServer {
     return fixed ? lineEdits(result.text, fixed.text) : [];
   }
 
-  private async codeActions(p: CodeActionParams): Promise<CodeAction[]> {
+  private async codeActions(p: CodeActionParams, token: CancellationToken): Promise<CodeAction[]> {
     const doc = this.documents.get(p.textDocument.uri);
     if (!doc) return [];
     // (Neovim 0.7 passes `only` on as the user wrote it: a single kind is a list of one.)
@@ -716,7 +716,12 @@ export class CpyrefServer {
     const settings = await this.settingsFor(doc.uri);
     const fixable = selectSafeFixes(settings.editor.fixAllHints ? result.findings : result.findings.filter((f) => f.severity !== 'hint')).length > 0;
     const actions: CodeAction[] = [];
+    // Fix-all re-parses the file (to a fixpoint): not for a request the client gave up on.
+    const cancelled = () => {
+      if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+    };
     if (wantsFixAll) {
+      cancelled();
       const edits = fixable ? await this.fixAllEdits(doc, result) : [];
       if (edits.length && this.documents.get(doc.uri)?.version === result.version) {
         actions.push({ title: FIX_ALL_TITLE, kind: FIX_ALL_KIND, edit: this.edit(doc, result.version, toTextEdits(doc, edits)) });
@@ -755,6 +760,7 @@ export class CpyrefServer {
       // Computing it means re-parsing the file: done when it is picked, if the client can resolve an action's edit.
       if (this.caps.textDocument?.codeAction?.resolveSupport?.properties.includes('edit')) actions.push(a);
       else {
+        cancelled();
         const edits = await this.fixAllEdits(doc, result);
         if (edits.length) actions.push({ ...a, data: undefined, edit: this.edit(doc, result.version, toTextEdits(doc, edits)) });
       }
@@ -763,13 +769,14 @@ export class CpyrefServer {
   }
 
   /** Computes "Fix all in this file" for the version it was offered for; refuses (ContentModified) when the document changed since. */
-  private async resolveCodeAction(a: CodeAction): Promise<CodeAction> {
+  private async resolveCodeAction(a: CodeAction, token: CancellationToken): Promise<CodeAction> {
     const data = a.data as { fixAllInFile?: boolean; uri?: string; version?: number } | undefined;
     if (!data?.fixAllInFile || !data.uri || typeof data.version !== 'number') return a;
     const doc = this.documents.get(data.uri);
     if (!doc || doc.version !== data.version) throw new ResponseError(LSPErrorCodes.ContentModified, 'the document changed since this action was offered');
     const result = await this.current(doc);
     if (!result || result.version !== data.version) throw new ResponseError(LSPErrorCodes.ContentModified, 'the document changed since this action was offered');
+    if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
     const edits = await this.fixAllEdits(doc, result);
     if (this.documents.get(doc.uri)?.version !== data.version) throw new ResponseError(LSPErrorCodes.ContentModified, 'the document changed since this action was offered');
     return { ...a, edit: this.edit(doc, data.version, toTextEdits(doc, edits)) };
