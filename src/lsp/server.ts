@@ -126,8 +126,7 @@ export class CpyrefServer {
     c.onInitialized(() => this.initialized());
     c.onShutdown(() => {
       // A second shutdown is a request after shutdown.
-      if (this.shutdownAlready) throw new ResponseError(ErrorCodes.InvalidRequest, 'the server is shut down');
-      this.shutdownAlready = true;
+      if (this.shutdownReceived) throw new ResponseError(ErrorCodes.InvalidRequest, 'the server is shut down');
       this.shutdownReceived = true;
       this.scheduled.clear();
     });
@@ -179,8 +178,6 @@ export class CpyrefServer {
     docs.onDidClose((e) => this.closed(e.document.uri));
     docs.listen(c);
   }
-
-  private shutdownAlready = false;
 
   /** A request handler that refuses to run after shutdown (the protocol's InvalidRequest) and never lets an exception escape unlogged. */
   private guard<A extends unknown[], R>(f: (...args: A) => Promise<R> | R): (...args: A) => Promise<R> {
