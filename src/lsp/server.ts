@@ -45,7 +45,7 @@ import { LiveAnalyzer, type DocumentResult, type IncludeReader } from '../core/l
 import { defaultOptions, type Options } from '../core/options';
 import { CParser } from '../core/parser';
 import { indexFile } from '../core/project-index';
-import { decodeSource, detectEol, plural } from '../core/text';
+import { decodeSource, detectEol, looksBinary, plural } from '../core/text';
 import type { Finding, TextEdit } from '../core/types';
 import { collectFiles, FileFilter } from '../node/files';
 import { IncludeCache, processFile, type ScanSettings } from '../node/process-file';
@@ -370,13 +370,19 @@ export class CpyrefServer {
 
   // ---------------------------------------------------------------- the project index
 
+  /** A workspace folder's settings (its pyproject.toml's, under the client's) and the sources they select. */
+  private async folderFiles(folder: string) {
+    const config = path.join(folder, 'pyproject.toml');
+    const settings = await this.computeSettings(fileUri(config), config);
+    return { settings, jobs: collectFiles([folder], folder, new FileFilter(settings.options, settings.root ?? folder)).jobs };
+  }
+
   /** Indexes the workspace folders' sources in the background (lexical, in small slices between messages). */
   private startIndexing(): void {
     const run = async () => {
       let n = 0;
       for (const folder of this.folders) {
-        const settings = await this.computeSettings(fileUri(path.join(folder, 'pyproject.toml')), path.join(folder, 'pyproject.toml'));
-        const { jobs } = collectFiles([folder], folder, new FileFilter(settings.options, settings.root ?? folder));
+        const { settings, jobs } = await this.folderFiles(folder);
         let slice = Date.now();
         for (const job of jobs) {
           if (this.shutdownReceived) return;
@@ -655,9 +661,8 @@ export class CpyrefServer {
     try {
       const seen = new Set<string>();
       for (const folder of this.folders) {
-        const settings = await this.computeSettings(fileUri(path.join(folder, 'pyproject.toml')), path.join(folder, 'pyproject.toml'));
+        const { settings, jobs } = await this.folderFiles(folder);
         if (!settings.editor.enable) continue;
-        const { jobs } = collectFiles([folder], folder, new FileFilter(settings.options, settings.root ?? folder));
         const files = jobs.map((j) => j.abs).filter((f) => !seen.has(f));
         for (const f of files) seen.add(f);
         total += files.length;
@@ -799,7 +804,7 @@ function readSource(p: string, maxSize: number, latin1 = false): string | undefi
     const st = fs.statSync(p);
     if (!st.isFile() || st.size > maxSize) return undefined;
     const bytes = fs.readFileSync(p);
-    if (bytes.subarray(0, 8000).includes(0)) return undefined;
+    if (looksBinary(bytes)) return undefined;
     return latin1 ? bytes.toString('latin1') : decodeSource(bytes).text;
   } catch {
     return undefined;
