@@ -39,7 +39,6 @@ export interface FileIndex {
   limitedApi: boolean;
 }
 
-const TOKEN = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:\\[\s\S]|[^"\\\n])*"?|'(?:\\[\s\S]|[^'\\\n])*'?|^[ \t]*#(?:[^\n\\]|\\[\s\S])*|[A-Za-z_]\w*|->|[{}()[\],;=&.<>*?:]/gm;
 const SLOT = /^(?:tp|nb|sq|mp|am|bf)_\w+$/;
 /** Types whose initializers register functions with CPython. */
 const TABLE_TYPE = /^(?:PyMethodDef|PyGetSetDef|PyMemberDef|PyType_Slot|PyTypeObject|PyModuleDef_Slot|PyModuleDef|PyNumberMethods|PySequenceMethods|PyMappingMethods|PyAsyncMethods|PyBufferProcs|PyType_Spec|PyStructSequence_Field)$/;
@@ -53,10 +52,10 @@ interface Tok {
 /**
  * Tokens of C code; `#` lines are returned separately (their bodies may hold method-table entries).
  * Comments are dropped and strings become `"`. A scanner by hand: it gives what the regular
- * expression `TOKEN` finds (a test holds the two together) in about 60 % of its time, and the
- * index tokenizes every file of a project.
+ * expression it replaced finds (`test/core/project-index.test.ts` holds the two together) in
+ * about 60 % of its time, and the index tokenizes every file of a project.
  */
-function tokenize(text: string): { toks: Tok[]; directives: Array<{ text: string; i: number }> } {
+export function tokenize(text: string): { toks: Tok[]; directives: Array<{ text: string; i: number }> } {
   const toks: Tok[] = [];
   const directives: Array<{ text: string; i: number }> = [];
   const n = text.length;
@@ -68,7 +67,7 @@ function tokenize(text: string): { toks: Tok[]; directives: Array<{ text: string
     if (c === 47 /* / */) {
       const d = text.charCodeAt(i + 1);
       if (d === 42 /* * */) {
-        // A block comment ends at `*/` or at the end of its line (as `TOKEN` does).
+        // A block comment ends at `*/` or at the end of its line (as the regular expression did).
         let p = i + 2;
         for (;;) {
           if (p >= n) break;
@@ -144,7 +143,7 @@ function tokenize(text: string): { toks: Tok[]; directives: Array<{ text: string
   return { toks, directives };
 }
 
-/** The characters `TOKEN` takes as tokens of their own: `{}()[],;=&.<>*?:`. */
+/** The characters that are tokens of their own: `{}()[],;=&.<>*?:`. */
 const PUNCT: boolean[] = [];
 for (const ch of '{}()[],;=&.<>*?:') PUNCT[ch.charCodeAt(0)] = true;
 
@@ -157,29 +156,6 @@ function isLineEnd(c: number): boolean {
   return c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
 }
 
-/** The regular expression `tokenize` scans by hand (kept for the test that holds them together). */
-export function tokenizeByRegExp(text: string): { toks: Tok[]; directives: Array<{ text: string; i: number }> } {
-  const toks: Tok[] = [];
-  const directives: Array<{ text: string; i: number }> = [];
-  TOKEN.lastIndex = 0;
-  for (let m = TOKEN.exec(text); m; m = TOKEN.exec(text)) {
-    const t = m[0];
-    const c = t.charCodeAt(0);
-    if (c === 47 /* / */ || c === 34 /* " */ || c === 39 /* ' */) {
-      if (c === 34 || c === 39) toks.push({ t: '"', i: m.index });
-      continue;
-    }
-    if (t.trimStart().startsWith('#')) {
-      directives.push({ text: t, i: m.index });
-      continue;
-    }
-    toks.push({ t, i: m.index });
-  }
-  return { toks, directives };
-}
-
-/** For tests: the hand scanner. */
-export const tokenizeForTest = tokenize;
 
 function isIdent(t: string): boolean {
   const c = t.charCodeAt(0);
