@@ -150,16 +150,31 @@ export function fileRulesInterested(text: string, opts: Options, only?: Readonly
   return enabledRules(opts, only).some((r) => (r.checkFile && r.interest?.(text)) || (r.references && REFERENCES_RE.test(text)));
 }
 
+/** The files of an analysis' `text` included with quotes that could be read. */
+const INCLUDED_FILES = new WeakMap<AnalyzeRequest, ReadonlyArray<{ path: string; text: string }>>();
+
+/**
+ * The files `req.text` includes with quotes, read once per analysis: its macros, the
+ * functions they define, whether they define `Py_LIMITED_API` or their own singletons, and
+ * the names their macros assign all come from them (the editor reads them from disk).
+ */
+function includedFiles(req: AnalyzeRequest): ReadonlyArray<{ path: string; text: string }> {
+  let files = INCLUDED_FILES.get(req);
+  if (!files) {
+    files = req.readInclude ? quotedIncludes(req.text).flatMap((name) => req.readInclude!(req.path, name) ?? []) : [];
+    INCLUDED_FILES.set(req, files);
+  }
+  return files;
+}
+
 /** `IncludedReturns` by included file (its path and text), kept for the process: a header is read once, not once per file that includes it. */
 const INCLUDED_RETURNS = new Map<string, { text: string; returns: IncludedReturns[] }>();
 
 /** The functions defined in the files `req.text` includes with quotes that may return a new reference (see `includedReturns`). */
 function includedFunctions(parsers: CParser, req: AnalyzeRequest): IncludedReturns[] {
-  if (!req.readInclude) return [];
   const out: IncludedReturns[] = [];
-  for (const name of quotedIncludes(req.text)) {
-    const inc = req.readInclude(req.path, name);
-    if (!inc || !/\breturn\b/.test(inc.text) || !mayNameObjectType(inc.text)) continue;
+  for (const inc of includedFiles(req)) {
+    if (!/\breturn\b/.test(inc.text) || !mayNameObjectType(inc.text)) continue;
     let kept = INCLUDED_RETURNS.get(inc.path);
     if (kept?.text !== inc.text) {
       const dialect = dialectOf(inc.path, inc.text, req.options.cppFiles);
@@ -178,19 +193,12 @@ function includedFunctions(parsers: CParser, req: AnalyzeRequest): IncludedRetur
 }
 
 function includedMacros(req: AnalyzeRequest): MacroDef[] {
-  if (!req.readInclude) return [];
-  const out: MacroDef[] = [];
-  for (const name of quotedIncludes(req.text)) {
-    const inc = req.readInclude(req.path, name);
-    if (inc) out.push(...collectMacros(inc.text, inc.path));
-  }
-  return out;
+  return includedFiles(req).flatMap((inc) => collectMacros(inc.text, inc.path));
 }
 
 /** A header included with quotes defines `Py_LIMITED_API` (a common way to ask for abi3). */
 function includesDefineLimitedApi(req: AnalyzeRequest): boolean {
-  if (!req.readInclude) return false;
-  return quotedIncludes(req.text).some((name) => definesLimitedApi(req.readInclude!(req.path, name)?.text ?? ''));
+  return includedFiles(req).some((inc) => definesLimitedApi(inc.text));
 }
 
 /** Analyses one file's text with every enabled rule. */
@@ -219,7 +227,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
   let noArgsNames: Set<string> | undefined;
   let macroAssigned: Set<string> | undefined;
   const assignedByMacros = () =>
-    (macroAssigned ??= new Set([text, ...(req.readInclude ? quotedIncludes(text).map((n) => req.readInclude!(req.path, n)?.text ?? '') : [])].flatMap(macroAssignedNames)));
+    (macroAssigned ??= new Set([text, ...includedFiles(req).map((inc) => inc.text)].flatMap(macroAssignedNames)));
   const noArgs = () => (noArgsNames ??= noArgsMethods(text));
   let cxx: CxxFacts | undefined;
   const cxxOf = () => (dialect === 'cpp' ? (cxx ??= cxxFacts(text)) : undefined);
@@ -532,7 +540,7 @@ function ownSingletons(text: string, req: AnalyzeRequest): Set<number> {
     for (const m of t.matchAll(OWN_SINGLETON)) out.add(singletonIndex(m[1] ?? m[2]));
   };
   scan(text);
-  if (req.readInclude) for (const name of quotedIncludes(text)) scan(req.readInclude(req.path, name)?.text ?? '');
+  for (const inc of includedFiles(req)) scan(inc.text);
   return out;
 }
 
