@@ -67,15 +67,19 @@ export interface IncludedReturns {
  * (under `#if`) or holding a lambda are left out.
  */
 export function includedReturns(functions: readonly FunctionInfo[]): IncludedReturns[] {
-  const count = new Map<string, number>();
-  for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
   const out: IncludedReturns[] = [];
-  for (const f of functions) {
-    if (!f.returnsObject || f.lambda || count.get(f.name) !== 1 || !f.body.text.includes('return')) continue;
+  for (const f of candidates(functions)) {
     const values = returnedValues(f);
     if (values) out.push({ name: f.name, values });
   }
   return out;
+}
+
+/** The functions that may return a new reference at every `return`: they return an object, are defined once (not under two `#if` branches), hold no lambda and have a `return`. */
+function candidates(functions: readonly FunctionInfo[]): FunctionInfo[] {
+  const count = new Map<string, number>();
+  for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
+  return functions.filter((f) => f.returnsObject && !f.lambda && count.get(f.name) === 1 && f.body.text.includes('return'));
 }
 
 /** What a C-API function does with references: two aliases agree when this is the same. */
@@ -164,9 +168,8 @@ function closing(s: string, open: number): number {
  * result); functions defined twice (under `#if`) or holding a lambda are left out.
  */
 function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>, cache?: ReturnsCache, included: readonly IncludedReturns[] = []): Set<string> {
-  const count = new Map<string, number>();
-  for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
-  const cands = functions.filter((f) => f.returnsObject && !f.lambda && count.get(f.name) === 1 && f.body.text.includes('return'));
+  const cands = candidates(functions);
+  const defined = new Set(functions.map((f) => f.name));
   // Every candidate by name: the file's functions, then those of its included files that it does not define itself.
   const returns = new Map<string, Returned | null>();
   for (const f of cands) {
@@ -178,7 +181,7 @@ function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: Read
     }
     returns.set(f.name, r);
   }
-  for (const c of included) if (!count.has(c.name) && !returns.has(c.name)) returns.set(c.name, c.values);
+  for (const c of included) if (!defined.has(c.name) && !returns.has(c.name)) returns.set(c.name, c.values);
   const out = new Set<string>();
   if (!returns.size) return out;
   const names: FileNames = { aliases, newFunctions: out };
