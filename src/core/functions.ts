@@ -189,6 +189,11 @@ export function parameters(fn: SyntaxNode | null): SyntaxNode[] {
   return list ? namedKids(list).filter((k) => k.type === 'parameter_declaration') : [];
 }
 
+/** The names of a function definition's parameters (an unnamed one is left out). */
+export function parameterNames(fn: SyntaxNode | null): string[] {
+  return parameters(fn).flatMap((p) => declaredName(p.childForFieldName('declarator'))?.text ?? []);
+}
+
 /** True when the comment on the line(s) just above `offset` says `cpyref: returns-borrowed`. */
 export function hasBorrowedComment(text: string, offset: number): boolean {
   return scanCommentAbove(text, offset).marked;

@@ -2,9 +2,9 @@
 import type { CfgNode } from '../cfg';
 import { BudgetExceeded, functionCfg, solveStateSets, withFeasibility } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
-import { parameters } from '../functions';
+import { parameterNames } from '../functions';
 import type { SyntaxNode } from '../parser';
-import { declaredName, namedKids, SINGLETONS } from '../syntax';
+import { namedKids, SINGLETONS } from '../syntax';
 import { OTHER, PathState, StateSet, MAX_STATES, MAX_TRACKED, key, withOwned, withStep, ReturnOutcome, ReturnVerdict, ConsumeEvent, UnpaidDebt, OwnershipAnalysis, OwnershipOptions, setVar } from './state';
 import { SINGLETON_RE, trackedLocals, owningLocals } from './locals';
 import { ownedThroughComparison, consistent, ON_SUCCESS_RE, failedCalls, identityTestFilter, identityBits } from './conditions';
@@ -30,7 +30,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   }
   // Feasibility only removes paths, so it is worked out only for functions where some path
   // leads to a finding: most functions have none, and it costs a walk of every statement.
-  const params = parameters(body.parent).flatMap((p) => declaredName(p.childForFieldName('declarator'))?.text ?? []);
+  const params = parameterNames(body.parent);
   return withFeasibility(cfg, { params, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned }, solve, hasCandidates);
 
   function solve(feasibility: Feasibility | undefined): OwnershipAnalysis {

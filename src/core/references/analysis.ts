@@ -8,7 +8,7 @@
 import type { Cfg, CfgNode } from '../cfg';
 import { BudgetExceeded, functionCfg, solveStateSets, withFeasibility, type Budget } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
-import { parameters } from '../functions';
+import { parameterNames, parameters } from '../functions';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, declaredName, enclosing, namedKids } from '../syntax';
@@ -185,7 +185,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
     return r;
   };
   // Every parameter is the function's own variable for the flags (an `int weighted` tested twice), not only the object ones it follows.
-  const allParams = parameters(fnNode).flatMap((p) => declaredName(p.childForFieldName('declarator'))?.text ?? []);
+  const allParams = parameterNames(fnNode);
   return withFeasibility(cfg, { params: allParams, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned }, solve, (plain) => plain.events.length > 0);
 
   function solve(feasibility: Feasibility | undefined): ReferenceAnalysis {

@@ -12,9 +12,9 @@
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { defineDirectives, parseDefine } from '../preprocess';
-import { parameters, type FunctionInfo, type PerFunctionCache } from '../functions';
+import { parameterNames, type FunctionInfo, type PerFunctionCache } from '../functions';
 import type { SyntaxNode } from '../parser';
-import { calleeName, declaredLocal, declaredName, initialValue, namedKids, unwrap } from '../syntax';
+import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
 
 /** Calls that return a new reference beyond refcounts.dat (allocation macros, type slots). */
 export const EXTRA_NEW_NAMES: readonly string[] = ['PyObject_GC_New', 'PyObject_GC_NewVar', 'PyObject_NewVar', 'PyObject_New', 'tp_alloc', 'tp_new'];
@@ -223,10 +223,7 @@ function returnedValues(f: FunctionInfo): Returned | undefined {
   const assigned = new Map<string, Array<string | null> | undefined>();
   if (wanted.size) {
     // A parameter holds the caller's object until it is assigned: it may give back anything.
-    for (const p of parameters(f.node)) {
-      const n = declaredName(p.childForFieldName('declarator'));
-      if (n && wanted.has(n.text)) assigned.set(n.text, undefined);
-    }
+    for (const n of parameterNames(f.node)) if (wanted.has(n)) assigned.set(n, undefined);
     const sourceOf = (value: SyntaxNode): string | null | undefined => {
       const v = unwrap(value);
       if (isNull(v)) return null;
