@@ -7,6 +7,7 @@ import { LiveAnalyzer, type DocumentResult, type IncludeReader } from '../core/l
 import { defaultOptions, type Options } from '../core/options';
 import { CParser, type ParserLocation } from '../core/parser';
 import { decodeSource, plural } from '../core/text';
+import { HeaderReader } from '../node/headers';
 import { projectAsksLimitedApi } from '../node/process-file';
 import { indexFile, type ProjectIndex } from '../core/project-index';
 import type { Finding } from '../core/types';
@@ -205,24 +206,16 @@ export class Engine implements vscode.Disposable {
     return v;
   }
 
+  /** Headers read from disk, kept between keystrokes (looked at again at most once a second, at once when changed on disk). */
+  private readonly headers = new HeaderReader();
+
   /**
    * Text of a header included with quotes, looked up as the CLI does (the including file's
    * folder, then the configured include paths): the open document if any, else the file.
    */
   private readInclude(from: string, name: string, settings: FileSettings): { path: string; text: string } | undefined {
-    const dirs = [path.dirname(from), ...settings.options.includePaths.map((p) => path.resolve(settings.root ?? path.dirname(from), p))];
-    for (const dir of dirs) {
-      const abs = path.resolve(dir, name);
-      const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === abs);
-      if (open) return { path: abs, text: open.getText() };
-      try {
-        const st = fs.statSync(abs);
-        if (st.isFile() && st.size <= settings.options.maxFileSize) return { path: abs, text: decodeSource(fs.readFileSync(abs)).text };
-      } catch {
-        // not in this folder
-      }
-    }
-    return undefined;
+    const search = { includePaths: settings.options.includePaths, root: settings.root, maxFileSize: settings.options.maxFileSize };
+    return this.headers.read(from, name, search, (abs) => vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === abs)?.getText());
   }
 
   /** Analyses a document: incrementally while typing, afresh on save (so the editor agrees with the CLI). */
@@ -329,6 +322,7 @@ export class Engine implements vscode.Disposable {
     if (uri.scheme !== 'file') return;
     const p = uri.fsPath;
     if (Engine.NOT_SOURCES.test(p)) return;
+    this.headers.forget(p);
     // A file created and changed before it is read is read once, as created.
     const before = this.diskQueue.get(p)?.kind;
     this.diskQueue.set(p, { uri, kind: kind === 'changed' && before === 'created' ? 'created' : kind, analyze: true });

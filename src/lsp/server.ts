@@ -45,9 +45,10 @@ import { LiveAnalyzer, type DocumentResult, type IncludeReader } from '../core/l
 import { defaultOptions, type Options } from '../core/options';
 import { CParser } from '../core/parser';
 import { indexFile } from '../core/project-index';
-import { decodeSource, detectEol, looksBinary, plural } from '../core/text';
+import { detectEol, plural } from '../core/text';
 import type { Finding, TextEdit } from '../core/types';
 import { collectFiles, FileFilter } from '../node/files';
+import { HeaderReader, readSourceFile } from '../node/headers';
 import { IncludeCache, processFile, type ScanSettings } from '../node/process-file';
 import { fileUri, findingKey, positionsOf, ruleOf, toDiagnostic, toTextEdits, type DiagnosticData, type Positions } from './convert';
 import { clientSettings, ProjectConfigs, type ProjectConfig } from './settings';
@@ -325,7 +326,7 @@ export class CpyrefServer {
     this.clientSettingsCache.clear();
     this.fileSettingsCache.clear();
     this.configs.forget();
-    this.headers.clear();
+    this.headers.forget();
     this.filter = undefined;
     this.refreshAll('fresh');
   }
@@ -350,7 +351,7 @@ export class CpyrefServer {
     for (const ch of changes) {
       const p = pathOf(ch.uri);
       if (!p) continue;
-      this.headers.delete(p);
+      this.headers.forget(p);
       if (CONFIG_NAMES.has(path.basename(p))) config = true;
       else if (SOURCE_NAME.test(p) && !this.documents.get(ch.uri)) {
         if (ch.type === FileChangeType.Deleted) {
@@ -359,7 +360,7 @@ export class CpyrefServer {
             index = true;
           }
         } else {
-          const text = readSource(p, 8 * 1024 * 1024);
+          const text = readSourceFile(p, 8 * 1024 * 1024);
           if (text !== undefined && this.analyzer.reindex(p, text)) index = true;
         }
       }
@@ -387,7 +388,7 @@ export class CpyrefServer {
         for (const job of jobs) {
           if (this.shutdownReceived) return;
           if (this.openDocument(job.abs)) continue;
-          const text = readSource(job.abs, settings.options.maxFileSize, true);
+          const text = readSourceFile(job.abs, settings.options.maxFileSize, true);
           if (text !== undefined) {
             this.analyzer.index.set(indexFile(job.abs, text));
             n++;
@@ -476,17 +477,8 @@ export class CpyrefServer {
 
   /** Quoted includes: an open document's text, else the file (the including folder first, then the include paths). */
   private includes(settings: FileSettings): IncludeReader {
-    return (from, name) => {
-      const dirs = [path.dirname(from), ...settings.options.includePaths.map((p) => path.resolve(settings.root ?? path.dirname(from), p))];
-      for (const dir of dirs) {
-        const abs = path.resolve(dir, name);
-        const open = this.openDocument(abs);
-        if (open) return { path: abs, text: open.getText() };
-        const text = this.headerText(abs, settings.options.maxFileSize);
-        if (text !== undefined) return { path: abs, text };
-      }
-      return undefined;
-    };
+    const search = { includePaths: settings.options.includePaths, root: settings.root, maxFileSize: settings.options.maxFileSize };
+    return (from, name) => this.headers.read(from, name, search, (abs) => this.openDocument(abs)?.getText());
   }
 
   /** Open documents by file path. */
@@ -496,30 +488,8 @@ export class CpyrefServer {
     return uri === undefined ? undefined : this.documents.get(uri);
   }
 
-  /**
-   * Headers read from disk, kept between keystrokes (a file such as numpy's multiarraymodule.c
-   * includes dozens): looked at again (its size and time) at most once a second, and at once
-   * when the client reports the file changed.
-   */
-  private readonly headers = new Map<string, { text: string | undefined; checked: number; mtimeMs: number; size: number; maxSize: number }>();
-  private headerText(abs: string, maxSize: number): string | undefined {
-    const now = Date.now();
-    const known = this.headers.get(abs);
-    if (known && known.maxSize === maxSize && now - known.checked < 1000) return known.text;
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(abs);
-    } catch {
-      st = undefined;
-    }
-    if (known && known.maxSize === maxSize && st && st.mtimeMs === known.mtimeMs && st.size === known.size) {
-      known.checked = now;
-      return known.text;
-    }
-    const text = st?.isFile() ? readSource(abs, maxSize) : undefined;
-    this.headers.set(abs, { text, checked: now, mtimeMs: st?.mtimeMs ?? -1, size: st?.size ?? -1, maxSize });
-    return text;
-  }
+  /** Headers read from disk, kept between keystrokes. */
+  private readonly headers = new HeaderReader();
 
   /** The positions of another file the server has open. */
   private openPositions = (p: string): Positions | undefined => this.openDocument(p);
@@ -795,19 +765,6 @@ export class CpyrefServer {
       return { parser: await this.parser(), options };
     });
     return h ? { contents: { kind: 'markdown', value: h.markdown }, range: { start: doc.positionAt(h.start), end: doc.positionAt(h.end) } } : null;
-  }
-}
-
-/** A source file's text (for the index: bytes as Latin-1, as the extension reads them), or undefined when unreadable, too large or binary. */
-function readSource(p: string, maxSize: number, latin1 = false): string | undefined {
-  try {
-    const st = fs.statSync(p);
-    if (!st.isFile() || st.size > maxSize) return undefined;
-    const bytes = fs.readFileSync(p);
-    if (looksBinary(bytes)) return undefined;
-    return latin1 ? bytes.toString('latin1') : decodeSource(bytes).text;
-  } catch {
-    return undefined;
   }
 }
 
