@@ -67,20 +67,52 @@ export function defineDirectives(text: string): string[] {
  * statement as a declaration.
  */
 export function blankStatementMacros(text: string, dialect: 'c' | 'cpp' = 'c'): string {
-  let out = text.includes('THREADS') ? text.replace(THREAD_MACROS, (m) => ' '.repeat(m.length)) : text;
-  if (dialect === 'cpp') out = cxxMacros(out);
+  // Each pass reads the text and records its replacements; they are applied once at the end. (This runs on every
+  // keystroke: a new copy of a large file costs about a millisecond, and each pass used to make one.)
+  const edits: Edit[] = [];
+  if (text.includes('THREADS')) for (const m of text.matchAll(THREAD_MACROS)) edits.push({ start: m.index!, end: m.index! + m[0].length, text: ' '.repeat(m[0].length) });
+  // (C++ has more rewriting passes, each on the text the one before left.)
+  let base = text;
+  if (dialect === 'cpp') {
+    base = cxxMacros(applyEdits(text, edits));
+    edits.length = 0;
+  } else specifierMacroEdits(text, text, edits);
   const directives = text.includes('define') ? defineDirectives(text) : [];
-  out = terminateBlockMacroUses(out, directives);
+  blockMacroUseEdits(base, directives, edits);
   const names = blankedMacroNames(text, directives);
-  if (!names.length) return out;
-  const use = new RegExp(`\\b(?:${names.join('|')})\\b(?![ \\t]*\\()`, 'g');
-  out = out.replace(use, (m, offset: number) => {
-    // Uses only: a directive line (the definition, `#ifdef NAME`) keeps the name.
-    const lineStart = out.lastIndexOf('\n', offset - 1) + 1;
-    // `;` keeps the statement the use stands for (`if (verbose) TRACE` governs nothing else).
-    return /^[ \t]*#/.test(out.slice(lineStart, offset + 1)) ? m : ';' + ' '.repeat(m.length - 1);
-  });
-  return out;
+  if (names.length) {
+    const use = new RegExp(`\\b(?:${names.join('|')})\\b(?![ \\t]*\\()`, 'g');
+    for (const m of base.matchAll(use)) {
+      // Uses only: a directive line (the definition, `#ifdef NAME`) keeps the name.
+      const offset = m.index!;
+      const lineStart = base.lastIndexOf('\n', offset - 1) + 1;
+      // `;` keeps the statement the use stands for (`if (verbose) TRACE` governs nothing else).
+      if (!/^[ \t]*#/.test(base.slice(lineStart, offset + 1))) edits.push({ start: offset, end: offset + m[0].length, text: ';' + ' '.repeat(m[0].length - 1) });
+    }
+  }
+  return applyEdits(base, edits);
+}
+
+/** A replacement of `text.slice(start, end)`. */
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** `text` with `edits` made, in one copy; an edit that overlaps one before it (in text order) is dropped. */
+function applyEdits(text: string, edits: Edit[]): string {
+  if (!edits.length) return text;
+  edits.sort((a, b) => a.start - b.start);
+  const parts: string[] = [];
+  let at = 0;
+  for (const e of edits) {
+    if (e.start < at) continue;
+    parts.push(text.slice(at, e.start), e.text);
+    at = e.end;
+  }
+  parts.push(text.slice(at));
+  return parts.join('');
 }
 
 /** A macro body that is a block statement with no `;` of its own: `if (...) { ... }`, `do { ... } while (0)` needs one. */
@@ -93,15 +125,18 @@ const BLOCK_BODY = /^(?:if|for|while|switch)\b[\s\S]*\}$|^\{[\s\S]*\}$/;
  * the place of the first indentation character of the next line, so the use stands as a
  * statement (and is expanded as one) and every offset and line stays where it was.
  */
-function terminateBlockMacroUses(text: string, directives: readonly string[]): string {
+function blockMacroUseEdits(text: string, directives: readonly string[], edits: Edit[]): void {
   const names: string[] = [];
   for (const d of directives) {
     const def = parseDefine(d);
     if (def && BLOCK_BODY.test(def.body)) names.push(def.functionLike ? `${def.name}[ \\t]*\\([^\\n;]*\\)` : def.name);
   }
-  if (!names.length) return text;
-  const use = new RegExp(`^([ \\t]*(?:${names.join('|')})[ \\t]*\\r?\\n)[ \\t]`, 'gm');
-  return text.replace(use, (_m, head: string) => `${head};`);
+  if (!names.length) return;
+  const use = new RegExp(`^[ \\t]*(?:${names.join('|')})[ \\t]*\\r?\\n[ \\t]`, 'gm');
+  for (const m of text.matchAll(use)) {
+    const at = m.index! + m[0].length - 1;
+    edits.push({ start: at, end: at + 1, text: ';' });
+  }
 }
 
 /**
@@ -113,16 +148,28 @@ function terminateBlockMacroUses(text: string, directives: readonly string[]): s
 function cxxMacros(text: string): string {
   let out = text.includes('catch') ? blankCatchMacros(text) : text;
   out = blockMacros(out);
-  if (/^[ \t]*[A-Z][A-Z0-9_]{2,}[ \t]+[A-Za-z_]/m.test(out)) {
-    const keep = keptSpecifierNames(text);
-    out = out.replace(SPECIFIER_MACRO, (m, name: string, offset: number) => {
-      // Not before a qualifier or another all-caps word (`CHAR_T const *f(`, `LRESULT CALLBACK f(`): then it is the type.
-      const after = /^[ \t]+(\w+)/.exec(out.slice(offset + m.length, offset + m.length + 80))?.[1] ?? '';
-      if (KEEP_SPECIFIERS.has(name) || keep.has(name) || QUALIFIERS.has(after) || /^[A-Z][A-Z0-9_]+$/.test(after)) return m;
-      return m.slice(0, m.length - name.length) + ' '.repeat(name.length);
-    });
+  return blankSpecifierMacros(out, text);
+}
+
+/** `out` (a rewriting of `text`) with its all-caps specifier macros before a function's type blanked. */
+function blankSpecifierMacros(out: string, text: string): string {
+  const edits: Edit[] = [];
+  specifierMacroEdits(out, text, edits);
+  return applyEdits(out, edits);
+}
+
+/** The blanking of `out`'s all-caps specifier macros before a function's type (`text` is the file, `out` a rewriting of it). */
+function specifierMacroEdits(out: string, text: string, edits: Edit[]): void {
+  if (!/^[ \t]*[A-Z][A-Z0-9_]{2,}[ \t]+[A-Za-z_]/m.test(out)) return;
+  const keep = keptSpecifierNames(text);
+  for (const m of out.matchAll(SPECIFIER_MACRO)) {
+    const name = m[1];
+    const end = m.index! + m[0].length;
+    // Not before a qualifier or another all-caps word (`CHAR_T const *f(`, `LRESULT CALLBACK f(`): then it is the type.
+    const after = /^[ \t]+(\w+)/.exec(out.slice(end, end + 80))?.[1] ?? '';
+    if (KEEP_SPECIFIERS.has(name) || keep.has(name) || QUALIFIERS.has(after) || /^[A-Z][A-Z0-9_]+$/.test(after)) continue;
+    edits.push({ start: end - name.length, end, text: ' '.repeat(name.length) });
   }
-  return out;
 }
 
 /** An all-caps word at the start of a line (or after `extern "C"`), then a type, an optional `*`, and a name followed by `(`: an export or visibility macro. */
