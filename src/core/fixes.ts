@@ -47,9 +47,18 @@ export function lineIndent(text: string, offset: number): { indent: string; ownL
 export function spanEdit(before: string, after: string): TextEdit {
   let start = 0;
   const max = Math.min(before.length, after.length);
+  // Equal blocks are skipped by comparing slices (native comparison), then the last one character by character:
+  // the editor calls this on every keystroke with the whole file.
+  for (const step of [4096, 256]) while (start + step <= max && before.slice(start, start + step) === after.slice(start, start + step)) start += step;
   while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
   let endB = before.length;
   let endA = after.length;
+  for (const step of [4096, 256]) {
+    while (endB - step >= start && endA - step >= start && before.slice(endB - step, endB) === after.slice(endA - step, endA)) {
+      endB -= step;
+      endA -= step;
+    }
+  }
   while (endB > start && endA > start && before.charCodeAt(endB - 1) === after.charCodeAt(endA - 1)) {
     endB--;
     endA--;
