@@ -7,6 +7,24 @@ import { SINGLETON_PATTERN } from './syntax';
 
 const THREAD_MACROS = /\b(?:Py_BEGIN_ALLOW_THREADS|Py_END_ALLOW_THREADS|Py_BLOCK_THREADS|Py_UNBLOCK_THREADS|[A-Z][A-Z0-9]*_(?:BEGIN|END)_(?:ALLOW_)?THREADS(?:_DEF|_DESCR|_THRESHOLDED)?)\b(?!\s*\()/g;
 
+/** `THREAD_MACROS` at one position. */
+const THREAD_MACRO_AT = new RegExp(THREAD_MACROS.source, 'y');
+
+/** The blanking of the thread macros' uses, found from each `THREADS` (quicker than the pattern's search through the whole text). */
+function threadMacroEdits(text: string, edits: Edit[]): void {
+  let done = -1;
+  for (let i = text.indexOf('THREADS'); i >= 0; i = text.indexOf('THREADS', i + 7)) {
+    let start = i;
+    while (start > 0 && /\w/.test(text[start - 1])) start--;
+    if (start < done) continue;
+    THREAD_MACRO_AT.lastIndex = start;
+    const m = THREAD_MACRO_AT.exec(text);
+    if (!m) continue;
+    done = start + m[0].length;
+    edits.push({ start, end: done, text: ' '.repeat(m[0].length) });
+  }
+}
+
 function blank(s: string): string {
   return s.replace(/[^\r\n]/g, ' ');
 }
@@ -70,7 +88,7 @@ export function blankStatementMacros(text: string, dialect: 'c' | 'cpp' = 'c'): 
   // Each pass reads the text and records its replacements; they are applied once at the end. (This runs on every
   // keystroke: a new copy of a large file costs about a millisecond, and each pass used to make one.)
   const edits: Edit[] = [];
-  if (text.includes('THREADS')) for (const m of text.matchAll(THREAD_MACROS)) edits.push({ start: m.index!, end: m.index! + m[0].length, text: ' '.repeat(m[0].length) });
+  threadMacroEdits(text, edits);
   // (C++ has more rewriting passes, each on the text the one before left.)
   let base = text;
   if (dialect === 'cpp') {
@@ -160,21 +178,31 @@ function blankSpecifierMacros(out: string, text: string): string {
 
 /** The blanking of `out`'s all-caps specifier macros before a function's type (`text` is the file, `out` a rewriting of it). */
 function specifierMacroEdits(out: string, text: string, edits: Edit[]): void {
-  if (!/^[ \t]*[A-Z][A-Z0-9_]{2,}[ \t]+[A-Za-z_]/m.test(out)) return;
-  const keep = keptSpecifierNames(text);
+  if (!/^[ \t]*(?:(?:static|extern|inline)[ \t]+)*[A-Z][A-Z0-9_]{2,}[ \t]+[A-Za-z_]/m.test(out)) return;
+  let keep: Set<string> | undefined;
   for (const m of out.matchAll(SPECIFIER_MACRO)) {
     const name = m[1];
     const end = m.index! + m[0].length;
-    // Not before a qualifier or another all-caps word (`CHAR_T const *f(`, `LRESULT CALLBACK f(`): then it is the type.
+    // Not a type the file declares (`typedef char CHAR_T;`), nor before a calling convention (`LRESULT CALLBACK f(`):
+    // then the word is the type.
     const after = /^[ \t]+(\w+)/.exec(out.slice(end, end + 80))?.[1] ?? '';
-    if (KEEP_SPECIFIERS.has(name) || keep.has(name) || QUALIFIERS.has(after) || /^[A-Z][A-Z0-9_]+$/.test(after)) continue;
+    if (KEEP_SPECIFIERS.has(name) || CALLING_CONVENTIONS.has(after) || (keep ??= keptSpecifierNames(text)).has(name)) continue;
     edits.push({ start: end - name.length, end, text: ' '.repeat(name.length) });
   }
 }
 
-/** An all-caps word at the start of a line (or after `extern "C"`), then a type, an optional `*`, and a name followed by `(`: an export or visibility macro. */
-const SPECIFIER_MACRO = /^[ \t]*(?:extern[ \t]+"C"[ \t]+)?\b([A-Z][A-Z0-9_]{2,})(?=[ \t]+(?:(?:static|inline|const|extern)[ \t]+)*[A-Za-z_][\w:]*\b(?:<[^<>;{}()]*>)?(?:[ \t]*[*&]+[ \t]*|[ \t]+|[ \t]*\r?\n[ \t]*[*&]*)(?:\r?\n[ \t]*)?[A-Za-z_][\w:]*[ \t]*\()/gm;
-const QUALIFIERS = new Set(['const', 'volatile', 'unsigned', 'signed', 'short', 'long', 'struct', 'union', 'enum', 'class']);
+/**
+ * An all-caps word at the start of a line (after `extern "C"`, `static`, `inline` if any), then a declaration: optional qualifiers, a type
+ * (not a qualifier or a statement keyword), an optional `*`, and a name followed by `(`, `=`, `;` or `[` (a function
+ * or a variable): an export or visibility macro (`NPY_NO_EXPORT const char *msg = ...`). (Were the word a type,
+ * what follows would be a second type.)
+ */
+const SPECIFIER_MACRO = new RegExp(
+  String.raw`^[ \t]*(?:extern[ \t]+"C"[ \t]+)?(?:(?:static|extern|inline)[ \t]+)*\b([A-Z][A-Z0-9_]{2,})(?=[ \t]+(?:(?:static|inline|const|volatile|extern|unsigned|signed|short|long|struct|union|enum|class)[ \t]+)*` +
+    String.raw`(?!(?:static|inline|const|volatile|extern|return|goto|case|else|do|sizeof|typedef|new|delete|throw|co_return|using|namespace|template|typename|operator)\b)` +
+    String.raw`[A-Za-z_][\w:]*\b(?:<[^<>;{}()]*>)?(?:[ \t]*[*&]+[ \t]*|[ \t]+|[ \t]*\r?\n[ \t]*[*&]*)(?:\r?\n[ \t]*)?[A-Za-z_][\w:]*[ \t]*[(=;[])`,
+  'gm',
+);
 
 /**
  * All-caps names of the file that are not specifiers: a macro whose body is a statement or an
@@ -189,6 +217,9 @@ function keptSpecifierNames(text: string): Set<string> {
   for (const m of text.matchAll(/\btypedef\b[^;{}]*?\b([A-Z][A-Z0-9_]{2,})\s*;|\b(?:struct|class|union|enum)\s+([A-Z][A-Z0-9_]{2,})\b|\busing\s+([A-Z][A-Z0-9_]{2,})\s*=/g)) out.add(m[1] ?? m[2] ?? m[3]);
   return out;
 }
+
+/** Calling-convention macros, written between a function's type and its name. */
+const CALLING_CONVENTIONS = new Set(['CALLBACK', 'WINAPI', 'APIENTRY', 'WINAPIV', 'STDMETHODCALLTYPE', 'NTAPI', 'WSAAPI', 'PASCAL', 'CDECL', 'STDCALL', 'FASTCALL', 'SDLCALL', 'GLAPIENTRY', 'EXPORTCALL']);
 
 /** Words that are types or keywords-like in real code, not specifiers: never blanked. */
 const KEEP_SPECIFIERS = new Set(['BOOL', 'DWORD', 'HRESULT', 'HANDLE', 'LONG', 'ULONG', 'UINT', 'INT', 'VOID', 'WORD', 'BYTE', 'LPCWSTR', 'LPWSTR', 'LPSTR', 'LPCSTR', 'FILE', 'SIZE_T']);
