@@ -219,7 +219,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
   };
   const macroMap = new Map<string, MacroDef>();
   // NumPy's import macros return from the function when the import fails (their header is not in the project).
-  if (/\bimport_(?:array|umath|ufunc)\d?\s*\(/.test(text)) for (const d of WELL_KNOWN_MACROS) macroMap.set(d.name, d);
+  if (text.includes('import_') && /\bimport_(?:array|umath|ufunc)\d?\s*\(/.test(text)) for (const d of WELL_KNOWN_MACROS) macroMap.set(d.name, d);
   for (const d of includedMacros(req)) macroMap.set(d.name, d);
   const ownMacros = collectMacros(text);
   for (const d of ownMacros) macroMap.set(d.name, d);
@@ -294,7 +294,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report: fileReport });
       // A function's reference analysis reads what the file's other functions borrow and return, and its aliases: part of the key.
       // (A short stand-in for the context: each function's key holds it, and the context is a few KB.)
-      const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) : '')) : '';
+      const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap, noArgs()) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) : '')) : '';
       for (const fn of functions) {
         if (!req.cache) {
           analyzeFunction(unit, fn, 0, undefined);
@@ -504,11 +504,11 @@ function withoutFixesInside(f: PendingFinding, start: number, end: number): Pend
   return { ...f, fixes: f.fixes.filter((x) => x.edits.every((e) => e.end <= start || e.start >= end)) };
 }
 
-function cacheContext(req: AnalyzeRequest, dialect: Dialect, cxx: CxxFacts | undefined, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>): string {
+function cacheContext(req: AnalyzeRequest, dialect: Dialect, cxx: CxxFacts | undefined, rules: Rule[], targets: TargetFacts, macros: Map<string, MacroDef>, noArgs: ReadonlySet<string>): string {
   const macroPart = [...macros.values()].map((d) => `${d.name}(${d.params?.join(',') ?? ''})=${d.body}`).join('\u0001');
   // C++: the macros rewritten before parsing, and the pointer types (locals of other class types are not followed).
   const cxxKey = cxx ? [...cxxRewrittenMacros(req.text), ...[...cxx.pointerTypes].map((t) => `*${t}`)] : [];
-  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), dialect, cxxKey, [...noArgsMethods(req.text)], macroAssignedNames(req.text)]) + macroPart;
+  return JSON.stringify([rules.map((r) => r.id), targets, req.functionBudgetMs ?? 0, blankedMacroNames(req.text), dialect, cxxKey, [...noArgs], macroAssignedNames(req.text)]) + macroPart;
 }
 
 /** Short stand-ins for the editor's context keys, never reused for another key (a cleared key gets a new one). */

@@ -62,7 +62,20 @@ export function parseDefine(directive: string): { name: string; functionLike: bo
  * `indexOf`: this runs on every keystroke, and a multi-line regex over the text is slow).
  */
 export function defineDirectives(text: string): string[] {
-  const out: string[] = [];
+  return defineDirectiveSpans(text).map(([start, end]) => text.slice(start, end));
+}
+
+/** Where each `#define` directive of `text` starts (its line). */
+export function defineDirectiveStarts(text: string): number[] {
+  return defineDirectiveSpans(text).map(([start]) => start);
+}
+
+/** The last text `defineDirectiveSpans` read, and its spans: an analysis asks several times for the same text. */
+let lastDirectives: { text: string; spans: Array<[number, number]> } = { text: '', spans: [] };
+
+function defineDirectiveSpans(text: string): Array<[number, number]> {
+  if (lastDirectives.text === text) return lastDirectives.spans;
+  const out: Array<[number, number]> = [];
   let from = 0;
   for (let i = text.indexOf('define'); i >= 0; i = text.indexOf('define', from)) {
     from = i + 6;
@@ -70,10 +83,11 @@ export function defineDirectives(text: string): string[] {
     if (!/^[ \t]*#[ \t]*$/.test(text.slice(lineStart, i))) continue;
     let end = text.indexOf('\n', i);
     while (end > 0 && (text[end - 1] === '\\' || (text[end - 1] === '\r' && text[end - 2] === '\\'))) end = text.indexOf('\n', end + 1);
-    out.push(text.slice(lineStart, end < 0 ? text.length : end));
+    out.push([lineStart, end < 0 ? text.length : end]);
     if (end < 0) break;
     from = end;
   }
+  lastDirectives = { text, spans: out };
   return out;
 }
 
