@@ -449,6 +449,8 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
       (ownership ??= withBudget((b) =>
         analyzeOwnership(fn.body, {
           expander,
+          // (A macro body is not expanded, but the project's branch-prediction hints are read in it.)
+          macros: unit.expander.macros,
           nullParams: !macro && unit.noArgs().has(fn.name) ? nullArgs(fn) : undefined,
           macroAssigned: unit.macroAssigned(),
           cxx: unit.cxx(),

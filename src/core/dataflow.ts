@@ -1,5 +1,5 @@
 import { buildCfg, type Cfg, type CfgEdge, type CfgNode } from './cfg';
-import type { MacroExpander } from './macros';
+import type { MacroDef, MacroExpander } from './macros';
 import type { SyntaxNode } from './parser';
 import { Feasibility, NO_FACTS } from './feasibility';
 
@@ -128,13 +128,13 @@ export function functionCfg(body: SyntaxNode, expander: MacroExpander | undefine
  */
 export function withFeasibility<T>(
   cfg: Cfg,
-  flags: { params: readonly string[]; nullParams?: readonly string[]; macroAssigned?: ReadonlySet<string> },
+  flags: { params: readonly string[]; nullParams?: readonly string[]; macroAssigned?: ReadonlySet<string>; macros?: ReadonlyMap<string, MacroDef> },
   solve: (feasibility: Feasibility | undefined) => T,
   needed: (plain: T) => boolean,
 ): T {
   const plain = solve(undefined);
   if (!needed(plain)) return plain;
-  const feasibility = new Feasibility(cfg.nodes, flags.params, flags.nullParams, flags.macroAssigned);
+  const feasibility = new Feasibility(cfg.nodes, flags.params, flags.nullParams, flags.macroAssigned, flags.macros);
   if (feasibility.empty) return plain;
   try {
     return solve(feasibility);

@@ -8,6 +8,7 @@
  * variable is written (assigned, incremented, or passed by address).
  */
 import type { CfgEdge, CfgNode } from './cfg';
+import { hintedCondition, type MacroDef } from './macros';
 import type { SyntaxNode } from './parser';
 import { declaredName, namedKids, unwrap } from './syntax';
 
@@ -66,18 +67,21 @@ function atomOf(n: SyntaxNode): string | undefined {
   return undefined;
 }
 
-function parse(n: SyntaxNode): Cond {
+/** What a condition says; branch-prediction hints (`UNLIKELY(e)`, `__builtin_expect(e, 0)`) are their condition `e`. */
+function parse(n: SyntaxNode, macros: ReadonlyMap<string, MacroDef> | undefined): Cond {
   const x = unwrap(n);
+  const hinted = hintedCondition(x, macros);
+  if (hinted) return parse(hinted, macros);
   if (x.type === 'unary_expression' && x.child(0)?.type === '!') {
     const a = x.childForFieldName('argument');
-    return a ? { k: 'not', a: parse(a) } : { k: 'unknown' };
+    return a ? { k: 'not', a: parse(a, macros) } : { k: 'unknown' };
   }
   if (x.type === 'binary_expression') {
     const op = x.childForFieldName('operator')?.type;
     const l = x.childForFieldName('left');
     const r = x.childForFieldName('right');
     if (!l || !r) return { k: 'unknown' };
-    if (op === '&&' || op === '||') return { k: op === '&&' ? 'and' : 'or', a: parse(l), b: parse(r) };
+    if (op === '&&' || op === '||') return { k: op === '&&' ? 'and' : 'or', a: parse(l, macros), b: parse(r, macros) };
     if (op === '==' || op === '!=') {
       const [atomNode, value] = constantOf(r) !== undefined ? [l, constantOf(r)!] : constantOf(l) !== undefined ? [r, constantOf(l)!] : [undefined, undefined];
       const atom = atomNode && atomOf(atomNode);
@@ -196,9 +200,12 @@ function rootName(n: SyntaxNode): string | undefined {
   return x?.type === 'identifier' ? x.text : undefined;
 }
 
-function writesOf(ast: SyntaxNode): Writes {
+function writesOf(ast: SyntaxNode, macros: ReadonlyMap<string, MacroDef> | undefined): Writes {
   const w: Writes = { names: [], constants: [], addressed: [], declared: [], calls: false };
   const visit = (n: SyntaxNode) => {
+    // A branch-prediction hint calls nothing and writes nothing: only its condition can.
+    const hinted = hintedCondition(n, macros);
+    if (hinted) return visit(hinted);
     if (n.type === 'assignment_expression') {
       const left = n.childForFieldName('left');
       const name = left && rootName(left);
@@ -277,8 +284,15 @@ export class Feasibility {
   /**
    * Follows the atoms tested twice, or tested and assigned a constant, in the function's
    * CFG, and the parameters known to be NULL on entry (`METH_NOARGS` passes NULL as `args`).
+   * `macros` are the file's, for the branch-prediction hints in conditions.
    */
-  constructor(nodes: readonly CfgNode[], params: readonly string[] = [], nullParams: readonly string[] = [], macroAssigned: ReadonlySet<string> = new Set()) {
+  constructor(
+    nodes: readonly CfgNode[],
+    params: readonly string[] = [],
+    nullParams: readonly string[] = [],
+    macroAssigned: ReadonlySet<string> = new Set(),
+    macros?: ReadonlyMap<string, MacroDef>,
+  ) {
     const tested = new Map<string, number>();
     const assigned = new Set<string>();
     const locals = new Set(params);
@@ -293,7 +307,7 @@ export class Feasibility {
       }
       if (!n.ast) continue;
       if (n.kind === 'branch') {
-        const c = parse(n.ast);
+        const c = parse(n.ast, macros);
         this.conds.set(n.id, c);
         const atoms: string[] = [];
         atomsIn(c, atoms);
@@ -302,7 +316,7 @@ export class Feasibility {
         for (const a of new Set(atoms)) tested.set(a, (tested.get(a) ?? 0) + times);
       }
       if (n.kind === 'effect' || n.kind === 'branch') {
-        const w = writesOf(n.ast);
+        const w = writesOf(n.ast, macros);
         if (w.names.length || w.constants.length || w.calls) this.writes.set(n.id, w);
         for (const [a] of w.constants) assigned.add(a);
         for (const x of w.declared) locals.add(x);

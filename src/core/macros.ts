@@ -1,6 +1,6 @@
 import type { DialectParser, SyntaxNode, SyntaxTree } from './parser';
 import { defineDirectives, defineDirectiveStarts } from './preprocess';
-import { namedKids, SINGLETON_PATTERN } from './syntax';
+import { argList, calleeName, namedKids, SINGLETON_PATTERN } from './syntax';
 
 /** A `#define` found in a file or in a header it includes. */
 export interface MacroDef {
@@ -19,6 +19,114 @@ export interface MacroDef {
   mentionsSingleton: boolean;
   /** The body increments or releases a reference (a project wrapper such as `MY_INCREF(o)`). */
   refcount: boolean;
+  /** A branch-prediction hint: what the macro reads as in a condition (see `hintedCondition`). */
+  hint?: HintForm;
+  /**
+   * Kept only for reading conditions: a hint, or a definition of a well-known hint name that
+   * is not one (the name then means what the project says). Never expanded.
+   */
+  conditionOnly?: boolean;
+}
+
+/**
+ * What a branch-prediction hint is, read as a truth value: one of its parameters
+ * (`#define UNLIKELY(x) __builtin_expect(!!(x), 0)` is `x`), another hint applied to some of
+ * its parameters (`#define unlikely(x) UNLIKELY(x)`), or, for an object-like macro, another
+ * hint's name (`#define EXPECT __builtin_expect`).
+ */
+export type HintForm = { param: number } | { call: string; args: number[] } | { alias: string };
+
+/**
+ * Names of branch-prediction hints that usually come from a header the analysis does not
+ * read (a system or third-party one): each is the identity on its single argument, unless
+ * the project defines the name otherwise.
+ */
+export const WELL_KNOWN_HINTS: ReadonlySet<string> = new Set(['likely', 'unlikely', 'LIKELY', 'UNLIKELY', 'Py_LIKELY', 'Py_UNLIKELY', '_Py_LIKELY', '_Py_UNLIKELY', 'NPY_LIKELY', 'NPY_UNLIKELY']);
+
+const EXPECT_BUILTIN = '__builtin_expect';
+
+/** The text inside `s`'s outer parentheses when one pair encloses all of it. */
+function insideParens(s: string): string | undefined {
+  if (!s.startsWith('(') || !s.endsWith(')')) return undefined;
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '(') depth++;
+    else if (s[i] === ')' && --depth === 0 && i < s.length - 1) return undefined;
+  }
+  return depth === 0 ? s.slice(1, -1) : undefined;
+}
+
+/** The arguments of `name(...)` when `s` is that one call, split at top-level commas. */
+function callArgs(s: string): { name: string; args: string[] } | undefined {
+  const m = /^([A-Za-z_]\w*)\s*(\([\s\S]*\))$/.exec(s);
+  const inner = m ? insideParens(m[2]) : undefined;
+  if (!m || inner === undefined) return undefined;
+  const args: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner[i];
+    if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (c === ',' && depth === 0) {
+      args.push(inner.slice(from, i).trim());
+      from = i + 1;
+    }
+  }
+  args.push(inner.slice(from).trim());
+  return { name: m[1], args: args.length === 1 && args[0] === '' ? [] : args };
+}
+
+const SIMPLE_OPERAND = /^[\w\s()!+-]+$/;
+const TRUTH_CAST = /^\(\s*(?:long\s+long|long|int|bool|_Bool)\s*\)\s*(?=[(A-Za-z_])/;
+
+/**
+ * `code` read as a truth value, with what does not change it taken off: outer parentheses,
+ * `!!`, `__builtin_expect(e, c)`, `!= 0`, a cast to an integer type.
+ */
+function truthCore(code: string): string {
+  let s = code.trim();
+  for (let i = 0; i < 32; i++) {
+    const inner = insideParens(s);
+    if (inner !== undefined) {
+      s = inner.trim();
+      continue;
+    }
+    if (s.startsWith('!!')) {
+      s = s.slice(2).trim();
+      continue;
+    }
+    const cast = TRUTH_CAST.exec(s);
+    if (cast && (insideParens(s.slice(cast[0].length)) !== undefined || /^[A-Za-z_]\w*$/.test(s.slice(cast[0].length)))) {
+      s = s.slice(cast[0].length);
+      continue;
+    }
+    const call = callArgs(s);
+    if (call?.name === EXPECT_BUILTIN && call.args.length === 2 && SIMPLE_OPERAND.test(call.args[1])) {
+      s = call.args[0];
+      continue;
+    }
+    const ne = /^([\s\S]*?)\s*!=\s*0$/.exec(s);
+    if (ne && (/^[A-Za-z_]\w*$/.test(ne[1]) || insideParens(ne[1]) !== undefined)) {
+      s = ne[1];
+      continue;
+    }
+    break;
+  }
+  return s;
+}
+
+/** The hint a definition's body makes of the macro, if it is one. */
+function hintForm(code: string, params: string[] | undefined): HintForm | undefined {
+  const s = truthCore(code);
+  // (An empty object-like body, `#define likely`, leaves `likely(e)` as `(e)`: an alias of nothing.)
+  if (!params) return s === '' || /^[A-Za-z_]\w*$/.test(s) ? { alias: s } : undefined;
+  const i = params.indexOf(s);
+  if (i >= 0) return { param: i };
+  const call = callArgs(s);
+  if (!call || !call.args.length) return undefined;
+  const args = call.args.map((a) => params.indexOf(a));
+  return args.every((k) => k >= 0) ? { call: call.name, args } : undefined;
 }
 
 /** A `#define` directive at a given offset (sticky): its name, parameters and body. */
@@ -44,16 +152,78 @@ export function collectMacros(text: string, path?: string): MacroDef[] {
     const code = raw.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '');
     const mentionsSingleton = SINGLETON_RE.test(code);
     const refcount = REFCOUNT_RE.test(code);
-    if (!mentionsSingleton && !refcount && !JUMP_RE.test(code)) continue;
+    const params = m[2] !== undefined ? m[2].slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean) : undefined;
+    const expands = mentionsSingleton || refcount || JUMP_RE.test(code);
+    // (A hint's body names no singleton and jumps nowhere: `expands` and `hint` never both hold.)
+    const hint = expands ? undefined : hintForm(code, params);
+    if (!expands && !hint && !WELL_KNOWN_HINTS.has(m[1])) continue;
     const bodyStart = m.index + m[0].length - raw.length;
     // Comments and line continuations become spaces, so offsets into the body stay valid.
     const body = raw
       .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => c.replace(/[^\n]/g, ' '))
       .replace(/\\(\r?\n)/g, (_s, nl: string) => ' ' + nl.replace(/[^\n]/g, ' '));
-    const params = m[2] !== undefined ? m[2].slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean) : undefined;
-    out.push({ name: m[1], params, body, bodyStart, defineStart: m.index, path, mentionsSingleton, refcount });
+    out.push({ name: m[1], params, body, bodyStart, defineStart: m.index, path, mentionsSingleton, refcount, ...(expands ? {} : { hint, conditionOnly: true }) });
   }
-  return out;
+  return keepHints(out);
+}
+
+/**
+ * Drops the hints that name another macro unless that one is a hint too (here, or a
+ * well-known name): most `#define F(x) G(x)` and `#define A B` are not hints, and are not
+ * worth keeping.
+ */
+function keepHints(defs: MacroDef[]): MacroDef[] {
+  if (!defs.some((d) => d.hint && !('param' in d.hint))) return defs;
+  const hints = new Set<string>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const d of defs) {
+      if (!d.hint || hints.has(d.name)) continue;
+      const target = 'param' in d.hint ? undefined : 'call' in d.hint ? d.hint.call : d.hint.alias;
+      if (!target || target === EXPECT_BUILTIN || WELL_KNOWN_HINTS.has(target) || hints.has(target)) {
+        hints.add(d.name);
+        changed = true;
+      }
+    }
+  }
+  return defs.filter((d) => !d.hint || hints.has(d.name) || WELL_KNOWN_HINTS.has(d.name));
+}
+
+/**
+ * The condition a branch-prediction hint tests, read as a truth value: `e` for
+ * `__builtin_expect(e, c)`, for a project macro that is a hint (`UNLIKELY(e)` with
+ * `#define UNLIKELY(x) __builtin_expect(!!(x), 0)`), and for a well-known hint name the
+ * project does not define otherwise (`likely(e)`). Undefined for any other expression.
+ */
+export function hintedCondition(n: SyntaxNode, macros: ReadonlyMap<string, MacroDef> | undefined): SyntaxNode | undefined {
+  if (n.type !== 'call_expression') return undefined;
+  const name = calleeName(n);
+  if (name === undefined) return undefined;
+  // (Most calls are not hints: the name first, the arguments only then.)
+  const def = macros?.get(name);
+  if (def ? !def.hint : name !== EXPECT_BUILTIN && !WELL_KNOWN_HINTS.has(name)) return undefined;
+  return hintArgument(name, argList(n), macros, 0);
+}
+
+function hintArgument(name: string, args: SyntaxNode[], macros: ReadonlyMap<string, MacroDef> | undefined, depth: number): SyntaxNode | undefined {
+  const def = macros?.get(name);
+  if (!def) {
+    if (name === EXPECT_BUILTIN) return args.length === 2 ? args[0] : undefined;
+    return WELL_KNOWN_HINTS.has(name) && args.length === 1 ? args[0] : undefined;
+  }
+  const h = def.hint;
+  if (!h || depth > 8) return undefined;
+  if ('alias' in h) return h.alias === '' ? (args.length === 1 ? args[0] : undefined) : hintArgument(h.alias, args, macros, depth + 1);
+  if (!def.params || def.params.length !== args.length) return undefined;
+  if ('param' in h) return args[h.param];
+  return hintArgument(h.call, h.args.map((k) => args[k]), macros, depth + 1);
+}
+
+/** `n` with any hints around it taken off (`UNLIKELY(x == NULL)` is `x == NULL`). */
+export function withoutHints(n: SyntaxNode, macros: ReadonlyMap<string, MacroDef> | undefined): SyntaxNode {
+  let x = n;
+  for (let h = hintedCondition(x, macros); h; h = hintedCondition(x, macros)) x = h;
+  return x;
 }
 
 const ASSIGNED_IN_BODY = /([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)?(?:[-+*/%&|^]|<<|>>)?=(?!=)|([A-Za-z_]\w*)\s*(?:\+\+|--)|(?:\+\+|--)\s*([A-Za-z_]\w*)/g;
@@ -124,7 +294,7 @@ export class MacroExpander {
   /** The statements a statement-position use expands to. */
   statements(expr: SyntaxNode): SyntaxNode[] | undefined {
     const def = this.lookup(expr);
-    if (!def) return undefined;
+    if (!def || def.conditionOnly) return undefined;
     const body = this.substitute(def, expr.type === 'call_expression' ? expr : undefined);
     if (body === undefined) return undefined;
     const key = 'S' + body;

@@ -1,26 +1,40 @@
-/** What a branch's condition says: which locals hold which singleton, and which calls failed. */
+/**
+ * What a branch's condition says: which locals hold which singleton, and which calls failed.
+ * A branch-prediction hint (`UNLIKELY(e)`, `__builtin_expect(e, 0)`; see `hintedCondition`)
+ * says what its condition `e` says; `macros` are the file's, for the project's own hints.
+ */
 import { STEALING } from '../api/stealing';
+import { withoutHints, type MacroDef } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, IS_CALLS, singletonIndex, STRUCT_SPELLINGS, unwrapCxxCast } from '../syntax';
 import { OTHER, PathState } from './state';
+
+type Macros = ReadonlyMap<string, MacroDef> | undefined;
+
+/** A condition with the parentheses, casts and branch-prediction hints around it taken off. */
+function conditionCore(cond: SyntaxNode, macros: Macros): SyntaxNode {
+  let n = unwrapCasts(cond);
+  for (let h = withoutHints(n, macros); h !== n; h = withoutHints(n, macros)) n = unwrapCasts(h);
+  return n;
+}
 
 /**
  * The expressions a condition, taken one way, shows to be a singleton: `x == Py_None`
  * holding, `x != Py_None` failing, `Py_IsNone(x)` holding, through `!`, `&&` (holding)
  * and `||` (failing).
  */
-export function singletonTests(cond: SyntaxNode, holds: boolean): Array<{ expr: SyntaxNode; singleton: number }> {
-  const n = unwrapCasts(cond);
+export function singletonTests(cond: SyntaxNode, holds: boolean, macros?: Macros): Array<{ expr: SyntaxNode; singleton: number }> {
+  const n = conditionCore(cond, macros);
   if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
     const arg = n.childForFieldName('argument');
-    return arg ? singletonTests(arg, !holds) : [];
+    return arg ? singletonTests(arg, !holds, macros) : [];
   }
   if (n.type === 'binary_expression') {
     const op = n.childForFieldName('operator')?.type;
     const l = n.childForFieldName('left');
     const r = n.childForFieldName('right');
     if (!l || !r) return [];
-    if ((op === '&&' && holds) || (op === '||' && !holds)) return [...singletonTests(l, holds), ...singletonTests(r, holds)];
+    if ((op === '&&' && holds) || (op === '||' && !holds)) return [...singletonTests(l, holds, macros), ...singletonTests(r, holds, macros)];
     if ((op === '==' && holds) || (op === '!=' && !holds)) {
       const sl = directSingletonOf(l);
       const sr = directSingletonOf(r);
@@ -38,14 +52,17 @@ export function singletonTests(cond: SyntaxNode, holds: boolean): Array<{ expr: 
 }
 
 /** The owning local and the singleton a condition shows it to be (`x == Py_None` holding, `x != Py_None` failing). */
-export function ownedThroughComparison(cond: SyntaxNode, holds: boolean, owning: Set<string>): { name: string; singleton: number } | undefined {
-  const t = singletonTests(cond, holds).find((x) => x.expr.type === 'identifier' && owning.has(x.expr.text));
+export function ownedThroughComparison(cond: SyntaxNode, holds: boolean, owning: Set<string>, macros?: Macros): { name: string; singleton: number } | undefined {
+  const t = singletonTests(cond, holds, macros).find((x) => x.expr.type === 'identifier' && owning.has(x.expr.text));
   return t && { name: t.expr.text, singleton: t.singleton };
 }
 
 /** False when `cond` evaluating to `holds` contradicts what state `s` says the locals hold. */
-export function consistent(cond: SyntaxNode, holds: boolean, s: PathState, tracked: Map<string, number>): boolean {
-  const n = cond.type === 'parenthesized_expression' && cond.namedChildCount === 1 ? cond.namedChild(0)! : cond;
+export function consistent(cond: SyntaxNode, holds: boolean, s: PathState, tracked: Map<string, number>, macros?: Macros): boolean {
+  const bare = cond.type === 'parenthesized_expression' && cond.namedChildCount === 1 ? cond.namedChild(0)! : cond;
+  const hinted = withoutHints(bare, macros);
+  if (hinted !== bare) return consistent(hinted, holds, s, tracked, macros);
+  const n = bare;
   const varOf = (x: SyntaxNode | null): number | undefined => {
     const u = x ? unwrapCasts(x) : null;
     return u?.type === 'identifier' ? tracked.get(u.text) : undefined;
@@ -54,15 +71,15 @@ export function consistent(cond: SyntaxNode, holds: boolean, s: PathState, track
   const singletonOf = (x: SyntaxNode | null) => (x ? directSingletonOf(x) : -1);
   if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
     const arg = n.childForFieldName('argument');
-    return arg ? consistent(arg, !holds, s, tracked) : true;
+    return arg ? consistent(arg, !holds, s, tracked, macros) : true;
   }
   if (n.type === 'binary_expression') {
     const op = n.childForFieldName('operator')?.type;
     const l = n.childForFieldName('left');
     const r = n.childForFieldName('right');
     if (!l || !r) return true;
-    if (op === '&&') return holds ? consistent(l, true, s, tracked) && consistent(r, true, s, tracked) : true;
-    if (op === '||') return holds ? true : consistent(l, false, s, tracked) && consistent(r, false, s, tracked);
+    if (op === '&&') return holds ? consistent(l, true, s, tracked, macros) && consistent(r, true, s, tracked, macros) : true;
+    if (op === '||') return holds ? true : consistent(l, false, s, tracked, macros) && consistent(r, false, s, tracked, macros);
     if (op === '==' || op === '!=') {
       const equal = op === '==' ? holds : !holds;
       const [v, other] = varOf(l) !== undefined ? [varOf(l)!, r] : varOf(r) !== undefined ? [varOf(r)!, l] : [undefined, null];
@@ -114,11 +131,11 @@ export const ON_SUCCESS_RE = new RegExp(`\\b(?:${ON_SUCCESS.join('|')})\\b`);
  * failed: `f(...) < 0`, `f(...) == -1`, `f(...) != 0` or a bare `f(...)` holding, `!f(...)`,
  * `f(...) == 0` or `f(...) >= 0` failing; through `||` (holding) and `&&` (failing).
  */
-export function failedCalls(cond: SyntaxNode, holds: boolean): SyntaxNode[] {
-  const n = unwrapCasts(cond);
+export function failedCalls(cond: SyntaxNode, holds: boolean, macros?: Macros): SyntaxNode[] {
+  const n = conditionCore(cond, macros);
   if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
     const a = n.childForFieldName('argument');
-    return a ? failedCalls(a, !holds) : [];
+    return a ? failedCalls(a, !holds, macros) : [];
   }
   if (n.type === 'call_expression') return ON_SUCCESS.includes(calleeName(n) ?? '') && holds ? [n] : [];
   if (n.type !== 'binary_expression') return [];
@@ -126,7 +143,7 @@ export function failedCalls(cond: SyntaxNode, holds: boolean): SyntaxNode[] {
   const l = n.childForFieldName('left');
   const r = n.childForFieldName('right');
   if (!l || !r) return [];
-  if ((op === '||' && holds) || (op === '&&' && !holds)) return [...failedCalls(l, holds), ...failedCalls(r, holds)];
+  if ((op === '||' && holds) || (op === '&&' && !holds)) return [...failedCalls(l, holds, macros), ...failedCalls(r, holds, macros)];
   const lu = unwrapCasts(l);
   const ru = unwrapCasts(r);
   const [call, k, flip] = lu.type === 'call_expression' ? [lu, ru.text.replace(/\s+/g, ''), false] : ru.type === 'call_expression' ? [ru, lu.text.replace(/\s+/g, ''), true] : [undefined, '', false];
@@ -168,6 +185,6 @@ export function identityTestFilter(body: SyntaxNode, owning: ReadonlySet<string>
 }
 
 /** Bits of the singletons a condition shows equal to an expression that may be owned (`x == Py_None` holding). */
-export function identityBits(cond: SyntaxNode, holds: boolean, mayBeOwned: (e: SyntaxNode) => boolean): number {
-  return singletonTests(cond, holds).reduce((bits, t) => (mayBeOwned(t.expr) ? bits | (1 << t.singleton) : bits), 0);
+export function identityBits(cond: SyntaxNode, holds: boolean, mayBeOwned: (e: SyntaxNode) => boolean, macros?: Macros): number {
+  return singletonTests(cond, holds, macros).reduce((bits, t) => (mayBeOwned(t.expr) ? bits | (1 << t.singleton) : bits), 0);
 }

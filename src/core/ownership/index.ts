@@ -18,6 +18,7 @@ export function returnedExpression(ret: SyntaxNode): SyntaxNode | undefined {
 /** Runs the ownership data flow over a function body. */
 export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): OwnershipAnalysis {
   const expander = opts.expander;
+  const macros = opts.macros ?? expander?.macros;
   const cfg = opts.cfg ?? functionCfg(body, expander, opts.budget);
   const tracked = trackedLocals(body, expander?.names() ?? [], opts.cxx);
   const owning = owningLocals(body, tracked);
@@ -31,7 +32,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   // Feasibility only removes paths, so it is worked out only for functions where some path
   // leads to a finding: most functions have none, and it costs a walk of every statement.
   const params = parameterNames(body.parent);
-  return withFeasibility(cfg, { params, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned }, solve, hasCandidates);
+  return withFeasibility(cfg, { params, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned, macros }, solve, hasCandidates);
 
   function solve(feasibility: Feasibility | undefined): OwnershipAnalysis {
     const ev = new Evaluator(tracked, expander);
@@ -54,9 +55,9 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
       if (!f) {
         const text = from.ast!.text;
         const mentionsTracked = tracked.size > 0 && [...tracked.keys()].some((t) => text.includes(t));
-        const mayOwn = SINGLETON_RE.test(text) || /Py_Is(?:None|True|False)\b/.test(text) ? identityBits(from.ast!, holds, mayOwnTest) : 0;
-        const failed = ON_SUCCESS_RE.test(text) ? new Set(failedCalls(from.ast!, holds).flatMap((c) => ev.sitesOf(c))) : undefined;
-        f = { filters: mentionsTracked, gained: owning.size ? ownedThroughComparison(from.ast!, holds, owning) : undefined, mayOwn, failed: failed?.size ? failed : undefined };
+        const mayOwn = SINGLETON_RE.test(text) || /Py_Is(?:None|True|False)\b/.test(text) ? identityBits(from.ast!, holds, mayOwnTest, macros) : 0;
+        const failed = ON_SUCCESS_RE.test(text) ? new Set(failedCalls(from.ast!, holds, macros).flatMap((c) => ev.sitesOf(c))) : undefined;
+        f = { filters: mentionsTracked, gained: owning.size ? ownedThroughComparison(from.ast!, holds, owning, macros) : undefined, mayOwn, failed: failed?.size ? failed : undefined };
         condCache.set(k, f);
       }
       return f;
@@ -111,7 +112,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
           const m: StateSet = new Map();
           for (const s0 of out.values()) {
             // A condition on a local (`r != Py_None`, `r == NULL`) removes the paths it contradicts.
-            if (facts?.filters && !consistent(from.ast!, edge.holds!, s0, tracked)) continue;
+            if (facts?.filters && !consistent(from.ast!, edge.holds!, s0, tracked, macros)) continue;
             let s = s0;
             if (feasible) {
               // A path that contradicts what earlier branches said of a flag cannot run.

@@ -2,7 +2,7 @@
 import { type Cfg, type CfgNode, type PathStep, type Span } from '../cfg';
 import { type Budget } from '../dataflow';
 import { type Facts } from '../feasibility';
-import type { MacroExpander } from '../macros';
+import type { MacroDef, MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { CxxFacts } from './locals';
 
@@ -142,6 +142,8 @@ export interface OwnershipOptions {
   cxx?: CxxFacts;
   /** The function's CFG, when another analysis built it already (with the same expander). */
   cfg?: Cfg;
+  /** The file's macros, for the branch-prediction hints in conditions (the expander's when not given). */
+  macros?: ReadonlyMap<string, MacroDef>;
 }
 
 export type Pair = [PathState, number];

@@ -9,7 +9,7 @@ import type { Cfg, CfgNode } from '../cfg';
 import { BudgetExceeded, functionCfg, solveStateSets, withFeasibility, type Budget } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameterNames, parameters } from '../functions';
-import type { MacroExpander } from '../macros';
+import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, declaredName, enclosing, namedKids } from '../syntax';
 import { returnedExpression } from '../ownership';
@@ -30,6 +30,8 @@ export interface ReferenceOptions {
   borrowing?: ReadonlyMap<string, ReadonlySet<number>>;
   /** The file's aliases of C-API calls and its functions that return new references (see names.ts). */
   names?: FileNames;
+  /** The file's macros, for the branch-prediction hints in conditions (the expander's when not given). */
+  macros?: ReadonlyMap<string, MacroDef>;
 }
 
 /** What the rules read. */
@@ -86,18 +88,23 @@ export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssig
   return { locals: out, params };
 }
 
-/** A condition's consequences for NULL tests of locals: `x`, `!x`, `x == NULL`, `(x = f()) != NULL`, `&&`, `||`. */
-function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, out: Array<[number, boolean]>): void {
+/**
+ * A condition's consequences for NULL tests of locals: `x`, `!x`, `x == NULL`, `(x = f()) != NULL`,
+ * `&&`, `||`, and any of those inside a branch-prediction hint (`UNLIKELY(x == NULL)`,
+ * `__builtin_expect(!!(x), 0)`).
+ */
+function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, out: Array<[number, boolean]>, macros: ReadonlyMap<string, MacroDef> | undefined): void {
   const n = cond;
+  const recur = (x: SyntaxNode, h: boolean) => nullTests(x, h, locals, out, macros);
   switch (n.type) {
     case 'parenthesized_expression':
     case 'condition_clause': {
       const k = namedKids(n);
-      if (k.length === 1) nullTests(k[0], holds, locals, out);
+      if (k.length === 1) recur(k[0], holds);
       return;
     }
     case 'unary_expression':
-      if (n.child(0)?.type === '!') nullTests(n.childForFieldName('argument')!, !holds, locals, out);
+      if (n.child(0)?.type === '!') recur(n.childForFieldName('argument')!, !holds);
       return;
     case 'identifier': {
       const i = locals.get(n.text);
@@ -111,19 +118,17 @@ function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>
       return;
     }
     case 'cast_expression':
-      nullTests(n.childForFieldName('value')!, holds, locals, out);
+      recur(n.childForFieldName('value')!, holds);
       return;
     case 'call_expression': {
-      // `UNLIKELY(x == NULL)`, `__builtin_expect(!!(x), 0)`: the test is the first argument.
-      const f = n.childForFieldName('function')?.text ?? '';
-      const a = n.childForFieldName('arguments')?.namedChildren.find((k) => !!k && k.type !== 'comment');
-      if (a && /^(?:__builtin_expect|likely|unlikely|LIKELY|UNLIKELY|Py_LIKELY|Py_UNLIKELY|_Py_LIKELY|_Py_UNLIKELY)$/.test(f)) nullTests(a, holds, locals, out);
+      const hinted = hintedCondition(n, macros);
+      if (hinted) recur(hinted, holds);
       return;
     }
     case 'comma_expression': {
       // `(PyErr_Clear(), (x = f()))`: the value is the last operand's.
       const r = n.childForFieldName('right');
-      if (r) nullTests(r, holds, locals, out);
+      if (r) recur(r, holds);
       return;
     }
     case 'binary_expression': {
@@ -132,14 +137,14 @@ function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>
       const b = n.childForFieldName('right');
       if (!a || !b) return;
       if ((op === '&&' && holds) || (op === '||' && !holds)) {
-        nullTests(a, holds, locals, out);
-        nullTests(b, holds, locals, out);
+        recur(a, holds);
+        recur(b, holds);
         return;
       }
       if (op === '==' || op === '!=') {
         const isNull = (x: SyntaxNode) => /^(?:NULL|0|nullptr|\(\s*\w+\s*\*\s*\)\s*(?:NULL|0))$/.test(x.text);
         const other = isNull(b) ? a : isNull(a) ? b : undefined;
-        if (other) nullTests(other, op === '==' ? !holds : holds, locals, out);
+        if (other) recur(other, op === '==' ? !holds : holds);
       }
       return;
     }
@@ -148,8 +153,8 @@ function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>
   }
 }
 
-/** Whether a condition is `PyErr_Occurred()` (negated or compared): `true` when the error is set along an edge holding `holds`. */
-function errorSet(cond: SyntaxNode, holds: boolean): boolean | undefined {
+/** Whether a condition is `PyErr_Occurred()` (negated, or in a branch-prediction hint): `true` when the error is set along an edge holding `holds`. */
+function errorSet(cond: SyntaxNode, holds: boolean, macros: ReadonlyMap<string, MacroDef> | undefined): boolean | undefined {
   let n = cond;
   let h = holds;
   for (;;) {
@@ -157,7 +162,11 @@ function errorSet(cond: SyntaxNode, holds: boolean): boolean | undefined {
     else if (n.type === 'unary_expression' && n.child(0)?.type === '!') {
       n = n.childForFieldName('argument')!;
       h = !h;
-    } else break;
+    } else {
+      const hinted = hintedCondition(n, macros);
+      if (!hinted) break;
+      n = hinted;
+    }
   }
   if (n.type === 'call_expression' && calleeName(n) === 'PyErr_Occurred') return h;
   return undefined;
@@ -166,6 +175,7 @@ function errorSet(cond: SyntaxNode, holds: boolean): boolean | undefined {
 /** Runs the reference analysis over a function. */
 export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: ReferenceOptions): ReferenceAnalysis {
   const expander = opts.expander;
+  const macros = opts.macros ?? expander?.macros;
   const cfg = opts.cfg ?? functionCfg(body, expander, opts.budget);
   const { locals, params } = referenceLocals(fnNode, body, opts.macroAssigned);
   // (Worked out once for both solves.) A statement that calls nothing and names no followed local changes nothing here (`i++`, `n = len;`).
@@ -186,10 +196,10 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
   };
   // Every parameter is the function's own variable for the flags (an `int weighted` tested twice), not only the object ones it follows.
   const allParams = parameterNames(fnNode);
-  return withFeasibility(cfg, { params: allParams, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned }, solve, (plain) => plain.events.length > 0);
+  return withFeasibility(cfg, { params: allParams, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned, macros }, solve, (plain) => plain.events.length > 0);
 
   function solve(feasibility: Feasibility | undefined): ReferenceAnalysis {
-    const ev = new RefEvaluator(locals, expander, opts.returnsObject, opts.borrowing, opts.names);
+    const ev = new RefEvaluator(locals, expander, opts.returnsObject, opts.borrowing, opts.names, macros);
     let initial: RefState = { vars: new Array(locals.size).fill(UNKNOWN), objs: [], facts: feasibility?.initial ?? NO_FACTS, steps: [] };
     for (const p of params) {
       const i = locals.get(p)!;
@@ -206,8 +216,8 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       let t = testCache.get(k);
       if (!t) {
         const tests: Array<[number, boolean]> = [];
-        nullTests(from.ast!, holds, locals, tests);
-        t = { tests, error: errorSet(from.ast!, holds) };
+        nullTests(from.ast!, holds, locals, tests, macros);
+        t = { tests, error: errorSet(from.ast!, holds, macros) };
         testCache.set(k, t);
       }
       return t;

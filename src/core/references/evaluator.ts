@@ -3,7 +3,7 @@ import type { Span } from '../cfg';
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
 import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
-import type { MacroDef, MacroExpander } from '../macros';
+import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, unwrap } from '../syntax';
 import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames } from './names';
@@ -110,6 +110,8 @@ export class RefEvaluator {
     readonly returnsObject: boolean,
     private readonly borrowing?: ReadonlyMap<string, ReadonlySet<number>>,
     private readonly names: FileNames = NO_NAMES,
+    /** The file's macros, for the branch-prediction hints (`UNLIKELY(x)` tests `x`, and takes nothing). */
+    private readonly macros: ReadonlyMap<string, MacroDef> | undefined = expander?.macros,
   ) {}
 
   withSink<T>(sink: RefSink, f: () => T): T {
@@ -433,6 +435,9 @@ export class RefEvaluator {
 
   /** A call: reference-count macros, project macros, steals, borrows, escapes, and the reference it returns. */
   private call(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
+    // A branch-prediction hint (`UNLIKELY(x)`, `__builtin_expect(!!(x), 0)`) is its condition: nothing is handed over.
+    const hinted = hintedCondition(node, this.macros);
+    if (hinted) return this.expr(hinted, st, at);
     const { name, written, args, summary, project } = this.callInfo(node);
     const sp = this.span(node, at);
     if (summary?.builtin) {
