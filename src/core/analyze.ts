@@ -167,38 +167,63 @@ function includedFiles(req: AnalyzeRequest): ReadonlyArray<{ path: string; text:
   return files;
 }
 
-/** `IncludedReturns` by included file (its path and text), kept for the process: a header is read once, not once per file that includes it. */
-const INCLUDED_RETURNS = new Map<string, { text: string; returns: IncludedReturns[] }>();
+/**
+ * What the analysis takes from one file included with quotes, by path, kept for the process while the file's text
+ * stays the same: a header is read once, not once per file that includes it, nor once per keystroke in the editor.
+ */
+interface IncludedFacts {
+  text: string;
+  macros?: MacroDef[];
+  limitedApi?: boolean;
+  returns?: IncludedReturns[];
+  assigned?: string[];
+}
+const INCLUDED = new Map<string, IncludedFacts>();
+
+function includedFacts(inc: { path: string; text: string }): IncludedFacts {
+  let facts = INCLUDED.get(inc.path);
+  if (facts?.text !== inc.text) {
+    if (INCLUDED.size >= 512) INCLUDED.clear();
+    facts = { text: inc.text };
+    INCLUDED.set(inc.path, facts);
+  }
+  return facts;
+}
 
 /** The functions defined in the files `req.text` includes with quotes that may return a new reference (see `includedReturns`). */
 function includedFunctions(parsers: CParser, req: AnalyzeRequest): IncludedReturns[] {
   const out: IncludedReturns[] = [];
   for (const inc of includedFiles(req)) {
-    if (!/\breturn\b/.test(inc.text) || !mayNameObjectType(inc.text)) continue;
-    let kept = INCLUDED_RETURNS.get(inc.path);
-    if (kept?.text !== inc.text) {
-      const dialect = dialectOf(inc.path, inc.text, req.options.cppFiles);
-      const tree = parsers.for(dialect).parse(blankStatementMacros(inc.text, dialect));
-      try {
-        kept = { text: inc.text, returns: includedReturns(findFunctions(tree.rootNode, inc.text)) };
-      } finally {
-        tree.delete();
+    const facts = includedFacts(inc);
+    if (!facts.returns) {
+      facts.returns = [];
+      if (/\breturn\b/.test(inc.text) && mayNameObjectType(inc.text)) {
+        const dialect = dialectOf(inc.path, inc.text, req.options.cppFiles);
+        const tree = parsers.for(dialect).parse(blankStatementMacros(inc.text, dialect));
+        try {
+          facts.returns = includedReturns(findFunctions(tree.rootNode, inc.text));
+        } finally {
+          tree.delete();
+        }
       }
-      if (INCLUDED_RETURNS.size >= 512) INCLUDED_RETURNS.clear();
-      INCLUDED_RETURNS.set(inc.path, kept);
     }
-    out.push(...kept.returns);
+    out.push(...facts.returns);
   }
   return out;
 }
 
 function includedMacros(req: AnalyzeRequest): MacroDef[] {
-  return includedFiles(req).flatMap((inc) => collectMacros(inc.text, inc.path));
+  return includedFiles(req).flatMap((inc) => (includedFacts(inc).macros ??= collectMacros(inc.text, inc.path)));
 }
 
 /** A header included with quotes defines `Py_LIMITED_API` (a common way to ask for abi3). */
 function includesDefineLimitedApi(req: AnalyzeRequest): boolean {
-  return includedFiles(req).some((inc) => definesLimitedApi(inc.text));
+  return includedFiles(req).some((inc) => (includedFacts(inc).limitedApi ??= definesLimitedApi(inc.text)));
+}
+
+/** The names the macros of the files `req.text` includes with quotes assign (see `macroAssignedNames`). */
+function includedAssignedNames(req: AnalyzeRequest): string[] {
+  return includedFiles(req).flatMap((inc) => (includedFacts(inc).assigned ??= macroAssignedNames(inc.text)));
 }
 
 /** Analyses one file's text with every enabled rule. */
@@ -227,7 +252,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
   let noArgsNames: Set<string> | undefined;
   let macroAssigned: Set<string> | undefined;
   const assignedByMacros = () =>
-    (macroAssigned ??= new Set([text, ...includedFiles(req).map((inc) => inc.text)].flatMap(macroAssignedNames)));
+    (macroAssigned ??= new Set([...macroAssignedNames(text), ...includedAssignedNames(req)]));
   const noArgs = () => (noArgsNames ??= noArgsMethods(text));
   let cxx: CxxFacts | undefined;
   const cxxOf = () => (dialect === 'cpp' ? (cxx ??= cxxFacts(text)) : undefined);
