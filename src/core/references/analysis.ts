@@ -12,6 +12,7 @@ import { parameterNames, parameters } from '../functions';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, declaredName, enclosing, namedKids } from '../syntax';
+import { SINGLETON_TABLE } from '../api/singletons';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
 import type { FileNames } from './names';
@@ -153,6 +154,64 @@ function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>
   }
 }
 
+/**
+ * Locals that a condition shows to be a singleton along an edge holding `holds` (`x == Py_None`, `Py_True != x`
+ * false, through `!`, parentheses, `&&`, `||` and branch-prediction hints), each with the singleton's own slot
+ * (see `singletonSlots`): there the singleton is the local's object, and releasing it (`Py_DECREF(Py_None)`)
+ * releases the local's reference.
+ */
+function singletonTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, out: Array<[number, number]>, macros: ReadonlyMap<string, MacroDef> | undefined): void {
+  const recur = (x: SyntaxNode | null, h: boolean) => x && singletonTests(x, h, locals, out, macros);
+  switch (cond.type) {
+    case 'parenthesized_expression':
+    case 'condition_clause': {
+      const k = namedKids(cond);
+      if (k.length === 1) recur(k[0], holds);
+      return;
+    }
+    case 'unary_expression':
+      if (cond.child(0)?.type === '!') recur(cond.childForFieldName('argument'), !holds);
+      return;
+    case 'call_expression':
+      recur(hintedCondition(cond, macros) ?? null, holds);
+      return;
+    case 'binary_expression': {
+      const op = cond.childForFieldName('operator')?.text ?? cond.child(1)?.text;
+      const a = cond.childForFieldName('left');
+      const b = cond.childForFieldName('right');
+      if (!a || !b) return;
+      if ((op === '&&' && holds) || (op === '||' && !holds)) {
+        recur(a, holds);
+        recur(b, holds);
+      } else if ((op === '==' && holds) || (op === '!=' && !holds)) {
+        const [local, singleton] = SINGLETON_NAMES.has(b.text) ? [a, b.text] : SINGLETON_NAMES.has(a.text) ? [b, a.text] : [];
+        const i = local?.type === 'identifier' ? locals.get(local.text) : undefined;
+        const alias = singleton !== undefined ? locals.get(singleton) : undefined;
+        if (i !== undefined && alias !== undefined) out.push([i, alias]);
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+const SINGLETON_NAMES: ReadonlySet<string> = new Set(SINGLETON_TABLE.map((x) => x.name));
+const COMPARED_SINGLETON = new RegExp(`[=!]=\\s*(${[...SINGLETON_NAMES].join('|')})\\b|\\b(${[...SINGLETON_NAMES].join('|')})\\s*[=!]=`, 'g');
+
+/**
+ * The singletons a body compares with (`ret == Py_None`), given slots after the locals: a slot holds no object the
+ * analysis knows of, except after such a test, where it holds the local's (the singleton is then that object).
+ */
+function singletonSlots(body: SyntaxNode, locals: Map<string, number>): void {
+  const text = body.text;
+  if (!text.includes('=')) return;
+  for (const m of text.matchAll(COMPARED_SINGLETON)) {
+    const name = m[1] ?? m[2];
+    if (!locals.has(name)) locals.set(name, locals.size);
+  }
+}
+
 /** Whether a condition is `PyErr_Occurred()` (negated, or in a branch-prediction hint): `true` when the error is set along an edge holding `holds`. */
 function errorSet(cond: SyntaxNode, holds: boolean, macros: ReadonlyMap<string, MacroDef> | undefined): boolean | undefined {
   let n = cond;
@@ -178,6 +237,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
   const macros = opts.macros ?? expander?.macros;
   const cfg = opts.cfg ?? functionCfg(body, expander, opts.budget);
   const { locals, params } = referenceLocals(fnNode, body, opts.macroAssigned);
+  singletonSlots(body, locals);
   // (Worked out once for both solves.) A statement that calls nothing and names no followed local changes nothing here (`i++`, `n = len;`).
   const relevance = new Map<number, boolean>();
   // (Words looked up in `locals`: a regular expression of the locals' names cost more to compile than to run.)
@@ -210,14 +270,16 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       const id = ev.site(-1 - i, -1 - i, p, 'param', false);
       initial = { ...setVar(initial, i, id), objs: [...initial.objs, { id, owned: 0, nonNull: false, status: 'live' }] };
     }
-    const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean }>();
+    const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean; singletons: Array<[number, number]> }>();
     const testsOf = (from: CfgNode, holds: boolean) => {
       const k = `${from.id}:${holds}`;
       let t = testCache.get(k);
       if (!t) {
         const tests: Array<[number, boolean]> = [];
         nullTests(from.ast!, holds, locals, tests, macros);
-        t = { tests, error: errorSet(from.ast!, holds, macros) };
+        const singletons: Array<[number, number]> = [];
+        singletonTests(from.ast!, holds, locals, singletons, macros);
+        t = { tests, error: errorSet(from.ast!, holds, macros), singletons };
         testCache.set(k, t);
       }
       return t;
@@ -271,7 +333,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         onEdge: (edge, out, from) => {
           const t = edge.holds !== undefined && from.ast ? testsOf(from, edge.holds) : undefined;
           const feasible = feasibility !== undefined && Feasibility.decides(from, edge);
-          if (!edge.step && !t?.tests.length && t?.error === undefined && !feasible) return out;
+          if (!edge.step && !t?.tests.length && !t?.singletons.length && t?.error === undefined && !feasible) return out;
           const m: RefStateSet = new Map();
           next: for (const [k0, s0] of out) {
             let s = s0;
@@ -289,6 +351,11 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
                   s = { ...withObj(s, v, () => undefined), vars: s.vars.map((x) => (x === v ? NULLV : x)) };
                 } else if (!o.nonNull) s = withObj(s, v, (x) => ({ ...x, nonNull: true }));
               }
+            }
+            for (const [i, slot] of t?.singletons ?? []) {
+              const v = s.vars[i];
+              if (v === NULLV) continue next;
+              if (v >= 0) s = setVar(withObj(s, v, (o) => (o.nonNull ? o : { ...o, nonNull: true })), slot, v);
             }
             // `if (PyErr_Occurred())`: what may be NULL is taken to be NULL (the failed call set the error).
             if (t?.error) {

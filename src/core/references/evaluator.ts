@@ -5,7 +5,7 @@ import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
 import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, unwrap } from '../syntax';
+import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unwrap } from '../syntax';
 import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames } from './names';
 import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
 
@@ -247,7 +247,8 @@ export class RefEvaluator {
   private use(st: RefState, node: SyntaxNode, at: Span | undefined, how: string): void {
     if (!this.sink) return;
     const l = this.localOf(node);
-    if (!l) return;
+    // (A singleton's slot holds a local's object only after a test showed them equal: the singleton itself lives on.)
+    if (!l || SINGLETONS.includes(l.name)) return;
     const v = st.vars[l.i];
     const o = v >= 0 ? objOf(st, v) : undefined;
     if (!o || (o.status !== 'released' && o.status !== 'stolen')) return;
@@ -595,7 +596,8 @@ export class RefEvaluator {
         if (o.status === 'released' || o.status === 'stolen') this.use(s, expr, at, 'it is returned');
         else if (o.status === 'live' && o.owned === 0 && !o.holder) {
           const l = this.localOf(expr);
-          this.emit({ kind: 'borrowed-return', obj: o, site: this.sites[o.id], node: sp, expr: this.span(expr, at), local: l?.name, viaMacro: !!at, state: s });
+          // (A returned singleton is the singleton rules' to judge, even where a test made it a local's object.)
+          if (!l || !SINGLETONS.includes(l.name)) this.emit({ kind: 'borrowed-return', obj: o, site: this.sites[o.id], node: sp, expr: this.span(expr, at), local: l?.name, viaMacro: !!at, state: s });
           s = this.escape(s, v);
         } else if (o.status === 'live') s = withObj(s, v, (x) => ({ ...x, owned: x.owned - 1 }));
       } else if (o && !this.returnsObject) s = this.escape(s, v);

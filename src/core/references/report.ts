@@ -3,6 +3,7 @@ import type { Site } from './state';
 import type { RefEvent, RefState } from './state';
 import type { RelatedLocation } from '../types';
 import type { FunctionContext } from '../rules/rule';
+import { SINGLETONS } from '../syntax';
 
 /** The 1-based line of an offset. */
 export function lineOf(text: string, offset: number): number {
@@ -16,7 +17,8 @@ export function holderName(ctx: FunctionContext, st: RefState, id: number): stri
   const a = ctx.references();
   const i = st.vars.indexOf(id);
   if (i < 0) return undefined;
-  for (const [name, k] of a.locals) if (k === i) return name;
+  // (A singleton's slot comes after the locals, and is not a local: see `singletonSlots`.)
+  for (const [name, k] of a.locals) if (k === i && !SINGLETONS.includes(name)) return name;
   return undefined;
 }
 
