@@ -61,7 +61,8 @@ export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
     }
   }
   // C++ lambdas are functions of their own (their returns are not the enclosing function's).
-  if (text.includes('](') || /\]\s*(?:\(|->|\{|mutable)/.test(text)) out.push(...findLambdas(root, text));
+  // (Only a C++ tree can hold one: C's `a[i]->f` looks like a lambda's capture list to the text test.)
+  if ((text.includes('](') || /\]\s*(?:\(|->|\{|mutable)/.test(text)) && root.tree.language.idForNodeType('lambda_expression', true) !== null) out.push(...findLambdas(root, text));
   return out.sort((a, b) => a.node.startIndex - b.node.startIndex);
 }
 

@@ -219,7 +219,8 @@ function returnedValues(f: FunctionInfo): Returned | undefined {
       wanted.add(v.text);
     } else return undefined;
   }
-  if (body.text.includes('[') && body.descendantsOfType('lambda_expression').length) return undefined;
+  // (A C tree has no lambdas: the walk is for C++ only.)
+  if (body.tree.language.idForNodeType('lambda_expression', true) !== null && body.text.includes('[') && body.descendantsOfType('lambda_expression').length) return undefined;
   const assigned = new Map<string, Array<string | null> | undefined>();
   if (wanted.size) {
     // A parameter holds the caller's object until it is assigned: it may give back anything.
