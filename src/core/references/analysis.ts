@@ -90,68 +90,84 @@ export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssig
 }
 
 /**
- * A condition's consequences for NULL tests of locals: `x`, `!x`, `x == NULL`, `(x = f()) != NULL`,
- * `&&`, `||`, and any of those inside a branch-prediction hint (`UNLIKELY(x == NULL)`,
- * `__builtin_expect(!!(x), 0)`).
+ * Walks a condition along an edge holding `holds` down to the tests it is made of: through parentheses, `!`,
+ * branch-prediction hints (`UNLIKELY(x == NULL)`, `__builtin_expect(!!(x), 0)`), and the operands of `&&` where
+ * it holds or `||` where it fails (each operand then holds, or fails, too). `test` gets every other node.
  */
-function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, out: Array<[number, boolean]>, macros: ReadonlyMap<string, MacroDef> | undefined): void {
-  const n = cond;
-  const recur = (x: SyntaxNode, h: boolean) => nullTests(x, h, locals, out, macros);
-  switch (n.type) {
+function conditionParts(cond: SyntaxNode, holds: boolean, macros: ReadonlyMap<string, MacroDef> | undefined, test: (n: SyntaxNode, holds: boolean) => void): void {
+  switch (cond.type) {
     case 'parenthesized_expression':
     case 'condition_clause': {
-      const k = namedKids(n);
-      if (k.length === 1) recur(k[0], holds);
+      const k = namedKids(cond);
+      if (k.length === 1) conditionParts(k[0], holds, macros, test);
       return;
     }
-    case 'unary_expression':
-      if (n.child(0)?.type === '!') recur(n.childForFieldName('argument')!, !holds);
-      return;
-    case 'identifier': {
-      const i = locals.get(n.text);
-      if (i !== undefined) out.push([i, !holds]);
+    case 'unary_expression': {
+      const a = cond.child(0)?.type === '!' ? cond.childForFieldName('argument') : null;
+      if (a) conditionParts(a, !holds, macros, test);
       return;
     }
-    case 'assignment_expression': {
-      const l = n.childForFieldName('left');
-      const i = l?.type === 'identifier' ? locals.get(l.text) : undefined;
-      if (i !== undefined && (n.childForFieldName('operator')?.text ?? n.child(1)?.text) === '=') out.push([i, !holds]);
-      return;
-    }
-    case 'cast_expression':
-      recur(n.childForFieldName('value')!, holds);
-      return;
     case 'call_expression': {
-      const hinted = hintedCondition(n, macros);
-      if (hinted) recur(hinted, holds);
-      return;
-    }
-    case 'comma_expression': {
-      // `(PyErr_Clear(), (x = f()))`: the value is the last operand's.
-      const r = n.childForFieldName('right');
-      if (r) recur(r, holds);
+      const hinted = hintedCondition(cond, macros);
+      if (hinted) conditionParts(hinted, holds, macros, test);
       return;
     }
     case 'binary_expression': {
-      const op = n.childForFieldName('operator')?.text ?? n.child(1)?.text;
-      const a = n.childForFieldName('left');
-      const b = n.childForFieldName('right');
-      if (!a || !b) return;
-      if ((op === '&&' && holds) || (op === '||' && !holds)) {
-        recur(a, holds);
-        recur(b, holds);
+      const op = cond.childForFieldName('operator')?.text ?? cond.child(1)?.text;
+      const a = cond.childForFieldName('left');
+      const b = cond.childForFieldName('right');
+      if (a && b && ((op === '&&' && holds) || (op === '||' && !holds))) {
+        conditionParts(a, holds, macros, test);
+        conditionParts(b, holds, macros, test);
         return;
       }
-      if (op === '==' || op === '!=') {
-        const isNull = (x: SyntaxNode) => /^(?:NULL|0|nullptr|\(\s*\w+\s*\*\s*\)\s*(?:NULL|0))$/.test(x.text);
-        const other = isNull(b) ? a : isNull(a) ? b : undefined;
-        if (other) recur(other, op === '==' ? !holds : holds);
-      }
-      return;
+      break;
     }
-    default:
-      return;
   }
+  test(cond, holds);
+}
+
+const NULL_LITERAL = /^(?:NULL|0|nullptr|\(\s*\w+\s*\*\s*\)\s*(?:NULL|0))$/;
+
+/**
+ * A condition's consequences for NULL tests of locals: `x`, `!x`, `x == NULL`, `(x = f()) != NULL`,
+ * `&&`, `||`, and any of those inside a branch-prediction hint.
+ */
+function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, out: Array<[number, boolean]>, macros: ReadonlyMap<string, MacroDef> | undefined): void {
+  const test = (n: SyntaxNode, h: boolean): void => {
+    switch (n.type) {
+      case 'identifier': {
+        const i = locals.get(n.text);
+        if (i !== undefined) out.push([i, !h]);
+        return;
+      }
+      case 'assignment_expression': {
+        const l = n.childForFieldName('left');
+        const i = l?.type === 'identifier' ? locals.get(l.text) : undefined;
+        if (i !== undefined && (n.childForFieldName('operator')?.text ?? n.child(1)?.text) === '=') out.push([i, !h]);
+        return;
+      }
+      case 'cast_expression':
+        conditionParts(n.childForFieldName('value')!, h, macros, test);
+        return;
+      case 'comma_expression': {
+        // `(PyErr_Clear(), (x = f()))`: the value is the last operand's.
+        const r = n.childForFieldName('right');
+        if (r) conditionParts(r, h, macros, test);
+        return;
+      }
+      case 'binary_expression': {
+        const op = n.childForFieldName('operator')?.text ?? n.child(1)?.text;
+        const a = n.childForFieldName('left');
+        const b = n.childForFieldName('right');
+        if (!a || !b || (op !== '==' && op !== '!=')) return;
+        const other = NULL_LITERAL.test(b.text) ? a : NULL_LITERAL.test(a.text) ? b : undefined;
+        if (other) conditionParts(other, op === '==' ? !h : h, macros, test);
+        return;
+      }
+    }
+  };
+  conditionParts(cond, holds, macros, test);
 }
 
 /**
@@ -161,39 +177,17 @@ function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>
  * releases the local's reference.
  */
 function singletonTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, out: Array<[number, number]>, macros: ReadonlyMap<string, MacroDef> | undefined): void {
-  const recur = (x: SyntaxNode | null, h: boolean) => x && singletonTests(x, h, locals, out, macros);
-  switch (cond.type) {
-    case 'parenthesized_expression':
-    case 'condition_clause': {
-      const k = namedKids(cond);
-      if (k.length === 1) recur(k[0], holds);
-      return;
-    }
-    case 'unary_expression':
-      if (cond.child(0)?.type === '!') recur(cond.childForFieldName('argument'), !holds);
-      return;
-    case 'call_expression':
-      recur(hintedCondition(cond, macros) ?? null, holds);
-      return;
-    case 'binary_expression': {
-      const op = cond.childForFieldName('operator')?.text ?? cond.child(1)?.text;
-      const a = cond.childForFieldName('left');
-      const b = cond.childForFieldName('right');
-      if (!a || !b) return;
-      if ((op === '&&' && holds) || (op === '||' && !holds)) {
-        recur(a, holds);
-        recur(b, holds);
-      } else if ((op === '==' && holds) || (op === '!=' && !holds)) {
-        const [local, singleton] = SINGLETON_NAMES.has(b.text) ? [a, b.text] : SINGLETON_NAMES.has(a.text) ? [b, a.text] : [];
-        const i = local?.type === 'identifier' ? locals.get(local.text) : undefined;
-        const alias = singleton !== undefined ? locals.get(singleton) : undefined;
-        if (i !== undefined && alias !== undefined) out.push([i, alias]);
-      }
-      return;
-    }
-    default:
-      return;
-  }
+  conditionParts(cond, holds, macros, (n, h) => {
+    if (n.type !== 'binary_expression') return;
+    const op = n.childForFieldName('operator')?.text ?? n.child(1)?.text;
+    const a = n.childForFieldName('left');
+    const b = n.childForFieldName('right');
+    if (!a || !b || !((op === '==' && h) || (op === '!=' && !h))) return;
+    const [local, singleton] = SINGLETON_NAMES.has(b.text) ? [a, b.text] : SINGLETON_NAMES.has(a.text) ? [b, a.text] : [];
+    const i = local?.type === 'identifier' ? locals.get(local.text) : undefined;
+    const alias = singleton !== undefined ? locals.get(singleton) : undefined;
+    if (i !== undefined && alias !== undefined) out.push([i, alias]);
+  });
 }
 
 const SINGLETON_NAMES: ReadonlySet<string> = new Set(SINGLETON_TABLE.map((x) => x.name));
