@@ -43,8 +43,12 @@ export class Evaluator {
   }
 
   isRelevant(node: SyntaxNode): boolean {
-    return this.relevant.test(node.text);
+    // (Asked once per path state at a node: the text is read out of the parser, and the pattern is long.)
+    let r = this.relevantCache.get(node.id);
+    if (r === undefined) this.relevantCache.set(node.id, (r = this.relevant.test(node.text)));
+    return r;
   }
+  private readonly relevantCache = new Map<number, boolean>();
 
   /** Runs `f` (the replay after the fixpoint) with the events going to `sink`. */
   withSink<T>(sink: EventSink, f: () => T): T {
