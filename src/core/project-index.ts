@@ -697,31 +697,62 @@ export interface IndexSource {
  * files that mention them or (transitively) their callers. Returns the index.
  */
 export function indexForNames(names: Iterable<string>, sources: IndexSource[], index = new ProjectIndex()): ProjectIndex {
-  const wanted = new Set(names);
-  let frontier = [...wanted];
-  const indexed: FileIndex[] = [];
   const texts = new Map<string, string | undefined>();
-  for (let round = 0; frontier.length && round < 8; round++) {
-    const names = new NameSet(frontier);
-    for (const src of sources) {
-      if (index.has(src.path)) continue;
-      if (src.mentions && !src.mentions(names)) continue;
-      if (!texts.has(src.path)) texts.set(src.path, src.text());
-      const text = texts.get(src.path);
-      if (text === undefined || !names.mentionedIn(text)) continue;
-      const fi = indexFile(src.path, text);
-      index.set(fi);
-      indexed.push(fi);
-    }
-    frontier = [];
-    for (const fi of indexed) {
-      for (const [caller, callee] of fi.returnEdges) {
-        if (wanted.has(callee) && !wanted.has(caller)) {
-          wanted.add(caller);
-          frontier.push(caller);
-        }
+  let frontier = [...new Set(names)];
+  const wanted = new Set(frontier);
+  const indexed: FileIndex[] = [];
+  for (let round = 0; frontier.length && round < MAX_ROUNDS; round++) {
+    frontier = addRound(index, indexMentioning(frontier, sources.filter((src) => !index.has(src.path)), texts), wanted, indexed);
+  }
+  return index;
+}
+
+/**
+ * `indexForNames` with each round's reading and indexing done by `round` (the scan's worker threads): it gets the
+ * round's names and the paths not indexed yet, and returns the indexes of those that mention a name.
+ */
+export async function indexForNamesBy(names: Iterable<string>, paths: readonly string[], round: (names: string[], paths: string[]) => Promise<FileIndex[]>, index = new ProjectIndex()): Promise<ProjectIndex> {
+  let frontier = [...new Set(names)];
+  const wanted = new Set(frontier);
+  const indexed: FileIndex[] = [];
+  for (let r = 0; frontier.length && r < MAX_ROUNDS; r++) {
+    frontier = addRound(index, await round(frontier, paths.filter((p) => !index.has(p))), wanted, indexed);
+  }
+  return index;
+}
+
+/** The indexes of the sources that mention one of `names` (`texts` keeps the texts read, for the next rounds). */
+export function indexMentioning(names: string[], sources: IndexSource[], texts = new Map<string, string | undefined>()): FileIndex[] {
+  const set = new NameSet(names);
+  const found: FileIndex[] = [];
+  for (const src of sources) {
+    if (src.mentions && !src.mentions(set)) continue;
+    if (!texts.has(src.path)) texts.set(src.path, src.text());
+    const text = texts.get(src.path);
+    if (text === undefined || !set.mentionedIn(text)) continue;
+    found.push(indexFile(src.path, text));
+  }
+  return found;
+}
+
+/** Rounds of callers followed from the names asked about. */
+const MAX_ROUNDS = 8;
+
+/**
+ * Adds a round's file indexes to `index` and to `indexed` (those of every round); returns the next round's names:
+ * callers of wanted names that return what those return.
+ */
+function addRound(index: ProjectIndex, found: FileIndex[], wanted: Set<string>, indexed: FileIndex[]): string[] {
+  for (const fi of found) index.set(fi);
+  indexed.push(...found);
+  const frontier: string[] = [];
+  for (const fi of indexed) {
+    for (const [caller, callee] of fi.returnEdges) {
+      if (wanted.has(callee) && !wanted.has(caller)) {
+        wanted.add(caller);
+        frontier.push(caller);
       }
     }
   }
-  return index;
+  return frontier;
 }

@@ -3,11 +3,12 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveFindings } from '../core/analyze';
 import { CParser } from '../core/parser';
-import { indexForNames, NameSet, ProjectIndex, type FileIndex } from '../core/project-index';
-import { decodeSource, looksBinary } from '../core/text';
+import { indexForNames, indexForNamesBy, ProjectIndex, type FileIndex } from '../core/project-index';
+import { decodeSource } from '../core/text';
+import { diskIndexSource } from './index-source';
 import type { Finding } from '../core/types';
 import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
-import type { WorkerReply } from './worker';
+import type { WorkerReply, WorkerRequest } from './worker';
 
 /** A scanned file with its final findings. */
 export interface ScannedFile extends FileOutcome {
@@ -61,53 +62,114 @@ function abortError(): Error {
   return e;
 }
 
-async function runInWorkers(jobs: FileJob[], sizes: Map<string, number>, settings: ScanSettings, threads: number, onDone: (o: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
-  const script = path.join(__dirname, 'worker.js');
-  let next = 0;
-  const workers: Worker[] = [];
-  const onAbort = () => {
-    next = jobs.length;
-    for (const w of workers) void w.terminate();
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const runOne = () =>
-    new Promise<void>((resolve, reject) => {
-      const w = new Worker(script, { workerData: settings });
-      workers.push(w);
-      const feed = () => {
-        if (next >= jobs.length) {
-          w.postMessage({ done: true });
-          return;
-        }
-        // Batches of about BATCH_BYTES: one big file alone, many small ones together.
-        let bytes = 0;
-        let end = next;
-        while (end < jobs.length && end - next < BATCH && (end === next || bytes + (sizes.get(jobs[end].abs) ?? 0) <= BATCH_BYTES)) bytes += sizes.get(jobs[end++].abs) ?? 0;
-        const batch = jobs.slice(next, end);
-        next = end;
-        w.postMessage({ jobs: batch });
-      };
-      w.on('message', (msg: WorkerReply) => {
-        if ('fatal' in msg) {
-          reject(new Error(`worker failed to start: ${msg.fatal}`));
-          void w.terminate();
-          return;
-        }
-        for (const o of msg.outcomes) onDone(o);
-        feed();
+/**
+ * The scan's worker threads: they analyse the files (`run`), then stay for the project index's rounds (`index`),
+ * until `close`.
+ */
+class WorkerPool {
+  private readonly workers: Worker[] = [];
+  /** Per worker: what its next reply settles (an index round). */
+  private readonly waiting = new Map<Worker, { resolve(v: FileIndex[]): void; reject(e: Error): void }>();
+  private exits: Array<Promise<void>> = [];
+  private failed: Error | undefined;
+
+  constructor(
+    private readonly settings: ScanSettings,
+    private readonly threads: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** Analyses `jobs` (largest first), `onDone` called with each outcome. */
+  run(jobs: FileJob[], sizes: Map<string, number>, onDone: (o: FileOutcome) => void): Promise<void> {
+    const script = path.join(__dirname, 'worker.js');
+    let next = 0;
+    this.onAbort = () => {
+      next = jobs.length;
+      for (const w of this.workers) void w.terminate();
+    };
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    const runOne = () =>
+      new Promise<void>((resolve, reject) => {
+        const w = new Worker(script, { workerData: this.settings });
+        this.workers.push(w);
+        let analysing = true;
+        const feed = () => {
+          if (next >= jobs.length) {
+            // Idle until the index rounds, or the end.
+            analysing = false;
+            resolve();
+            return;
+          }
+          // Batches of about BATCH_BYTES: one big file alone, many small ones together.
+          let bytes = 0;
+          let end = next;
+          while (end < jobs.length && end - next < BATCH && (end === next || bytes + (sizes.get(jobs[end].abs) ?? 0) <= BATCH_BYTES)) bytes += sizes.get(jobs[end++].abs) ?? 0;
+          const batch = jobs.slice(next, end);
+          next = end;
+          w.postMessage({ jobs: batch });
+        };
+        const fail = (e: Error) => {
+          this.failed ??= e;
+          if (analysing) reject(e);
+          this.waiting.get(w)?.reject(e);
+          this.waiting.delete(w);
+        };
+        w.on('message', (msg: WorkerReply) => {
+          if ('fatal' in msg) {
+            fail(new Error(`worker failed to start: ${msg.fatal}`));
+            void w.terminate();
+          } else if ('indexed' in msg) {
+            this.waiting.get(w)?.resolve(msg.indexed);
+            this.waiting.delete(w);
+          } else {
+            for (const o of msg.outcomes) onDone(o);
+            feed();
+          }
+        });
+        w.on('error', fail);
+        this.exits.push(
+          new Promise<void>((done) =>
+            w.on('exit', () => {
+              if (this.signal?.aborted) fail(abortError());
+              else if (analysing || this.waiting.has(w)) fail(new Error('a worker stopped before its work was done'));
+              done();
+            }),
+          ),
+        );
       });
-      w.on('error', reject);
-      w.on('exit', () => (signal?.aborted ? reject(abortError()) : resolve()));
-    });
-  try {
-    await Promise.all(Array.from({ length: threads }, runOne));
-  } catch (e) {
-    // One worker failed: the others stop too, so no work goes on after the scan has failed.
-    next = jobs.length;
-    for (const w of workers) void w.terminate();
-    throw e;
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
+    return Promise.all(Array.from({ length: this.threads }, runOne)).then(() => undefined);
+  }
+  private onAbort: (() => void) | undefined;
+
+  /** One round of the project index: each worker reads its share of `paths` and indexes those that mention `names`. */
+  async index(names: string[], paths: string[]): Promise<FileIndex[]> {
+    if (this.failed) throw this.failed;
+    if (this.signal?.aborted) throw abortError();
+    const shares = this.workers.map((_, i) => paths.filter((_p, k) => k % this.workers.length === i));
+    const parts = await Promise.all(
+      this.workers.map(
+        (w, i) =>
+          new Promise<FileIndex[]>((resolve, reject) => {
+            if (!shares[i].length) return resolve([]);
+            this.waiting.set(w, { resolve, reject });
+            w.postMessage({ index: { names, paths: shares[i] } } satisfies WorkerRequest);
+          }),
+      ),
+    );
+    return parts.flat();
+  }
+
+  /** Lets the workers go, and waits for them to exit. */
+  async close(): Promise<void> {
+    for (const w of this.workers) w.postMessage({ done: true } satisfies WorkerRequest);
+    await Promise.all(this.exits);
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  /** Stops the workers at once (after a failure). */
+  terminate(): void {
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    for (const w of this.workers) void w.terminate();
   }
 }
 
@@ -124,7 +186,26 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
   if (threads > 1 && run.stdinBytes === undefined) {
     // Largest files first, so that no worker is left with a big file at the end.
     const sizes = new Map(jobs.map((j) => [j.abs, fileSize(j.abs)]));
-    await runInWorkers([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), sizes, settings, threads, onDone, run.signal);
+    const pool = new WorkerPool(settings, threads, run.signal);
+    try {
+      await pool.run([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), sizes, onDone);
+      sortLike(outcomes, jobs);
+      // The project index is read by the workers too: each round's files are shared between them.
+      const names = contractNames(outcomes);
+      const index = names.size
+        ? await indexForNamesBy(
+            names,
+            outcomes.filter((o) => !o.skipped).map((o) => o.abs),
+            (n, p) => pool.index(n, p),
+          )
+        : new ProjectIndex();
+      await pool.close();
+      return finalizeScan(outcomes, settings.options, undefined, index);
+    } catch (e) {
+      // One worker failed: the others stop too, so no work goes on after the scan has failed.
+      pool.terminate();
+      throw e;
+    }
   } else {
     parser ??= await CParser.load(settings.parserLocation);
     const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, settings.projectFiles);
@@ -133,14 +214,22 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
       onDone(processFile(parser, job, settings, includes, run.stdinBytes));
     }
   }
-  const order = new Map(jobs.map((j, i) => [j.abs, i]));
-  outcomes.sort((a, b) => order.get(a.abs)! - order.get(b.abs)!);
+  sortLike(outcomes, jobs);
   return finalizeScan(outcomes, settings.options, run.stdinBytes && decodeSource(run.stdinBytes).text);
 }
 
-/** Decides Python-facing severities across the project and turns pending findings into final ones. */
-export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['options'], stdinText?: string): ScanResult {
-  // A macro definition's severity follows the functions that use it, in any file.
+/** Outcomes in the order of their jobs. */
+function sortLike(outcomes: FileOutcome[], jobs: FileJob[]): void {
+  const order = new Map(jobs.map((j, i) => [j.abs, i]));
+  outcomes.sort((a, b) => order.get(a.abs)! - order.get(b.abs)!);
+}
+
+/**
+ * The functions whose contracts the pending findings depend on, which the project index must decide. A macro
+ * definition's severity follows the functions that use it, in any file: their names are added to its finding's
+ * contract first.
+ */
+function contractNames(outcomes: FileOutcome[]): Set<string> {
   const users = new Map<string, string[]>();
   for (const o of outcomes) {
     for (const p of o.pending) {
@@ -156,33 +245,18 @@ export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['opt
   }
   const names = new Set<string>();
   for (const o of outcomes) for (const p of o.pending) for (const n of p.contract?.functions ?? []) names.add(n);
-  const index = new ProjectIndex();
-  if (names.size) {
-    const sources = outcomes
-      .filter((o) => !o.skipped)
-      .map((o) => ({
-        path: o.abs,
-        mentions: (names: NameSet) => {
-          if (o.text !== undefined || stdinText !== undefined) return true;
-          try {
-            const bytes = fs.readFileSync(o.abs);
-            return names.names.length <= 16 ? names.names.some((n) => bytes.includes(n)) : names.mentionedIn(bytes.toString('latin1'));
-          } catch {
-            return false;
-          }
-        },
-        text: () => {
-          if (o.text !== undefined) return o.text;
-          if (stdinText !== undefined) return stdinText;
-          try {
-            const bytes = fs.readFileSync(o.abs);
-            return looksBinary(bytes) ? undefined : decodeSource(bytes).text;
-          } catch {
-            return undefined;
-          }
-        },
-      }));
-    indexForNames(names, sources, index);
+  return names;
+}
+
+/**
+ * Decides Python-facing severities across the project and turns pending findings into final ones. `index` is the
+ * project index when the caller built it (the scan's workers did), else it is built here.
+ */
+export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['options'], stdinText?: string, index?: ProjectIndex): ScanResult {
+  const names = contractNames(outcomes);
+  if (!index) {
+    index = new ProjectIndex();
+    if (names.size) indexForNames(names, outcomes.filter((o) => !o.skipped).map((o) => diskIndexSource(o.abs, o.text ?? stdinText)), index);
   }
   const borrowed = new Set(outcomes.flatMap((o) => o.borrowedDecls));
   const files: ScannedFile[] = outcomes.map((o) => {

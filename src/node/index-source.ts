@@ -1,0 +1,31 @@
+import * as fs from 'node:fs';
+import type { IndexSource, NameSet } from '../core/project-index';
+import { decodeSource, looksBinary } from '../core/text';
+
+/**
+ * A scanned file as the project index reads it: `known` when its text is at hand (a file with findings keeps it,
+ * standard input has no file), else from disk, first tested for the names on its raw bytes.
+ */
+export function diskIndexSource(abs: string, known?: string): IndexSource {
+  return {
+    path: abs,
+    mentions: (names: NameSet) => {
+      if (known !== undefined) return true;
+      try {
+        const bytes = fs.readFileSync(abs);
+        return names.names.length <= 16 ? names.names.some((n) => bytes.includes(n)) : names.mentionedIn(bytes.toString('latin1'));
+      } catch {
+        return false;
+      }
+    },
+    text: () => {
+      if (known !== undefined) return known;
+      try {
+        const bytes = fs.readFileSync(abs);
+        return looksBinary(bytes) ? undefined : decodeSource(bytes).text;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
