@@ -7,6 +7,9 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from '../../src/cli/main';
 import { RULES } from '../../src/core/rules/index';
+import { defaultOptions } from '../../src/core/options';
+import { collectFiles, FileFilter } from '../../src/node/files';
+import { scanFiles } from '../../src/node/scan';
 import { REPO } from '../helpers/engine';
 import {
   CLEAN,
@@ -745,6 +748,29 @@ describe('cpyref --jobs', () => {
     );
     assert.deepEqual(two.doc.skipped, one.doc.skipped);
     assert.deepEqual(two.doc.summary, one.doc.summary);
+  });
+
+  it('stops at once when cancelled while the workers build the project index, and finishes the same scan otherwise', async () => {
+    const dir = tempProject(manyFiles(40));
+    const options = defaultOptions();
+    const { jobs } = collectFiles([dir], dir, new FileFilter(options, dir));
+    const settings = { options, includeDirs: [], reportUnusedIgnores: false, projectLimitedApi: false };
+    const whole = await scanFiles(undefined, jobs, settings, { jobs: 2 });
+    // Every file's findings depend on the index (which file registers which function).
+    assert.ok(whole.index.length >= 40, `${whole.index.length} files indexed`);
+    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
+    assert.deepEqual(
+      whole.files.map((f) => f.findings.map((x) => `${x.severity}:${x.start}`)),
+      one.files.map((f) => f.findings.map((x) => `${x.severity}:${x.start}`)),
+    );
+    // Cancelled when the last file is done: the index rounds are what is left.
+    const abort = new AbortController();
+    const started = Date.now();
+    await assert.rejects(
+      scanFiles(undefined, jobs, settings, { jobs: 2, signal: abort.signal, onProgress: (done, total) => done === total && abort.abort() }),
+      (e: Error) => e.name === 'AbortError',
+    );
+    assert.ok(Date.now() - started < 20_000);
   });
 });
 
