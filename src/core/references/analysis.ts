@@ -11,8 +11,8 @@ import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameterNames, parameters } from '../functions';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { calleeName, declaredLocal, declaredName, enclosing, namedKids } from '../syntax';
-import { SINGLETON_TABLE } from '../api/singletons';
+import { calleeName, declaredLocal, declaredName, enclosing, IS_CALLS, namedKids, SINGLETONS } from '../syntax';
+import { singletonTests } from '../ownership/conditions';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
 import type { FileNames } from './names';
@@ -171,37 +171,34 @@ function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>
 }
 
 /**
- * Locals that a condition shows to be a singleton along an edge holding `holds` (`x == Py_None`, `Py_True != x`
- * false, through `!`, parentheses, `&&`, `||` and branch-prediction hints), each with the singleton's own slot
- * (see `singletonSlots`): there the singleton is the local's object, and releasing it (`Py_DECREF(Py_None)`)
- * releases the local's reference.
+ * Locals that a condition shows to be a singleton along an edge holding `holds` (the singleton analysis'
+ * `singletonTests`: `x == Py_None`, `Py_IsNone(x)`, through `!`, `&&`, `||` and hints), each with the singleton's
+ * own slot (see `singletonSlots`): there the singleton is the local's object, and releasing it
+ * (`Py_DECREF(Py_None)`) releases the local's reference.
  */
-function singletonTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, out: Array<[number, number]>, macros: ReadonlyMap<string, MacroDef> | undefined): void {
-  conditionParts(cond, holds, macros, (n, h) => {
-    if (n.type !== 'binary_expression') return;
-    const op = n.childForFieldName('operator')?.text ?? n.child(1)?.text;
-    const a = n.childForFieldName('left');
-    const b = n.childForFieldName('right');
-    if (!a || !b || !((op === '==' && h) || (op === '!=' && !h))) return;
-    const [local, singleton] = SINGLETON_NAMES.has(b.text) ? [a, b.text] : SINGLETON_NAMES.has(a.text) ? [b, a.text] : [];
-    const i = local?.type === 'identifier' ? locals.get(local.text) : undefined;
-    const alias = singleton !== undefined ? locals.get(singleton) : undefined;
-    if (i !== undefined && alias !== undefined) out.push([i, alias]);
-  });
+function singletonSlotTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, macros: ReadonlyMap<string, MacroDef> | undefined): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const t of singletonTests(cond, holds, macros)) {
+    const i = t.expr.type === 'identifier' ? locals.get(t.expr.text) : undefined;
+    const slot = locals.get(SINGLETONS[t.singleton]);
+    if (i !== undefined && slot !== undefined) out.push([i, slot]);
+  }
+  return out;
 }
 
-const SINGLETON_NAMES: ReadonlySet<string> = new Set(SINGLETON_TABLE.map((x) => x.name));
-const COMPARED_SINGLETON = new RegExp(`[=!]=\\s*(${[...SINGLETON_NAMES].join('|')})\\b|\\b(${[...SINGLETON_NAMES].join('|')})\\s*[=!]=`, 'g');
+const COMPARED_SINGLETON = new RegExp(
+  `[=!]=\\s*(${SINGLETONS.join('|')})\\b|\\b(${SINGLETONS.join('|')})\\s*[=!]=|\\b(${Object.keys(IS_CALLS).join('|')})\\s*\\(`,
+  'g',
+);
 
 /**
- * The singletons a body compares with (`ret == Py_None`), given slots after the locals: a slot holds no object the
- * analysis knows of, except after such a test, where it holds the local's (the singleton is then that object).
+ * The singletons a body compares with (`ret == Py_None`, `Py_IsNone(ret)`), given slots after the locals: a slot
+ * holds no object the analysis knows of, except after such a test, where it holds the local's (the singleton is
+ * then that object).
  */
 function singletonSlots(body: SyntaxNode, locals: Map<string, number>): void {
-  const text = body.text;
-  if (!text.includes('=')) return;
-  for (const m of text.matchAll(COMPARED_SINGLETON)) {
-    const name = m[1] ?? m[2];
+  for (const m of body.text.matchAll(COMPARED_SINGLETON)) {
+    const name = m[1] ?? m[2] ?? SINGLETONS[IS_CALLS[m[3]]];
     if (!locals.has(name)) locals.set(name, locals.size);
   }
 }
@@ -271,9 +268,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       if (!t) {
         const tests: Array<[number, boolean]> = [];
         nullTests(from.ast!, holds, locals, tests, macros);
-        const singletons: Array<[number, number]> = [];
-        singletonTests(from.ast!, holds, locals, singletons, macros);
-        t = { tests, error: errorSet(from.ast!, holds, macros), singletons };
+        t = { tests, error: errorSet(from.ast!, holds, macros), singletons: singletonSlotTests(from.ast!, holds, locals, macros) };
         testCache.set(k, t);
       }
       return t;
