@@ -1,5 +1,5 @@
 import type { DialectParser, SyntaxNode, SyntaxTree } from './parser';
-import { defineDirectives, defineDirectiveStarts } from './preprocess';
+import { closingParen, defineDirectives, defineDirectiveStarts } from './preprocess';
 import { argList, calleeName, namedKids, SINGLETON_PATTERN } from './syntax';
 
 /** A `#define` found in a file or in a header it includes. */
@@ -47,13 +47,7 @@ const EXPECT_BUILTIN = '__builtin_expect';
 
 /** The text inside `s`'s outer parentheses when one pair encloses all of it. */
 function insideParens(s: string): string | undefined {
-  if (!s.startsWith('(') || !s.endsWith(')')) return undefined;
-  let depth = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '(') depth++;
-    else if (s[i] === ')' && --depth === 0 && i < s.length - 1) return undefined;
-  }
-  return depth === 0 ? s.slice(1, -1) : undefined;
+  return s.startsWith('(') && closingParen(s, 0) === s.length - 1 ? s.slice(1, -1) : undefined;
 }
 
 /** The arguments of `name(...)` when `s` is that one call, split at top-level commas. */

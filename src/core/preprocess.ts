@@ -326,15 +326,8 @@ function blankCatchMacros(text: string): string {
     const close = m.index!;
     const name = close + m[0].indexOf(m[1]);
     // The macro's arguments end at the matching parenthesis.
-    let depth = 0;
-    let end = -1;
-    for (let i = close + m[0].length - 1; i < code.length; i++) {
-      if (code[i] === '(') depth++;
-      else if (code[i] === ')' && --depth === 0) {
-        end = i + 1;
-        break;
-      }
-    }
+    const closeParen = closingParen(code, close + m[0].length - 1);
+    const end = closeParen < 0 ? -1 : closeParen + 1;
     const open = matchingOpenBrace(code, close);
     if (end < 0 || open < 0) continue;
     const before = /\btry\s*$/.exec(text.slice(Math.max(0, open - 40), open));
@@ -345,6 +338,16 @@ function blankCatchMacros(text: string): string {
     for (let i = name + 1; i < end; i++) if (chars[i] !== '\n' && chars[i] !== '\r') chars[i] = ' ';
   }
   return chars.join('');
+}
+
+/** The index of the parenthesis that closes the one at `open` (parentheses in strings and comments count too), or -1. */
+export function closingParen(s: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < s.length; i++) {
+    if (s[i] === '(') depth++;
+    else if (s[i] === ')' && --depth === 0) return i;
+  }
+  return -1;
 }
 
 /** The `{` that the `}` at `close` closes, in a text whose comments and literals are blanked (`codeOnly`); -1 if none. */

@@ -11,7 +11,7 @@
  * walk of the file (the editor recomputes them as the user types).
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
-import { defineDirectives, parseDefine } from '../preprocess';
+import { closingParen, defineDirectives, parseDefine } from '../preprocess';
 import { parameterNames, type FunctionInfo, type PerFunctionCache } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
@@ -139,7 +139,7 @@ function calledName(body: string, functionLike: boolean): string | null {
   let b = body;
   // Outer parentheses and a leading cast.
   for (let i = 0; i < 3; i++) {
-    if (b.startsWith('(') && closing(b, 0) === b.length - 1) b = b.slice(1, -1).trim();
+    if (b.startsWith('(') && closingParen(b, 0) === b.length - 1) b = b.slice(1, -1).trim();
     const cast = /^\(\s*[A-Za-z_]\w*\s*\*+\s*\)\s*/.exec(b);
     if (cast) b = b.slice(cast[0].length).trim();
   }
@@ -147,18 +147,9 @@ function calledName(body: string, functionLike: boolean): string | null {
   if (!m) return null;
   if (!m[2]) return !functionLike && m[0].length === b.length ? m[1] : null;
   const open = m[0].length - 1;
-  return closing(b, open) === b.length - 1 ? m[1] : null;
+  return closingParen(b, open) === b.length - 1 ? m[1] : null;
 }
 
-/** The index of the parenthesis that closes the one at `open`, or -1. */
-function closing(s: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < s.length; i++) {
-    if (s[i] === '(') depth++;
-    else if (s[i] === ')' && --depth === 0) return i;
-  }
-  return -1;
-}
 
 /**
  * The file's functions that return a new reference at every `return` that gives back an
