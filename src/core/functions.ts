@@ -130,9 +130,15 @@ function isObjectType(name: string): boolean {
   return name === 'PyObject' || /Object$/.test(name);
 }
 
-/** Whether a text may declare a function that returns an object (see `isObjectType`): it has a word that ends in `Object`. */
+const OBJECT_POINTER = /Object\b(?:\s|\/\*[\s\S]*?\*\/|\/\/[^\n]*\n)*\*/;
+
+/**
+ * Whether a text may declare a function that returns an object (see `isObjectType`): a word that ends in `Object`
+ * is followed by a `*` (after blanks and comments: `PyObject *`, `FooObject*`, `PyObject /* new *\/ *`). A word
+ * alone (`WaitForSingleObject(h)`, "Object" in a comment) declares no such function.
+ */
 export function mayNameObjectType(text: string): boolean {
-  return /Object\b/.test(text);
+  return OBJECT_POINTER.test(text);
 }
 
 /** Signature facts of one `function_definition`. */
