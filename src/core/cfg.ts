@@ -57,7 +57,7 @@ export interface Cfg {
 /** Extension points of the builder. */
 export interface CfgHooks {
   /** The statements a statement-position macro use expands to (one level), if it is a project macro. */
-  expandStatement?(stmt: SyntaxNode, expr: SyntaxNode): SyntaxNode[] | undefined;
+  expandStatement?(stmt: SyntaxNode, expr: SyntaxNode): readonly SyntaxNode[] | undefined;
   /** True for calls that never return, beyond the built-in list. */
   isNoReturn?(name: string): boolean;
   /** Called every few hundred nodes; throws to abandon a function that is too large. */
@@ -203,7 +203,7 @@ class Builder {
     }
   }
 
-  private seq(nodes: SyntaxNode[], frontier: Pending[]): Pending[] {
+  private seq(nodes: readonly SyntaxNode[], frontier: Pending[]): Pending[] {
     let f = frontier;
     for (let i = 0; i < nodes.length; i++) {
       const dangling = i + 1 < nodes.length ? this.danglingElse(nodes[i]) : undefined;
@@ -543,7 +543,7 @@ class Builder {
       if (!dead) visitList(stmts);
       if (alternative) visitGroup(alternative);
     };
-    const visitList = (kids: SyntaxNode[]) => {
+    const visitList = (kids: readonly SyntaxNode[]) => {
       for (const k of kids) {
         if (isPreproc(k) && hasCase(k)) visitGroup(k);
         else out.push(k);

@@ -66,33 +66,27 @@ export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
   return out.sort((a, b) => a.node.startIndex - b.node.startIndex);
 }
 
-/** The lambdas of a tree, in one walk with a cursor (no `parent` calls), with their template context and nesting. */
+/** The lambdas of a tree, in one walk (no `parent` calls), with their template context and nesting. */
 function findLambdas(root: SyntaxNode, text: string): FunctionInfo[] {
   const out: FunctionInfo[] = [];
-  const c = root.walk();
-  // Per level entered: the node when a lambda directly under it takes its name from it, whether it is in a template, its lambda depth.
-  const path: Array<{ node?: SyntaxNode; template: boolean; lambdas: number }> = [{ template: false, lambdas: 0 }];
-  try {
-    for (;;) {
-      const top = path[path.length - 1];
-      const type = c.nodeType;
-      if (type === 'lambda_expression' && top.lambdas < MAX_LAMBDA_DEPTH) {
-        const info = describeLambda(c.currentNode, text, top.node, top.template);
-        if (info) out.push(info);
-      }
-      const names = type === 'init_declarator' || type === 'assignment_expression' ? c.currentNode : undefined;
-      if (c.gotoFirstChild()) {
-        path.push({ node: names, template: top.template || type === 'template_declaration', lambdas: top.lambdas + (type === 'lambda_expression' ? 1 : 0) });
-        continue;
-      }
-      while (!c.gotoNextSibling()) {
-        if (!c.gotoParent()) return out;
-        path.pop();
-      }
+  // Per node to visit: the node a lambda directly under it takes its name from, whether it is in a template, its lambda depth.
+  const stack: Array<{ n: SyntaxNode; names?: SyntaxNode; template: boolean; lambdas: number }> = [{ n: root, template: false, lambdas: 0 }];
+  while (stack.length) {
+    const { n, names, template, lambdas } = stack.pop()!;
+    const type = n.type;
+    if (type === 'lambda_expression' && lambdas < MAX_LAMBDA_DEPTH) {
+      const info = describeLambda(n, text, names, template);
+      if (info) out.push(info);
     }
-  } finally {
-    c.delete();
+    const kids = n.children;
+    const next = {
+      names: type === 'init_declarator' || type === 'assignment_expression' ? n : undefined,
+      template: template || type === 'template_declaration',
+      lambdas: lambdas + (type === 'lambda_expression' ? 1 : 0),
+    };
+    for (let i = kids.length - 1; i >= 0; i--) stack.push({ n: kids[i], ...next });
   }
+  return out;
 }
 
 /** A C++ lambda with a body: named after the local or field it initialises, else by its line. */

@@ -259,7 +259,7 @@ const EXPR_PREFIX = 'void *__cpyref_e = (';
  */
 export class MacroExpander {
   private readonly trees: SyntaxTree[] = [];
-  private readonly cache = new Map<string, SyntaxNode[] | SyntaxNode | null>();
+  private readonly cache = new Map<string, readonly SyntaxNode[] | SyntaxNode | null>();
 
   constructor(
     private readonly parser: DialectParser,
@@ -286,7 +286,7 @@ export class MacroExpander {
   }
 
   /** The statements a statement-position use expands to. */
-  statements(expr: SyntaxNode): SyntaxNode[] | undefined {
+  statements(expr: SyntaxNode): readonly SyntaxNode[] | undefined {
     const def = this.lookup(expr);
     if (!def || def.conditionOnly) return undefined;
     const body = this.substitute(def, expr.type === 'call_expression' ? expr : undefined);
@@ -299,7 +299,7 @@ export class MacroExpander {
       const b = fn?.childForFieldName('body');
       this.cache.set(key, b ? namedKids(b) : null);
     }
-    return (this.cache.get(key) as SyntaxNode[] | null) ?? undefined;
+    return (this.cache.get(key) as readonly SyntaxNode[] | null) ?? undefined;
   }
 
   /** The expression an expression-position use expands to. */

@@ -1,10 +1,9 @@
 import TS = require('web-tree-sitter');
 import * as path from 'node:path';
+import { SyntaxNode, SyntaxTree, useBinding, type Binding } from './tree';
 
-/** A syntax node of the C or C++ grammar. */
-export type SyntaxNode = TS.Node;
-/** A parsed tree; call `delete()` when done with it. */
-export type SyntaxTree = TS.Tree;
+/** A syntax node of the C or C++ grammar (read out of the parser once, on demand: see tree.ts). */
+export { SyntaxNode, SyntaxTree };
 
 /** The language a file is parsed as. */
 export type Dialect = 'c' | 'cpp';
@@ -33,11 +32,17 @@ class OneDialect implements DialectParser {
   ) {}
 
   parse(text: string, oldTree?: SyntaxTree): SyntaxTree {
-    const tree = this.parser.parse(text, oldTree ?? null);
+    const tree = this.parser.parse(text, oldTree?.raw ?? null);
     if (!tree) throw new Error('tree-sitter returned no tree');
-    return tree;
+    return new SyntaxTree(tree, text);
   }
 }
+
+/**
+ * The object web-tree-sitter's binding is built on (emscripten makes the options object
+ * given to the first `Parser.init` its module): tree.ts calls the binding through it.
+ */
+const BINDING: Record<string, unknown> = {};
 
 /** Thrown by `CParser.for` for a grammar that was not loaded: `await parser.add(dialect)`, then retry. */
 export class GrammarNotLoaded extends Error {
@@ -72,7 +77,9 @@ export class CParser implements DialectParser {
   static async load(loc: ParserLocation = {}, dialects: readonly Dialect[] = ['c', 'cpp']): Promise<CParser> {
     return keepingLoopAlive(async () => {
       const runtimeDir = loc.runtimeDir;
-      await TS.Parser.init(runtimeDir ? ({ locateFile: (name: string) => path.join(runtimeDir, name) } as object) : undefined);
+      if (runtimeDir && !BINDING.locateFile) BINDING.locateFile = (name: string) => path.join(runtimeDir, name);
+      await TS.Parser.init(BINDING);
+      useBinding(BINDING as Partial<Binding>);
       const c = await TS.Language.load(loc.grammarPath ?? require.resolve('tree-sitter-c/tree-sitter-c.wasm'));
       const parser = new CParser(new OneDialect('c', newParser(c)), loc);
       if (dialects.includes('cpp')) await parser.add('cpp');

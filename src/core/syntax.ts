@@ -109,8 +109,8 @@ export function directSingleton(node: SyntaxNode): number {
 }
 
 /** Named children without comments. */
-export function namedKids(node: SyntaxNode): SyntaxNode[] {
-  return node.namedChildren.filter((c): c is SyntaxNode => !!c && c.type !== 'comment');
+export function namedKids(node: SyntaxNode): readonly SyntaxNode[] {
+  return node.codeChildren;
 }
 
 /** Shortens code for a message. */

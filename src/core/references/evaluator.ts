@@ -166,31 +166,21 @@ export class RefEvaluator {
     return l ?? undefined;
   }
 
-  // The tree is read once per node, not once per path state (each read marshals out of the parser's memory).
+  // (What a call names and whether a site is an argument are worked out once per node, not once per path state.)
   private readonly argumentCache = new Map<number, boolean>();
   private readonly localCache = new Map<number, { name: string; i: number } | null>();
-  private readonly typeCache = new Map<number, string>();
-  private readonly kidsCache = new Map<number, SyntaxNode[]>();
-  private readonly fieldCache = new Map<string, SyntaxNode | null>();
   private readonly callCache = new Map<number, CallInfo>();
 
   private type(node: SyntaxNode): string {
-    let t = this.typeCache.get(node.id);
-    if (t === undefined) this.typeCache.set(node.id, (t = node.type));
-    return t;
+    return node.type;
   }
 
-  private kids(node: SyntaxNode): SyntaxNode[] {
-    let k = this.kidsCache.get(node.id);
-    if (!k) this.kidsCache.set(node.id, (k = namedKids(node)));
-    return k;
+  private kids(node: SyntaxNode): readonly SyntaxNode[] {
+    return node.codeChildren;
   }
 
   private field(node: SyntaxNode, name: string): SyntaxNode | null {
-    const key = `${node.id}:${name}`;
-    let f = this.fieldCache.get(key);
-    if (f === undefined) this.fieldCache.set(key, (f = node.childForFieldName(name)));
-    return f;
+    return node.childForFieldName(name);
   }
 
   /** A call's name (a project alias of a C-API function read as that function), arguments and summary; `written` is the name as written. */

@@ -1,0 +1,409 @@
+/**
+ * Syntax trees read into plain JavaScript objects, once per node.
+ *
+ * web-tree-sitter's `Node` is a handle: each `type`, `childForFieldName`, `children` or
+ * `parent` is a call into WebAssembly that copies the node through a transfer buffer and
+ * makes new `Node` objects. The analyses read the same nodes many times (every path state
+ * re-reads a statement), and that copying was a third of a scan's time. Here a node's
+ * children are read from the parser once, with one tree cursor, the first time they are
+ * asked for; the node objects then answer from their own fields. Nodes nobody asks for are
+ * never read.
+ *
+ * The objects give the subset of web-tree-sitter's `Node` interface the analyses use, with
+ * the same results (`test/core/tree.test.ts` compares the two on every fixture file).
+ */
+import type TS = require('web-tree-sitter');
+
+/** The web-tree-sitter binding's exports this module calls (its emscripten module object). */
+export interface Binding {
+  HEAP32: Int32Array;
+  _ts_init(): number;
+  _ts_tree_root_node_wasm(tree: number): void;
+  _ts_tree_cursor_new_wasm(tree: number): void;
+  _ts_tree_cursor_reset_wasm(tree: number): void;
+  _ts_tree_cursor_goto_first_child_wasm(tree: number): number;
+  _ts_tree_cursor_goto_next_sibling_wasm(tree: number): number;
+  _ts_tree_cursor_current_node_type_id_wasm(tree: number): number;
+  _ts_tree_cursor_start_index_wasm(tree: number): number;
+  _ts_tree_cursor_end_index_wasm(tree: number): number;
+  _ts_tree_cursor_current_field_id_wasm(tree: number): number;
+  _ts_tree_cursor_current_node_wasm(tree: number): void;
+  _ts_node_has_error_wasm(tree: number): number;
+  _ts_node_is_missing_wasm(tree: number): number;
+}
+
+const REQUIRED: ReadonlyArray<keyof Binding> = [
+  '_ts_init',
+  '_ts_tree_root_node_wasm',
+  '_ts_tree_cursor_new_wasm',
+  '_ts_tree_cursor_reset_wasm',
+  '_ts_tree_cursor_goto_first_child_wasm',
+  '_ts_tree_cursor_goto_next_sibling_wasm',
+  '_ts_tree_cursor_current_node_type_id_wasm',
+  '_ts_tree_cursor_start_index_wasm',
+  '_ts_tree_cursor_end_index_wasm',
+  '_ts_tree_cursor_current_field_id_wasm',
+  '_ts_tree_cursor_current_node_wasm',
+  '_ts_node_has_error_wasm',
+  '_ts_node_is_missing_wasm',
+];
+
+/** The binding and its transfer buffer (as an index into `HEAP32`), set once per process or worker. */
+let binding: Binding | undefined;
+let buffer = 0;
+/** The one tree cursor (its four words), reset to a node whenever children are read; created at first use. */
+let cursor: [number, number, number, number] | undefined;
+
+/** Takes the binding object web-tree-sitter was initialised with; throws when it lacks an export this module needs. */
+export function useBinding(b: Partial<Binding>): void {
+  if (binding) return;
+  const missing = REQUIRED.filter((k) => typeof b[k] !== 'function');
+  if (missing.length || !(b.HEAP32 instanceof Int32Array)) {
+    throw new Error(`web-tree-sitter's binding lacks ${missing.join(', ') || 'HEAP32'} (another version than the one cpyref was built with?)`);
+  }
+  binding = b as Binding;
+  buffer = binding._ts_init() >> 2;
+}
+
+/** What a language's ids mean, worked out once per language. */
+interface LanguageTables {
+  types: string[];
+  named: boolean[];
+  fields: Map<string, number>;
+}
+const TABLES = new WeakMap<TS.Language, LanguageTables>();
+
+function tablesOf(language: TS.Language): LanguageTables {
+  let t = TABLES.get(language);
+  if (!t) {
+    const types: string[] = [];
+    const named: boolean[] = [];
+    for (let i = 0; i < language.types.length; i++) {
+      types.push(language.types[i] || 'ERROR');
+      named.push(language.nodeTypeIsNamed(i));
+    }
+    const fields = new Map<string, number>();
+    language.fields.forEach((name, id) => {
+      if (name && !fields.has(name)) fields.set(name, id);
+    });
+    t = { types, named, fields };
+    TABLES.set(language, t);
+  }
+  return t;
+}
+
+/** The error symbol (65535): named, spelled `ERROR`. */
+const ERROR_ID = 0xffff;
+
+/** A parsed tree: web-tree-sitter's, with its nodes read into `SyntaxNode`s on demand. Call `delete()` when done. */
+export class SyntaxTree {
+  private root: SyntaxNode | undefined;
+  /** @internal */
+  readonly tables: LanguageTables;
+
+  constructor(
+    /** web-tree-sitter's tree (for incremental parsing and deletion). */
+    readonly raw: TS.Tree,
+    /** The text that was parsed (nodes' `text` is sliced from it). */
+    readonly source: string,
+  ) {
+    this.tables = tablesOf(raw.language);
+  }
+
+  get language(): TS.Language {
+    return this.raw.language;
+  }
+
+  /** @internal The tree's address in the parser's memory. */
+  get address(): number {
+    return (this.raw as unknown as { 0: number })[0];
+  }
+
+  get rootNode(): SyntaxNode {
+    if (!this.root) {
+      const b = binding!;
+      b._ts_tree_root_node_wasm(this.address);
+      const h = b.HEAP32;
+      const at = buffer;
+      // (The root's type and extent, read through a cursor on it.)
+      const [nid, start, row, col, other] = [h[at], h[at + 1], h[at + 2], h[at + 3], h[at + 4]];
+      ensureCursor(this.address);
+      resetCursor(this.address, nid, start, row, col, other);
+      const type = b._ts_tree_cursor_current_node_type_id_wasm(this.address);
+      const end = b._ts_tree_cursor_end_index_wasm(this.address);
+      saveCursor();
+      this.root = new SyntaxNode(this, null, 0, type, start, end, 0, nid, row, col, other);
+    }
+    return this.root;
+  }
+
+  /** Tells the tree about an edit of its text (before an incremental parse); its nodes read so far are stale. */
+  edit(e: TS.Edit): void {
+    this.raw.edit(e);
+    this.root = undefined;
+  }
+
+  /** web-tree-sitter's cursor over the whole tree. */
+  walk(): TS.TreeCursor {
+    return this.raw.walk();
+  }
+
+  delete(): void {
+    this.raw.delete();
+    this.root = undefined;
+  }
+}
+
+function ensureCursor(tree: number): void {
+  if (cursor) return;
+  // (`ts_tree_cursor_new_wasm` starts the cursor at the node in the transfer buffer: the root just written there.)
+  binding!._ts_tree_cursor_new_wasm(tree);
+  saveCursor();
+}
+
+function saveCursor(): void {
+  const h = binding!.HEAP32;
+  cursor = [h[buffer], h[buffer + 1], h[buffer + 2], h[buffer + 3]];
+}
+
+/** Moves the cursor to a node (web-tree-sitter's `TreeCursor.reset`): the node in the buffer's first five words, the cursor after them. */
+function resetCursor(tree: number, nid: number, start: number, row: number, col: number, other: number): void {
+  const b = binding!;
+  const h = b.HEAP32;
+  const at = buffer;
+  h[at] = nid;
+  h[at + 1] = start;
+  h[at + 2] = row;
+  h[at + 3] = col;
+  h[at + 4] = other;
+  h[at + 5] = cursor![0];
+  h[at + 6] = cursor![1];
+  h[at + 7] = cursor![2];
+  h[at + 8] = cursor![3];
+  b._ts_tree_cursor_reset_wasm(tree);
+}
+
+let nextId = 1;
+
+const NO_NODES: readonly SyntaxNode[] = Object.freeze([]) as readonly SyntaxNode[];
+
+/** A node of a `SyntaxTree`: web-tree-sitter's `Node` interface (the part the analyses use), answered from fields. */
+export class SyntaxNode {
+  private kids: SyntaxNode[] | undefined;
+  private named: SyntaxNode[] | undefined;
+  private code: readonly SyntaxNode[] | undefined;
+  private error: boolean | undefined;
+  /** A number no other node of the process has (a key for caches). */
+  readonly id = nextId++;
+
+  /** @internal */
+  constructor(
+    readonly tree: SyntaxTree,
+    readonly parent: SyntaxNode | null,
+    /** Position among the parent's children. */
+    private readonly index: number,
+    readonly typeId: number,
+    readonly startIndex: number,
+    readonly endIndex: number,
+    /** The field the node fills in its parent (0: none). */
+    private readonly fieldId: number,
+    // The node's identity in the parser's memory (web-tree-sitter's marshalled node).
+    private readonly nid: number,
+    private readonly row: number,
+    private readonly col: number,
+    private readonly other: number,
+  ) {}
+
+  get type(): string {
+    return this.typeId === ERROR_ID ? 'ERROR' : (this.tree.tables.types[this.typeId] ?? 'ERROR');
+  }
+
+  get isNamed(): boolean {
+    return this.typeId === ERROR_ID || this.tree.tables.named[this.typeId] === true;
+  }
+
+  get text(): string {
+    return this.tree.source.slice(this.startIndex, this.endIndex);
+  }
+
+  get startPosition(): TS.Point {
+    return { row: this.row, column: this.col };
+  }
+
+  /** Where the node ends (counted in its text: not for hot paths). */
+  get endPosition(): TS.Point {
+    const src = this.tree.source;
+    let row = this.row;
+    let lineStart = this.startIndex - this.col;
+    for (let i = src.indexOf('\n', this.startIndex); i !== -1 && i < this.endIndex; i = src.indexOf('\n', i + 1)) {
+      row++;
+      lineStart = i + 1;
+    }
+    return { row, column: this.endIndex - lineStart };
+  }
+
+  get children(): SyntaxNode[] {
+    return this.kids ?? this.read();
+  }
+
+  get namedChildren(): SyntaxNode[] {
+    return (this.named ??= this.children.filter((k) => k.isNamed));
+  }
+
+  /** The named children but comments (read-only: it is shared). */
+  get codeChildren(): readonly SyntaxNode[] {
+    return (this.code ??= Object.freeze(this.namedChildren.filter((k) => k.type !== 'comment')));
+  }
+
+  get childCount(): number {
+    return this.children.length;
+  }
+
+  get namedChildCount(): number {
+    return this.namedChildren.length;
+  }
+
+  child(i: number): SyntaxNode | null {
+    return this.children[i] ?? null;
+  }
+
+  namedChild(i: number): SyntaxNode | null {
+    return this.namedChildren[i] ?? null;
+  }
+
+  get firstChild(): SyntaxNode | null {
+    return this.children[0] ?? null;
+  }
+
+  get lastChild(): SyntaxNode | null {
+    const k = this.children;
+    return k[k.length - 1] ?? null;
+  }
+
+  get nextSibling(): SyntaxNode | null {
+    return this.parent?.children[this.index + 1] ?? null;
+  }
+
+  get previousSibling(): SyntaxNode | null {
+    return this.parent?.children[this.index - 1] ?? null;
+  }
+
+  get nextNamedSibling(): SyntaxNode | null {
+    const k = this.parent?.children ?? NO_NODES;
+    for (let i = this.index + 1; i < k.length; i++) if (k[i].isNamed) return k[i];
+    return null;
+  }
+
+  get previousNamedSibling(): SyntaxNode | null {
+    const k = this.parent?.children ?? NO_NODES;
+    for (let i = this.index - 1; i >= 0; i--) if (k[i].isNamed) return k[i];
+    return null;
+  }
+
+  /**
+   * The first child that fills the field (web-tree-sitter's `childForFieldName`, but a child only: web-tree-sitter
+   * also gives a grandchild for a field an aliased child inherits, as a K&R definition's `parameters`).
+   */
+  childForFieldName(name: string): SyntaxNode | null {
+    const id = this.tree.tables.fields.get(name);
+    // (An ERROR node has no production, so no fields: its children keep the fields of the hidden rules they came from.)
+    if (id === undefined || this.typeId === ERROR_ID) return null;
+    for (const k of this.children) if (k.fieldId === id) return k;
+    return null;
+  }
+
+  get hasError(): boolean {
+    if (this.error === undefined) {
+      this.marshal();
+      this.error = binding!._ts_node_has_error_wasm(this.tree.address) === 1;
+    }
+    return this.error;
+  }
+
+  get isMissing(): boolean {
+    this.marshal();
+    return binding!._ts_node_is_missing_wasm(this.tree.address) === 1;
+  }
+
+  /** The node and its descendants of the given types, in document order (web-tree-sitter's `descendantsOfType` over the whole node). */
+  descendantsOfType(types: string | readonly string[]): SyntaxNode[] {
+    const wanted = typeof types === 'string' ? [types] : types;
+    const out: SyntaxNode[] = [];
+    const stack: SyntaxNode[] = [this];
+    while (stack.length) {
+      const n = stack.pop()!;
+      // (As web-tree-sitter: a node that ends at the start of the text is left out, with what it holds.)
+      if (n.endIndex === 0) continue;
+      if (wanted.includes(n.type)) out.push(n);
+      const k = n.children;
+      for (let i = k.length - 1; i >= 0; i--) stack.push(k[i]);
+    }
+    return out;
+  }
+
+  /** The smallest node here that spans `start`..`end` (web-tree-sitter's `descendantForIndex`). */
+  descendantForIndex(start: number, end: number = start): SyntaxNode | null {
+    if (start > end) return null;
+    let node: SyntaxNode = this;
+    for (;;) {
+      let next: SyntaxNode | undefined;
+      for (const k of node.children) {
+        if (k.endIndex < end) continue;
+        if (k.startIndex === k.endIndex ? k.endIndex < start : k.endIndex <= start) continue;
+        if (start < k.startIndex) break;
+        next = k;
+        break;
+      }
+      if (!next) return node;
+      node = next;
+    }
+  }
+
+  toString(): string {
+    return `(${this.type} ${this.startIndex}-${this.endIndex})`;
+  }
+
+  /** Writes the node into the transfer buffer (for a call about it). */
+  private marshal(): void {
+    const h = binding!.HEAP32;
+    const at = buffer;
+    h[at] = this.nid;
+    h[at + 1] = this.startIndex;
+    h[at + 2] = this.row;
+    h[at + 3] = this.col;
+    h[at + 4] = this.other;
+  }
+
+  /** Reads the node's children out of the parser, once. */
+  private read(): SyntaxNode[] {
+    const b = binding!;
+    const tree = this.tree.address;
+    const out: SyntaxNode[] = [];
+    resetCursor(tree, this.nid, this.startIndex, this.row, this.col, this.other);
+    if (b._ts_tree_cursor_goto_first_child_wasm(tree)) {
+      const at = buffer;
+      do {
+        const type = b._ts_tree_cursor_current_node_type_id_wasm(tree);
+        const start = b._ts_tree_cursor_start_index_wasm(tree);
+        const end = b._ts_tree_cursor_end_index_wasm(tree);
+        const field = b._ts_tree_cursor_current_field_id_wasm(tree);
+        // The node's identity overwrites the cursor in the buffer: keep the cursor's words and put them back.
+        let h = b.HEAP32;
+        const c0 = h[at];
+        const c1 = h[at + 1];
+        const c2 = h[at + 2];
+        const c3 = h[at + 3];
+        b._ts_tree_cursor_current_node_wasm(tree);
+        h = b.HEAP32;
+        out.push(new SyntaxNode(this.tree, this, out.length, type, start, end, field, h[at], h[at + 2], h[at + 3], h[at + 4]));
+        h[at] = c0;
+        h[at + 1] = c1;
+        h[at + 2] = c2;
+        h[at + 3] = c3;
+      } while (b._ts_tree_cursor_goto_next_sibling_wasm(tree));
+    }
+    saveCursor();
+    this.kids = out;
+    return out;
+  }
+}

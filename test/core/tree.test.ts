@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type TS = require('web-tree-sitter');
+import { CParser, type SyntaxNode } from '../../src/core/parser';
+import { dialectOf } from '../../src/core/dialect';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+
+/** Every C/C++ file of the fixtures and examples, and some broken text. */
+function sources(): Array<{ name: string; text: string }> {
+  const out: Array<{ name: string; text: string }> = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(c|cpp|cc|h|hpp)$/.test(e.name)) out.push({ name: path.relative(ROOT, p), text: fs.readFileSync(p, 'utf8') });
+    }
+  };
+  walk(path.join(ROOT, 'test', 'fixtures'));
+  walk(path.join(ROOT, 'examples'));
+  out.push({ name: 'broken.c', text: 'static PyObject *f(PyObject *self) {\n  if (x\n  return Py_None;\n' });
+  out.push({ name: 'empty.c', text: '' });
+  out.push({ name: 'unicode.c', text: '/* é ü — 😀 */\nstatic const char *s = "日本";\nint g(void) { return 0; }\n' });
+  return out;
+}
+
+/** Compares one of our nodes with web-tree-sitter's node for the same place, and their subtrees. */
+function same(ours: SyntaxNode, theirs: TS.Node, fields: readonly (string | null)[], where: string): number {
+  const at = `${where} ${theirs.type}@${theirs.startIndex}`;
+  assert.equal(ours.type, theirs.type, at);
+  assert.equal(ours.typeId, theirs.typeId, at);
+  assert.equal(ours.startIndex, theirs.startIndex, at);
+  assert.equal(ours.endIndex, theirs.endIndex, at);
+  assert.deepEqual(ours.startPosition, theirs.startPosition, at);
+  assert.deepEqual(ours.endPosition, theirs.endPosition, at);
+  assert.equal(ours.isNamed, theirs.isNamed, at);
+  assert.equal(ours.hasError, theirs.hasError, at);
+  assert.equal(ours.isMissing, theirs.isMissing, at);
+  assert.equal(ours.text, theirs.text, at);
+  assert.equal(ours.childCount, theirs.childCount, at);
+  assert.equal(ours.namedChildCount, theirs.namedChildCount, at);
+  for (const f of fields) {
+    if (!f) continue;
+    const a = ours.childForFieldName(f);
+    let b = theirs.childForFieldName(f);
+    // (web-tree-sitter also gives a grandchild for a field an aliased child inherits, as K&R definitions' `parameters`: ours are children only.)
+    if (b && b.parent?.startIndex !== theirs.startIndex) b = null;
+    assert.equal(a ? `${a.type}@${a.startIndex}-${a.endIndex}` : null, b ? `${b.type}@${b.startIndex}-${b.endIndex}` : null, `${at} field ${f}`);
+  }
+  const named = ours.namedChildren.map((n) => n.startIndex);
+  assert.deepEqual(
+    named,
+    theirs.namedChildren.map((n) => n!.startIndex),
+    at,
+  );
+  let count = 1;
+  const kids = theirs.children;
+  for (let i = 0; i < kids.length; i++) {
+    const k = ours.child(i)!;
+    assert.equal(k.parent, ours, at);
+    // (Under a node with an error web-tree-sitter's siblings skip some zero-width nodes; ours are the parent's children.)
+    if (!theirs.hasError) {
+      assert.equal(k.previousSibling?.startIndex, kids[i]!.previousSibling?.startIndex, at);
+      assert.equal(k.nextSibling?.startIndex, kids[i]!.nextSibling?.startIndex, at);
+      assert.equal(k.previousNamedSibling?.startIndex, kids[i]!.previousNamedSibling?.startIndex, at);
+      assert.equal(k.nextNamedSibling?.startIndex, kids[i]!.nextNamedSibling?.startIndex, at);
+    }
+    count += same(k, kids[i]!, fields, where);
+  }
+  return count;
+}
+
+test('tree: every node reads as web-tree-sitter reads it (types, extents, fields, children, siblings, errors)', async () => {
+  const parser = await CParser.load();
+  let nodes = 0;
+  let files = 0;
+  for (const { name, text } of sources()) {
+    const tree = parser.for(dialectOf(name, text, [])).parse(text);
+    try {
+      nodes += same(tree.rootNode, tree.raw.rootNode, tree.language.fields, name);
+      files++;
+    } finally {
+      tree.delete();
+    }
+  }
+  assert.ok(files > 100 && nodes > 50_000, `${files} files, ${nodes} nodes`);
+});
+
+test('tree: descendantsOfType and descendantForIndex give web-tree-sitter’s nodes', async () => {
+  const parser = await CParser.load();
+  const key = (n: { type: string; startIndex: number; endIndex: number } | null) => (n ? `${n.type}@${n.startIndex}-${n.endIndex}` : null);
+  let checked = 0;
+  for (const { name, text } of sources()) {
+    const tree = parser.for(dialectOf(name, text, [])).parse(text);
+    try {
+      // (Not 'ERROR' in a list: web-tree-sitter then finds nothing at all.)
+      const types = ['return_statement', 'identifier', 'call_expression', 'comment', 'translation_unit'];
+      for (const t of [...types.map((x) => [x]), ['ERROR'], types]) {
+        assert.deepEqual(tree.rootNode.descendantsOfType(t).map(key), tree.raw.rootNode.descendantsOfType(t).map((n) => key(n)), `${name} ${t}`);
+      }
+      // Inner nodes too, and every offset (with a range of a few characters).
+      const fn = tree.rootNode.descendantsOfType('compound_statement')[0];
+      const raw = tree.raw.rootNode.descendantsOfType('compound_statement')[0];
+      if (fn && raw) assert.deepEqual(fn.descendantsOfType(['identifier', 'compound_statement']).map(key), raw.descendantsOfType(['identifier', 'compound_statement']).map((n) => key(n)), name);
+      for (let i = 0; i <= text.length; i += 7) {
+        for (const end of [i, Math.min(text.length, i + 5)]) {
+          assert.equal(key(tree.rootNode.descendantForIndex(i, end)), key(tree.raw.rootNode.descendantForIndex(i, end)), `${name} ${i}-${end}`);
+          checked++;
+        }
+      }
+    } finally {
+      tree.delete();
+    }
+  }
+  assert.ok(checked > 10_000, `${checked} offsets`);
+});
+
+test('tree: nodes read before a parse of another text stay right, and a deleted tree keeps what was read', async () => {
+  const parser = await CParser.load();
+  const a = parser.parse('int f(void) { return g(1); }\n');
+  const ret = a.rootNode.descendantsOfType('return_statement')[0];
+  const b = parser.parse('static PyObject *h(PyObject *o) { Py_INCREF(o); return o; }\n');
+  assert.equal(b.rootNode.descendantsOfType('return_statement')[0].text, 'return o;');
+  assert.equal(ret.text, 'return g(1);');
+  assert.equal(ret.namedChildren[0].type, 'call_expression');
+  b.delete();
+  a.delete();
+  assert.equal(ret.namedChildren[0].childForFieldName('function')?.text, 'g');
+});
