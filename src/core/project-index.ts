@@ -671,16 +671,35 @@ export class ProjectIndex {
  */
 export class NameSet {
   private readonly set: Set<string>;
+  /** The names' lengths and first characters: a word that fits neither is not cut out of the text to be looked up. */
+  private readonly lengths: Set<number>;
+  private readonly firsts: Set<number>;
   constructor(readonly names: string[]) {
     this.set = new Set(names);
+    this.lengths = new Set(names.map((n) => n.length));
+    this.firsts = new Set(names.map((n) => n.charCodeAt(0)));
   }
-  /** True when `text` mentions one of the names. */
+  /** True when `text` mentions one of the names: a word of it (`[A-Za-z_]\w*`, as a global search finds them) is one. */
   mentionedIn(text: string): boolean {
     if (this.names.length <= 16) return this.names.some((n) => text.includes(n));
-    const re = /[A-Za-z_]\w*/g;
-    for (let m = re.exec(text); m; m = re.exec(text)) if (this.set.has(m[0])) return true;
+    const n = text.length;
+    for (let i = 0; i < n; ) {
+      const c = text.charCodeAt(i);
+      if (!isWordStart(c)) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < n && isWordChar(text.charCodeAt(j))) j++;
+      if (this.firsts.has(c) && this.lengths.has(j - i) && this.set.has(text.slice(i, j))) return true;
+      i = j;
+    }
     return false;
   }
+}
+
+function isWordStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
 }
 
 /** A file the lazy index may read. */

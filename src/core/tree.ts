@@ -30,6 +30,9 @@ export interface Binding {
   _ts_tree_cursor_current_node_wasm(tree: number): void;
   _ts_node_has_error_wasm(tree: number): number;
   _ts_node_is_missing_wasm(tree: number): number;
+  _ts_node_descendants_of_type_wasm(tree: number, symbols: number, count: number, startRow: number, startColumn: number, endRow: number, endColumn: number): void;
+  _malloc(bytes: number): number;
+  _free(address: number): void;
 }
 
 const REQUIRED: ReadonlyArray<keyof Binding> = [
@@ -46,6 +49,9 @@ const REQUIRED: ReadonlyArray<keyof Binding> = [
   '_ts_tree_cursor_current_node_wasm',
   '_ts_node_has_error_wasm',
   '_ts_node_is_missing_wasm',
+  '_ts_node_descendants_of_type_wasm',
+  '_malloc',
+  '_free',
 ];
 
 /** The binding and its transfer buffer (as an index into `HEAP32`), set once per process or worker. */
@@ -70,6 +76,8 @@ interface LanguageTables {
   types: string[];
   named: boolean[];
   fields: Map<string, number>;
+  /** By a list of type names: their symbols, sorted, in the parser's memory (kept for the process), and how many. */
+  symbols: Map<string, { address: number; count: number }>;
 }
 const TABLES = new WeakMap<TS.Language, LanguageTables>();
 
@@ -86,7 +94,7 @@ function tablesOf(language: TS.Language): LanguageTables {
     language.fields.forEach((name, id) => {
       if (name && !fields.has(name)) fields.set(name, id);
     });
-    t = { types, named, fields };
+    t = { types, named, fields, symbols: new Map() };
     TABLES.set(language, t);
   }
   return t;
@@ -151,7 +159,11 @@ export class SyntaxTree {
   delete(): void {
     this.raw.delete();
     this.root = undefined;
+    this.deleted = true;
   }
+
+  /** @internal Set by `delete()`: what was read stays readable, nothing more can be read. */
+  deleted = false;
 }
 
 function ensureCursor(tree: number): void {
@@ -314,6 +326,7 @@ export class SyntaxNode {
 
   get hasError(): boolean {
     if (this.error === undefined) {
+      if (this.tree.deleted) throw new Error(`tree: hasError of a ${this.type} at ${this.startIndex} was asked for after its tree was deleted`);
       this.marshal();
       this.error = binding!._ts_node_has_error_wasm(this.tree.address) === 1;
     }
@@ -321,24 +334,67 @@ export class SyntaxNode {
   }
 
   get isMissing(): boolean {
+    if (this.tree.deleted) throw new Error(`tree: isMissing of a ${this.type} at ${this.startIndex} was asked for after its tree was deleted`);
     this.marshal();
     return binding!._ts_node_is_missing_wasm(this.tree.address) === 1;
   }
 
-  /** The node and its descendants of the given types, in document order (web-tree-sitter's `descendantsOfType` over the whole node). */
+  /**
+   * The node and its descendants of the given types, in document order (web-tree-sitter's `descendantsOfType` over
+   * the whole node). The parser finds them; only the nodes on the paths down to them are read.
+   */
   descendantsOfType(types: string | readonly string[]): SyntaxNode[] {
-    const wanted = typeof types === 'string' ? [types] : types;
+    if (this.tree.deleted) throw new Error(`tree: descendants of a ${this.type} at ${this.startIndex} were asked for after its tree was deleted`);
+    const b = binding!;
+    const symbols = this.symbolsOf(typeof types === 'string' ? [types] : types);
+    if (!symbols.count) return [];
+    this.marshal();
+    b._ts_node_descendants_of_type_wasm(this.tree.address, symbols.address, symbols.count, 0, 0, 0, 0);
+    let h = b.HEAP32;
+    const count = h[buffer];
+    const address = h[buffer + 1];
+    const found: number[] = [];
+    for (let i = 0, at = address >> 2; i < count; i++, at += 5) found.push(h[at], h[at + 1]);
+    b._free(address);
     const out: SyntaxNode[] = [];
+    for (let i = 0; i < found.length; i += 2) {
+      const n = this.find(found[i], found[i + 1]);
+      if (!n) throw new Error(`tree: a ${typeof types === 'string' ? types : types.join('/')} the parser found at ${found[i + 1]} is not under the node`);
+      out.push(n);
+    }
+    return out;
+  }
+
+  /** The symbols of some types, sorted (the parser's search stops at the first greater one), in the parser's memory. */
+  private symbolsOf(types: readonly string[]): { address: number; count: number } {
+    const tables = this.tree.tables;
+    const key = types.join('\u0000');
+    let s = tables.symbols.get(key);
+    if (!s) {
+      const ids: number[] = [];
+      tables.types.forEach((name, id) => {
+        if (types.includes(name) && this.tree.language.types[id]) ids.push(id);
+      });
+      if (types.includes('ERROR')) ids.push(ERROR_ID);
+      const address = ids.length ? binding!._malloc(4 * ids.length) : 0;
+      const h = binding!.HEAP32;
+      ids.forEach((id, i) => (h[(address >> 2) + i] = id));
+      s = { address, count: ids.length };
+      tables.symbols.set(key, s);
+    }
+    return s;
+  }
+
+  /** The node under this one (or this one) with an identity, reading only the children of the nodes whose extent holds its start. */
+  private find(nid: number, start: number): SyntaxNode | undefined {
     const stack: SyntaxNode[] = [this];
     while (stack.length) {
       const n = stack.pop()!;
-      // (As web-tree-sitter: a node that ends at the start of the text is left out, with what it holds.)
-      if (n.endIndex === 0) continue;
-      if (wanted.includes(n.type)) out.push(n);
+      if (n.nid === nid && n.startIndex === start) return n;
       const k = n.children;
-      for (let i = k.length - 1; i >= 0; i--) stack.push(k[i]);
+      for (let i = k.length - 1; i >= 0; i--) if (k[i].startIndex <= start && start <= k[i].endIndex) stack.push(k[i]);
     }
-    return out;
+    return undefined;
   }
 
   /** The smallest node here that spans `start`..`end` (web-tree-sitter's `descendantForIndex`). */
@@ -376,6 +432,7 @@ export class SyntaxNode {
 
   /** Reads the node's children out of the parser, once. */
   private read(): SyntaxNode[] {
+    if (this.tree.deleted) throw new Error(`tree: the children of a ${this.type} at ${this.startIndex} were asked for after its tree was deleted`);
     const b = binding!;
     const tree = this.tree.address;
     const out: SyntaxNode[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { indexFile, ProjectIndex, tokenize } from '../../src/core/project-index';
+import { indexFile, NameSet, ProjectIndex, tokenize } from '../../src/core/project-index';
 
 /** The regular expression the project index tokenized with before its scanner by hand: the reference the scanner is held to. */
 const TOKEN = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:\\[\s\S]|[^"\\\n])*"?|'(?:\\[\s\S]|[^'\\\n])*'?|^[ \t]*#(?:[^\n\\]|\\[\s\S])*|[A-Za-z_]\w*|->|[{}()[\],;=&.<>*?:]/gm;
@@ -123,5 +123,25 @@ static PyObject *other(PyObject *self, PyObject *u) { return dflt_of(self) != Py
     index.set(indexFile('/p/methods.h', 'static PyObject *meth(PyObject *s, PyObject *a) { return NULL; }'));
     index.set(indexFile('/p/module.c', '#include "methods.h"\nstatic PyMethodDef m[] = {{"meth", meth, METH_O, NULL}, {NULL}};'));
     assert.ok(index.facing('meth', '/p/methods.h'));
+  });
+});
+
+describe('NameSet', () => {
+  /** The global search of words it replaced: the reference. */
+  const byRegExp = (names: string[], text: string) => {
+    const set = new Set(names);
+    for (const m of text.matchAll(/[A-Za-z_]\w*/g)) if (set.has(m[0])) return true;
+    return false;
+  };
+  it('finds a name among many exactly where a global search of words does (random texts and names)', () => {
+    const alphabet = ['a', 'b', 'ab', '_', '0', '9', 'x1', ' ', '\n', '(', '"', 'é', 'A', 'Z'];
+    const word = fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 4 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.array(word, { minLength: 17, maxLength: 30 }), fc.array(fc.constantFrom(...alphabet), { maxLength: 60 }), (names, parts) => {
+        const text = parts.join('');
+        assert.equal(new NameSet(names).mentionedIn(text), byRegExp(names, text), JSON.stringify({ names, text }));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

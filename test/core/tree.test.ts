@@ -117,7 +117,7 @@ test('tree: descendantsOfType and descendantForIndex give web-tree-sitter’s no
   assert.ok(checked > 10_000, `${checked} offsets`);
 });
 
-test('tree: nodes read before a parse of another text stay right, and a deleted tree keeps what was read', async () => {
+test('tree: nodes read before a parse of another text stay right; a deleted tree keeps what was read and refuses to read more', async () => {
   const parser = await CParser.load();
   const a = parser.parse('int f(void) { return g(1); }\n');
   const ret = a.rootNode.descendantsOfType('return_statement')[0];
@@ -127,5 +127,8 @@ test('tree: nodes read before a parse of another text stay right, and a deleted 
   assert.equal(ret.namedChildren[0].type, 'call_expression');
   b.delete();
   a.delete();
-  assert.equal(ret.namedChildren[0].childForFieldName('function')?.text, 'g');
+  assert.equal(ret.text, 'return g(1);');
+  assert.equal(ret.namedChildren[0].text, 'g(1)');
+  assert.throws(() => ret.namedChildren[0].children, /after its tree was deleted/);
+  assert.throws(() => ret.descendantsOfType('identifier'), /after its tree was deleted/);
 });
