@@ -229,6 +229,9 @@ function declaresTable(toks: Tok[], open: number): boolean {
 }
 
 type Brace = { kind: 'block' | 'init' | 'table' | 'extern' };
+// (Shared: the scan allocates nothing per token it passes over.)
+const TABLE_BRACE: Brace = { kind: 'table' };
+const BLOCK_BRACE: Brace = { kind: 'block' };
 
 /** Scans tokens for registrations: entries of table initializers and `tp_*` slot assignments. */
 function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boolean, offset = 0): void {
@@ -238,7 +241,7 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
     if (t === '{') {
       const parent = stack[stack.length - 1];
       const table = tableByDefault || parent?.kind === 'table' || (toks[i - 1]?.t === '=' && declaresTable(toks, i));
-      stack.push({ kind: table ? 'table' : 'block' });
+      stack.push(table ? TABLE_BRACE : BLOCK_BRACE);
       continue;
     }
     if (t === '}') {
@@ -256,7 +259,7 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
           after = k + 1;
           next = toks[after]?.t;
           break;
-        } else if ([';', '{', '}'].includes(toks[k].t)) break;
+        } else if (toks[k].t === ';' || toks[k].t === '{' || toks[k].t === '}') break;
       }
     }
     // A C++ qualified name (`util::sum`, `&Type::method`, `::f`) is registered under its last part.
@@ -264,20 +267,22 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
     while (toks[q - 1]?.t === ':' && toks[q - 2]?.t === ':' && toks[q - 1].i === toks[q - 2].i + 1) q = isIdent(toks[q - 3]?.t ?? '') ? q - 3 : q - 2;
     const before = skipBackCasts(toks, q - 1);
     const prevTok = before >= 0 ? toks[before].t : '';
-    const add = () => out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
     if (stack[stack.length - 1]?.kind === 'table') {
       if ((next === ',' || next === '}') && (prevTok === '{' || prevTok === ',' || (prevTok === '=' && toks[before - 2]?.t === '.'))) {
-        add();
+        out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
         continue;
       }
       // C++ casts: reinterpret_cast<PyCFunction>(f), PyCFunction(f).
       const open = toks[q - 1]?.t === '&' ? q - 2 : q - 1;
-      if (toks[open]?.t === '(' && next === ')' && [',', '}'].includes(toks[after + 1]?.t ?? '') && (toks[open - 1]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[open - 1]?.t ?? ''))) {
-        add();
+      const then = toks[after + 1]?.t;
+      if (toks[open]?.t === '(' && next === ')' && (then === ',' || then === '}') && (toks[open - 1]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[open - 1]?.t ?? ''))) {
+        out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
         continue;
       }
     }
-    if (prevTok === '=' && next === ';' && before >= 2 && SLOT.test(toks[before - 1].t) && (toks[before - 2].t === '.' || toks[before - 2].t === '->')) add();
+    if (prevTok === '=' && next === ';' && before >= 2 && SLOT.test(toks[before - 1].t) && (toks[before - 2].t === '.' || toks[before - 2].t === '->')) {
+      out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
+    }
   }
 }
 

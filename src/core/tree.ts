@@ -108,6 +108,16 @@ export class SyntaxTree {
   private root: SyntaxNode | undefined;
   /** @internal */
   readonly tables: LanguageTables;
+  /**
+   * @internal Per node read (by its slot): its identity in the parser's memory (web-tree-sitter's marshalled node:
+   * id, row, column, alias) and whether it has an error (0 not asked yet, 1 no, 2 yes). Kept here, not in the nodes,
+   * so that a node is small.
+   */
+  idents = new Int32Array(5 * 64);
+  /** @internal Slots used. */
+  slots = 0;
+  /** @internal Added to a node's slot for its process-wide `id`. */
+  readonly idBase = nextTreeBase();
 
   constructor(
     /** web-tree-sitter's tree (for incremental parsing and deletion). */
@@ -140,9 +150,25 @@ export class SyntaxTree {
       const type = b._ts_tree_cursor_current_node_type_id_wasm(this.address);
       const end = b._ts_tree_cursor_end_index_wasm(this.address);
       saveCursor();
-      this.root = new SyntaxNode(this, null, 0, type, start, end, 0, nid, row, col, other);
+      this.root = new SyntaxNode(this, null, this.slot(nid, row, col, other), type, start, end);
     }
     return this.root;
+  }
+
+  /** @internal Keeps a node's identity; gives its slot. */
+  slot(nid: number, row: number, col: number, other: number): number {
+    const k = this.slots++;
+    if (5 * this.slots > this.idents.length) {
+      const grown = new Int32Array(this.idents.length * 2);
+      grown.set(this.idents);
+      this.idents = grown;
+    }
+    const i = 5 * k;
+    this.idents[i] = nid;
+    this.idents[i + 1] = row;
+    this.idents[i + 2] = col;
+    this.idents[i + 3] = other;
+    return k;
   }
 
   /** Tells the tree about an edit of its text (before an incremental parse); its nodes read so far are stale. */
@@ -195,7 +221,11 @@ function resetCursor(tree: number, nid: number, start: number, row: number, col:
   b._ts_tree_cursor_reset_wasm(tree);
 }
 
-let nextId = 1;
+/** Node ids: a tree's nodes take its base plus their slot (a tree never reads 2^26 nodes: a 2 MB file has about half a million). */
+let treeBases = 0;
+function nextTreeBase(): number {
+  return ++treeBases * 2 ** 26;
+}
 
 const NO_NODES: readonly SyntaxNode[] = Object.freeze([]) as readonly SyntaxNode[];
 
@@ -204,27 +234,48 @@ export class SyntaxNode {
   private kids: SyntaxNode[] | undefined;
   private named: SyntaxNode[] | undefined;
   private code: readonly SyntaxNode[] | undefined;
-  private error: boolean | undefined;
-  /** A number no other node of the process has (a key for caches). */
-  readonly id = nextId++;
 
   /** @internal */
   constructor(
     readonly tree: SyntaxTree,
     readonly parent: SyntaxNode | null,
-    /** Position among the parent's children. */
-    private readonly index: number,
-    readonly typeId: number,
+    /** Where the tree keeps the node's identity in the parser's memory (see `SyntaxTree.idents`). */
+    private readonly slot: number,
+    /** The node's type id, and (from bit 16 on) the field it fills in its parent (0: none). */
+    private readonly kind: number,
     readonly startIndex: number,
     readonly endIndex: number,
-    /** The field the node fills in its parent (0: none). */
-    private readonly fieldId: number,
-    // The node's identity in the parser's memory (web-tree-sitter's marshalled node).
-    private readonly nid: number,
-    private readonly row: number,
-    private readonly col: number,
-    private readonly other: number,
   ) {}
+
+  /** A number no other node of the process has (a key for caches). */
+  get id(): number {
+    return this.tree.idBase + this.slot;
+  }
+
+  get typeId(): number {
+    return this.kind & 0xffff;
+  }
+
+  private get fieldId(): number {
+    return this.kind >>> 16;
+  }
+
+  private get nid(): number {
+    return this.tree.idents[5 * this.slot];
+  }
+
+  private get row(): number {
+    return this.tree.idents[5 * this.slot + 1];
+  }
+
+  private get col(): number {
+    return this.tree.idents[5 * this.slot + 2];
+  }
+
+  /** Position among the parent's children. */
+  private get index(): number {
+    return this.parent ? this.parent.children.indexOf(this) : 0;
+  }
 
   get type(): string {
     return this.typeId === ERROR_ID ? 'ERROR' : (this.tree.tables.types[this.typeId] ?? 'ERROR');
@@ -325,12 +376,13 @@ export class SyntaxNode {
   }
 
   get hasError(): boolean {
-    if (this.error === undefined) {
+    const at = 5 * this.slot + 4;
+    if (this.tree.idents[at] === 0) {
       if (this.tree.deleted) throw new Error(`tree: hasError of a ${this.type} at ${this.startIndex} was asked for after its tree was deleted`);
       this.marshal();
-      this.error = binding!._ts_node_has_error_wasm(this.tree.address) === 1;
+      this.tree.idents[at] = binding!._ts_node_has_error_wasm(this.tree.address) === 1 ? 2 : 1;
     }
-    return this.error;
+    return this.tree.idents[at] === 2;
   }
 
   get isMissing(): boolean {
@@ -423,11 +475,13 @@ export class SyntaxNode {
   private marshal(): void {
     const h = binding!.HEAP32;
     const at = buffer;
-    h[at] = this.nid;
+    const ids = this.tree.idents;
+    const i = 5 * this.slot;
+    h[at] = ids[i];
     h[at + 1] = this.startIndex;
-    h[at + 2] = this.row;
-    h[at + 3] = this.col;
-    h[at + 4] = this.other;
+    h[at + 2] = ids[i + 1];
+    h[at + 3] = ids[i + 2];
+    h[at + 4] = ids[i + 3];
   }
 
   /** Reads the node's children out of the parser, once. */
@@ -436,7 +490,9 @@ export class SyntaxNode {
     const b = binding!;
     const tree = this.tree.address;
     const out: SyntaxNode[] = [];
-    resetCursor(tree, this.nid, this.startIndex, this.row, this.col, this.other);
+    const ids = this.tree.idents;
+    const i = 5 * this.slot;
+    resetCursor(tree, ids[i], this.startIndex, ids[i + 1], ids[i + 2], ids[i + 3]);
     if (b._ts_tree_cursor_goto_first_child_wasm(tree)) {
       const at = buffer;
       do {
@@ -452,7 +508,7 @@ export class SyntaxNode {
         const c3 = h[at + 3];
         b._ts_tree_cursor_current_node_wasm(tree);
         h = b.HEAP32;
-        out.push(new SyntaxNode(this.tree, this, out.length, type, start, end, field, h[at], h[at + 2], h[at + 3], h[at + 4]));
+        out.push(new SyntaxNode(this.tree, this, this.tree.slot(h[at], h[at + 2], h[at + 3], h[at + 4]), type | (field << 16), start, end));
         h[at] = c0;
         h[at + 1] = c1;
         h[at + 2] = c2;
