@@ -684,9 +684,14 @@ export class NameSet {
     this.lengths = new Set(names.map((n) => n.length));
     this.firsts = new Set(names.map((n) => n.charCodeAt(0)));
   }
-  /** True when `text` mentions one of the names: a word of it (`[A-Za-z_]\w*`, as a global search finds them) is one. */
+  /** True when `text` mentions one of the names (a few: as a substring; many: as a word, see `inWords`). */
   mentionedIn(text: string): boolean {
     if (this.names.length <= 16) return this.names.some((n) => text.includes(n));
+    return this.inWords(text);
+  }
+
+  /** True when a word of `text` (`[A-Za-z_]\w*`, as a global search finds them) is one of the names. */
+  inWords(text: string): boolean {
     const n = text.length;
     for (let i = 0; i < n; ) {
       const c = text.charCodeAt(i);

@@ -6,6 +6,7 @@ import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summ
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unwrap } from '../syntax';
+import { NameSet } from '../project-index';
 import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames } from './names';
 import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
 
@@ -78,9 +79,13 @@ export function owningMacros(macros: ReadonlyMap<string, MacroDef>): Set<string>
  */
 export function mayReport(body: string, returnsObject: boolean, macros: ReadonlySet<string>): boolean {
   if (returnsObject) return true;
-  for (const m of body.matchAll(WORDS)) if (OWNING_NAMES.has(m[0]) || macros.has(m[0])) return true;
-  return false;
+  let words = OWNING_WORDS.get(macros);
+  if (!words) OWNING_WORDS.set(macros, (words = new NameSet([...OWNING_NAMES, ...macros])));
+  return words.inWords(body);
 }
+
+/** OWNING_NAMES and a file's owning macros, by the macros' set (a file's functions share it). */
+const OWNING_WORDS = new WeakMap<ReadonlySet<string>, NameSet>();
 
 interface CallInfo {
   name: string;
