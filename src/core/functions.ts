@@ -43,7 +43,7 @@ const MAX_LAMBDA_DEPTH = 4;
 /** All function definitions in a tree, including those inside `#if` blocks and ERROR nodes. */
 export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
   const out: FunctionInfo[] = [];
-  // (A node's `parent` costs a walk from the root in tree-sitter: the template context is carried down instead.)
+  // (The template context is carried down the walk, not looked up through each function's parents.)
   const stack: Array<[SyntaxNode, boolean]> = [[root, false]];
   while (stack.length) {
     const [n, inTemplate] = stack.pop()!;
@@ -66,25 +66,23 @@ export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
   return out.sort((a, b) => a.node.startIndex - b.node.startIndex);
 }
 
-/** The lambdas of a tree, in one walk (no `parent` calls), with their template context and nesting. */
+/**
+ * The lambdas of a tree (the parser finds them; only the paths down to them are read), each with what its ancestors
+ * say: the local or field it initialises, whether it is in a template, how deep in other lambdas it is.
+ */
 function findLambdas(root: SyntaxNode, text: string): FunctionInfo[] {
   const out: FunctionInfo[] = [];
-  // Per node to visit: the node a lambda directly under it takes its name from, whether it is in a template, its lambda depth.
-  const stack: Array<{ n: SyntaxNode; names?: SyntaxNode; template: boolean; lambdas: number }> = [{ n: root, template: false, lambdas: 0 }];
-  while (stack.length) {
-    const { n, names, template, lambdas } = stack.pop()!;
-    const type = n.type;
-    if (type === 'lambda_expression' && lambdas < MAX_LAMBDA_DEPTH) {
-      const info = describeLambda(n, text, names, template);
-      if (info) out.push(info);
+  for (const l of root.descendantsOfType('lambda_expression')) {
+    let template = false;
+    let depth = 0;
+    for (let p = l.parent; p; p = p.parent) {
+      if (p.type === 'template_declaration') template = true;
+      else if (p.type === 'lambda_expression') depth++;
     }
-    const kids = n.children;
-    const next = {
-      names: type === 'init_declarator' || type === 'assignment_expression' ? n : undefined,
-      template: template || type === 'template_declaration',
-      lambdas: lambdas + (type === 'lambda_expression' ? 1 : 0),
-    };
-    for (let i = kids.length - 1; i >= 0; i--) stack.push({ n: kids[i], ...next });
+    if (depth >= MAX_LAMBDA_DEPTH) continue;
+    const p = l.parent;
+    const info = describeLambda(l, text, p?.type === 'init_declarator' || p?.type === 'assignment_expression' ? p : undefined, template);
+    if (info) out.push(info);
   }
   return out;
 }

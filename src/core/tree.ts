@@ -118,6 +118,8 @@ export class SyntaxTree {
   slots = 0;
   /** @internal Added to a node's slot for its process-wide `id`. */
   readonly idBase = nextTreeBase();
+  /** @internal Set by `delete()`: what was read stays readable, nothing more can be read. */
+  deleted = false;
 
   constructor(
     /** web-tree-sitter's tree (for incremental parsing and deletion). */
@@ -142,15 +144,15 @@ export class SyntaxTree {
       const b = binding!;
       b._ts_tree_root_node_wasm(this.address);
       const h = b.HEAP32;
-      const at = buffer;
-      // (The root's type and extent, read through a cursor on it.)
-      const [nid, start, row, col, other] = [h[at], h[at + 1], h[at + 2], h[at + 3], h[at + 4]];
+      const slot = this.slot(h[buffer], h[buffer + 2], h[buffer + 3], h[buffer + 4]);
+      const start = h[buffer + 1];
+      // (The root's type and extent, read through the cursor put on it.)
       ensureCursor(this.address);
-      resetCursor(this.address, nid, start, row, col, other);
+      resetCursor(this, slot, start);
       const type = b._ts_tree_cursor_current_node_type_id_wasm(this.address);
       const end = b._ts_tree_cursor_end_index_wasm(this.address);
       saveCursor();
-      this.root = new SyntaxNode(this, null, this.slot(nid, row, col, other), type, start, end);
+      this.root = new SyntaxNode(this, null, slot, type, start, end);
     }
     return this.root;
   }
@@ -187,9 +189,6 @@ export class SyntaxTree {
     this.root = undefined;
     this.deleted = true;
   }
-
-  /** @internal Set by `delete()`: what was read stays readable, nothing more can be read. */
-  deleted = false;
 }
 
 function ensureCursor(tree: number): void {
@@ -204,21 +203,27 @@ function saveCursor(): void {
   cursor = [h[buffer], h[buffer + 1], h[buffer + 2], h[buffer + 3]];
 }
 
+/** Writes a node of a tree (by its slot) into the transfer buffer's first five words, as web-tree-sitter marshals a node. */
+function writeNode(tree: SyntaxTree, slot: number, start: number): void {
+  const h = binding!.HEAP32;
+  const ids = tree.idents;
+  const i = 5 * slot;
+  h[buffer] = ids[i];
+  h[buffer + 1] = start;
+  h[buffer + 2] = ids[i + 1];
+  h[buffer + 3] = ids[i + 2];
+  h[buffer + 4] = ids[i + 3];
+}
+
 /** Moves the cursor to a node (web-tree-sitter's `TreeCursor.reset`): the node in the buffer's first five words, the cursor after them. */
-function resetCursor(tree: number, nid: number, start: number, row: number, col: number, other: number): void {
-  const b = binding!;
-  const h = b.HEAP32;
-  const at = buffer;
-  h[at] = nid;
-  h[at + 1] = start;
-  h[at + 2] = row;
-  h[at + 3] = col;
-  h[at + 4] = other;
-  h[at + 5] = cursor![0];
-  h[at + 6] = cursor![1];
-  h[at + 7] = cursor![2];
-  h[at + 8] = cursor![3];
-  b._ts_tree_cursor_reset_wasm(tree);
+function resetCursor(tree: SyntaxTree, slot: number, start: number): void {
+  writeNode(tree, slot, start);
+  const h = binding!.HEAP32;
+  h[buffer + 5] = cursor![0];
+  h[buffer + 6] = cursor![1];
+  h[buffer + 7] = cursor![2];
+  h[buffer + 8] = cursor![3];
+  binding!._ts_tree_cursor_reset_wasm(tree.address);
 }
 
 /** Node ids: a tree's nodes take its base plus their slot (a tree never reads 2^26 nodes: a 2 MB file has about half a million). */
@@ -379,7 +384,7 @@ export class SyntaxNode {
     const at = 5 * this.slot + 4;
     if (this.tree.idents[at] === 0) {
       if (this.tree.deleted) throw new Error(`tree: hasError of a ${this.type} at ${this.startIndex} was asked for after its tree was deleted`);
-      this.marshal();
+      writeNode(this.tree, this.slot, this.startIndex);
       this.tree.idents[at] = binding!._ts_node_has_error_wasm(this.tree.address) === 1 ? 2 : 1;
     }
     return this.tree.idents[at] === 2;
@@ -387,7 +392,7 @@ export class SyntaxNode {
 
   get isMissing(): boolean {
     if (this.tree.deleted) throw new Error(`tree: isMissing of a ${this.type} at ${this.startIndex} was asked for after its tree was deleted`);
-    this.marshal();
+    writeNode(this.tree, this.slot, this.startIndex);
     return binding!._ts_node_is_missing_wasm(this.tree.address) === 1;
   }
 
@@ -400,7 +405,7 @@ export class SyntaxNode {
     const b = binding!;
     const symbols = this.symbolsOf(typeof types === 'string' ? [types] : types);
     if (!symbols.count) return [];
-    this.marshal();
+    writeNode(this.tree, this.slot, this.startIndex);
     b._ts_node_descendants_of_type_wasm(this.tree.address, symbols.address, symbols.count, 0, 0, 0, 0);
     let h = b.HEAP32;
     const count = h[buffer];
@@ -471,28 +476,13 @@ export class SyntaxNode {
     return `(${this.type} ${this.startIndex}-${this.endIndex})`;
   }
 
-  /** Writes the node into the transfer buffer (for a call about it). */
-  private marshal(): void {
-    const h = binding!.HEAP32;
-    const at = buffer;
-    const ids = this.tree.idents;
-    const i = 5 * this.slot;
-    h[at] = ids[i];
-    h[at + 1] = this.startIndex;
-    h[at + 2] = ids[i + 1];
-    h[at + 3] = ids[i + 2];
-    h[at + 4] = ids[i + 3];
-  }
-
   /** Reads the node's children out of the parser, once. */
   private read(): SyntaxNode[] {
     if (this.tree.deleted) throw new Error(`tree: the children of a ${this.type} at ${this.startIndex} were asked for after its tree was deleted`);
     const b = binding!;
     const tree = this.tree.address;
     const out: SyntaxNode[] = [];
-    const ids = this.tree.idents;
-    const i = 5 * this.slot;
-    resetCursor(tree, ids[i], this.startIndex, ids[i + 1], ids[i + 2], ids[i + 3]);
+    resetCursor(this.tree, this.slot, this.startIndex);
     if (b._ts_tree_cursor_goto_first_child_wasm(tree)) {
       const at = buffer;
       do {

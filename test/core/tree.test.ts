@@ -26,21 +26,13 @@ function sources(): Array<{ name: string; text: string }> {
   return out;
 }
 
+/** What is compared of each node, besides its fields, children and siblings. */
+const PROPERTIES = ['type', 'typeId', 'startIndex', 'endIndex', 'startPosition', 'endPosition', 'isNamed', 'hasError', 'isMissing', 'text', 'childCount', 'namedChildCount'] as const;
+
 /** Compares one of our nodes with web-tree-sitter's node for the same place, and their subtrees. */
 function same(ours: SyntaxNode, theirs: TS.Node, fields: readonly (string | null)[], where: string): number {
   const at = `${where} ${theirs.type}@${theirs.startIndex}`;
-  assert.equal(ours.type, theirs.type, at);
-  assert.equal(ours.typeId, theirs.typeId, at);
-  assert.equal(ours.startIndex, theirs.startIndex, at);
-  assert.equal(ours.endIndex, theirs.endIndex, at);
-  assert.deepEqual(ours.startPosition, theirs.startPosition, at);
-  assert.deepEqual(ours.endPosition, theirs.endPosition, at);
-  assert.equal(ours.isNamed, theirs.isNamed, at);
-  assert.equal(ours.hasError, theirs.hasError, at);
-  assert.equal(ours.isMissing, theirs.isMissing, at);
-  assert.equal(ours.text, theirs.text, at);
-  assert.equal(ours.childCount, theirs.childCount, at);
-  assert.equal(ours.namedChildCount, theirs.namedChildCount, at);
+  for (const p of PROPERTIES) assert.deepEqual(ours[p], theirs[p], `${at} ${p}`);
   for (const f of fields) {
     if (!f) continue;
     const a = ours.childForFieldName(f);

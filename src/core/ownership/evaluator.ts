@@ -43,7 +43,7 @@ export class Evaluator {
   }
 
   isRelevant(node: SyntaxNode): boolean {
-    // (Asked once per path state at a node: the text is read out of the parser, and the pattern is long.)
+    // (Asked once per path state at a node: the text is cut out of the file, and the pattern is long.)
     let r = this.relevantCache.get(node.id);
     if (r === undefined) this.relevantCache.set(node.id, (r = this.relevant.test(node.text)));
     return r;

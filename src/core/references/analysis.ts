@@ -63,7 +63,7 @@ export function referenceLocals(fnNode: SyntaxNode, body: SyntaxNode, macroAssig
       params.push(n.text);
     }
   }
-  // (The text first: reading a node's children out of the parser costs more.)
+  // (The text first: a declaration without `*` declares no pointer, and its children need not be read.)
   for (const decl of body.descendantsOfType('declaration')) {
     if (!decl) continue;
     const text = decl.text;

@@ -176,18 +176,6 @@ export class RefEvaluator {
   private readonly localCache = new Map<number, { name: string; i: number } | null>();
   private readonly callCache = new Map<number, CallInfo>();
 
-  private type(node: SyntaxNode): string {
-    return node.type;
-  }
-
-  private kids(node: SyntaxNode): readonly SyntaxNode[] {
-    return node.codeChildren;
-  }
-
-  private field(node: SyntaxNode, name: string): SyntaxNode | null {
-    return node.childForFieldName(name);
-  }
-
   /** A call's name (a project alias of a C-API function read as that function), arguments and summary; `written` is the name as written. */
   private callInfo(node: SyntaxNode): CallInfo {
     let c = this.callCache.get(node.id);
@@ -255,13 +243,13 @@ export class RefEvaluator {
 
   /** All (state, value) pairs an expression can produce. */
   expr(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    switch (this.type(node)) {
+    switch (node.type) {
       case 'parenthesized_expression': {
-        const inner = this.kids(node);
+        const inner = namedKids(node);
         return inner.length ? this.expr(inner[inner.length - 1], st, at) : [[st, UNKNOWN]];
       }
       case 'cast_expression': {
-        const v = this.field(node, 'value');
+        const v = node.childForFieldName('value');
         return v ? this.expr(v, st, at) : [[st, UNKNOWN]];
       }
       case 'null':
@@ -284,14 +272,14 @@ export class RefEvaluator {
         return [[st, UNKNOWN]];
       }
       case 'field_expression': {
-        const arg = this.field(node, 'argument');
+        const arg = node.childForFieldName('argument');
         if (!arg) return [[st, UNKNOWN]];
         if (this.sink && node.child(1)?.type === '->') this.use(st, arg, at, `\`${node.text.length > 40 ? arg.text + '->…' : node.text}\` reads it`);
         return this.expr(arg, st, at).map(([s]) => [s, UNKNOWN] as RefPair);
       }
       case 'subscript_expression': {
-        const arg = this.field(node, 'argument');
-        const index = this.field(node, 'index') ?? this.field(node, 'indices');
+        const arg = node.childForFieldName('argument');
+        const index = node.childForFieldName('index') ?? node.childForFieldName('indices');
         let states = [st];
         for (const k of [arg, index]) {
           if (!k) continue;
@@ -300,7 +288,7 @@ export class RefEvaluator {
         return states.map((s) => [s, UNKNOWN] as RefPair);
       }
       case 'pointer_expression': {
-        const arg = this.field(node, 'argument');
+        const arg = node.childForFieldName('argument');
         if (!arg) return [[st, UNKNOWN]];
         const l = node.child(0)?.type === '&' ? this.localOf(arg) : undefined;
         // `&x` outside a call's argument list: `x` may change through the pointer.
@@ -311,8 +299,8 @@ export class RefEvaluator {
       case 'call_expression':
         return this.call(node, st, at);
       case 'conditional_expression': {
-        const cond = this.field(node, 'condition');
-        const arms = [this.field(node, 'consequence') ?? cond, this.field(node, 'alternative')];
+        const cond = node.childForFieldName('condition');
+        const arms = [node.childForFieldName('consequence') ?? cond, node.childForFieldName('alternative')];
         const out: RefPair[] = [];
         for (const [s] of cond ? this.expr(cond, st, at) : [[st, UNKNOWN] as RefPair]) {
           for (const arm of arms) {
@@ -325,8 +313,8 @@ export class RefEvaluator {
       case 'assignment_expression':
         return this.assignment(node, st, at);
       case 'comma_expression': {
-        const l = this.field(node, 'left');
-        const r = this.field(node, 'right');
+        const l = node.childForFieldName('left');
+        const r = node.childForFieldName('right');
         const out: RefPair[] = [];
         for (const [s] of l ? this.expr(l, st, at) : [[st, UNKNOWN] as RefPair]) out.push(...(r ? this.expr(r, s, at) : [[s, UNKNOWN] as RefPair]));
         return out;
@@ -337,7 +325,7 @@ export class RefEvaluator {
       case 'initializer_pair': {
         // Objects written into an aggregate, or given to a C++ constructor, escape.
         let states = [st];
-        const kids = this.kids(node).flatMap((k) => (node.type === 'new_expression' && (k.type === 'argument_list' || k.type === 'initializer_list') ? namedKids(k) : [k]));
+        const kids = namedKids(node).flatMap((k) => (node.type === 'new_expression' && (k.type === 'argument_list' || k.type === 'initializer_list') ? namedKids(k) : [k]));
         for (const k of kids) {
           const next: RefState[] = [];
           for (const s of states) for (const [s2, v] of this.expr(k, s, at)) next.push(this.escape(s2, v));
@@ -347,7 +335,7 @@ export class RefEvaluator {
       }
       default: {
         let states = [st];
-        for (const k of this.kids(node)) {
+        for (const k of namedKids(node)) {
           const next: RefState[] = [];
           for (const s of states) for (const [s2] of this.expr(k, s, at)) next.push(s2);
           states = dedupeRefs(next);
@@ -358,9 +346,9 @@ export class RefEvaluator {
   }
 
   private assignment(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    const left = this.field(node, 'left');
-    const right = this.field(node, 'right');
-    const op = this.field(node, 'operator')?.text ?? node.child(1)?.text;
+    const left = node.childForFieldName('left');
+    const right = node.childForFieldName('right');
+    const op = node.childForFieldName('operator')?.text ?? node.child(1)?.text;
     if (!right || !left) return [[st, UNKNOWN]];
     const l = left.type === 'identifier' ? this.locals.get(left.text) : undefined;
     const pairs = this.expr(right, st, at);
@@ -402,14 +390,14 @@ export class RefEvaluator {
 
   /** Evaluates a statement-level node (expression or declaration). */
   statement(node: SyntaxNode, st: RefState, at: Span | undefined): RefState[] {
-    if (node.type === 'declaration' && this.field(node, 'value')) {
-      const name = declaredLocal(this.field(node, 'declarator')!);
+    if (node.type === 'declaration' && node.childForFieldName('value')) {
+      const name = declaredLocal(node.childForFieldName('declarator')!);
       const i = name ? this.locals.get(name.text) : undefined;
-      return this.expr(this.field(node, 'value')!, st, at).map(([s, v]) => (i === undefined ? this.escape(s, v) : this.bind(s, i, v, this.span(node, at), name!.text)));
+      return this.expr(node.childForFieldName('value')!, st, at).map(([s, v]) => (i === undefined ? this.escape(s, v) : this.bind(s, i, v, this.span(node, at), name!.text)));
     }
     if (node.type === 'declaration') {
       let states = [st];
-      for (const d of this.kids(node)) {
+      for (const d of namedKids(node)) {
         if (!/declarator$/.test(d.type)) continue;
         const name = declaredLocal(d);
         const i = name ? this.locals.get(name.text) : undefined;
