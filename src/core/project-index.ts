@@ -233,6 +233,10 @@ type Brace = { kind: 'block' | 'init' | 'table' | 'extern' };
 const TABLE_BRACE: Brace = { kind: 'table' };
 const BLOCK_BRACE: Brace = { kind: 'block' };
 
+function register(out: Registration[], tok: Tok, offset: number): void {
+  out.push({ name: tok.t, start: tok.i + offset, end: tok.i + offset + tok.t.length });
+}
+
 /** Scans tokens for registrations: entries of table initializers and `tp_*` slot assignments. */
 function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boolean, offset = 0): void {
   const stack: Brace[] = [];
@@ -269,19 +273,19 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
     const prevTok = before >= 0 ? toks[before].t : '';
     if (stack[stack.length - 1]?.kind === 'table') {
       if ((next === ',' || next === '}') && (prevTok === '{' || prevTok === ',' || (prevTok === '=' && toks[before - 2]?.t === '.'))) {
-        out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
+        register(out, toks[i], offset);
         continue;
       }
       // C++ casts: reinterpret_cast<PyCFunction>(f), PyCFunction(f).
       const open = toks[q - 1]?.t === '&' ? q - 2 : q - 1;
       const then = toks[after + 1]?.t;
       if (toks[open]?.t === '(' && next === ')' && (then === ',' || then === '}') && (toks[open - 1]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[open - 1]?.t ?? ''))) {
-        out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
+        register(out, toks[i], offset);
         continue;
       }
     }
     if (prevTok === '=' && next === ';' && before >= 2 && SLOT.test(toks[before - 1].t) && (toks[before - 2].t === '.' || toks[before - 2].t === '->')) {
-      out.push({ name: t, start: toks[i].i + offset, end: toks[i].i + offset + t.length });
+      register(out, toks[i], offset);
     }
   }
 }
