@@ -318,8 +318,11 @@ async function openQuickFix(page, text) {
       await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Save All Files")', { timeout: 15000 });
       await page.keyboard.press('Enter');
       const file = () => fs.readFileSync(FILE, 'utf8');
-      for (let i = 0; i < 100 && !/cache_put[\s\S]*?Py_RETURN_NONE;/.test(file()); i++) await page.waitForTimeout(100);
-      if (!/cache_put\([^)]*\)\s*\{[\s\S]*?Py_RETURN_NONE;\s*\}/.test(file())) throw new Error('cache_put was not fixed on disk');
+      // Wait for the same text that is checked: a looser wait (any Py_RETURN_NONE after cache_put)
+      // was already met by the quick fix of an earlier step, and the check then raced the save.
+      const putFixed = () => /cache_put\([^)]*\)\s*\{[^}]*?Py_RETURN_NONE;\s*\}/.test(file());
+      for (let i = 0; i < 150 && !putFixed(); i++) await page.waitForTimeout(100);
+      if (!putFixed()) throw new Error('cache_put was not fixed on disk');
       if (/result = Py_None;\s*\n\s*Py_INCREF/.test(file()) || !/result = Py_None;/.test(file())) throw new Error('the unticked unsafe fix of cache_get was applied');
       for (let i = 0; i < 50 && fs.readFileSync(header, 'utf8') === headerBefore; i++) await page.waitForTimeout(100);
       if (fs.readFileSync(header, 'utf8') === headerBefore) throw new Error('the closed header was not fixed');
