@@ -332,7 +332,14 @@ async function openQuickFix(page, text) {
       if (!cxxFixed()) throw new Error('the C++ module or its header was not fixed');
       // What is left is the one unsafe fix (cache_get), and the macro's use (cache_clear) now fixed at its definition.
       await page.keyboard.press('Control+Shift+M');
-      await page.waitForSelector('.part.statusbar :text-matches("^\\s*1\\s*$")', { timeout: 15000 }).catch(() => {});
+      // The Problems panel then lists one file with one problem: cache_get's.
+      await page.waitForFunction(() => {
+        const rows = [...document.querySelectorAll('.markers-panel .monaco-list-row')].map((r) => r.textContent);
+        return rows.length === 2 && rows.some((t) => t.includes('cache_get'));
+      }, null, { timeout: 15000 }).catch(async () => {
+        const rows = await page.$$eval('.markers-panel .monaco-list-row', (rs) => rs.map((r) => r.textContent));
+        throw new Error(`the Problems panel should list cache_get's problem alone, it lists: ${JSON.stringify(rows)}`);
+      });
       await page.waitForTimeout(500);
       await page.screenshot({ path: path.join(OUT, 'fix-all-applied.png') });
     });
