@@ -16,7 +16,7 @@ import { singletonTests } from '../ownership/conditions';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
 import type { FileNames } from './names';
-import { UNKNOWN, NULLV, NONNULL, MAX_REF_STATES, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, refKey, objOf, setVar, withObj, withStep } from './state';
+import { UNKNOWN, NULLV, NONNULL, MAX_REF_STATES, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, RefKeys, objOf, setVar, withObj, withStep } from './state';
 
 export interface ReferenceOptions {
   expander?: MacroExpander;
@@ -250,7 +250,9 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
   return withFeasibility(cfg, { params: allParams, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned, macros }, solve, (plain) => plain.events.length > 0);
 
   function solve(feasibility: Feasibility | undefined): ReferenceAnalysis {
-    const ev = new RefEvaluator(locals, expander, opts.returnsObject, opts.borrowing, opts.names, macros);
+    const keys = new RefKeys();
+    const refKey = (s: RefState) => keys.key(s);
+    const ev = new RefEvaluator(locals, keys, expander, opts.returnsObject, opts.borrowing, opts.names, macros);
     let initial: RefState = { vars: new Array(locals.size).fill(UNKNOWN), objs: [], facts: feasibility?.initial ?? NO_FACTS, steps: [] };
     for (const p of params) {
       const i = locals.get(p)!;

@@ -8,7 +8,7 @@ import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unwrap } from '../syntax';
 import { NameSet } from '../project-index';
 import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames } from './names';
-import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, dedupeRefs } from './state';
+import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, type RefKeys } from './state';
 
 /** Calls that free an object outright (the counterpart of `PyObject_New` when its set-up fails). */
 const FREE_NAMES = ['PyObject_Del', 'PyObject_Free', 'PyObject_GC_Del', 'PyObject_DEL', 'PyObject_FREE', 'tp_free'];
@@ -111,6 +111,8 @@ export class RefEvaluator {
 
   constructor(
     readonly locals: Map<string, number>,
+    /** The analysis' state identities. */
+    private readonly keys: RefKeys,
     private readonly expander: MacroExpander | undefined,
     readonly returnsObject: boolean,
     private readonly borrowing?: ReadonlyMap<string, ReadonlySet<number>>,
@@ -283,7 +285,7 @@ export class RefEvaluator {
         let states = [st];
         for (const k of [arg, index]) {
           if (!k) continue;
-          states = dedupeRefs(states.flatMap((s) => this.expr(k, s, at).map(([s2]) => s2)));
+          states = this.keys.dedupe(states.flatMap((s) => this.expr(k, s, at).map(([s2]) => s2)));
         }
         return states.map((s) => [s, UNKNOWN] as RefPair);
       }
@@ -329,7 +331,7 @@ export class RefEvaluator {
         for (const k of kids) {
           const next: RefState[] = [];
           for (const s of states) for (const [s2, v] of this.expr(k, s, at)) next.push(this.escape(s2, v));
-          states = dedupeRefs(next);
+          states = this.keys.dedupe(next);
         }
         return states.map((s) => [s, UNKNOWN] as RefPair);
       }
@@ -338,7 +340,7 @@ export class RefEvaluator {
         for (const k of namedKids(node)) {
           const next: RefState[] = [];
           for (const s of states) for (const [s2] of this.expr(k, s, at)) next.push(s2);
-          states = dedupeRefs(next);
+          states = this.keys.dedupe(next);
         }
         return states.map((s) => [s, UNKNOWN] as RefPair);
       }
@@ -404,13 +406,13 @@ export class RefEvaluator {
         const value = initialValue(d);
         if (!value) {
           const init = d.type === 'init_declarator' ? d.childForFieldName('value') : null;
-          if (init) states = dedupeRefs(states.flatMap((s) => this.expr(init, s, at).map(([s2, v]) => this.escape(s2, v))));
+          if (init) states = this.keys.dedupe(states.flatMap((s) => this.expr(init, s, at).map(([s2, v]) => this.escape(s2, v))));
           if (i !== undefined) states = states.map((s) => setVar(s, i, UNKNOWN));
           continue;
         }
         const next: RefState[] = [];
         for (const s of states) for (const [s2, v] of this.expr(value, s, at)) next.push(i === undefined ? this.escape(s2, v) : this.bind(s2, i, v, this.span(d, at), name!.text));
-        states = dedupeRefs(next);
+        states = this.keys.dedupe(next);
       }
       return states;
     }
@@ -472,7 +474,7 @@ export class RefEvaluator {
       // `PyObject_Init(op, type)` returns `op`; the other arguments are only evaluated.
       return this.expr(args[0], st, at).flatMap(([s0, v]) => {
         let states = [s0];
-        for (const a of args.slice(1)) states = dedupeRefs(states.flatMap((s) => this.expr(a, s, at).map(([s2]) => s2)));
+        for (const a of args.slice(1)) states = this.keys.dedupe(states.flatMap((s) => this.expr(a, s, at).map(([s2]) => s2)));
         return states.map((s) => [s, v] as RefPair);
       });
     }
@@ -517,7 +519,7 @@ export class RefEvaluator {
           else next.push(s2);
         }
       }
-      states = dedupeRefs(next);
+      states = this.keys.dedupe(next);
     });
     const ret = NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) || project ? 'new' : undefined));
     if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, written, ret, ret === 'borrowed' && NEVER_NULL.test(name), project));

@@ -71,10 +71,58 @@ export const MAX_OBJECTS = 24;
 export const MAX_REF_STATES = 64;
 export const MAX_STEPS = 12;
 
-export function refKey(s: RefState): string {
-  let k = s.vars.join(',') + '|';
-  for (const o of s.objs) k += `${o.id}.${o.owned}${o.nonNull ? 'n' : ''}${o.status[0]}${o.holder ?? ''}${o.gone !== undefined ? '@' + o.gone : ''}${o.kept ? 'k' : ''};`;
-  return s.facts.length ? k + '|' + s.facts.join('\u0002') : k;
+/**
+ * States' identities, for one analysis: a state's key names its locals, its objects and its facts by
+ * small numbers, each given to a content the first time it is met. (The arrays of a state are never
+ * changed once made, so each array's number is looked up by the array itself after the first time:
+ * most states share their facts and many their locals or objects with the state they came from, and
+ * the facts, written out, were four fifths of the keys' text.)
+ */
+export class RefKeys {
+  private readonly arrays = new WeakMap<readonly unknown[], number>();
+  private readonly texts = new Map<string, number>();
+
+  key(s: RefState): string {
+    const f = s.facts.length ? this.id(s.facts, factsText) : -1;
+    return `${this.id(s.vars, varsText)}|${this.id(s.objs, objsText)}|${f}`;
+  }
+
+  /** The states, each identity once (the first state met of each). */
+  dedupe(states: RefState[]): RefState[] {
+    if (states.length < 2) return states;
+    const m = new Map<string, RefState>();
+    for (const s of states) {
+      const k = this.key(s);
+      if (!m.has(k)) m.set(k, s);
+    }
+    return [...m.values()];
+  }
+
+  private id<T extends readonly unknown[]>(a: T, text: (a: T) => string): number {
+    let id = this.arrays.get(a);
+    if (id === undefined) {
+      // (A prefix per kind: the locals, the objects and the facts of a state never share a number.)
+      const t = text(a);
+      id = this.texts.get(t);
+      if (id === undefined) this.texts.set(t, (id = this.texts.size));
+      this.arrays.set(a, id);
+    }
+    return id;
+  }
+}
+
+function varsText(vars: readonly number[]): string {
+  return 'v' + vars.join(',');
+}
+
+function objsText(objs: readonly Obj[]): string {
+  let k = 'o';
+  for (const o of objs) k += `${o.id}.${o.owned}${o.nonNull ? 'n' : ''}${o.status[0]}${o.holder ?? ''}${o.gone !== undefined ? '@' + o.gone : ''}${o.kept ? 'k' : ''};`;
+  return k;
+}
+
+function factsText(facts: Facts): string {
+  return 'f' + facts.join('\u0002');
 }
 
 export function objOf(s: RefState, id: number): Obj | undefined {
@@ -113,16 +161,6 @@ export function withStep(s: RefState, step: PathStep): RefState {
   const steps = s.steps.length >= MAX_STEPS ? s.steps.slice(1) : s.steps.slice();
   steps.push(step);
   return { ...s, steps };
-}
-
-export function dedupeRefs(states: RefState[]): RefState[] {
-  if (states.length < 2) return states;
-  const m = new Map<string, RefState>();
-  for (const s of states) {
-    const k = refKey(s);
-    if (!m.has(k)) m.set(k, s);
-  }
-  return [...m.values()];
 }
 
 /** What the replay reports to the rules. */
