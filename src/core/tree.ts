@@ -30,6 +30,7 @@ export interface Binding {
   _ts_tree_cursor_current_node_wasm(tree: number): void;
   _ts_node_has_error_wasm(tree: number): number;
   _ts_node_is_missing_wasm(tree: number): number;
+  _ts_node_symbol_wasm(tree: number): number;
   _ts_node_descendants_of_type_wasm(tree: number, symbols: number, count: number, startRow: number, startColumn: number, endRow: number, endColumn: number): void;
   _malloc(bytes: number): number;
   _free(address: number): void;
@@ -49,6 +50,7 @@ const REQUIRED: ReadonlyArray<keyof Binding> = [
   '_ts_tree_cursor_current_node_wasm',
   '_ts_node_has_error_wasm',
   '_ts_node_is_missing_wasm',
+  '_ts_node_symbol_wasm',
   '_ts_node_descendants_of_type_wasm',
   '_malloc',
   '_free',
@@ -100,6 +102,24 @@ function tablesOf(language: TS.Language): LanguageTables {
   return t;
 }
 
+/**
+ * The types the analyses search function bodies for, found together (see `descendantsOfType`): a search walks the
+ * whole node whatever it looks for, so one search for all of them costs what one for a single type did.
+ */
+const INDEXED_TYPES: readonly string[] = [
+  'assignment_expression',
+  'call_expression',
+  'comma_expression',
+  'condition_clause',
+  'declaration',
+  'init_declarator',
+  'lambda_expression',
+  'pointer_expression',
+  'return_statement',
+  'trailing_return_type',
+  'update_expression',
+];
+
 /** The error symbol (65535): named, spelled `ERROR`. */
 const ERROR_ID = 0xffff;
 
@@ -118,6 +138,11 @@ export class SyntaxTree {
   slots = 0;
   /** @internal Added to a node's slot for its process-wide `id`. */
   readonly idBase = nextTreeBase();
+  /**
+   * @internal By a node's slot: its descendants of the `INDEXED_TYPES`, found in one search the first time any
+   * of them was asked for (identity, start and symbol of each, in document order).
+   */
+  typeIndexes = new Map<number, Int32Array>();
   /** @internal Set by `delete()`: what was read stays readable, nothing more can be read. */
   deleted = false;
 
@@ -177,6 +202,7 @@ export class SyntaxTree {
   edit(e: TS.Edit): void {
     this.raw.edit(e);
     this.root = undefined;
+    this.typeIndexes.clear();
   }
 
   /** web-tree-sitter's cursor over the whole tree. */
@@ -402,24 +428,53 @@ export class SyntaxNode {
    */
   descendantsOfType(types: string | readonly string[]): SyntaxNode[] {
     if (this.tree.deleted) throw new Error(`tree: descendants of a ${this.type} at ${this.startIndex} were asked for after its tree was deleted`);
+    const list = typeof types === 'string' ? [types] : types;
+    if (!list.every((t) => INDEXED_TYPES.includes(t))) return this.search(list).map(([nid, start]) => this.found(nid, start, list));
+    // The analyses ask one node (a function's body) for several types in turn: one search finds them all.
+    let index = this.tree.typeIndexes.get(this.slot);
+    if (!index) {
+      const found = this.search(INDEXED_TYPES);
+      index = new Int32Array(3 * found.length);
+      const b = binding!;
+      const h = b.HEAP32;
+      found.forEach(([nid, start, row, col, other], i) => {
+        h[buffer] = nid;
+        h[buffer + 1] = start;
+        h[buffer + 2] = row;
+        h[buffer + 3] = col;
+        h[buffer + 4] = other;
+        index![3 * i] = nid;
+        index![3 * i + 1] = start;
+        index![3 * i + 2] = b._ts_node_symbol_wasm(this.tree.address);
+      });
+      this.tree.typeIndexes.set(this.slot, index);
+    }
+    const names = this.tree.tables.types;
+    const out: SyntaxNode[] = [];
+    for (let i = 0; i < index.length; i += 3) if (list.includes(names[index[i + 2]])) out.push(this.found(index[i], index[i + 1], list));
+    return out;
+  }
+
+  /** The parser's search for descendants (and the node itself) of some types: each one's marshalled identity (id, start, row, column, other). */
+  private search(types: readonly string[]): Array<[number, number, number, number, number]> {
     const b = binding!;
-    const symbols = this.symbolsOf(typeof types === 'string' ? [types] : types);
+    const symbols = this.symbolsOf(types);
     if (!symbols.count) return [];
     writeNode(this.tree, this.slot, this.startIndex);
     b._ts_node_descendants_of_type_wasm(this.tree.address, symbols.address, symbols.count, 0, 0, 0, 0);
-    let h = b.HEAP32;
+    const h = b.HEAP32;
     const count = h[buffer];
     const address = h[buffer + 1];
-    const found: number[] = [];
-    for (let i = 0, at = address >> 2; i < count; i++, at += 5) found.push(h[at], h[at + 1]);
+    const found: Array<[number, number, number, number, number]> = [];
+    for (let i = 0, at = address >> 2; i < count; i++, at += 5) found.push([h[at], h[at + 1], h[at + 2], h[at + 3], h[at + 4]]);
     b._free(address);
-    const out: SyntaxNode[] = [];
-    for (let i = 0; i < found.length; i += 2) {
-      const n = this.find(found[i], found[i + 1]);
-      if (!n) throw new Error(`tree: a ${typeof types === 'string' ? types : types.join('/')} the parser found at ${found[i + 1]} is not under the node`);
-      out.push(n);
-    }
-    return out;
+    return found;
+  }
+
+  private found(nid: number, start: number, types: readonly string[]): SyntaxNode {
+    const n = this.find(nid, start);
+    if (!n) throw new Error(`tree: a ${types.join('/')} the parser found at ${start} is not under the node`);
+    return n;
   }
 
   /** The symbols of some types, sorted (the parser's search stops at the first greater one), in the parser's memory. */

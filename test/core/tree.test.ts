@@ -84,6 +84,7 @@ test('tree: descendantsOfType and descendantForIndex give web-tree-sitter’s no
   const parser = await CParser.load();
   const key = (n: { type: string; startIndex: number; endIndex: number } | null) => (n ? `${n.type}@${n.startIndex}-${n.endIndex}` : null);
   let checked = 0;
+  let indexed = 0;
   for (const { name, text } of sources()) {
     const tree = parser.for(dialectOf(name, text, [])).parse(text);
     try {
@@ -96,6 +97,26 @@ test('tree: descendantsOfType and descendantForIndex give web-tree-sitter’s no
       const fn = tree.rootNode.descendantsOfType('compound_statement')[0];
       const raw = tree.raw.rootNode.descendantsOfType('compound_statement')[0];
       if (fn && raw) assert.deepEqual(fn.descendantsOfType(['identifier', 'compound_statement']).map(key), raw.descendantsOfType(['identifier', 'compound_statement']).map((n) => key(n)), name);
+      // Each function body and each statement in it, asked for the types the analyses search for together (found in
+      // one search, then picked out) in turn, and mixed with one that is searched for alone.
+      const lists = [
+        ...['assignment_expression', 'call_expression', 'comma_expression', 'condition_clause', 'declaration', 'init_declarator', 'lambda_expression', 'pointer_expression', 'return_statement', 'trailing_return_type', 'update_expression'].map((x) => [x]),
+        ['assignment_expression', 'init_declarator'],
+        ['call_expression', 'assignment_expression', 'update_expression', 'comma_expression'],
+        ['declaration', 'identifier'],
+      ];
+      const bodies = tree.rootNode.descendantsOfType('function_definition').map((d) => d.childForFieldName('body')).filter((b) => b !== null);
+      const rawBodies = tree.raw.rootNode.descendantsOfType('function_definition').map((d) => d!.childForFieldName('body')).filter((b) => b !== null);
+      assert.equal(bodies.length, rawBodies.length, name);
+      bodies.forEach((body, i) => {
+        const pairs: Array<[typeof body, (typeof rawBodies)[number]]> = [[body, rawBodies[i]], ...body.namedChildren.map((k, j) => [k, rawBodies[i].namedChildren[j]!] as [typeof body, (typeof rawBodies)[number]])];
+        for (const [ours, theirs] of pairs) {
+          for (const t of lists) {
+            assert.deepEqual(ours.descendantsOfType(t).map(key), theirs.descendantsOfType(t).map((n) => key(n)), `${name} ${key(ours)} ${t}`);
+            indexed++;
+          }
+        }
+      });
       for (let i = 0; i <= text.length; i += 7) {
         for (const end of [i, Math.min(text.length, i + 5)]) {
           assert.equal(key(tree.rootNode.descendantForIndex(i, end)), key(tree.raw.rootNode.descendantForIndex(i, end)), `${name} ${i}-${end}`);
@@ -107,6 +128,7 @@ test('tree: descendantsOfType and descendantForIndex give web-tree-sitter’s no
     }
   }
   assert.ok(checked > 10_000, `${checked} offsets`);
+  assert.ok(indexed > 10_000, `${indexed} searches of function bodies and statements`);
 });
 
 test('tree: nodes read before a parse of another text stay right; a deleted tree keeps what was read and refuses to read more', async () => {
