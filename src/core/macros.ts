@@ -100,7 +100,8 @@ function truthCore(code: string): string {
       s = call.args[0];
       continue;
     }
-    const ne = /^([\s\S]*?)\s*!=\s*0$/.exec(s);
+    // (The test first: the search tries every length of the left side.)
+    const ne = s.endsWith('0') && s.includes('!=') ? /^([\s\S]*?)\s*!=\s*0$/.exec(s) : null;
     if (ne && (/^[A-Za-z_]\w*$/.test(ne[1]) || insideParens(ne[1]) !== undefined)) {
       s = ne[1];
       continue;

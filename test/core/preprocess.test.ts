@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { blankStatementMacros } from '../../src/core/preprocess';
+import { blankStatementMacros, quotedIncludes } from '../../src/core/preprocess';
 
 /** The text with its blanked words shown as `_` runs, for readable expectations (offsets are kept either way). */
 function blanked(text: string, dialect: 'c' | 'cpp' = 'c'): string {
@@ -52,4 +52,24 @@ test('thread macros are blanked where used as statements, not where called', () 
   // A call keeps its name, and a word that merely holds THREADS is not a thread macro.
   assert.equal(out.split('\n')[4], 'MY_BEGIN_THREADS(state);');
   assert.equal(out.split('\n')[5], 'PY_THREADS_OK = 1;');
+});
+
+test('quotedIncludes finds what a multiline search for #include "name" finds', () => {
+  const search = (t: string) => [...t.matchAll(/^[ \t]*#[ \t]*include[ \t]*"([^"]+)"/gm)].map((m) => m[1]);
+  assert.deepEqual(quotedIncludes('#include "a.h"\n  # include\t"sub/b.h"\n#include <c.h>\nx #include "d.h"\n#include ""\n'), ['a.h', 'sub/b.h']);
+  // A name runs to the next quote, over lines; the search goes on after it. Any line terminator starts a line.
+  assert.deepEqual(quotedIncludes('#include "a\n#include "b"\r#include "include"\u2028#include "c"'), ['a\n#include ', 'include', 'c']);
+  // Random texts of the pieces that matter (a seeded generator: the same texts every run).
+  const pieces = ['#', ' ', '\t', '\n', '\r', 'include', '"', 'a', '/', 'x', '#include "', '\n# include\t"', 'h"'];
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  let withNames = 0;
+  for (let k = 0; k < 50_000; k++) {
+    let t = '';
+    for (let i = next() * 24; i > 0; i--) t += pieces[Math.floor(next() * pieces.length)];
+    const expected = search(t);
+    if (expected.length) withNames++;
+    assert.deepEqual(quotedIncludes(t), expected, JSON.stringify(t));
+  }
+  assert.ok(withNames > 5000, `${withNames} random texts with a name`);
 });
