@@ -168,3 +168,26 @@ function underPointers(d: SyntaxNode): SyntaxNode | null {
   while (f && (f.type === 'pointer_declarator' || f.type === 'reference_declarator')) f = f.childForFieldName('declarator') ?? namedKids(f).find((k) => k.type.endsWith('declarator')) ?? null;
   return f;
 }
+
+/**
+ * Whether a whole word of `text` (a run of `[A-Za-z0-9_]` between non-word characters) is one of `words`: what
+ * `/\b(?:w1|w2|…)\b/` finds for words of word characters, without compiling a pattern per word list.
+ */
+export function hasWord(text: string, words: ReadonlySet<string>): boolean {
+  const n = text.length;
+  for (let i = 0; i < n; ) {
+    if (!isWordCode(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < n && isWordCode(text.charCodeAt(j))) j++;
+    if (words.has(text.slice(i, j))) return true;
+    i = j;
+  }
+  return false;
+}
+
+function isWordCode(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}

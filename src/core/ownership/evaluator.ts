@@ -4,9 +4,13 @@ import { FORMAT_CALLS, STEALING } from '../api/stealing';
 import { summaryOf, type Summary } from '../api/summaries';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, DECREF_CALLS, declaredName, SETREF_CALLS, INCREF_CALLS, namedKids, NEWREF_CALLS, SINGLETON_PATTERN, SINGLETONS, singletonIndex, snippet, STRUCT_SPELLINGS, initialValue, declaredLocal } from '../syntax';
+import { argList, calleeName, DECREF_CALLS, declaredName, SETREF_CALLS, INCREF_CALLS, namedKids, NEWREF_CALLS, SINGLETON_PATTERN, SINGLETONS, singletonIndex, snippet, STRUCT_SPELLINGS, initialValue, declaredLocal, hasWord } from '../syntax';
 import { OTHER, PathState, StealNote, MAX_DEBTS, withOwned, withStep, unpaidSites, ConsumeEvent, UnpaidDebt, Pair, setVar, dedupe } from './state';
 import { directSingletonOf } from './conditions';
+
+/** The calls that make a statement matter to the singleton analysis (with its tracked locals and the file's macros, see `isRelevant`). */
+const RELEVANT_CALLS = [...INCREF_CALLS, ...DECREF_CALLS, ...NEWREF_CALLS, ...Object.keys(STEALING), ...Object.keys(FORMAT_CALLS), ...SETREF_CALLS];
+const SINGLETON_RE = new RegExp(SINGLETON_PATTERN);
 
 /** What the replay after the fixpoint reports: each release or steal, each steal left unrepaid, each steal repaid. */
 export interface EventSink {
@@ -23,29 +27,25 @@ export class Evaluator {
   private readonly sitesByCall = new Map<number, number[]>();
   /** Where each steal site is in the source, by site id: orders the open debts. */
   private readonly sitePos: number[] = [];
-  private readonly relevant: RegExp;
+  /** The words that make a statement matter (see `isRelevant`); a pattern of them when one is not made of word characters only. */
+  private readonly relevantWords: Set<string> | RegExp;
 
   constructor(
     readonly tracked: Map<string, number>,
     private readonly expander: MacroExpander | undefined,
   ) {
-    const words = [
-      ...tracked.keys(),
-      ...(expander?.names() ?? []),
-      ...INCREF_CALLS,
-      ...DECREF_CALLS,
-      ...NEWREF_CALLS,
-      ...Object.keys(STEALING),
-      ...Object.keys(FORMAT_CALLS),
-      ...SETREF_CALLS,
-    ];
-    this.relevant = new RegExp(`${SINGLETON_PATTERN}|\\b(?:${words.join('|')})\\b`);
+    const words = [...tracked.keys(), ...(expander?.names() ?? []), ...RELEVANT_CALLS];
+    this.relevantWords = words.every((w) => /^\w+$/.test(w)) ? new Set(words) : new RegExp(`\\b(?:${words.join('|')})\\b`);
   }
 
+  /** Whether a statement names a singleton, a tracked local, a macro that mentions a singleton or counts references, or a call that does. */
   isRelevant(node: SyntaxNode): boolean {
-    // (Asked once per path state at a node: the text is cut out of the file, and the pattern is long.)
+    // (Asked once per path state at a node. The words are looked up in a set: a pattern of them, made per function, cost more to compile than to run.)
     let r = this.relevantCache.get(node.id);
-    if (r === undefined) this.relevantCache.set(node.id, (r = this.relevant.test(node.text)));
+    if (r === undefined) {
+      const text = node.text;
+      this.relevantCache.set(node.id, (r = SINGLETON_RE.test(text) || (this.relevantWords instanceof RegExp ? this.relevantWords.test(text) : hasWord(text, this.relevantWords))));
+    }
     return r;
   }
   private readonly relevantCache = new Map<number, boolean>();

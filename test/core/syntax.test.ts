@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { hasWord } from '../../src/core/syntax';
+
+test('hasWord finds what a pattern of whole words finds', () => {
+  const words = new Set(['Py_DECREF', 'res', 'x1', '_tmp', 'MACRO']);
+  const pattern = new RegExp(`\\b(?:${[...words].join('|')})\\b`);
+  assert.equal(hasWord('Py_DECREF(obj);', words), true);
+  assert.equal(hasWord('Py_XDECREF(obj); result = 0; my_res; res2; 9res', words), false);
+  assert.equal(hasWord('return res;', words), true);
+  assert.equal(hasWord('a->_tmp', words), true);
+  assert.equal(hasWord('', words), false);
+  // Seeded random texts of the words, their parts and the characters around them.
+  const pieces = ['Py_DECREF', 'res', 'x1', '_tmp', 'MACRO', 'Py_', 'DECREF', 're', 's', 'x', '1', '_', ' ', '(', ';', '->', '\n', 'é', '9'];
+  let seed = 99;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  let found = 0;
+  for (let k = 0; k < 50_000; k++) {
+    let t = '';
+    for (let i = next() * 8; i > 0; i--) t += pieces[Math.floor(next() * pieces.length)];
+    const expected = pattern.test(t);
+    if (expected) found++;
+    assert.equal(hasWord(t, words), expected, JSON.stringify(t));
+  }
+  assert.ok(found > 5000 && found < 45_000, `${found} of the random texts hold a word`);
+});
