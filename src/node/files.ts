@@ -16,14 +16,49 @@ function expand(pattern: string): string[] {
   return [p, `${p.replace(/\/$/, '')}/**`];
 }
 
+/**
+ * A compiled pattern and what any path it matches holds: for each of its brace alternatives, the longest run of
+ * plain characters of its plain segments (`.c` of `**\/*.c`). A path holding none of them is not asked of
+ * minimatch, whose matching splits and slices the path for each pattern (most of a walk's time, as most files of
+ * a project are not C). Undefined when some alternative has no such run: the pattern is always asked.
+ */
+interface Pattern {
+  m: Minimatch;
+  needles: string[] | undefined;
+}
+
+function compilePattern(p: string): Pattern {
+  const m = new Minimatch(p, { dot: true });
+  return { m, needles: needlesOf(m) };
+}
+
+function needlesOf(m: Minimatch): string[] | undefined {
+  if (m.negate || m.nocase || m.comment || m.empty) return undefined;
+  const out: string[] = [];
+  for (const glob of m.globParts) {
+    let best = '';
+    for (const seg of glob) {
+      // (Only segments of plain characters and `*`: a class, an escape, a brace or an extended glob may stand for other characters.)
+      if (seg === '**' || /[?[\]\\(){}!+@]/.test(seg)) continue;
+      for (const run of seg.split('*')) if (run.length > best.length) best = run;
+    }
+    if (!best) return undefined;
+    out.push(best);
+  }
+  return out;
+}
+
+function matches(p: Pattern, r: string): boolean {
+  return (!p.needles || p.needles.some((n) => r.includes(n))) && p.m.match(r);
+}
+
 /** Decides which paths a scan includes. */
 export class FileFilter {
-  private readonly include: Minimatch[];
-  private readonly exclude: Minimatch[];
+  private readonly include: Pattern[];
+  private readonly exclude: Pattern[];
   constructor(opts: Options, private readonly root: string) {
-    const compile = (p: string) => new Minimatch(p, { dot: true });
-    this.include = opts.include.flatMap(expand).map(compile);
-    this.exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map(compile);
+    this.include = opts.include.flatMap(expand).map(compilePattern);
+    this.exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map(compilePattern);
   }
   private rel(abs: string): string {
     const r = path.relative(this.root, abs).split(path.sep).join('/');
@@ -32,18 +67,18 @@ export class FileFilter {
   /** True when a path is excluded. */
   excluded(abs: string): boolean {
     const r = this.rel(abs);
-    return this.exclude.some((m) => m.match(r));
+    return this.exclude.some((p) => matches(p, r));
   }
   /** True when a folder is excluded (a pattern matches the folder itself): its files are never walked. */
   excludedDir(abs: string): boolean {
     const r = this.rel(abs);
-    return this.exclude.some((m) => m.match(r) || m.match(`${r}/`));
+    return this.exclude.some((p) => matches(p, r) || matches(p, `${r}/`));
   }
 
   /** True when a path found while walking a folder should be scanned. */
   included(abs: string): boolean {
     const r = this.rel(abs);
-    return this.include.some((m) => m.match(r)) && !this.excluded(abs);
+    return this.include.some((p) => matches(p, r)) && !this.excluded(abs);
   }
 }
 

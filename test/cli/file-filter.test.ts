@@ -1,0 +1,69 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { Minimatch } from 'minimatch';
+import { defaultOptions, type Options } from '../../src/core/options';
+import { FileFilter } from '../../src/node/files';
+import { REPO } from '../helpers/engine';
+
+/** The filter as it was: every pattern asked of minimatch (the patterns made as `FileFilter` makes them). */
+function plainFilter(opts: Options): { included(r: string): boolean; excludedDir(r: string): boolean } {
+  const expand = (pattern: string): string[] => {
+    const p = pattern.replace(/\\/g, '/');
+    if (p.startsWith('/')) return [p.slice(1), `${p.slice(1)}/**`];
+    if (!p.includes('/') || (p.endsWith('/') && !p.slice(0, -1).includes('/'))) {
+      const bare = p.replace(/\/$/, '');
+      return [`**/${bare}`, `**/${bare}/**`];
+    }
+    return [p, `${p.replace(/\/$/, '')}/**`];
+  };
+  const compile = (p: string) => new Minimatch(p, { dot: true });
+  const include = opts.include.flatMap(expand).map(compile);
+  const exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map(compile);
+  const excluded = (r: string) => exclude.some((m) => m.match(r));
+  return {
+    included: (r) => include.some((m) => m.match(r)) && !excluded(r),
+    excludedDir: (r) => exclude.some((m) => m.match(r) || m.match(`${r}/`)),
+  };
+}
+
+/** Every path under a folder (relative, with `/`), folders included; node_modules' packages too when installed. */
+function pathsUnder(dir: string, rel = '', out: string[] = []): string[] {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === '.git') continue;
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    out.push(r);
+    if (e.isDirectory()) pathsUnder(path.join(dir, e.name), r, out);
+  }
+  return out;
+}
+
+test('the file filter decides as minimatch does for every pattern, though it asks minimatch only about paths that may match', () => {
+  const paths = pathsUnder(REPO);
+  // Paths a repository of C code may hold: folders named like sources, dots, excluded names inside other names.
+  paths.push('src/x.c/readme.txt', 'a/.c', '.c', 'build', 'buildx/a.c', 'a/build/b.c', 'my_build/x.h', 'x/.git/y.c', 'lib/pythoncapi_compat.h', 'lib/pythoncapi_compat.hpp', 'a.C', 'deep/a/b/c/d/e.inc', 'gen_x.c', 'src/sub/gen_y.c', 'vendor/z.h', 'q/vendor/z.h', 'ax/k.h', 'bx/k.h', 'cx/k.h', 'x.cc.bak', 'a/b.cpp/c.h');
+  const base = defaultOptions();
+  const sets: Array<Partial<Options>> = [
+    {},
+    { extendExclude: ['third_party/', '/vendor', 'gen_*.c', 'src/**/gen_*.c', '**/[ab].c', '{a,b}x/*.h', 'x?.c', '\\*.c', '+(a|b).h', 'test*'] },
+    { extendExclude: ['*'] },
+    { include: ['*.c', 'src/**', '/lib/*.h', '{ax,bx}/', '*.inc', '**', '**/*'], exclude: ['!keep.c', 'build', '*.bak'] },
+  ];
+  let asked = 0;
+  let included = 0;
+  for (const extra of sets) {
+    const opts = { ...base, ...extra } as Options;
+    const ours = new FileFilter(opts, '/r');
+    const plain = plainFilter(opts);
+    for (const r of paths) {
+      assert.equal(ours.included(`/r/${r}`), plain.included(r), `${JSON.stringify(extra)} included ${r}`);
+      assert.equal(ours.excludedDir(`/r/${r}`), plain.excludedDir(r), `${JSON.stringify(extra)} excludedDir ${r}`);
+      asked++;
+      if (plain.included(r)) included++;
+    }
+  }
+  assert.ok(paths.length > 1000, `${paths.length} paths`);
+  assert.ok(asked > 3000);
+  assert.ok(included > 300, `${included} paths included`);
+});
