@@ -173,7 +173,15 @@ function underPointers(d: SyntaxNode): SyntaxNode | null {
  * Whether a whole word of `text` (a run of `[A-Za-z0-9_]` between non-word characters) is one of `words`: what
  * `/\b(?:w1|w2|…)\b/` finds for words of word characters, without compiling a pattern per word list.
  */
-export function hasWord(text: string, words: ReadonlySet<string>): boolean {
+export function hasWord(text: string, words: { has(word: string): boolean }): boolean {
+  return forEachWord(text, words, () => true);
+}
+
+/**
+ * Calls `f` with each whole word of `text` that is one of `words`, and its offset, in order (the matches of
+ * `/\b(?:w1|w2|…)\b/g` for words of word characters); stops when `f` returns true, and returns whether it did.
+ */
+export function forEachWord(text: string, words: { has(word: string): boolean }, f: (word: string, at: number) => boolean | void): boolean {
   const n = text.length;
   for (let i = 0; i < n; ) {
     if (!isWordCode(text.charCodeAt(i))) {
@@ -182,7 +190,8 @@ export function hasWord(text: string, words: ReadonlySet<string>): boolean {
     }
     let j = i + 1;
     while (j < n && isWordCode(text.charCodeAt(j))) j++;
-    if (words.has(text.slice(i, j))) return true;
+    const w = text.slice(i, j);
+    if (words.has(w) && f(w, i)) return true;
     i = j;
   }
   return false;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { hasWord } from '../../src/core/syntax';
+import { forEachWord, hasWord } from '../../src/core/syntax';
 
 test('hasWord finds what a pattern of whole words finds', () => {
   const words = new Set(['Py_DECREF', 'res', 'x1', '_tmp', 'MACRO']);
@@ -21,6 +21,9 @@ test('hasWord finds what a pattern of whole words finds', () => {
     const expected = pattern.test(t);
     if (expected) found++;
     assert.equal(hasWord(t, words), expected, JSON.stringify(t));
+    const all: Array<[string, number]> = [];
+    forEachWord(t, words, (w, at) => void all.push([w, at]));
+    assert.deepEqual(all, [...t.matchAll(new RegExp(pattern.source, 'g'))].map((m) => [m[0], m.index]), JSON.stringify(t));
   }
   assert.ok(found > 5000 && found < 45_000, `${found} of the random texts hold a word`);
 });

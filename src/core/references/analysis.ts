@@ -11,7 +11,7 @@ import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameterNames, parameters } from '../functions';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { calleeName, declaredLocal, declaredName, enclosing, IS_CALLS, namedKids, SINGLETONS } from '../syntax';
+import { calleeName, declaredLocal, declaredName, enclosing, hasWord, IS_CALLS, namedKids, SINGLETONS } from '../syntax';
 import { singletonTests } from '../ownership/conditions';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
@@ -232,10 +232,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
   // (Worked out once for both solves.) A statement that calls nothing and names no followed local changes nothing here (`i++`, `n = len;`).
   const relevance = new Map<number, boolean>();
   // (Words looked up in `locals`: a regular expression of the locals' names cost more to compile than to run.)
-  const namesLocal = (text: string) => {
-    for (const m of text.matchAll(/\w+/g)) if (locals.has(m[0])) return true;
-    return false;
-  };
+  const namesLocal = (text: string) => hasWord(text, locals);
   const relevant = (node: CfgNode) => {
     let r = relevance.get(node.id);
     if (r === undefined) {

@@ -9,7 +9,7 @@ import { summaryOf, DECREF_CALLS, SETREF_CALLS } from '../api/summaries';
 import type { FunctionInfo, PerFunctionCache } from '../functions';
 import { parameters } from '../functions';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, declaredName } from '../syntax';
+import { argList, calleeName, declaredName, forEachWord } from '../syntax';
 import { knownBorrowing } from './evaluator';
 
 /** By function name: the positions of the object parameters it only borrows. */
@@ -90,15 +90,20 @@ function paramUsesOf(f: FunctionInfo): ParamUses {
 function paramUses(body: SyntaxNode, names: readonly string[]): Map<string, Use[]> {
   const out = new Map<string, Use[]>();
   const text = body.text;
-  const re = new RegExp(`\\b(?:${names.join('|')})\\b`, 'g');
-  for (const m of text.matchAll(re)) {
+  // (Whole words looked up in a set: a pattern of the names, made per function, cost more to compile than to run. A
+  // name not of word characters only, which the set would never meet, is searched for with the pattern.)
+  const each = (f: (name: string, at: number) => void): void => {
+    if (names.every((n) => /^\w+$/.test(n))) forEachWord(text, new Set(names), f);
+    else for (const m of text.matchAll(new RegExp(`\\b(?:${names.join('|')})\\b`, 'g'))) f(m[0], m.index);
+  };
+  each((name, at) => {
     // A comment, a string or a field name holds no use.
-    const id = body.descendantForIndex(body.startIndex + m.index, body.startIndex + m.index + m[0].length);
-    if (id?.type !== 'identifier' || id.text !== m[0]) continue;
-    let uses = out.get(m[0]);
-    if (!uses) out.set(m[0], (uses = []));
+    const id = body.descendantForIndex(body.startIndex + at, body.startIndex + at + name.length);
+    if (id?.type !== 'identifier' || id.text !== name) return;
+    let uses = out.get(name);
+    if (!uses) out.set(name, (uses = []));
     uses.push(useOf(id));
-  }
+  });
   return out;
 }
 
