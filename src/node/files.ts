@@ -27,9 +27,11 @@ interface Pattern {
   needles: string[] | undefined;
 }
 
-function compilePattern(p: string): Pattern {
-  const m = new Minimatch(p, { dot: true });
-  return { m, needles: needlesOf(m) };
+function compilePattern(p: string, platform: NodeJS.Platform | undefined): Pattern {
+  const m = new Minimatch(p, { dot: true, platform });
+  // (On Windows minimatch compares drive letters, `C:` and `c:`, without regard to case: so do the needles there.)
+  const needles = needlesOf(m);
+  return { m, needles: m.isWindows ? needles?.map((n) => n.toLowerCase()) : needles };
 }
 
 function needlesOf(m: Minimatch): string[] | undefined {
@@ -49,16 +51,19 @@ function needlesOf(m: Minimatch): string[] | undefined {
 }
 
 function matches(p: Pattern, r: string): boolean {
-  return (!p.needles || p.needles.some((n) => r.includes(n))) && p.m.match(r);
+  if (!p.needles) return p.m.match(r);
+  const hay = p.m.isWindows ? r.toLowerCase() : r;
+  return p.needles.some((n) => hay.includes(n)) && p.m.match(r);
 }
 
 /** Decides which paths a scan includes. */
 export class FileFilter {
   private readonly include: Pattern[];
   private readonly exclude: Pattern[];
-  constructor(opts: Options, private readonly root: string) {
-    this.include = opts.include.flatMap(expand).map(compilePattern);
-    this.exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map(compilePattern);
+  /** `platform`: minimatch's (the process' by default; tests give `win32`). */
+  constructor(opts: Options, private readonly root: string, platform?: NodeJS.Platform) {
+    this.include = opts.include.flatMap(expand).map((p) => compilePattern(p, platform));
+    this.exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map((p) => compilePattern(p, platform));
   }
   private rel(abs: string): string {
     const r = path.relative(this.root, abs).split(path.sep).join('/');

@@ -8,7 +8,7 @@ import { FileFilter } from '../../src/node/files';
 import { REPO } from '../helpers/engine';
 
 /** The filter as it was: every pattern asked of minimatch (the patterns made as `FileFilter` makes them). */
-function plainFilter(opts: Options): { included(r: string): boolean; excludedDir(r: string): boolean } {
+function plainFilter(opts: Options, platform?: NodeJS.Platform): { included(r: string): boolean; excluded(r: string): boolean; excludedDir(r: string): boolean } {
   const expand = (pattern: string): string[] => {
     const p = pattern.replace(/\\/g, '/');
     if (p.startsWith('/')) return [p.slice(1), `${p.slice(1)}/**`];
@@ -18,12 +18,13 @@ function plainFilter(opts: Options): { included(r: string): boolean; excludedDir
     }
     return [p, `${p.replace(/\/$/, '')}/**`];
   };
-  const compile = (p: string) => new Minimatch(p, { dot: true });
+  const compile = (p: string) => new Minimatch(p, { dot: true, platform });
   const include = opts.include.flatMap(expand).map(compile);
   const exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map(compile);
   const excluded = (r: string) => exclude.some((m) => m.match(r));
   return {
     included: (r) => include.some((m) => m.match(r)) && !excluded(r),
+    excluded,
     excludedDir: (r) => exclude.some((m) => m.match(r) || m.match(`${r}/`)),
   };
 }
@@ -48,7 +49,7 @@ test('the file filter decides as minimatch does for every pattern, though it ask
     {},
     { extendExclude: ['third_party/', '/vendor', 'gen_*.c', 'src/**/gen_*.c', '**/[ab].c', '{a,b}x/*.h', 'x?.c', '\\*.c', '+(a|b).h', 'test*'] },
     { extendExclude: ['*'] },
-    { include: ['*.c', 'src/**', '/lib/*.h', '{ax,bx}/', '*.inc', '**', '**/*'], exclude: ['!keep.c', 'build', '*.bak'] },
+    { include: ['*.c', 'src/**', '/lib/*.h', '{ax,bx}/', '*.inc', '**', '**/*'], exclude: ['!keep.c', '!src/keep.c', 'build', '*.bak'] },
   ];
   let asked = 0;
   let included = 0;
@@ -66,4 +67,19 @@ test('the file filter decides as minimatch does for every pattern, though it ask
   assert.ok(paths.length > 1000, `${paths.length} paths`);
   assert.ok(asked > 3000);
   assert.ok(included > 300, `${included} paths included`);
+});
+
+test('on Windows, where minimatch compares drive letters without regard to case, the filter still decides as minimatch does', () => {
+  // A path outside the root is matched as written (absolute), and editors give drive letters in either case.
+  const opts = { ...defaultOptions(), extendExclude: ['C:/x/**', 'd:/Vendor/**', 'sub/*.c'] } as Options;
+  const ours = new FileFilter(opts, 'e:/r', 'win32');
+  const plain = plainFilter(opts, 'win32');
+  let excluded = 0;
+  for (const p of ['c:/x/y.c', 'C:/x/y.c', 'c:/X/y.c', 'D:/Vendor/a.h', 'd:/vendor/a.h', 'f:/x/y.c']) {
+    const expected = plain.excluded(p);
+    assert.equal(ours.excluded(p), expected, p);
+    assert.equal(ours.excludedDir(p), plain.excludedDir(p), p);
+    if (expected) excluded++;
+  }
+  assert.ok(excluded >= 3, `${excluded} excluded`);
 });
