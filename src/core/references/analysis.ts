@@ -142,7 +142,9 @@ function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>
         return;
       }
       case 'assignment_expression': {
-        const l = n.childForFieldName('left');
+        // (`(x) = f()` too, as a macro that assigns its parameter writes it once expanded.)
+        let l = n.childForFieldName('left');
+        while (l?.type === 'parenthesized_expression' && namedKids(l).length === 1) l = namedKids(l)[0];
         const i = l?.type === 'identifier' ? locals.get(l.text) : undefined;
         if (i !== undefined && (n.childForFieldName('operator')?.text ?? n.child(1)?.text) === '=') out.push([i, !h]);
         return;

@@ -348,10 +348,12 @@ export class RefEvaluator {
   }
 
   private assignment(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    const left = node.childForFieldName('left');
+    let left = node.childForFieldName('left');
     const right = node.childForFieldName('right');
     const op = node.childForFieldName('operator')?.text ?? node.child(1)?.text;
     if (!right || !left) return [[st, UNKNOWN]];
+    // `(x) = v` is `x = v`: a macro that assigns its parameter (`#define SWAP(x) ... x = item;`) is expanded with the argument in parentheses.
+    while (left.type === 'parenthesized_expression' && namedKids(left).length === 1) left = namedKids(left)[0];
     const l = left.type === 'identifier' ? this.locals.get(left.text) : undefined;
     const pairs = this.expr(right, st, at);
     if (op !== '=') return pairs.map(([s]) => [l !== undefined ? setVar(s, l, UNKNOWN) : s, UNKNOWN]);
