@@ -28,7 +28,7 @@
  * on what the code means.
  *
  * ## Where it stands
- * Off by default. On the real-world set, 11 true of 33 (33 %; 5 of 6 on the fresh set of
+ * Off by default. On the real-world set, 11 true of 29 (38 %; 5 of 6 on the fresh set of
  * projects never tuned on): most false ones release a
  * reference that another function of the module took on purpose (a paired incref), or
  * follow a steal on a failure path that cannot happen. A parameter counts only in a

@@ -28,9 +28,9 @@
  * No automatic fix: the release has to move after the last use.
  *
  * ## Where it stands
- * Off by default. On the real-world set, 6 true of 9 warnings (all six on the tune set;
+ * Off by default. On the real-world set, 6 true of 7 warnings (all six on the tune set;
  * the holdout has none, the fresh set one false: the empty bytes object, which CPython
- * keeps for the whole run), and 31 more are information (a container, or Python code the
+ * keeps for the whole run), and 30 more are information (a container, or Python code the
  * object was given to, may keep it alive). With `release-not-owned` it finds 7 of the 16
  * uses after release PyRefcon confirmed, and 6 of the 13 disputed uses after a steal.
  *
