@@ -22,7 +22,9 @@
  *   (and the object is not followed on that path any more);
  * - `PyList_SetItem` / `PyTuple_SET_ITEM` steal their item: the last owned reference goes to
  *   the container (stealing an unowned one is release-not-owned); `PyList_Append` keeps its
- *   own reference and leaves the caller's;
+ *   own reference and leaves the caller's; a tested `PyList_SetItem` / `PyTuple_SetItem` fails
+ *   (and goes to the error label) unless its container is a list (a tuple) the function made
+ *   with `PyList_New` (`PyTuple_New`), tested not NULL, and holds alone;
  * - a use (a call argument, `Py_INCREF`, a return) of an object released or given away is
  *   use-after-release; information rather than warning when on every path the object is
  *   alive through a container the function holds, or a container keeps its own reference;
@@ -404,6 +406,8 @@ interface Obj {
   kept?: boolean;
   /** Made by a call written as another call's argument: when discarded, the file-level form of reference-leak judges it. */
   argument?: boolean;
+  /** The call that made it (a new reference). */
+  maker?: string;
 }
 interface St {
   /** By local, then `self` and `arg`: an object id or NULLV. */
@@ -583,7 +587,7 @@ export function oracleRefs(p: RProgram): { events: Events; maxStates: number } {
       case 'alloc':
       case 'borrow': {
         const id = s.id!;
-        const o: Obj = s.k === 'alloc' ? { origin: 'new', owned: 1, nonNull: false, status: 'live' } : { origin: 'borrowed', owned: 0, nonNull: NEVER_NULL.includes(s.fn), status: 'live' };
+        const o: Obj = s.k === 'alloc' ? { origin: 'new', owned: 1, nonNull: false, status: 'live', maker: ALLOCS[s.fn].split('(')[0] } : { origin: 'borrowed', owned: 0, nonNull: NEVER_NULL.includes(s.fn), status: 'live' };
         const after = bind(setObj(st, id, o), s.v, id, at);
         if (!s.check) return [after];
         for (const x of nullTest(after, s.v, true)) leave(x, s, s.check === 2);
@@ -600,7 +604,11 @@ export function oracleRefs(p: RProgram): { events: Events; maxStates: number } {
       case 'steal': {
         use(st, s.into, at);
         const next = steal(st, s.v, s.into, at);
-        if (s.form >= 2) leave(next, s, false);
+        // The tested forms fail (and `goto error`) unless the container is one this function made with the matching
+        // call, tested not NULL and holds alone: `PyList_SetItem` into such a list cannot fail (the index is in range).
+        const c = obj(next, s.into);
+        const fresh = c !== undefined && c.status === 'live' && c.owned === 1 && !c.kept && c.nonNull && c.maker === (s.form === 2 ? 'PyList_New' : 'PyTuple_New');
+        if (s.form >= 2 && !fresh) leave(next, s, false);
         return [next];
       }
       case 'append': {

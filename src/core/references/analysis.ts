@@ -11,7 +11,7 @@ import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameterNames, parameters } from '../functions';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { calleeName, declaredLocal, declaredName, enclosing, hasWord, IS_CALLS, namedKids, SINGLETONS } from '../syntax';
+import { argList, calleeName, declaredLocal, declaredName, enclosing, hasWord, IS_CALLS, namedKids, SINGLETONS, unwrap } from '../syntax';
 import { singletonTests } from '../ownership/conditions';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
@@ -109,8 +109,11 @@ function conditionParts(cond: SyntaxNode, holds: boolean, macros: ReadonlyMap<st
     }
     case 'call_expression': {
       const hinted = hintedCondition(cond, macros);
-      if (hinted) conditionParts(hinted, holds, macros, test);
-      return;
+      if (hinted) {
+        conditionParts(hinted, holds, macros, test);
+        return;
+      }
+      break;
     }
     case 'binary_expression': {
       const op = cond.childForFieldName('operator')?.text ?? cond.child(1)?.text;
@@ -224,6 +227,58 @@ function errorSet(cond: SyntaxNode, holds: boolean, macros: ReadonlyMap<string, 
   return undefined;
 }
 
+/** Calls that put an item into a container and fail only when it is not a new one of the right size (`PyTuple_SetItem` of a tuple with another reference, an index out of range). */
+const FILL_CALLS: Readonly<Record<string, string>> = { PyTuple_SetItem: 'PyTuple_New', PyList_SetItem: 'PyList_New' };
+
+/**
+ * The locals (with the call that makes such containers) whose `PyTuple_SetItem`/`PyList_SetItem` failed along an edge holding `holds`: `if (PyTuple_SetItem(t, i, x) < 0)`,
+ * `!= 0`, `== -1`, a bare call, `!call`, through `&&`, `||`, parentheses and hints (the call gives 0 or -1).
+ */
+function failedFills(cond: SyntaxNode, holds: boolean, locals: Map<string, number>, macros: ReadonlyMap<string, MacroDef> | undefined): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  /** The container's local and the call that makes such containers. */
+  const fill = (n: SyntaxNode): [number, string] | undefined => {
+    const name = n.type === 'call_expression' ? calleeName(n) : undefined;
+    if (!name || !FILL_CALLS[name]) return undefined;
+    const first = argList(n)[0];
+    const i = first?.type === 'identifier' ? locals.get(first.text) : undefined;
+    return i === undefined ? undefined : [i, FILL_CALLS[name]];
+  };
+  conditionParts(cond, holds, macros, (n, h) => {
+    const direct = fill(n);
+    // (A bare call: non-zero, -1, is its failure.)
+    if (direct !== undefined) {
+      if (h) out.push(direct);
+      return;
+    }
+    if (n.type !== 'binary_expression') return;
+    const op = n.childForFieldName('operator')?.text ?? n.child(1)?.text;
+    const a = n.childForFieldName('left');
+    const b = n.childForFieldName('right');
+    if (!a || !b || !op) return;
+    const [call, literal, flipped] = fill(unwrap(a)) !== undefined ? [unwrap(a), b.text, false] : fill(unwrap(b)) !== undefined ? [unwrap(b), a.text, true] : [undefined, '', false];
+    if (!call || !/^-?\s*[01]$/.test(literal)) return;
+    const k = Number(literal.replace(/\s/g, ''));
+    const value = (r: number): boolean | undefined => {
+      const [x, y] = flipped ? [k, r] : [r, k];
+      switch (op) {
+        case '<': return x < y;
+        case '<=': return x <= y;
+        case '>': return x > y;
+        case '>=': return x >= y;
+        case '==': return x === y;
+        case '!=': return x !== y;
+      }
+      return undefined;
+    };
+    const failed = value(-1);
+    const succeeded = value(0);
+    if (failed === undefined || failed === succeeded) return;
+    if (h === failed) out.push(fill(call)!);
+  });
+  return out;
+}
+
 /** Runs the reference analysis over a function. */
 export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: ReferenceOptions): ReferenceAnalysis {
   const expander = opts.expander;
@@ -262,14 +317,14 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       const id = ev.site(-1 - i, -1 - i, p, 'param', false);
       initial = { ...setVar(initial, i, id), objs: [...initial.objs, { id, owned: 0, nonNull: false, status: 'live' }] };
     }
-    const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean; singletons: Array<[number, number]> }>();
+    const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean; singletons: Array<[number, number]>; fills: Array<[number, string]> }>();
     const testsOf = (from: CfgNode, holds: boolean) => {
       const k = `${from.id}:${holds}`;
       let t = testCache.get(k);
       if (!t) {
         const tests: Array<[number, boolean]> = [];
         nullTests(from.ast!, holds, locals, tests, macros);
-        t = { tests, error: errorSet(from.ast!, holds, macros), singletons: singletonSlotTests(from.ast!, holds, locals, macros) };
+        t = { tests, error: errorSet(from.ast!, holds, macros), singletons: singletonSlotTests(from.ast!, holds, locals, macros), fills: failedFills(from.ast!, holds, locals, macros) };
         testCache.set(k, t);
       }
       return t;
@@ -323,7 +378,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         onEdge: (edge, out, from) => {
           const t = edge.holds !== undefined && from.ast ? testsOf(from, edge.holds) : undefined;
           const feasible = feasibility !== undefined && Feasibility.decides(from, edge);
-          if (!edge.step && !t?.tests.length && !t?.singletons.length && t?.error === undefined && !feasible) return out;
+          if (!edge.step && !t?.tests.length && !t?.singletons.length && !t?.fills.length && t?.error === undefined && !feasible) return out;
           const m: RefStateSet = new Map();
           next: for (const [k0, s0] of out) {
             let s = s0;
@@ -341,6 +396,13 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
                   s = { ...withObj(s, v, () => undefined), vars: s.vars.map((x) => (x === v ? NULLV : x)) };
                 } else if (!o.nonNull) s = withObj(s, v, (x) => ({ ...x, nonNull: true }));
               }
+            }
+            // `PyTuple_SetItem(t, ...)` cannot fail on a tuple this function made, tested not NULL and holds alone (nor
+            // `PyList_SetItem` on such a list): the index is taken to be in range. Its failure branch is not a path.
+            for (const [i, maker] of t?.fills ?? []) {
+              const v = s.vars[i];
+              const o = v >= 0 ? objOf(s, v) : undefined;
+              if (o && o.status === 'live' && o.owned === 1 && o.nonNull && !o.kept && ev.sites[o.id].callee === maker) continue next;
             }
             for (const [i, slot] of t?.singletons ?? []) {
               const v = s.vars[i];
