@@ -6,7 +6,7 @@ import type { FileJob } from './process-file';
 import type { SkippedFile } from './scan';
 
 /** Turns a gitignore-style pattern into minimatch patterns: a pattern without `/` matches at any depth. */
-function expand(pattern: string): string[] {
+export function expand(pattern: string): string[] {
   const p = pattern.replace(/\\/g, '/');
   if (p.startsWith('/')) return [p.slice(1), `${p.slice(1)}/**`];
   if (!p.includes('/') || (p.endsWith('/') && !p.slice(0, -1).includes('/'))) {

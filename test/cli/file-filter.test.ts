@@ -4,20 +4,11 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { Minimatch } from 'minimatch';
 import { defaultOptions, type Options } from '../../src/core/options';
-import { FileFilter } from '../../src/node/files';
+import { expand, FileFilter } from '../../src/node/files';
 import { REPO } from '../helpers/engine';
 
-/** The filter as it was: every pattern asked of minimatch (the patterns made as `FileFilter` makes them). */
+/** The filter as it was: every pattern asked of minimatch. */
 function plainFilter(opts: Options, platform?: NodeJS.Platform): { included(r: string): boolean; excluded(r: string): boolean; excludedDir(r: string): boolean } {
-  const expand = (pattern: string): string[] => {
-    const p = pattern.replace(/\\/g, '/');
-    if (p.startsWith('/')) return [p.slice(1), `${p.slice(1)}/**`];
-    if (!p.includes('/') || (p.endsWith('/') && !p.slice(0, -1).includes('/'))) {
-      const bare = p.replace(/\/$/, '');
-      return [`**/${bare}`, `**/${bare}/**`];
-    }
-    return [p, `${p.replace(/\/$/, '')}/**`];
-  };
   const compile = (p: string) => new Minimatch(p, { dot: true, platform });
   const include = opts.include.flatMap(expand).map(compile);
   const exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map(compile);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { blankStatementMacros, quotedIncludes } from '../../src/core/preprocess';
+import { randomText, seeded } from '../helpers/random';
 
 /** The text with its blanked words shown as `_` runs, for readable expectations (offsets are kept either way). */
 function blanked(text: string, dialect: 'c' | 'cpp' = 'c'): string {
@@ -61,12 +62,10 @@ test('quotedIncludes finds what a multiline search for #include "name" finds', (
   assert.deepEqual(quotedIncludes('#include "a\n#include "b"\r#include "include"\u2028#include "c"'), ['a\n#include ', 'include', 'c']);
   // Random texts of the pieces that matter (a seeded generator: the same texts every run).
   const pieces = ['#', ' ', '\t', '\n', '\r', 'include', '"', 'a', '/', 'x', '#include "', '\n# include\t"', 'h"'];
-  let seed = 12345;
-  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const next = seeded(12345);
   let withNames = 0;
   for (let k = 0; k < 50_000; k++) {
-    let t = '';
-    for (let i = next() * 24; i > 0; i--) t += pieces[Math.floor(next() * pieces.length)];
+    const t = randomText(next, pieces, 24);
     const expected = search(t);
     if (expected.length) withNames++;
     assert.deepEqual(quotedIncludes(t), expected, JSON.stringify(t));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { forEachWord, hasWord } from '../../src/core/syntax';
+import { randomText, seeded } from '../helpers/random';
 
 test('hasWord finds what a pattern of whole words finds', () => {
   const words = new Set(['Py_DECREF', 'res', 'x1', '_tmp', 'MACRO']);
@@ -12,12 +13,10 @@ test('hasWord finds what a pattern of whole words finds', () => {
   assert.equal(hasWord('', words), false);
   // Seeded random texts of the words, their parts and the characters around them.
   const pieces = ['Py_DECREF', 'res', 'x1', '_tmp', 'MACRO', 'Py_', 'DECREF', 're', 's', 'x', '1', '_', ' ', '(', ';', '->', '\n', 'é', '9'];
-  let seed = 99;
-  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const next = seeded(99);
   let found = 0;
   for (let k = 0; k < 50_000; k++) {
-    let t = '';
-    for (let i = next() * 8; i > 0; i--) t += pieces[Math.floor(next() * pieces.length)];
+    const t = randomText(next, pieces, 8);
     const expected = pattern.test(t);
     if (expected) found++;
     assert.equal(hasWord(t, words), expected, JSON.stringify(t));
