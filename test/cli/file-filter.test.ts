@@ -20,11 +20,12 @@ function plainFilter(opts: Options, platform?: NodeJS.Platform): { included(r: s
   };
 }
 
-/** Every path under a folder (relative, with `/`), folders included; node_modules' packages too when installed. */
+/** Every path under a folder (relative, with `/`), folders included; node_modules' packages too (installed before the tests run). */
 function pathsUnder(dir: string, rel = '', out: string[] = []): string[] {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (e.name === '.git') continue;
     const r = rel ? `${rel}/${e.name}` : e.name;
+    // (Not the fetched sources of the benchmarks, which a clone does not have: the test sees the same paths everywhere.)
+    if (e.name === '.git' || r === 'bench/real-world/src' || r === 'bench/pyrefcon/work') continue;
     out.push(r);
     if (e.isDirectory()) pathsUnder(path.join(dir, e.name), r, out);
   }
@@ -57,7 +58,7 @@ test('the file filter decides as minimatch does for every pattern, though it ask
   }
   assert.ok(paths.length > 1000, `${paths.length} paths`);
   assert.ok(asked > 3000);
-  assert.ok(included > 300, `${included} paths included`);
+  assert.ok(included > 100, `${included} paths included`);
 });
 
 test('on Windows, where minimatch compares drive letters without regard to case, the filter still decides as minimatch does', () => {
