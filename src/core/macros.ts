@@ -281,7 +281,10 @@ export class MacroExpander {
       if (p === '...') continue;
       // A half-typed or odd definition may have a parameter that is not a name: leave it alone.
       if (!/^[A-Za-z_]\w*$/.test(p)) return undefined;
-      body = body.replace(new RegExp(`(?<![\\w#])#?${p}\\b`, 'g'), `(${args[i] ?? '0'})`);
+      // (An argument in parentheses keeps its precedence; a plain name needs none, and stays a name: `x = item;` in
+      // the body assigns the argument, which every analysis then sees as the local it is.)
+      const arg = args[i] ?? '0';
+      body = body.replace(new RegExp(`(?<![\\w#])#?${p}\\b`, 'g'), /^[A-Za-z_]\w*$/.test(arg) ? arg : `(${arg})`);
     }
     return body;
   }
