@@ -1,7 +1,7 @@
 import { API_RETURNS } from './api/returns.generated';
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from './api/stealing';
 import { quotedIncludes } from './preprocess';
-import { SINGLETON_PATTERN } from './syntax';
+import { isWordChar, SINGLETON_PATTERN } from './syntax';
 
 /** Where a function is registered with CPython (a method table, a slot, a getter). */
 export interface Registration {
@@ -146,10 +146,6 @@ export function tokenize(text: string): { toks: Tok[]; directives: Array<{ text:
 /** The characters that are tokens of their own: `{}()[],;=&.<>*?:`. */
 const PUNCT: boolean[] = [];
 for (const ch of '{}()[],;=&.<>*?:') PUNCT[ch.charCodeAt(0)] = true;
-
-function isWordChar(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95;
-}
 
 /** A line terminator of a regular expression's `^` and `$` (multiline). */
 function isLineEnd(c: number): boolean {

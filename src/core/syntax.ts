@@ -51,6 +51,13 @@ export function enclosing(node: SyntaxNode): SyntaxNode | null {
   return p;
 }
 
+/** Removes parentheses around an expression: `(x)` is `x`, as an assigned local too (`(x) = v`). */
+export function unparenthesized(node: SyntaxNode): SyntaxNode {
+  let n = node;
+  while (n.type === 'parenthesized_expression' && namedKids(n).length === 1) n = namedKids(n)[0];
+  return n;
+}
+
 /** Removes parentheses and casts around an expression. */
 export function unwrap(node: SyntaxNode): SyntaxNode {
   let n = node;
@@ -184,12 +191,12 @@ export function hasWord(text: string, words: { has(word: string): boolean }): bo
 export function forEachWord(text: string, words: { has(word: string): boolean }, f: (word: string, at: number) => boolean | void): boolean {
   const n = text.length;
   for (let i = 0; i < n; ) {
-    if (!isWordCode(text.charCodeAt(i))) {
+    if (!isWordChar(text.charCodeAt(i))) {
       i++;
       continue;
     }
     let j = i + 1;
-    while (j < n && isWordCode(text.charCodeAt(j))) j++;
+    while (j < n && isWordChar(text.charCodeAt(j))) j++;
     const w = text.slice(i, j);
     if (words.has(w) && f(w, i)) return true;
     i = j;
@@ -197,6 +204,33 @@ export function forEachWord(text: string, words: { has(word: string): boolean },
   return false;
 }
 
-function isWordCode(c: number): boolean {
+/**
+ * Words to find in texts, as `/\b(?:w1|w2|…)\b/` finds them: looked up in a set (`forEachWord`), or, when a word is
+ * not made of word characters only (which a run of word characters never equals), searched for with that pattern.
+ */
+export class WordSet {
+  private readonly set: Set<string> | undefined;
+  private readonly pattern: RegExp | undefined;
+
+  constructor(words: readonly string[]) {
+    if (words.every((w) => /^\w+$/.test(w))) this.set = new Set(words);
+    else this.pattern = new RegExp(`\\b(?:${words.join('|')})\\b`, 'g');
+  }
+
+  /** Whether `text` holds one of the words. */
+  in(text: string): boolean {
+    return this.forEach(text, () => true);
+  }
+
+  /** Calls `f` with each occurrence, in order; stops when `f` returns true, and returns whether it did. */
+  forEach(text: string, f: (word: string, at: number) => boolean | void): boolean {
+    if (this.set) return forEachWord(text, this.set, f);
+    for (const m of text.matchAll(this.pattern!)) if (f(m[0], m.index)) return true;
+    return false;
+  }
+}
+
+/** Whether a character code is a word character (`\w`: `[A-Za-z0-9_]`). */
+export function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
 }

@@ -4,7 +4,7 @@ import { FORMAT_CALLS, STEALING } from '../api/stealing';
 import { summaryOf, type Summary } from '../api/summaries';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, DECREF_CALLS, declaredName, SETREF_CALLS, INCREF_CALLS, namedKids, NEWREF_CALLS, SINGLETON_PATTERN, SINGLETONS, singletonIndex, snippet, STRUCT_SPELLINGS, initialValue, declaredLocal, hasWord } from '../syntax';
+import { argList, calleeName, DECREF_CALLS, declaredName, SETREF_CALLS, INCREF_CALLS, namedKids, NEWREF_CALLS, SINGLETON_PATTERN, SINGLETONS, singletonIndex, snippet, STRUCT_SPELLINGS, initialValue, declaredLocal, WordSet } from '../syntax';
 import { OTHER, PathState, StealNote, MAX_DEBTS, withOwned, withStep, unpaidSites, ConsumeEvent, UnpaidDebt, Pair, setVar, dedupe } from './state';
 import { directSingletonOf } from './conditions';
 
@@ -27,15 +27,14 @@ export class Evaluator {
   private readonly sitesByCall = new Map<number, number[]>();
   /** Where each steal site is in the source, by site id: orders the open debts. */
   private readonly sitePos: number[] = [];
-  /** The words that make a statement matter (see `isRelevant`); a pattern of them when one is not made of word characters only. */
-  private readonly relevantWords: Set<string> | RegExp;
+  /** The words that make a statement matter (see `isRelevant`). */
+  private readonly relevantWords: WordSet;
 
   constructor(
     readonly tracked: Map<string, number>,
     private readonly expander: MacroExpander | undefined,
   ) {
-    const words = [...tracked.keys(), ...(expander?.names() ?? []), ...RELEVANT_CALLS];
-    this.relevantWords = words.every((w) => /^\w+$/.test(w)) ? new Set(words) : new RegExp(`\\b(?:${words.join('|')})\\b`);
+    this.relevantWords = new WordSet([...tracked.keys(), ...(expander?.names() ?? []), ...RELEVANT_CALLS]);
   }
 
   /** Whether a statement names a singleton, a tracked local, a macro that mentions a singleton or counts references, or a call that does. */
@@ -44,7 +43,7 @@ export class Evaluator {
     let r = this.relevantCache.get(node.id);
     if (r === undefined) {
       const text = node.text;
-      this.relevantCache.set(node.id, (r = SINGLETON_RE.test(text) || (this.relevantWords instanceof RegExp ? this.relevantWords.test(text) : hasWord(text, this.relevantWords))));
+      this.relevantCache.set(node.id, (r = SINGLETON_RE.test(text) || this.relevantWords.in(text)));
     }
     return r;
   }

@@ -11,7 +11,7 @@ import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameterNames, parameters } from '../functions';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, declaredLocal, declaredName, enclosing, hasWord, IS_CALLS, namedKids, SINGLETONS, unwrap } from '../syntax';
+import { argList, calleeName, declaredLocal, declaredName, enclosing, hasWord, IS_CALLS, namedKids, SINGLETONS, unparenthesized, unwrap } from '../syntax';
 import { singletonTests } from '../ownership/conditions';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator } from './evaluator';
@@ -145,9 +145,8 @@ function nullTests(cond: SyntaxNode, holds: boolean, locals: Map<string, number>
         return;
       }
       case 'assignment_expression': {
-        // (`(x) = f()` too, as a macro that assigns its parameter writes it once expanded.)
-        let l = n.childForFieldName('left');
-        while (l?.type === 'parenthesized_expression' && namedKids(l).length === 1) l = namedKids(l)[0];
+        const left = n.childForFieldName('left');
+        const l = left && unparenthesized(left);
         const i = l?.type === 'identifier' ? locals.get(l.text) : undefined;
         if (i !== undefined && (n.childForFieldName('operator')?.text ?? n.child(1)?.text) === '=') out.push([i, !h]);
         return;
@@ -256,11 +255,14 @@ function failedFills(cond: SyntaxNode, holds: boolean, locals: Map<string, numbe
     const a = n.childForFieldName('left');
     const b = n.childForFieldName('right');
     if (!a || !b || !op) return;
-    const [call, literal, flipped] = fill(unwrap(a)) !== undefined ? [unwrap(a), b.text, false] : fill(unwrap(b)) !== undefined ? [unwrap(b), a.text, true] : [undefined, '', false];
-    if (!call || !/^-?\s*[01]$/.test(literal)) return;
-    const k = Number(literal.replace(/\s/g, ''));
+    // The call on either side, compared with 0, 1 or -1.
+    const left = fill(unwrap(a));
+    const target = left ?? fill(unwrap(b));
+    const literal = (left ? b : a).text.replace(/\s/g, '');
+    if (!target || !/^-?[01]$/.test(literal)) return;
+    const k = Number(literal);
     const value = (r: number): boolean | undefined => {
-      const [x, y] = flipped ? [k, r] : [r, k];
+      const [x, y] = left ? [r, k] : [k, r];
       switch (op) {
         case '<': return x < y;
         case '<=': return x <= y;
@@ -274,7 +276,7 @@ function failedFills(cond: SyntaxNode, holds: boolean, locals: Map<string, numbe
     const failed = value(-1);
     const succeeded = value(0);
     if (failed === undefined || failed === succeeded) return;
-    if (h === failed) out.push(fill(call)!);
+    if (h === failed) out.push(target);
   });
   return out;
 }

@@ -5,7 +5,7 @@ import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
 import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unwrap } from '../syntax';
+import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unparenthesized, unwrap } from '../syntax';
 import { NameSet } from '../project-index';
 import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames } from './names';
 import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, type RefKeys } from './state';
@@ -348,12 +348,11 @@ export class RefEvaluator {
   }
 
   private assignment(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
-    let left = node.childForFieldName('left');
+    const written = node.childForFieldName('left');
     const right = node.childForFieldName('right');
     const op = node.childForFieldName('operator')?.text ?? node.child(1)?.text;
-    if (!right || !left) return [[st, UNKNOWN]];
-    // `(x) = v` is `x = v`: a macro that assigns its parameter (`#define SWAP(x) ... x = item;`) is expanded with the argument in parentheses.
-    while (left.type === 'parenthesized_expression' && namedKids(left).length === 1) left = namedKids(left)[0];
+    if (!right || !written) return [[st, UNKNOWN]];
+    const left = unparenthesized(written);
     const l = left.type === 'identifier' ? this.locals.get(left.text) : undefined;
     const pairs = this.expr(right, st, at);
     if (op !== '=') return pairs.map(([s]) => [l !== undefined ? setVar(s, l, UNKNOWN) : s, UNKNOWN]);

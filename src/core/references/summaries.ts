@@ -9,7 +9,7 @@ import { summaryOf, DECREF_CALLS, SETREF_CALLS } from '../api/summaries';
 import type { FunctionInfo, PerFunctionCache } from '../functions';
 import { parameters } from '../functions';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName, declaredName, forEachWord } from '../syntax';
+import { argList, calleeName, declaredName, WordSet } from '../syntax';
 import { knownBorrowing } from './evaluator';
 
 /** By function name: the positions of the object parameters it only borrows. */
@@ -89,14 +89,8 @@ function paramUsesOf(f: FunctionInfo): ParamUses {
  */
 function paramUses(body: SyntaxNode, names: readonly string[]): Map<string, Use[]> {
   const out = new Map<string, Use[]>();
-  const text = body.text;
-  // (Whole words looked up in a set: a pattern of the names, made per function, cost more to compile than to run. A
-  // name not of word characters only, which the set would never meet, is searched for with the pattern.)
-  const each = (f: (name: string, at: number) => void): void => {
-    if (names.every((n) => /^\w+$/.test(n))) forEachWord(text, new Set(names), f);
-    else for (const m of text.matchAll(new RegExp(`\\b(?:${names.join('|')})\\b`, 'g'))) f(m[0], m.index);
-  };
-  each((name, at) => {
+  // (Whole words looked up in a set: a pattern of the names, made per function, cost more to compile than to run.)
+  new WordSet(names).forEach(body.text, (name, at) => {
     // A comment, a string or a field name holds no use.
     const id = body.descendantForIndex(body.startIndex + at, body.startIndex + at + name.length);
     if (id?.type !== 'identifier' || id.text !== name) return;
