@@ -4,7 +4,7 @@ import { DocumentSession, type ParseMode } from './document';
 import { fixToFixpoint } from './fix-file';
 import type { Options, TargetFacts } from './options';
 import type { CParser, Dialect } from './parser';
-import { indexFile, ProjectIndex, type FileIndex } from './project-index';
+import { indexFile, ProjectIndex, type FileIndex, type ProjectOf } from './project-index';
 import type { PendingFinding } from './rules/rule';
 import type { Finding } from './types';
 
@@ -47,9 +47,14 @@ export interface LiveDocument {
  */
 export class LiveAnalyzer {
   private readonly sessions = new Map<string, DocumentSession>();
-  readonly index = new ProjectIndex();
+  readonly index: ProjectIndex;
   /** Functions re-analysed (not taken from the cache) by the last `analyze`. */
   lastAnalyzed = 0;
+
+  /** `projectOf` says which project a path is of (see `ProjectIndex`); by default every file is of one. */
+  constructor(projectOf?: ProjectOf) {
+    this.index = new ProjectIndex(projectOf);
+  }
 
   /** Analyses a document: incrementally while typing, afresh on save (so the editor agrees with the CLI). */
   analyze(parser: CParser, doc: LiveDocument, mode: ParseMode, settings: AnalysisSettings, readInclude?: IncludeReader): DocumentResult {

@@ -528,9 +528,19 @@ function baseName(p: string): string {
   return p.split(/[\\/]/).pop()!;
 }
 
-/** The project-wide index: which functions CPython calls, directly or through their callers. */
+/**
+ * The project a file belongs to, as a key (the folder of its nearest project file, say): files of different
+ * projects never see each other's functions. The default puts every file in one project.
+ */
+export type ProjectOf = (path: string) => string;
+
+/**
+ * The project-wide index: which functions CPython calls, directly or through their callers. It may hold several
+ * projects (a folder of checkouts, a multi-root workspace): a file's findings are decided by its own project only.
+ */
 export class ProjectIndex {
   private readonly files = new Map<string, FileIndex>();
+  constructor(readonly projectOf: ProjectOf = () => '') {}
   private memo = new Map<string, FacingInfo | null>();
   private byName:
     | {
@@ -546,6 +556,12 @@ export class ProjectIndex {
     this.files.set(fi.path, fi);
     this.memo = new Map();
     this.byName = undefined;
+    this.borrowed = undefined;
+  }
+
+  /** Forgets what was decided: the files' projects (`projectOf`) may have changed. */
+  projectsChanged(): void {
+    this.memo = new Map();
     this.borrowed = undefined;
   }
 
@@ -572,14 +588,19 @@ export class ProjectIndex {
     return [...this.files.values()];
   }
 
-  private borrowed: Set<string> | undefined;
-  /** Names declared as returning borrowed references. */
-  borrowedDeclarations(): Set<string> {
+  private borrowed: Map<string, Set<string>> | undefined;
+  /** Names declared as returning borrowed references, in the project of `path`. */
+  borrowedDeclarations(path = ''): Set<string> {
     if (!this.borrowed) {
-      this.borrowed = new Set();
-      for (const f of this.files.values()) for (const n of f.borrowedDecls) this.borrowed.add(n);
+      this.borrowed = new Map();
+      for (const f of this.files.values()) {
+        const project = this.projectOf(f.path);
+        let set = this.borrowed.get(project);
+        if (!set) this.borrowed.set(project, (set = new Set()));
+        for (const n of f.borrowedDecls) set.add(n);
+      }
     }
-    return this.borrowed;
+    return this.borrowed.get(this.projectOf(path)) ?? new Set();
   }
 
   /** The entries of every file, by function name (built once per change). */
@@ -606,11 +627,12 @@ export class ProjectIndex {
   }
 
   /**
-   * A `static` function defined in `defPath` is seen only by its own file and by files
-   * that include it; another file's registration of the same name is another function.
+   * A file sees a function defined in `defPath` when both are of one project; a `static` one only from its own
+   * file and from files that include it. Another file's registration of the same name is another function.
    */
   private sees(file: FileIndex, name: string, defPath: string | undefined): boolean {
     if (defPath === undefined || file.path === defPath) return true;
+    if (this.projectOf(file.path) !== this.projectOf(defPath)) return false;
     const def = this.files.get(defPath)?.functions.find((f) => f.name === name);
     if (!def || !def.isStatic) return true;
     // A table in a header the defining file includes (the `module.h` layout) registers the file's statics too.
@@ -624,7 +646,7 @@ export class ProjectIndex {
 
   /** Why the function `name` (defined in `path`, when known) is Python-facing, or undefined when nothing says it is. */
   /** The facts the finding pipeline needs, for the findings of the file at `path` (`resolveFindings`). */
-  factsFor(path: string, borrowed: ReadonlySet<string> = this.borrowedDeclarations()): { facing(name: string): FacingInfo | undefined; borrowedDeclarations: ReadonlySet<string> } {
+  factsFor(path: string, borrowed: ReadonlySet<string> = this.borrowedDeclarations(path)): { facing(name: string): FacingInfo | undefined; borrowedDeclarations: ReadonlySet<string> } {
     return { facing: (name) => this.facing(name, path), borrowedDeclarations: borrowed };
   }
 
@@ -721,33 +743,62 @@ export interface IndexSource {
   mentions?(names: NameSet): boolean;
 }
 
+/** A round's search in one project: the files of the project not indexed yet, and the names to look for in them. */
+export interface IndexGroup {
+  names: string[];
+  paths: string[];
+}
+
+/** The names whose contracts the findings of each project ask about, by project (`ProjectIndex.projectOf`). */
+export type NamesByProject = ReadonlyMap<string, Iterable<string>>;
+
 /**
- * Builds the index needed to decide whether `names` are Python-facing, reading only
- * files that mention them or (transitively) their callers. Returns the index.
+ * Builds the index needed to decide whether `names` are Python-facing, reading only files (of the same project) that
+ * mention them or (transitively) their callers. Returns the index.
  */
-export function indexForNames(names: Iterable<string>, sources: IndexSource[], index = new ProjectIndex()): ProjectIndex {
+export function indexForNames(names: NamesByProject, sources: IndexSource[], index = new ProjectIndex()): ProjectIndex {
   const texts = new Map<string, string | undefined>();
-  let frontier = [...new Set(names)];
-  const wanted = new Set(frontier);
-  const indexed: FileIndex[] = [];
-  for (let round = 0; frontier.length && round < MAX_ROUNDS; round++) {
-    frontier = addRound(index, indexMentioning(frontier, sources.filter((src) => !index.has(src.path)), texts), wanted, indexed);
-  }
-  return index;
+  const byPath = new Map(sources.map((s) => [s.path, s]));
+  return indexRounds(names, sources.map((s) => s.path), index, (groups) =>
+    groups.flatMap((g) => indexMentioning(g.names, g.paths.map((p) => byPath.get(p)!), texts)),
+  );
 }
 
 /**
- * `indexForNames` with each round's reading and indexing done by `round` (the scan's worker threads): it gets the
- * round's names and the paths not indexed yet, and returns the indexes of those that mention a name.
+ * `indexForNames` with each round's reading and indexing done by `round` (the scan's worker threads): it gets, per
+ * project, the round's names and the paths not indexed yet, and returns the indexes of those that mention a name.
  */
-export async function indexForNamesBy(names: Iterable<string>, paths: readonly string[], round: (names: string[], paths: string[]) => Promise<FileIndex[]>, index = new ProjectIndex()): Promise<ProjectIndex> {
-  let frontier = [...new Set(names)];
-  const wanted = new Set(frontier);
-  const indexed: FileIndex[] = [];
-  for (let r = 0; frontier.length && r < MAX_ROUNDS; r++) {
-    frontier = addRound(index, await round(frontier, paths.filter((p) => !index.has(p))), wanted, indexed);
+export function indexForNamesBy(names: NamesByProject, paths: readonly string[], round: (groups: IndexGroup[]) => Promise<FileIndex[]>, index = new ProjectIndex()): Promise<ProjectIndex> {
+  return indexRounds(names, paths, index, round);
+}
+
+function indexRounds(names: NamesByProject, paths: readonly string[], index: ProjectIndex, round: (groups: IndexGroup[]) => FileIndex[]): ProjectIndex;
+function indexRounds(names: NamesByProject, paths: readonly string[], index: ProjectIndex, round: (groups: IndexGroup[]) => Promise<FileIndex[]>): Promise<ProjectIndex>;
+function indexRounds(names: NamesByProject, paths: readonly string[], index: ProjectIndex, round: (groups: IndexGroup[]) => FileIndex[] | Promise<FileIndex[]>): ProjectIndex | Promise<ProjectIndex> {
+  const projects = new Map<string, { paths: string[]; frontier: string[]; wanted: Set<string>; indexed: FileIndex[] }>();
+  for (const [project, list] of names) {
+    const frontier = [...new Set(list)];
+    if (frontier.length) projects.set(project, { paths: [], frontier, wanted: new Set(frontier), indexed: [] });
   }
-  return index;
+  for (const p of paths) projects.get(index.projectOf(p))?.paths.push(p);
+  let r = 0;
+  const next = (): ProjectIndex | Promise<ProjectIndex> => {
+    const active = [...projects.values()].filter((x) => x.frontier.length && x.paths.length);
+    if (!active.length || r++ >= MAX_ROUNDS) return index;
+    const groups = active.map((x) => ({ names: x.frontier, paths: x.paths.filter((p) => !index.has(p)) }));
+    const settle = (found: FileIndex[]) => {
+      const byProject = new Map<string, FileIndex[]>();
+      for (const fi of found) {
+        const k = index.projectOf(fi.path);
+        byProject.set(k, [...(byProject.get(k) ?? []), fi]);
+      }
+      for (const [k, x] of projects) x.frontier = x.frontier.length ? addRound(index, byProject.get(k) ?? [], x.wanted, x.indexed) : [];
+      return next();
+    };
+    const found = round(groups);
+    return found instanceof Promise ? found.then(settle) : settle(found);
+  };
+  return next();
 }
 
 /** The indexes of the sources that mention one of `names` (`texts` keeps the texts read, for the next rounds). */

@@ -10,6 +10,7 @@ import { decodeSource, plural } from '../core/text';
 import { HeaderReader } from '../node/headers';
 import { projectAsksLimitedApi } from '../node/process-file';
 import { indexFile, type ProjectIndex } from '../core/project-index';
+import { ProjectRoots } from '../node/projects';
 import type { Finding } from '../core/types';
 import { readSettings, type EditorSettings } from './config';
 
@@ -54,7 +55,8 @@ export function parserLocation(): ParserLocation {
 export class Engine implements vscode.Disposable {
   private parserPromise: Promise<CParser> | undefined;
   /** The sessions of open documents and the project index, shared with the language server's code. */
-  readonly analyzer = new LiveAnalyzer();
+  private readonly roots = new ProjectRoots();
+  readonly analyzer = new LiveAnalyzer(this.roots.projectOf);
   private readonly pyprojects = new Map<string, PyprojectConfig | null>();
   /** The project index (which functions CPython calls). */
   get index(): ProjectIndex {
@@ -156,6 +158,15 @@ export class Engine implements vscode.Disposable {
   forgetConfiguration(): void {
     this.pyprojects.clear();
     this.limitedApiRoots.clear();
+    this.roots.forget();
+    this.analyzer.index.projectsChanged();
+  }
+
+  /** A project file (`setup.py`, `setup.cfg`) was created or deleted: the files' projects may have changed. */
+  projectsChanged(): void {
+    this.roots.forget();
+    this.analyzer.index.projectsChanged();
+    this.indexChanged.fire();
   }
 
   /** The options for a file: defaults, then the nearest pyproject.toml in its workspace folder, then the editor settings. */

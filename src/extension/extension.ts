@@ -33,7 +33,9 @@ export function activate(context: vscode.ExtensionContext): CpyrefApi {
   const onDisk = (uri: vscode.Uri, kind: DiskChange) => {
     const p = uri.path;
     if (p.endsWith('/pyproject.toml')) configChanged(uri, kind === 'deleted');
-    else if (Engine.SOURCE_NAME.test(p)) engine.diskChanged(uri, kind);
+    else if (/\/(?:setup\.py|setup\.cfg)$/.test(p)) {
+      if (kind !== 'changed') engine.projectsChanged();
+    } else if (Engine.SOURCE_NAME.test(p)) engine.diskChanged(uri, kind);
     else if (kind === 'deleted') engine.pathDeleted(uri);
   };
   // While a workspace scan runs it reads every file itself, and a checkout's thousands of

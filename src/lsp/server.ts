@@ -50,6 +50,7 @@ import type { Finding, TextEdit } from '../core/types';
 import { collectFiles, FileFilter } from '../node/files';
 import { HeaderReader, readSourceFile } from '../node/headers';
 import { IncludeCache, processFile, type ScanSettings } from '../node/process-file';
+import { ProjectRoots } from '../node/projects';
 import { fileUri, findingKey, positionsOf, ruleOf, toDiagnostic, toTextEdits, type DiagnosticData, type Positions } from './convert';
 import { clientSettings, ProjectConfigs, type ProjectConfig } from './settings';
 
@@ -96,7 +97,8 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
  */
 export class CpyrefServer {
   readonly documents = new TextDocuments(TextDocument);
-  private readonly analyzer = new LiveAnalyzer();
+  private readonly roots = new ProjectRoots();
+  private readonly analyzer = new LiveAnalyzer(this.roots.projectOf);
   private parserPromise: Promise<CParser> | undefined;
   private caps: ClientCapabilities = {};
   private folders: string[] = [];
@@ -327,6 +329,9 @@ export class CpyrefServer {
     this.fileSettingsCache.clear();
     this.configs.forget();
     this.headers.forget();
+    // (A project file was created or deleted, maybe: the files' projects are looked up again.)
+    this.roots.forget();
+    this.analyzer.index.projectsChanged();
     this.filter = undefined;
     this.refreshAll('fresh');
   }

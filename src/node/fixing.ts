@@ -2,22 +2,25 @@ import { dialectOf } from '../core/dialect';
 import { analyzeText, resolveFindings } from '../core/analyze';
 import { fixToFixpoint, type FixedFile } from '../core/fix-file';
 import type { CParser } from '../core/parser';
-import { ProjectIndex } from '../core/project-index';
+import { ProjectIndex, type ProjectOf } from '../core/project-index';
 import type { Finding } from '../core/types';
 import type { IncludeCache, ScanSettings } from './process-file';
+import { ProjectRoots } from './projects';
 import type { ScanResult, ScannedFile } from './scan';
 
 /** What a scan knew of the project, rebuilt once for fixing its files. */
 export interface FixProject {
   index: ProjectIndex;
-  borrowed: Set<string>;
+  /** The borrowed declarations of a file's project. */
+  borrowed(abs: string): Set<string>;
 }
 
 /** The project index and borrowed declarations of a scan's result. */
-export function fixProject(scan: Pick<ScanResult, 'index' | 'declaredBorrowed'>): FixProject {
-  const index = new ProjectIndex();
+export function fixProject(scan: Pick<ScanResult, 'index' | 'declaredBorrowed'>, projectOf: ProjectOf = new ProjectRoots().projectOf): FixProject {
+  const index = new ProjectIndex(projectOf);
   for (const fi of scan.index) index.set(fi);
-  return { index, borrowed: new Set(scan.declaredBorrowed) };
+  const borrowed = new Map(Object.entries(scan.declaredBorrowed).map(([k, v]) => [k, new Set(v)]));
+  return { index, borrowed: (abs) => borrowed.get(projectOf(abs)) ?? new Set() };
 }
 
 /**
@@ -48,7 +51,7 @@ export function fixScannedFile(
       readInclude: (from, name) => includes.resolve(from, name),
       rules: settings.rules ? new Set(settings.rules) : undefined,
     });
-    return resolveFindings(r, index.factsFor(file.abs, borrowed), settings.options).filter((f) => keep(f, text));
+    return resolveFindings(r, index.factsFor(file.abs, borrowed(file.abs)), settings.options).filter((f) => keep(f, text));
   };
   return fixToFixpoint(parser.for(dialectOf(file.abs, original, settings.options.cppFiles)), original, analyze);
 }

@@ -3,9 +3,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveFindings } from '../core/analyze';
 import { CParser } from '../core/parser';
-import { indexForNames, indexForNamesBy, ProjectIndex, type FileIndex } from '../core/project-index';
+import { indexForNames, indexForNamesBy, ProjectIndex, type FileIndex, type IndexGroup, type ProjectOf } from '../core/project-index';
 import { decodeSource } from '../core/text';
 import { diskIndexSource } from './index-source';
+import { ProjectRoots } from './projects';
 import type { Finding } from '../core/types';
 import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
 import type { WorkerReply, WorkerRequest } from './worker';
@@ -29,8 +30,8 @@ export interface ScanResult {
   skipped: SkippedFile[];
   /** The project index the severities came from (plain data), for re-analysing fixed text. */
   index: FileIndex[];
-  /** Functions declared elsewhere as returning borrowed references. */
-  declaredBorrowed: string[];
+  /** Functions declared as returning borrowed references, by project (`ProjectRoots`). */
+  declaredBorrowed: Record<string, string[]>;
   stats: { files: number; skippedFiles: number; bytes: number; parsedFiles: number; errorRegions: number; skippedFunctions: number };
 }
 
@@ -141,18 +142,19 @@ class WorkerPool {
   }
   private onAbort: (() => void) | undefined;
 
-  /** One round of the project index: each worker reads its share of `paths` and indexes those that mention `names`. */
-  async index(names: string[], paths: string[]): Promise<FileIndex[]> {
+  /** One round of the project index: each worker reads its share of each group's paths and indexes those that mention the group's names. */
+  async index(groups: IndexGroup[]): Promise<FileIndex[]> {
     if (this.failed) throw this.failed;
     if (this.signal?.aborted) throw abortError();
-    const shares = this.workers.map((_, i) => paths.filter((_p, k) => k % this.workers.length === i));
+    const n = this.workers.length;
+    const shares = this.workers.map((_, i) => groups.map((g) => ({ names: g.names, paths: g.paths.filter((_p, k) => k % n === i) })).filter((g) => g.paths.length));
     const parts = await Promise.all(
       this.workers.map(
         (w, i) =>
           new Promise<FileIndex[]>((resolve, reject) => {
             if (!shares[i].length) return resolve([]);
             this.waiting.set(w, { resolve, reject });
-            w.postMessage({ index: { names, paths: shares[i] } } satisfies WorkerRequest);
+            w.postMessage({ index: shares[i] } satisfies WorkerRequest);
           }),
       ),
     );
@@ -176,6 +178,7 @@ class WorkerPool {
 /** Scans files: per-file analysis (in worker threads when it pays), then project-wide severities. */
 export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], settings: ScanSettings, run: ScanRun): Promise<ScanResult> {
   if (!settings.projectFiles) settings = { ...settings, projectFiles: jobs.map((j) => j.abs) };
+  const { projectOf } = new ProjectRoots();
   const outcomes: FileOutcome[] = [];
   let done = 0;
   const onDone = (o: FileOutcome) => {
@@ -191,16 +194,15 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
       await pool.run([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), sizes, onDone);
       sortLike(outcomes, jobs);
       // The project index is read by the workers too: each round's files are shared between them.
-      const names = contractNames(outcomes);
-      const index = names.size
-        ? await indexForNamesBy(
-            names,
-            outcomes.filter((o) => !o.skipped).map((o) => o.abs),
-            (n, p) => pool.index(n, p),
-          )
-        : new ProjectIndex();
+      const names = contractNames(outcomes, projectOf);
+      const index = await indexForNamesBy(
+        names,
+        outcomes.filter((o) => !o.skipped).map((o) => o.abs),
+        (groups) => pool.index(groups),
+        new ProjectIndex(projectOf),
+      );
       await pool.close();
-      return finalizeScan(outcomes, settings.options, undefined, index);
+      return finalizeScan(outcomes, settings.options, projectOf, undefined, index);
     } catch (e) {
       // One worker failed: the others stop too, so no work goes on after the scan has failed.
       pool.terminate();
@@ -215,7 +217,7 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
     }
   }
   sortLike(outcomes, jobs);
-  return finalizeScan(outcomes, settings.options, run.stdinBytes && decodeSource(run.stdinBytes).text);
+  return finalizeScan(outcomes, settings.options, projectOf, run.stdinBytes && decodeSource(run.stdinBytes).text);
 }
 
 /** Outcomes in the order of their jobs. */
@@ -225,26 +227,36 @@ function sortLike(outcomes: FileOutcome[], jobs: FileJob[]): void {
 }
 
 /**
- * The functions whose contracts the pending findings depend on, which the project index must decide. A macro
- * definition's severity follows the functions that use it, in any file: their names are added to its finding's
- * contract first.
+ * The functions whose contracts the pending findings depend on, which the project index must decide, by project. A
+ * macro definition's severity follows the functions of its project that use it, in any file: their names are added to
+ * its finding's contract first.
  */
-function contractNames(outcomes: FileOutcome[]): Set<string> {
+function contractNames(outcomes: FileOutcome[], projectOf: ProjectOf): Map<string, Set<string>> {
   const users = new Map<string, string[]>();
+  const macroKey = (o: FileOutcome, macro: string) => `${projectOf(o.abs)}\u0000${macro}`;
   for (const o of outcomes) {
     for (const p of o.pending) {
       const via = p.contract?.viaMacro;
-      if (via && p.function) users.set(via, [...(users.get(via) ?? []), p.function]);
+      if (via && p.function) users.set(macroKey(o, via), [...(users.get(macroKey(o, via)) ?? []), p.function]);
     }
   }
   for (const o of outcomes) {
     for (const p of o.pending) {
       const def = p.contract?.definesMacro;
-      if (def && users.has(def)) p.contract!.functions = [...new Set([...p.contract!.functions, ...users.get(def)!])];
+      const found = def && users.get(macroKey(o, def));
+      if (found) p.contract!.functions = [...new Set([...p.contract!.functions, ...found])];
     }
   }
-  const names = new Set<string>();
-  for (const o of outcomes) for (const p of o.pending) for (const n of p.contract?.functions ?? []) names.add(n);
+  const names = new Map<string, Set<string>>();
+  for (const o of outcomes) {
+    for (const p of o.pending) {
+      if (!p.contract?.functions.length) continue;
+      const project = projectOf(o.abs);
+      let set = names.get(project);
+      if (!set) names.set(project, (set = new Set()));
+      for (const n of p.contract.functions) set.add(n);
+    }
+  }
   return names;
 }
 
@@ -252,21 +264,27 @@ function contractNames(outcomes: FileOutcome[]): Set<string> {
  * Decides Python-facing severities across the project and turns pending findings into final ones. `index` is the
  * project index when the caller built it (the scan's workers did), else it is built here.
  */
-export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['options'], stdinText?: string, index?: ProjectIndex): ScanResult {
-  const names = contractNames(outcomes);
+export function finalizeScan(outcomes: FileOutcome[], options: ScanSettings['options'], projectOf: ProjectOf, stdinText?: string, index?: ProjectIndex): ScanResult {
   if (!index) {
-    index = new ProjectIndex();
-    if (names.size) indexForNames(names, outcomes.filter((o) => !o.skipped).map((o) => diskIndexSource(o.abs, o.text ?? stdinText)), index);
+    index = new ProjectIndex(projectOf);
+    indexForNames(contractNames(outcomes, projectOf), outcomes.filter((o) => !o.skipped).map((o) => diskIndexSource(o.abs, o.text ?? stdinText)), index);
   }
-  const borrowed = new Set(outcomes.flatMap((o) => o.borrowedDecls));
+  // (Every file's declarations count, those the index did not read too.)
+  const borrowed = new Map<string, Set<string>>();
+  for (const o of outcomes) {
+    const project = projectOf(o.abs);
+    let set = borrowed.get(project);
+    if (!set) borrowed.set(project, (set = new Set()));
+    for (const n of o.borrowedDecls) set.add(n);
+  }
   const files: ScannedFile[] = outcomes.map((o) => {
-    const findings = o.targets ? resolveFindings({ findings: o.pending, targets: o.targets }, index.factsFor(o.abs, borrowed), options) : [];
+    const findings = o.targets ? resolveFindings({ findings: o.pending, targets: o.targets }, index.factsFor(o.abs, borrowed.get(projectOf(o.abs))), options) : [];
     return { ...o, findings };
   });
   return {
     files,
     index: index.entries(),
-    declaredBorrowed: [...borrowed],
+    declaredBorrowed: Object.fromEntries([...borrowed].map(([k, v]) => [k, [...v]])),
     skipped: [
       ...outcomes.filter((o) => o.skipped).map((o) => ({ path: o.display, reason: o.skipped! })),
       ...outcomes.flatMap((o) => o.skippedFunctions.map((f) => ({ path: o.display, reason: `function \`${f.name}\` not analysed: ${f.reason}` }))),

@@ -1,11 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CParser, GrammarNotLoaded } from '../core/parser';
-import { indexMentioning, type FileIndex } from '../core/project-index';
+import { indexMentioning, type FileIndex, type IndexGroup } from '../core/project-index';
 import { diskIndexSource } from './index-source';
 import { IncludeCache, processFile, skip, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
 
 /** Messages from the scan's main thread: files to analyse, a round of the project index, or the end. */
-export type WorkerRequest = { jobs: FileJob[] } | { index: { names: string[]; paths: string[] } } | { done: true };
+export type WorkerRequest = { jobs: FileJob[] } | { index: IndexGroup[] } | { done: true };
 /** Messages back. */
 export type WorkerReply = { outcomes: FileOutcome[] } | { indexed: FileIndex[] } | { fatal: string };
 
@@ -20,8 +20,8 @@ async function run(): Promise<void> {
       return;
     }
     if ('index' in msg) {
-      const { names, paths } = msg.index;
-      queue = queue.then(() => parentPort!.postMessage({ indexed: indexMentioning(names, paths.map((p) => diskIndexSource(p))) } satisfies WorkerReply));
+      const groups = msg.index;
+      queue = queue.then(() => parentPort!.postMessage({ indexed: groups.flatMap((g) => indexMentioning(g.names, g.paths.map((p) => diskIndexSource(p)))) } satisfies WorkerReply));
       return;
     }
     // Batches are processed in order, one at a time (a batch may wait for a grammar to load).

@@ -750,6 +750,23 @@ describe('cpyref --jobs', () => {
     assert.deepEqual(two.doc.summary, one.doc.summary);
   });
 
+  it('keeps projects apart (each folder with its own project file): another project registering a name decides nothing, with one thread or two', async () => {
+    // shared_i is registered in the file after its own; m19 and m39 register the other project's shared_20 and shared_0.
+    const files: Record<string, string> = { 'one/pyproject.toml': '', 'two/setup.py': '' };
+    for (const [name, text] of Object.entries(manyFiles(40))) files[`${Number(name.slice(1, 3)) < 20 ? 'one' : 'two'}/${name}`] = text;
+    const dir = tempProject(files);
+    const unregistered = (doc: Json) => doc.findings.filter((f: Json) => f.severity !== 'error' && /^shared_/.test(f.function)).map((f: Json) => f.function);
+    for (const jobs of ['1', '2']) {
+      const { doc } = await runJson(dir, ['--jobs', jobs, '.']);
+      assert.equal(doc.findings.filter((f: Json) => f.severity === 'error').length, 78, `--jobs ${jobs}`);
+      assert.deepEqual(unregistered(doc).sort(), ['shared_0', 'shared_20'], `--jobs ${jobs}`);
+    }
+    // One project: every shared_i is registered again.
+    fs.rmSync(path.join(dir, 'one', 'pyproject.toml'));
+    fs.rmSync(path.join(dir, 'two', 'setup.py'));
+    assert.deepEqual(unregistered((await runJson(dir, ['--jobs', '2', '.'])).doc), []);
+  });
+
   it('stops at once when cancelled while the workers build the project index, and finishes the same scan otherwise', async () => {
     const dir = tempProject(manyFiles(40));
     const options = defaultOptions();

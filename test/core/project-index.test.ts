@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { indexFile, NameSet, ProjectIndex, tokenize } from '../../src/core/project-index';
+import { indexFile, indexForNames, NameSet, ProjectIndex, tokenize, type IndexSource } from '../../src/core/project-index';
 
 /** The regular expression the project index tokenized with before its scanner by hand: the reference the scanner is held to. */
 const TOKEN = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:\\[\s\S]|[^"\\\n])*"?|'(?:\\[\s\S]|[^'\\\n])*'?|^[ \t]*#(?:[^\n\\]|\\[\s\S])*|[A-Za-z_]\w*|->|[{}()[\],;=&.<>*?:]/gm;
@@ -123,6 +123,44 @@ static PyObject *other(PyObject *self, PyObject *u) { return dflt_of(self) != Py
     index.set(indexFile('/p/methods.h', 'static PyObject *meth(PyObject *s, PyObject *a) { return NULL; }'));
     index.set(indexFile('/p/module.c', '#include "methods.h"\nstatic PyMethodDef m[] = {{"meth", meth, METH_O, NULL}, {NULL}};'));
     assert.ok(index.facing('meth', '/p/methods.h'));
+  });
+});
+
+describe('project index over several projects', () => {
+  /** `/a/x.c` is of project `a`. */
+  const projectOf = (p: string) => p.split('/')[1];
+  const IMPL = 'PyObject *init(PyObject *s, PyObject *a) { return NULL; }\nPyObject *get(PyObject *o) CPYCHECKER_RETURNS_BORROWED_REF;';
+  const TABLE = 'static PyMethodDef m[] = {{"init", init, METH_O, NULL}, {NULL}};\nPyObject *peek(PyObject *o) CPYCHECKER_RETURNS_BORROWED_REF;';
+
+  it("decides a function by its own project's files: another project's registration or borrowed declaration of the name says nothing", () => {
+    const index = new ProjectIndex(projectOf);
+    index.set(indexFile('/a/impl.c', IMPL));
+    index.set(indexFile('/b/mod.c', TABLE));
+    assert.equal(index.facing('init', '/a/impl.c'), undefined);
+    assert.deepEqual([...index.factsFor('/a/impl.c').borrowedDeclarations], ['get']);
+    assert.deepEqual([...index.factsFor('/b/mod.c').borrowedDeclarations], ['peek']);
+    index.set(indexFile('/a/mod.c', TABLE));
+    assert.equal(index.facing('init', '/a/impl.c')?.path, '/a/mod.c');
+    assert.deepEqual([...index.factsFor('/a/impl.c').borrowedDeclarations].sort(), ['get', 'peek']);
+    // One project (the default): the other project's table counts, as it always did.
+    const one = new ProjectIndex();
+    one.set(indexFile('/a/impl.c', IMPL));
+    one.set(indexFile('/b/mod.c', TABLE));
+    assert.equal(one.facing('init', '/a/impl.c')?.path, '/b/mod.c');
+  });
+
+  it("reads only the files of the asking project, following callers round by round within it", () => {
+    const texts: Record<string, string> = {
+      '/a/impl.c': 'PyObject *init(PyObject *s) { return NULL; }',
+      '/a/wrap.c': 'PyObject *wrap(PyObject *s) { return init(s); }',
+      '/a/mod.c': 'static PyMethodDef m[] = {{"wrap", wrap, METH_O, NULL}, {NULL}};',
+      '/b/mod.c': 'static PyMethodDef m[] = {{"init", init, METH_O, NULL}, {"wrap", wrap, METH_O, NULL}, {NULL}};',
+    };
+    const read: string[] = [];
+    const sources: IndexSource[] = Object.entries(texts).map(([path, text]) => ({ path, text: () => (read.push(path), text) }));
+    const index = indexForNames(new Map([['a', ['init']]]), sources, new ProjectIndex(projectOf));
+    assert.deepEqual(read.sort(), ['/a/impl.c', '/a/mod.c', '/a/wrap.c']);
+    assert.equal(index.facing('init', '/a/impl.c')?.reason, "`init`'s result is returned by the Python-facing `wrap` (registered in mod.c:1)");
   });
 });
 
