@@ -345,13 +345,11 @@ export class Feasibility {
     if (!w) return facts;
     let out = facts;
     if (out.length && (w.names.length || w.calls)) {
-      const kept = out.filter((f) => {
-        const atom = f.slice(0, f.indexOf(SEP));
-        if (w.calls && this.shared.has(atom)) return false;
-        const ids = this.atoms.get(atom);
-        return !ids || !w.names.some((name) => ids.has(name));
-      });
-      if (kept.length !== out.length) out = kept;
+      const killed = this.killedAt(n.id, w);
+      if (killed.size) {
+        const kept = out.filter((f) => !killed.has(this.atomOfFact(f)));
+        if (kept.length !== out.length) out = kept;
+      }
     }
     for (const [atom, k] of w.constants) if (this.atoms.has(atom)) out = withFact(out, atom, `=${k}`);
     return out;
@@ -374,6 +372,27 @@ export class Feasibility {
     const v = evaluate(c, facts);
     if (v !== undefined && v !== holds) return null;
     return refine(c, holds, facts, this.learnable(n));
+  }
+
+  private readonly killedAtoms = new Map<number, ReadonlySet<string>>();
+
+  /** The followed atoms a node's writes forget: those it names, and with a call, the shared ones. */
+  private killedAt(id: number, w: Writes): ReadonlySet<string> {
+    let k = this.killedAtoms.get(id);
+    if (!k) {
+      k = new Set([...this.atoms].filter(([a, ids]) => (w.calls && this.shared.has(a)) || w.names.some((x) => ids.has(x))).map(([a]) => a));
+      this.killedAtoms.set(id, k);
+    }
+    return k;
+  }
+
+  private readonly factAtoms = new Map<string, string>();
+
+  /** The atom a fact is about (facts are few and shared by the states: each is split once). */
+  private atomOfFact(f: string): string {
+    let a = this.factAtoms.get(f);
+    if (a === undefined) this.factAtoms.set(f, (a = f.slice(0, f.indexOf(SEP))));
+    return a;
   }
 
   private readonly learnableAt = new Map<number, ReadonlyMap<string, unknown>>();
