@@ -1,5 +1,6 @@
 import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep, type Cfg } from './cfg';
+import { compiledOnTargets, conditionOnTargets } from './conditions';
 import { BudgetExceeded, functionCfg, type Budget } from './dataflow';
 import { describeFunction, findFunctions, markerContextStart, mayNameObjectType, parameters, type FunctionInfo } from './functions';
 import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
@@ -305,7 +306,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
     try {
       const tree = req.tree ?? parser.parse(req.blanked ?? blankStatementMacros(text, dialect));
       if (!req.tree) trees.push(tree);
-      const functions = findFunctions(tree.rootNode, text);
+      // A function in a branch no targeted Python compiles (`#if 0`, `#if PY_MAJOR_VERSION < 3`) is not there.
+      const functions = findFunctions(tree.rootNode, text).filter((f) => compiledOnTargets(f.node, targets.min));
       fileFunctions = functions;
       result.stats.functions = functions.length;
       // (No fix inside a C++ template, as for the function rules.)
@@ -460,7 +462,7 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
   const expander = macro ? undefined : unit.expander;
   let cfg: Cfg | undefined;
   const withBudget = <T>(f: (b: Budget) => T): T => f({ maxSteps: 200_000, deadline: Date.now() + unit.functionBudgetMs });
-  const cfgOf = (b: Budget) => (cfg ??= functionCfg(fn.body, expander, b));
+  const cfgOf = (b: Budget) => (cfg ??= functionCfg(fn.body, expander, b, (c) => conditionOnTargets(c, unit.targets.min)));
   const ctx: FunctionContext = {
     text: unit.text,
     fn,

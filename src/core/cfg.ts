@@ -62,6 +62,11 @@ export interface CfgHooks {
   isNoReturn?(name: string): boolean;
   /** Called every few hundred nodes; throws to abandon a function that is too large. */
   checkBudget?(nodes: number): void;
+  /**
+   * Whether a `#if`/`#elif` condition holds for every build (true), for none (false), or depends (undefined): the
+   * targeted Pythons decide CPython's version macros (`conditionOnTargets`). Without it only `0` and `1` are read.
+   */
+  condition?(condText: string): boolean | undefined;
 }
 
 interface Pending {
@@ -559,8 +564,9 @@ class Builder {
     const alt = node.childForFieldName('alternative') ?? undefined;
     const directive = node.child(0)?.text ?? '#if';
     const condText = cond ? cond.text.trim() : '';
-    const dead = (directive === '#if' || directive === '#elif') && /^\(?\s*0\s*\)?$/.test(condText);
-    const alwaysOn = (directive === '#if' || directive === '#elif') && /^\(?\s*1\s*\)?$/.test(condText);
+    const known = directive === '#if' || directive === '#elif' ? (this.hooks.condition?.(condText) ?? (/^\(?\s*([01])\s*\)?$/.exec(condText) ? condText.includes('1') : undefined)) : undefined;
+    const dead = known === false;
+    const alwaysOn = known === true;
     const body = namedKids(node).filter(
       (k) => !(alt && k.startIndex === alt.startIndex && k.endIndex === alt.endIndex) && !(cond && k.startIndex === cond.startIndex && k.endIndex === cond.endIndex),
     );

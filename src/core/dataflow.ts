@@ -106,12 +106,13 @@ export function solveStateSets<S extends { facts: readonly string[] }>(cfg: Cfg,
  * within a budget (over it: `BudgetExceeded`). Built once per function and shared by the
  * analyses that need it.
  */
-export function functionCfg(body: SyntaxNode, expander: MacroExpander | undefined, budget: Budget): Cfg {
+export function functionCfg(body: SyntaxNode, expander: MacroExpander | undefined, budget: Budget, condition?: (condText: string) => boolean | undefined): Cfg {
   const over = () => {
     throw new BudgetExceeded('analysis exceeded its bound while building the control-flow graph');
   };
   const cfg = buildCfg(body, {
     expandStatement: expander ? (_stmt, expr) => expander.statements(expr) : undefined,
+    condition,
     checkBudget: (nodes) => {
       if (nodes > budget.maxSteps / 2 || Date.now() > budget.deadline) over();
     },

@@ -47,6 +47,7 @@
  * not judged (they may take the reference). Variadic functions are judged only where
  * CPython documents what they do with the extra arguments.
  */
+import { compiledOnTargets } from '../conditions';
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { FORMAT_CALLS, STEALING, stolenArguments } from '../api/stealing';
 import type { SyntaxNode } from '../parser';
@@ -209,6 +210,8 @@ export const referenceLeak: Rule = {
       const id = ctx.root.descendantForIndex(m.index, m.index + m[1].length);
       const call = id?.type === 'identifier' ? id.parent : null;
       if (!call || call.type !== 'call_expression' || call.childForFieldName('function')?.startIndex !== id!.startIndex) continue;
+      // Nor in a branch no targeted Python compiles (`#if PY_MAJOR_VERSION < 3`).
+      if (!compiledOnTargets(call, ctx.targets.min)) continue;
       const where = argumentOf(call);
       if (!where) continue;
       const written = calleeName(where.outer);
