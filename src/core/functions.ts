@@ -92,7 +92,8 @@ function describeLambda(l: SyntaxNode, text: string, p: SyntaxNode | undefined, 
   const body = l.childForFieldName('body');
   if (!body || body.type !== 'compound_statement') return undefined;
   const named = p?.type === 'init_declarator' ? declaredName(p.childForFieldName('declarator')) : p?.type === 'assignment_expression' ? p.childForFieldName('left') : null;
-  const name = named && /^\w+$/.test(named.text) ? named.text : `lambda at line ${l.startPosition.row + 1}`;
+  // (The line in `text`: the tree's rows are those of the parsed text, where a line break may stand for a `;`.)
+  const name = named && /^\w+$/.test(named.text) ? named.text : `lambda at line ${lineAt(text, l.startIndex)}`;
   // `-> PyObject *`: a trailing return type says what it returns; without one it is deduced.
   const trailing = l.childForFieldName('declarator')?.descendantsOfType('trailing_return_type')[0]?.namedChildren[0];
   const type = trailing?.childForFieldName('type');
@@ -221,4 +222,11 @@ function scanCommentAbove(text: string, offset: number): { marked: boolean; from
 export interface PerFunctionCache<T> {
   get(text: string): T | undefined;
   set(text: string, value: T): void;
+}
+
+/** The 1-based line of `offset` in `text`. */
+function lineAt(text: string, offset: number): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }

@@ -155,7 +155,10 @@ const BLOCK_BODY = /^(?:if|for|while|switch)\b[\s\S]*\}$|^\{[\s\S]*\}$/;
  * (`APPEND_CHUNK` then the next statement, as the macro's `if (...) {...}` body allows):
  * the parser would read the use and the next statement as one declaration. A `;` takes
  * the place of the first indentation character of the next line, so the use stands as a
- * statement (and is expanded as one) and every offset and line stays where it was.
+ * statement (and is expanded as one) and every offset and line stays where it was. When
+ * the next line is not indented (a `#if`, say), the `;` takes the place of the line break
+ * (`\r` of `\r\n`): offsets stay, and the parser reads a directive after a statement on
+ * its line as it does at the start of one.
  */
 function blockMacroUseEdits(text: string, directives: readonly string[], edits: Edit[]): void {
   const names: string[] = [];
@@ -164,9 +167,10 @@ function blockMacroUseEdits(text: string, directives: readonly string[], edits: 
     if (def && BLOCK_BODY.test(def.body)) names.push(def.functionLike ? `${def.name}[ \\t]*\\([^\\n;]*\\)` : def.name);
   }
   if (!names.length) return;
-  const use = new RegExp(`^[ \\t]*(?:${names.join('|')})[ \\t]*\\r?\\n[ \\t]`, 'gm');
+  const use = new RegExp(`^[ \\t]*(?:${names.join('|')})[ \\t]*(\\r?\\n)(?:[ \\t]|[ \\t]*#)`, 'gm');
   for (const m of text.matchAll(use)) {
-    const at = m.index! + m[0].length - 1;
+    const indented = m[0].endsWith(' ') || m[0].endsWith('\t');
+    const at = indented ? m.index! + m[0].length - 1 : m.index! + m[0].length - 1 - m[1].length;
     edits.push({ start: at, end: at + 1, text: ';' });
   }
 }

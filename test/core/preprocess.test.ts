@@ -72,3 +72,18 @@ test('quotedIncludes finds what a multiline search for #include "name" finds', (
   }
   assert.ok(withNames > 5000, `${withNames} random texts with a name`);
 });
+
+test('a block-statement macro used alone on its line gets a `;` where it keeps every offset: the next line\'s indentation, else the line break', () => {
+  const def = '#define FLUSH \\\n    if (p) { Py_CLEAR(p); }\n';
+  const cases: Array<[string, string]> = [
+    ['    FLUSH\n    p = f();\n', '    FLUSH\n;   p = f();\n'],
+    // A directive next, not indented (CRLF: the `\r` is the one replaced).
+    ['    FLUSH\n#if X\n', '    FLUSH;#if X\n'],
+    ['    FLUSH\r\n#if X\r\n', '    FLUSH;\n#if X\r\n'],
+    ['    FLUSH\n    #ifdef Y\n', '    FLUSH\n;   #ifdef Y\n'],
+    // Not alone on its line, or followed by an unindented statement: left as it is.
+    ['    x = 1; FLUSH\n#if X\n', '    x = 1; FLUSH\n#if X\n'],
+    ['    FLUSH\n}\n', '    FLUSH\n}\n'],
+  ];
+  for (const [use, want] of cases) assert.equal(blanked(def + use), def + want, JSON.stringify(use));
+});
