@@ -380,6 +380,27 @@ describe('cpyref-lsp: workspace diagnostics', () => {
   });
 });
 
+describe('cpyref-lsp: several projects', () => {
+  it("decides a function by its own project's registrations, as the CLI does, and follows a project file created on disk", async () => {
+    const impl = '#include <Python.h>\n\nPyObject *\nshared(PyObject *self, PyObject *args)\n{\n    return Py_None;\n}\n';
+    const table = '#include <Python.h>\n\nPyObject *shared(PyObject *self, PyObject *args);\n\nstatic PyMethodDef m[] = {\n    {"shared", shared, METH_VARARGS, NULL},\n    {NULL, NULL, 0, NULL},\n};\n';
+    const dir = tempProject({ 'one/impl.c': impl, 'two/table.c': table });
+    const uri = uriOf(path.join(dir, 'one', 'impl.c'));
+    const severityOf = (ds: Diagnostic[]) => ds.find((d) => d.code === 'borrowed-singleton-return')?.severity;
+    const { client } = await start({ root: dir });
+    await client.open(uri, impl, 1);
+    // One project: once the index has read two/table.c, `shared` is registered (an error).
+    await client.waitFor('the error once the index is built', () => severityOf(client.diagnostics.get(uri)?.at(-1)?.diagnostics ?? []) === 1);
+    assert.equal((await runJson(dir, ['.'])).doc.findings[0].severity, 'error');
+    // two/ becomes a project of its own: its table says nothing of one/'s function (information), in the CLI too.
+    fs.writeFileSync(path.join(dir, 'two', 'setup.py'), '');
+    await client.conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: uriOf(path.join(dir, 'two', 'setup.py')), type: 1 }] });
+    await client.waitFor('information once two/ is a project', () => severityOf(client.diagnostics.get(uri)?.at(-1)?.diagnostics ?? []) === 3);
+    assert.equal((await runJson(dir, ['.'])).doc.findings[0].severity, 'information');
+    assert.equal(await client.stop(), 0);
+  });
+});
+
 describe('cpyref-lsp: configuration', () => {
   it('reads [tool.cpyref] from the nearest pyproject.toml, lets workspace/configuration override it, and follows pyproject.toml changes', async () => {
     const dir = tempProject({
