@@ -29,6 +29,10 @@ export interface ScanSettings {
   parserLocation?: ParserLocation;
   /** The project's files (absolute), where an include that does not resolve by path is looked for by name. */
   projectFiles?: string[];
+  /** Tests only: a worker with a capped heap runs out of it at this file (the scan must replace it and go on). */
+  testOutOfMemoryAt?: string;
+  /** Set by the scan for a worker whose heap is capped. */
+  heapCapped?: boolean;
 }
 
 /** The result of scanning one file, before project-wide severities are decided. */

@@ -31,6 +31,7 @@ async function run(): Promise<void> {
   async function processBatch(jobs: FileJob[]): Promise<FileOutcome[]> {
     const outcomes: FileOutcome[] = [];
     for (const job of jobs) {
+      if (job.abs === settings.testOutOfMemoryAt && settings.heapCapped) exhaustHeap();
       try {
         outcomes.push(processFile(parser, job, settings, includes));
       } catch (e) {
@@ -41,6 +42,12 @@ async function run(): Promise<void> {
     return outcomes;
   }
   parentPort!.postMessage({ outcomes: [] } satisfies WorkerReply);
+}
+
+/** Tests only: allocates until the heap's cap stops the worker. */
+function exhaustHeap(): void {
+  const hold: number[][] = [];
+  for (;;) hold.push(new Array(1 << 16).fill(hold.length));
 }
 
 run().catch((e: Error) => parentPort!.postMessage({ fatal: e.message } satisfies WorkerReply));

@@ -767,6 +767,24 @@ describe('cpyref --jobs', () => {
     assert.deepEqual(unregistered((await runJson(dir, ['--jobs', '2', '.'])).doc), []);
   });
 
+  it('replaces a worker that runs out of its capped heap with one without the cap, which redoes its batch: the same scan', async () => {
+    const dir = tempProject(manyFiles(40));
+    const options = defaultOptions();
+    const { jobs } = collectFiles([dir], dir, new FileFilter(options, dir));
+    const settings = { options, includeDirs: [], reportUnusedIgnores: false, projectLimitedApi: false };
+    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
+    const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+    // The worker given m07 runs out of heap there: its replacement redoes that batch.
+    const oom = await scanFiles(undefined, jobs, { ...settings, testOutOfMemoryAt: jobs[7].abs }, { jobs: 2 });
+    assert.equal(oom.stats.workersReplaced, 1);
+    assert.deepEqual(findings(oom), findings(one));
+    assert.equal(oom.files.length, 40);
+    // Without a cap the hook does nothing, and nothing is replaced.
+    const uncapped = await scanFiles(undefined, jobs, { ...settings, testOutOfMemoryAt: jobs[7].abs }, { jobs: 2, workerHeapMb: 0 });
+    assert.equal(uncapped.stats.workersReplaced, undefined);
+    assert.deepEqual(findings(uncapped), findings(one));
+  });
+
   it('stops at once when cancelled while the workers build the project index, and finishes the same scan otherwise', async () => {
     const dir = tempProject(manyFiles(40));
     const options = defaultOptions();
