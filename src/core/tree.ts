@@ -522,9 +522,29 @@ export class SyntaxNode {
         next = k;
         break;
       }
-      if (!next) return node;
+      if (!next) break;
       node = next;
     }
+    // An empty node (a MISSING token) may lie in a node the grammar hides that ends where it does, which the parser's
+    // own search skips: there (rarely) the parser is asked, and its answer found among these nodes.
+    if (node !== this && node.startIndex === node.endIndex) {
+      if (this.tree.deleted) throw new Error('tree: descendantForIndex was asked for after its tree was deleted');
+      const raw = this.tree.raw.rootNode.descendantForIndex(start, end);
+      if (raw && this.startIndex <= raw.startIndex && raw.endIndex <= this.endIndex && (raw.startIndex !== node.startIndex || raw.endIndex !== node.endIndex || raw.type !== node.type)) {
+        return this.deepest(raw.startIndex, raw.endIndex, raw.type) ?? node;
+      }
+    }
+    return node;
+  }
+
+  /** The deepest node here (this one included) with that span and type. */
+  private deepest(start: number, end: number, type: string): SyntaxNode | undefined {
+    let found: SyntaxNode | undefined;
+    for (let n: SyntaxNode | undefined = this; n; ) {
+      if (n.startIndex === start && n.endIndex === end && n.type === type) found = n;
+      n = n.children.find((k) => k.startIndex <= start && end <= k.endIndex && !(k.startIndex === k.endIndex && start !== end));
+    }
+    return found;
   }
 
   toString(): string {
