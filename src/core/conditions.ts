@@ -94,45 +94,30 @@ export function conditionOnTargets(condText: string, min: readonly [number, numb
   const fail = (): never => {
     throw new Unreadable();
   };
-  // Precedence climbing over || < && < equality < relational < unary.
-  const or = (): Value => {
-    let v = and();
-    while (peek() === '||') {
+  // Precedence climbing over || < && < equality < relational < unary. `||` is true when either side is (false when
+  // both are), `&&` false when either side is (true when both are): `dominant` is the value that decides alone.
+  const logical = (op: string, dominant: boolean, operand: () => Value) => (): Value => {
+    let v = operand();
+    while (peek() === op) {
       i++;
-      const b = and();
       const x = truthOf(v);
-      const y = truthOf(b);
-      v = { truth: x === true || y === true ? true : x === false && y === false ? false : undefined };
+      const y = truthOf(operand());
+      v = { truth: x === dominant || y === dominant ? dominant : x === !dominant && y === !dominant ? !dominant : undefined };
     }
     return v;
   };
-  const and = (): Value => {
-    let v = equality();
-    while (peek() === '&&') {
-      i++;
-      const b = equality();
-      const x = truthOf(v);
-      const y = truthOf(b);
-      v = { truth: x === false || y === false ? false : x === true && y === true ? true : undefined };
-    }
-    return v;
-  };
-  const equality = (): Value => {
-    let v = relational();
-    while (peek() === '==' || peek() === '!=') {
+  const comparison = (ops: readonly string[], operand: () => Value) => (): Value => {
+    let v = operand();
+    while (ops.includes(peek() ?? '')) {
       const op = toks[i++].text;
-      v = { truth: compare(op, rangeOf(v), rangeOf(relational())) };
+      v = { truth: compare(op, rangeOf(v), rangeOf(operand())) };
     }
     return v;
   };
-  const relational = (): Value => {
-    let v = unary();
-    while (peek() === '<' || peek() === '<=' || peek() === '>' || peek() === '>=') {
-      const op = toks[i++].text;
-      v = { truth: compare(op, rangeOf(v), rangeOf(unary())) };
-    }
-    return v;
-  };
+  const relational = comparison(['<', '<=', '>', '>='], () => unary());
+  const equality = comparison(['==', '!='], relational);
+  const and = logical('&&', false, equality);
+  const or = logical('||', true, and);
   const unary = (): Value => {
     const t = toks[i++] ?? fail();
     if (t.text === '!') {

@@ -728,6 +728,13 @@ static PyMethodDef methods_${i}[] = {
   return files;
 }
 
+/** The files of `dir` and the default settings, as `scanFiles` takes them. */
+function scanInput(dir: string) {
+  const options = defaultOptions();
+  const { jobs } = collectFiles([dir], dir, new FileFilter(options, dir));
+  return { jobs, settings: { options, includeDirs: [], reportUnusedIgnores: false, projectLimitedApi: false } };
+}
+
 describe('cpyref --jobs', () => {
   it('finds the same findings, in the same order, with two worker threads as with one thread (40 files)', async () => {
     const dir = tempProject({ ...manyFiles(40), 'zz-blob.c': Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01]) });
@@ -769,9 +776,7 @@ describe('cpyref --jobs', () => {
 
   it('replaces a worker that runs out of its capped heap with one without the cap, which redoes its batch: the same scan', async () => {
     const dir = tempProject(manyFiles(40));
-    const options = defaultOptions();
-    const { jobs } = collectFiles([dir], dir, new FileFilter(options, dir));
-    const settings = { options, includeDirs: [], reportUnusedIgnores: false, projectLimitedApi: false };
+    const { jobs, settings } = scanInput(dir);
     const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
     const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
     // The worker given m07 runs out of heap there: its replacement redoes that batch.
@@ -787,9 +792,7 @@ describe('cpyref --jobs', () => {
 
   it('stops at once when cancelled while the workers build the project index, and finishes the same scan otherwise', async () => {
     const dir = tempProject(manyFiles(40));
-    const options = defaultOptions();
-    const { jobs } = collectFiles([dir], dir, new FileFilter(options, dir));
-    const settings = { options, includeDirs: [], reportUnusedIgnores: false, projectLimitedApi: false };
+    const { jobs, settings } = scanInput(dir);
     const whole = await scanFiles(undefined, jobs, settings, { jobs: 2 });
     // Every file's findings depend on the index (which file registers which function).
     assert.ok(whole.index.length >= 40, `${whole.index.length} files indexed`);
