@@ -38,7 +38,7 @@ function parseArgv(argv: string[]): Args {
     else if (a === '--all-rules') out.allRules = true;
     else out.dir = a;
   }
-  if (!out.dir) throw new Error('usage: npm run bench:scan -- DIR [--all-rules] [--jobs N] [--rounds N] [--native DIR]');
+  if (!out.dir || !(out.rounds >= 1)) throw new Error('usage: npm run bench:scan -- DIR [--all-rules] [--jobs N] [--rounds N (at least 1)] [--native DIR]');
   return out;
 }
 

@@ -10,15 +10,17 @@ import type { SyntaxNode } from './parser';
 /** A set of possible values: [lo, hi], `hi` possibly Infinity; undefined when nothing is known. */
 type Range = [number, number] | undefined;
 
-/** The values CPython's version macros take on the targets (3.min and later). */
-function versionRanges(min: readonly [number, number]): Record<string, [number, number]> {
-  return {
-    PY_MAJOR_VERSION: [min[0], min[0]],
-    PY_MINOR_VERSION: [min[1], Infinity],
-    PY_MICRO_VERSION: [0, Infinity],
+/** The values CPython's version macros take on the targets (min and later, up to the 3.x series). */
+function versionRanges(min: readonly [number, number]): Map<string, [number, number]> {
+  // (A project that still targets 2.x targets 3.x too: then any minor version.)
+  const three = min[0] >= 3;
+  return new Map<string, [number, number]>([
+    ['PY_MAJOR_VERSION', three ? [min[0], min[0]] : [min[0], 3]],
+    ['PY_MINOR_VERSION', three ? [min[1], Infinity] : [0, Infinity]],
+    ['PY_MICRO_VERSION', [0, Infinity]],
     // (3.8.0 alpha 1 is 0x030800a1: every release of 3.8 is at least 0x03080000.)
-    PY_VERSION_HEX: [min[0] * 0x1000000 + min[1] * 0x10000, Infinity],
-  };
+    ['PY_VERSION_HEX', [min[0] * 0x1000000 + min[1] * 0x10000, Infinity]],
+  ]);
 }
 
 const TOKEN = /\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|\s*([A-Za-z_]\w*)|\s*(&&|\|\||==|!=|<=|>=|[<>()!])|\s*(\S)/y;
@@ -141,7 +143,7 @@ export function conditionOnTargets(condText: string, min: readonly [number, numb
       }
       // A function-like macro (`PY_VERSION_AT_LEAST(3, 9)`) is not read.
       if (peek() === '(') fail();
-      return { range: known[t.text] };
+      return { range: known.get(t.text) };
     }
     return fail();
   };
@@ -168,12 +170,13 @@ function branchCondition(n: SyntaxNode, min: readonly [number, number]): boolean
 /**
  * False when `node` lies in an `#if` branch no target compiles: its condition is false (`#if 0`,
  * `#if PY_MAJOR_VERSION < 3`), or an earlier branch of its chain is always compiled (the `#else`
- * of `#if PY_MAJOR_VERSION >= 3`). True otherwise.
+ * of `#if PY_MAJOR_VERSION >= 3`). True otherwise, and where the parser recovered from an error
+ * in the `#if` (its extent is then a guess).
  */
 export function compiledOnTargets(node: SyntaxNode, min: readonly [number, number]): boolean {
   let child = node;
   for (let p = node.parent; p; child = p, p = p.parent) {
-    if (!BRANCHES.has(p.type)) continue;
+    if (!BRANCHES.has(p.type) || p.hasError) continue;
     const alt = p.childForFieldName('alternative');
     const inAlternative = !!alt && alt.startIndex === child.startIndex && alt.endIndex === child.endIndex && alt.type === child.type;
     // In a later branch: dead when this one is always compiled. In this branch's body: dead when its condition is false.

@@ -534,6 +534,9 @@ function baseName(p: string): string {
  */
 export type ProjectOf = (path: string) => string;
 
+/** The project of a document that is no file (an untitled one, a URI): it sees every project's files. */
+export const ANY_PROJECT = '*';
+
 /**
  * The project-wide index: which functions CPython calls, directly or through their callers. It may hold several
  * projects (a folder of checkouts, a multi-root workspace): a file's findings are decided by its own project only.
@@ -557,6 +560,13 @@ export class ProjectIndex {
     this.memo = new Map();
     this.byName = undefined;
     this.borrowed = undefined;
+  }
+
+  /** Whether two files are of one project (a document of `ANY_PROJECT` is of every one). */
+  private sameProject(a: string, b: string): boolean {
+    const x = this.projectOf(a);
+    const y = this.projectOf(b);
+    return x === y || x === ANY_PROJECT || y === ANY_PROJECT;
   }
 
   /** Forgets what was decided: the files' projects (`projectOf`) may have changed. */
@@ -600,7 +610,9 @@ export class ProjectIndex {
         for (const n of f.borrowedDecls) set.add(n);
       }
     }
-    return this.borrowed.get(this.projectOf(path)) ?? new Set();
+    const project = this.projectOf(path);
+    if (project === ANY_PROJECT) return new Set([...this.borrowed.values()].flatMap((s) => [...s]));
+    return this.borrowed.get(project) ?? new Set();
   }
 
   /** The entries of every file, by function name (built once per change). */
@@ -632,7 +644,7 @@ export class ProjectIndex {
    */
   private sees(file: FileIndex, name: string, defPath: string | undefined): boolean {
     if (defPath === undefined || file.path === defPath) return true;
-    if (this.projectOf(file.path) !== this.projectOf(defPath)) return false;
+    if (!this.sameProject(file.path, defPath)) return false;
     const def = this.files.get(defPath)?.functions.find((f) => f.name === name);
     if (!def || !def.isStatic) return true;
     // A table in a header the defining file includes (the `module.h` layout) registers the file's statics too.
@@ -780,7 +792,11 @@ function indexRounds(names: NamesByProject, paths: readonly string[], index: Pro
     const frontier = [...new Set(list)];
     if (frontier.length) projects.set(project, { paths: [], frontier, wanted: new Set(frontier), indexed: [] });
   }
-  for (const p of paths) projects.get(index.projectOf(p))?.paths.push(p);
+  for (const p of paths) {
+    const k = index.projectOf(p);
+    projects.get(k)?.paths.push(p);
+    if (k !== ANY_PROJECT) projects.get(ANY_PROJECT)?.paths.push(p);
+  }
   let r = 0;
   const next = (): ProjectIndex | Promise<ProjectIndex> => {
     const active = [...projects.values()].filter((x) => x.frontier.length && x.paths.length);

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ANY_PROJECT } from '../core/project-index';
 
 /**
  * Files that mark a project's root folder. `meson.build` and `CMakeLists.txt` are left out: projects put one in
@@ -9,12 +10,13 @@ export const PROJECT_MARKERS = ['pyproject.toml', 'setup.py', 'setup.cfg', '.git
 
 /**
  * The project of a file on disk: the nearest folder above it that holds a project file (`PROJECT_MARKERS`), or ''
- * when none does. Each folder is looked at once per instance.
+ * when none does; a document that is no file (not an absolute path) is of `ANY_PROJECT`. Each folder is looked at once
+ * per instance.
  */
 export class ProjectRoots {
   private readonly roots = new Map<string, string>();
 
-  readonly projectOf = (file: string): string => (path.isAbsolute(file) ? this.rootOf(path.dirname(file)) : '');
+  readonly projectOf = (file: string): string => (path.isAbsolute(file) ? this.rootOf(path.dirname(file)) : ANY_PROJECT);
 
   /** Forgets what was found (a project file was created or deleted). */
   forget(): void {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveFindings } from '../core/analyze';
 import { CParser } from '../core/parser';
-import { indexForNames, indexForNamesBy, ProjectIndex, type FileIndex, type IndexGroup, type ProjectOf } from '../core/project-index';
+import { indexForNames, indexForNamesBy, indexMentioning, ProjectIndex, type FileIndex, type IndexGroup, type ProjectOf } from '../core/project-index';
 import { decodeSource } from '../core/text';
 import { diskIndexSource } from './index-source';
 import { ProjectRoots } from './projects';
@@ -85,6 +85,8 @@ class WorkerPool {
 
   /** Workers replaced after running out of their capped heap. */
   replaced = 0;
+  /** Per worker: its share of the last index round (redone here if the worker runs out of memory). */
+  private readonly indexShares = new Map<Worker, IndexGroup[]>();
 
   constructor(
     private readonly settings: ScanSettings,
@@ -158,11 +160,23 @@ class WorkerPool {
           }
         });
         w.on('error', (e: Error) => {
-          if (cap && analysing && (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' && !this.signal?.aborted) {
+          if (this.signal?.aborted) return fail(abortError());
+          const outOfMemory = !!cap && (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' && !this.failed;
+          if (outOfMemory && analysing) {
             replaced = true;
             this.workers.splice(this.workers.indexOf(w), 1);
             this.replaced++;
             resolve(runOne(false, current ?? redo));
+            return;
+          }
+          const share = this.indexShares.get(w);
+          if (outOfMemory && share && this.waiting.has(w)) {
+            // Out of memory in an index round: its share is indexed here, and the next rounds go to the others.
+            replaced = true;
+            this.workers.splice(this.workers.indexOf(w), 1);
+            this.replaced++;
+            this.waiting.get(w)!.resolve(share.flatMap((g) => indexMentioning(g.names, g.paths.map((p) => diskIndexSource(p)))));
+            this.waiting.delete(w);
             return;
           }
           fail(e);
@@ -193,6 +207,7 @@ class WorkerPool {
           new Promise<FileIndex[]>((resolve, reject) => {
             if (!shares[i].length) return resolve([]);
             this.waiting.set(w, { resolve, reject });
+            this.indexShares.set(w, shares[i]);
             w.postMessage({ index: shares[i] } satisfies WorkerRequest);
           }),
       ),

@@ -33,6 +33,19 @@ describe('#if conditions on the targeted Pythons', () => {
       ['PY_VERSION_HEX + 1 > 0', [3, 8], undefined],
       ['PY_MAJOR_VERSION >= 3 \\\n && PY_MINOR_VERSION >= 7', [3, 8], true],
       ['(PY_MAJOR_VERSION >= 3', [3, 8], undefined],
+      ['PY_MINOR_VERSION != 7', [3, 8], true],
+      ['PY_MINOR_VERSION != 9', [3, 8], undefined],
+      ['PY_VERSION_HEX > 0x0307FFFF', [3, 8], true],
+      ['PY_VERSION_HEX > 0x03080000', [3, 8], undefined],
+      ['PY_VERSION_HEX <= 0x0307FFFF', [3, 8], false],
+      // A project that still targets 2.7 targets 3.x too.
+      ['PY_MAJOR_VERSION >= 3', [2, 7], undefined],
+      ['PY_MAJOR_VERSION < 2', [2, 7], false],
+      ['PY_MINOR_VERSION < 5', [2, 7], undefined],
+      ['PY_VERSION_HEX >= 0x02070000', [2, 7], true],
+      // Names an object has (`toString`) are not version macros.
+      ['toString > 0', [3, 8], undefined],
+      ['constructor', [3, 8], undefined],
       ['', [3, 8], undefined],
     ];
     for (const [text, min, want] of cases) assert.equal(conditionOnTargets(text, min), want, `${text} for ${min.join('.')}`);

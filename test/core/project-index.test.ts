@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { indexFile, indexForNames, NameSet, ProjectIndex, tokenize, type IndexSource } from '../../src/core/project-index';
+import { ANY_PROJECT, indexFile, indexForNames, NameSet, ProjectIndex, tokenize, type IndexSource } from '../../src/core/project-index';
 
 /** The regular expression the project index tokenized with before its scanner by hand: the reference the scanner is held to. */
 const TOKEN = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:\\[\s\S]|[^"\\\n])*"?|'(?:\\[\s\S]|[^'\\\n])*'?|^[ \t]*#(?:[^\n\\]|\\[\s\S])*|[A-Za-z_]\w*|->|[{}()[\],;=&.<>*?:]/gm;
@@ -142,6 +142,12 @@ describe('project index over several projects', () => {
     index.set(indexFile('/a/mod.c', TABLE));
     assert.equal(index.facing('init', '/a/impl.c')?.path, '/a/mod.c');
     assert.deepEqual([...index.factsFor('/a/impl.c').borrowedDeclarations].sort(), ['get', 'peek']);
+    // A document that is no file (an untitled one) is of every project.
+    const any = new ProjectIndex((p) => (p.startsWith('/') ? projectOf(p) : ANY_PROJECT));
+    any.set(indexFile('untitled:1', IMPL));
+    any.set(indexFile('/b/mod.c', TABLE));
+    assert.equal(any.facing('init', 'untitled:1')?.path, '/b/mod.c');
+    assert.deepEqual([...any.factsFor('untitled:1').borrowedDeclarations].sort(), ['get', 'peek']);
     // One project (the default): the other project's table counts, as it always did.
     const one = new ProjectIndex();
     one.set(indexFile('/a/impl.c', IMPL));

@@ -546,22 +546,23 @@ describe('cpyref inside VS Code', () => {
     await waitFor('information again once the table is deleted', () => ours(doc.uri).find((d) => d.range.start.line === line && d.severity === vscode.DiagnosticSeverity.Information));
   });
 
-  it('keeps projects apart: a table in a folder with its own setup.py says nothing of this project\'s function, until that file goes', async () => {
+  it('keeps projects apart: src/ with a setup.py of its own no longer sees a table outside it, until that file goes', async () => {
     const doc = await openCopy('src/helper.c', 'apart_helper.c', (s) => s.replace(/helper_method/g, 'apart_method'));
     const line = lineOf(doc, '    return Py_None;');
-    const other = wsUri('src', 'other');
-    fs.mkdirSync(other.fsPath, { recursive: true });
-    fs.writeFileSync(vscode.Uri.joinPath(other, 'apart_table.c').fsPath, fs.readFileSync(wsUri('src', 'table.c').fsPath, 'utf8').replace(/helper_method/g, 'apart_method').replace('table_methods', 'apart_methods'));
-    const marker = vscode.Uri.joinPath(other, 'setup.py').fsPath;
+    // (Files are created in folders that exist: the watcher may miss those of a folder it has not seen yet.)
+    const table = wsUri('apart_table.c').fsPath;
+    fs.writeFileSync(table, fs.readFileSync(wsUri('src', 'table.c').fsPath, 'utf8').replace(/helper_method/g, 'apart_method').replace('table_methods', 'apart_methods'));
+    const marker = wsUri('src', 'setup.py').fsPath;
     const severity = () => ours(doc.uri).find((d) => d.range.start.line === line)?.severity;
     try {
       await waitFor('an error: one project, the table registers it', () => severity() === vscode.DiagnosticSeverity.Error);
       fs.writeFileSync(marker, '');
-      await waitFor('information once src/other is a project of its own', () => severity() === vscode.DiagnosticSeverity.Information);
+      await waitFor('information once src/ is a project of its own', () => severity() === vscode.DiagnosticSeverity.Information);
       fs.rmSync(marker);
       await waitFor('an error again once its setup.py is gone', () => severity() === vscode.DiagnosticSeverity.Error);
     } finally {
-      fs.rmSync(other.fsPath, { recursive: true, force: true });
+      fs.rmSync(marker, { force: true });
+      fs.rmSync(table, { force: true });
     }
   });
 
