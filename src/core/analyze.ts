@@ -3,7 +3,7 @@ import { CfgTooDeep, type Cfg } from './cfg';
 import { compiledOnTargets, conditionOnTargets } from './conditions';
 import { BudgetExceeded, functionCfg, type Budget } from './dataflow';
 import { describeFunction, findFunctions, markerContextStart, mayNameObjectType, parameters, type FunctionInfo } from './functions';
-import { collectMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
+import { collectMacros, discardingMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
@@ -318,7 +318,9 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
             report(t ? withoutFixesInside(f, t.node.startIndex, t.node.endIndex) : f);
           }
         : report;
-      for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, report: fileReport });
+      let discarding: Map<string, Set<number>> | undefined;
+      const discardingOf = () => (discarding ??= discardingMacros([text, ...includedFiles(req).map((i) => i.text)]));
+      for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, discardingMacros: discardingOf, report: fileReport });
       // A function's reference analysis reads what the file's other functions borrow and return, and its aliases: part of the key.
       // (A short stand-in for the context: each function's key holds it, and the context is a few KB.)
       const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap, noArgs()) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) : '')) : '';

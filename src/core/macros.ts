@@ -363,3 +363,43 @@ export const WELL_KNOWN_MACROS: readonly MacroDef[] = collectMacros(
   ].join('\n'),
   '<numpy>',
 );
+
+/**
+ * The function-like macros that drop some of their arguments in every definition the texts hold (a debug
+ * `#define TRACE(args)` with an empty body): by name, the indexes of the arguments no definition uses. Code
+ * written in such an argument is never compiled. Definitions inside block comments do not count.
+ */
+export function discardingMacros(texts: readonly string[]): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  const uses = new Set<string>();
+  for (const text of texts) {
+    if (!text.includes('define')) continue;
+    const comments = text.includes('/*') ? [...text.matchAll(/\/\*[\s\S]*?(?:\*\/|$)/g)].map((m) => [m.index!, m.index! + m[0].length]) : [];
+    const starts = defineDirectiveStarts(text);
+    defineDirectives(text).forEach((d, k) => {
+      const at = starts[k];
+      if (comments.some(([s, e]) => s <= at && at < e)) return;
+      const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\(([^)]*)\)/.exec(d);
+      if (!m) {
+        // An object-like definition of the same name uses everything (it is not this macro).
+        const name = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)/.exec(d)?.[1];
+        if (name) uses.add(name);
+        return;
+      }
+      const body = d
+        .slice(m[0].length)
+        .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ')
+        .replace(/\\\r?\n/g, ' ');
+      const params = m[2].split(',').map((p) => p.trim());
+      const dropped = new Set<number>();
+      params.forEach((p, i) => {
+        const word = p === '...' ? '__VA_ARGS__' : p;
+        if (/^\w+$/.test(word) && !new RegExp(`(?<![\\w])${word}(?![\\w])`).test(body)) dropped.add(i);
+      });
+      const before = out.get(m[1]);
+      out.set(m[1], before ? new Set([...before].filter((i) => dropped.has(i))) : dropped);
+    });
+  }
+  for (const [name, dropped] of out) if (!dropped.size || uses.has(name)) out.delete(name);
+  return out;
+}

@@ -72,6 +72,8 @@ export interface FileContext {
   functions: readonly FunctionInfo[];
   targets: TargetFacts;
   dialect: Dialect;
+  /** The function-like macros (of the file and its quoted includes) that drop some arguments in every definition (`discardingMacros`). */
+  discardingMacros(): ReadonlyMap<string, ReadonlySet<number>>;
   report(f: PendingFinding): void;
 }
 
