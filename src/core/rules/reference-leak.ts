@@ -128,26 +128,6 @@ function judgedArgument(text: string, re: RegExp, aliases: ReadonlyMap<string, s
   return false;
 }
 
-/** `#if 0` ... `#endif` (or its `#else`) ranges: code that is never compiled. */
-function deadRegions(text: string): Array<[number, number]> {
-  if (!/^[ \t]*#[ \t]*if[ \t]+0\b/m.test(text)) return [];
-  const out: Array<[number, number]> = [];
-  const re = /^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b([^\n]*)/gm;
-  const stack: Array<{ dead: boolean; start: number }> = [];
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const kind = m[1];
-    if (kind.startsWith('if')) stack.push({ dead: kind === 'if' && /^\s*0\b/.test(m[2]), start: m.index });
-    else {
-      const top = stack[stack.length - 1];
-      if (!top) continue;
-      if (top.dead) out.push([top.start, m.index]);
-      if (kind === 'endif') stack.pop();
-      else top.dead = false;
-    }
-  }
-  return out;
-}
-
 /** Whether `node` is inside an argument that a macro of `dropping` drops (`TRACE(("%s", PyObject_Str(o)))` with `#define TRACE(args)`). */
 function inDroppedArgument(node: SyntaxNode, dropping: ReadonlyMap<string, ReadonlySet<number>>): boolean {
   if (!dropping.size) return false;
@@ -218,10 +198,9 @@ export const referenceLeak: Rule = {
     // (Unless it only renames a C-API call: `#define MyStr_FromString(x) PyUnicode_FromString(x)`.)
     const { aliases, candidates } = fileAliases(ctx.text);
     const redefined = new Set([...ctx.text.matchAll(/^[ \t]*#[ \t]*define[ \t]+(\w+)/gm)].map((m) => m[1]).filter((n) => !aliases.has(n)));
-    const dead = deadRegions(ctx.text);
     const found = [CANDIDATES, candidates].flatMap((re) => (re ? [...ctx.text.matchAll(re)] : []));
     for (const m of found) {
-      if (redefined.has(m[1]) || dead.some(([s, e]) => s <= m!.index && m!.index < e)) continue;
+      if (redefined.has(m[1])) continue;
       const id = ctx.root.descendantForIndex(m.index, m.index + m[1].length);
       const call = id?.type === 'identifier' ? id.parent : null;
       if (!call || call.type !== 'call_expression' || call.childForFieldName('function')?.startIndex !== id!.startIndex) continue;
