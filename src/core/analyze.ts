@@ -3,7 +3,7 @@ import { CfgTooDeep, type Cfg } from './cfg';
 import { compiledOnTargets, conditionOnTargets } from './conditions';
 import { BudgetExceeded, functionCfg, type Budget } from './dataflow';
 import { describeFunction, findFunctions, markerContextStart, mayNameObjectType, parameters, type FunctionInfo } from './functions';
-import { collectMacros, discardingMacros, isStatementMacro, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
+import { argumentUse, collectMacros, discardingMacros, isStatementMacro, type ArgumentUse, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
@@ -178,6 +178,7 @@ interface IncludedFacts {
   limitedApi?: boolean;
   returns?: IncludedReturns[];
   assigned?: string[];
+  argumentUse?: ArgumentUse;
 }
 const INCLUDED = new Map<string, IncludedFacts>();
 
@@ -319,7 +320,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
           }
         : report;
       let discarding: Map<string, Set<number>> | undefined;
-      const discardingOf = () => (discarding ??= discardingMacros([text, ...includedFiles(req).map((i) => i.text)]));
+      const discardingOf = () => (discarding ??= discardingMacros([argumentUse(text), ...includedFiles(req).map((inc) => (includedFacts(inc).argumentUse ??= argumentUse(inc.text)))]));
       for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, discardingMacros: discardingOf, report: fileReport });
       // A function's reference analysis reads what the file's other functions borrow and return, and its aliases: part of the key.
       // (A short stand-in for the context: each function's key holds it, and the context is a few KB.)

@@ -1,4 +1,5 @@
 import type { SyntaxNode } from './parser';
+import { LineIndex } from './text';
 import { declaredName, namedKids } from './syntax';
 
 /** A function definition and what its signature says about its result. */
@@ -72,6 +73,9 @@ export function findFunctions(root: SyntaxNode, text: string): FunctionInfo[] {
  */
 function findLambdas(root: SyntaxNode, text: string): FunctionInfo[] {
   const out: FunctionInfo[] = [];
+  // (Lines of `text`, as findings give them: the tree's rows are those of the parsed text, where a line break may stand for a `;`.)
+  let lines: LineIndex | undefined;
+  const lineOf = (offset: number) => (lines ??= new LineIndex(text)).position(offset).line + 1;
   for (const l of root.descendantsOfType('lambda_expression')) {
     let template = false;
     let depth = 0;
@@ -81,19 +85,18 @@ function findLambdas(root: SyntaxNode, text: string): FunctionInfo[] {
     }
     if (depth >= MAX_LAMBDA_DEPTH) continue;
     const p = l.parent;
-    const info = describeLambda(l, text, p?.type === 'init_declarator' || p?.type === 'assignment_expression' ? p : undefined, template);
+    const info = describeLambda(l, text, p?.type === 'init_declarator' || p?.type === 'assignment_expression' ? p : undefined, template, lineOf);
     if (info) out.push(info);
   }
   return out;
 }
 
 /** A C++ lambda with a body: named after the local or field it initialises, else by its line. */
-function describeLambda(l: SyntaxNode, text: string, p: SyntaxNode | undefined, inTemplate: boolean): FunctionInfo | undefined {
+function describeLambda(l: SyntaxNode, text: string, p: SyntaxNode | undefined, inTemplate: boolean, lineOf: (offset: number) => number): FunctionInfo | undefined {
   const body = l.childForFieldName('body');
   if (!body || body.type !== 'compound_statement') return undefined;
   const named = p?.type === 'init_declarator' ? declaredName(p.childForFieldName('declarator')) : p?.type === 'assignment_expression' ? p.childForFieldName('left') : null;
-  // (The line in `text`: the tree's rows are those of the parsed text, where a line break may stand for a `;`.)
-  const name = named && /^\w+$/.test(named.text) ? named.text : `lambda at line ${lineAt(text, l.startIndex)}`;
+  const name = named && /^\w+$/.test(named.text) ? named.text : `lambda at line ${lineOf(l.startIndex)}`;
   // `-> PyObject *`: a trailing return type says what it returns; without one it is deduced.
   const trailing = l.childForFieldName('declarator')?.descendantsOfType('trailing_return_type')[0]?.namedChildren[0];
   const type = trailing?.childForFieldName('type');
@@ -224,9 +227,3 @@ export interface PerFunctionCache<T> {
   set(text: string, value: T): void;
 }
 
-/** The 1-based line of `offset` in `text`. */
-function lineAt(text: string, offset: number): number {
-  let n = 1;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++;
-  return n;
-}

@@ -1,6 +1,6 @@
 import type { DialectParser, SyntaxNode, SyntaxTree } from './parser';
-import { closingParen, defineDirectives, defineDirectiveStarts } from './preprocess';
-import { argList, calleeName, namedKids, SINGLETON_PATTERN } from './syntax';
+import { closingParen, codeOnly, defineDirectives, defineDirectiveStarts, parseDefine } from './preprocess';
+import { argList, calleeName, forEachWord, namedKids, SINGLETON_PATTERN } from './syntax';
 
 /** A `#define` found in a file or in a header it includes. */
 export interface MacroDef {
@@ -364,42 +364,48 @@ export const WELL_KNOWN_MACROS: readonly MacroDef[] = collectMacros(
   '<numpy>',
 );
 
-/**
- * The function-like macros that drop some of their arguments in every definition the texts hold (a debug
- * `#define TRACE(args)` with an empty body): by name, the indexes of the arguments no definition uses. Code
- * written in such an argument is never compiled. Definitions inside block comments do not count.
- */
-export function discardingMacros(texts: readonly string[]): Map<string, Set<number>> {
-  const out = new Map<string, Set<number>>();
-  const uses = new Set<string>();
-  for (const text of texts) {
-    if (!text.includes('define')) continue;
-    const comments = text.includes('/*') ? [...text.matchAll(/\/\*[\s\S]*?(?:\*\/|$)/g)].map((m) => [m.index!, m.index! + m[0].length]) : [];
-    const starts = defineDirectiveStarts(text);
-    defineDirectives(text).forEach((d, k) => {
-      const at = starts[k];
-      if (comments.some(([s, e]) => s <= at && at < e)) return;
-      const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\(([^)]*)\)/.exec(d);
-      if (!m) {
-        // An object-like definition of the same name uses everything (it is not this macro).
-        const name = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)/.exec(d)?.[1];
-        if (name) uses.add(name);
-        return;
-      }
-      const body = d
-        .slice(m[0].length)
-        .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ')
-        .replace(/\\\r?\n/g, ' ');
-      const params = m[2].split(',').map((p) => p.trim());
-      const dropped = new Set<number>();
-      params.forEach((p, i) => {
-        const word = p === '...' ? '__VA_ARGS__' : p;
-        if (/^\w+$/.test(word) && !new RegExp(`(?<![\\w])${word}(?![\\w])`).test(body)) dropped.add(i);
-      });
-      const before = out.get(m[1]);
-      out.set(m[1], before ? new Set([...before].filter((i) => dropped.has(i))) : dropped);
-    });
+/** What the `#define`s of one text do with their arguments (see `discardingMacros`). */
+export interface ArgumentUse {
+  /** By function-like macro: the indexes of the arguments that every definition of the text drops. */
+  dropped: Map<string, Set<number>>;
+  /** Names the text defines as object-like macros. */
+  objectLike: Set<string>;
+}
+
+/** `ArgumentUse` of one text; definitions inside block comments do not count. */
+export function argumentUse(text: string): ArgumentUse {
+  const out: ArgumentUse = { dropped: new Map(), objectLike: new Set() };
+  if (!text.includes('define')) return out;
+  for (const d of defineDirectives(text.includes('/*') ? codeOnly(text) : text)) {
+    const def = parseDefine(d);
+    if (!def) continue;
+    if (!def.params) {
+      out.objectLike.add(def.name);
+      continue;
+    }
+    const words = def.params.map((p) => (p === '...' ? '__VA_ARGS__' : p));
+    const used = new Set<string>();
+    forEachWord(def.body, new Set(words), (w) => void used.add(w));
+    const dropped = new Set(words.flatMap((w, i) => (/^\w+$/.test(w) && !used.has(w) ? [i] : [])));
+    const before = out.dropped.get(def.name);
+    out.dropped.set(def.name, before ? new Set([...before].filter((i) => dropped.has(i))) : dropped);
   }
-  for (const [name, dropped] of out) if (!dropped.size || uses.has(name)) out.delete(name);
+  return out;
+}
+
+/**
+ * The function-like macros that drop some of their arguments in every definition of `uses` (the file's and its
+ * quoted includes': a debug `#define TRACE(args)` with an empty body): by name, the indexes of the arguments no
+ * definition uses. Code written in such an argument is never compiled.
+ */
+export function discardingMacros(uses: readonly ArgumentUse[]): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  for (const u of uses) {
+    for (const [name, dropped] of u.dropped) {
+      const before = out.get(name);
+      out.set(name, before ? new Set([...before].filter((i) => dropped.has(i))) : dropped);
+    }
+  }
+  for (const [name, dropped] of out) if (!dropped.size || uses.some((u) => u.objectLike.has(name))) out.delete(name);
   return out;
 }

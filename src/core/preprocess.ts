@@ -47,14 +47,15 @@ export function blankedMacroNames(text: string, directives = defineDirectives(te
 }
 
 /** A `#define` directive's name, whether it takes parameters, and its body on one line without comments. */
-export function parseDefine(directive: string): { name: string; functionLike: boolean; body: string } | undefined {
+export function parseDefine(directive: string): { name: string; functionLike: boolean; params?: string[]; body: string } | undefined {
   const m = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)]*\))?([\s\S]*)$/.exec(directive);
   if (!m) return undefined;
   const body = m[3]
     .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ')
     .replace(/\\\r?\n/g, ' ')
     .trim();
-  return { name: m[1], functionLike: m[2] !== undefined, body };
+  const params = m[2]?.slice(1, -1).split(',').map((p) => p.trim());
+  return { name: m[1], functionLike: m[2] !== undefined, ...(params ? { params } : {}), body };
 }
 
 /**
