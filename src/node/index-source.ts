@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import type { IndexSource, NameSet } from '../core/project-index';
+import { indexMentioning, type FileIndex, type IndexGroup, type IndexSource, type NameSet } from '../core/project-index';
 import { decodeSource, looksBinary } from '../core/text';
 
 /**
@@ -28,4 +28,9 @@ export function diskIndexSource(abs: string, known?: string): IndexSource {
       }
     },
   };
+}
+
+/** The indexes of the files of each group, read from disk, that mention one of the group's names (a worker's share of an index round). */
+export function indexShare(groups: readonly IndexGroup[]): FileIndex[] {
+  return groups.flatMap((g) => indexMentioning(g.names, g.paths.map((p) => diskIndexSource(p))));
 }

@@ -3,9 +3,9 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveFindings } from '../core/analyze';
 import { CParser } from '../core/parser';
-import { indexForNames, indexForNamesBy, indexMentioning, ProjectIndex, type FileIndex, type IndexGroup, type ProjectOf } from '../core/project-index';
+import { indexForNames, indexForNamesBy, ProjectIndex, type FileIndex, type IndexGroup, type ProjectOf } from '../core/project-index';
 import { decodeSource } from '../core/text';
-import { diskIndexSource } from './index-source';
+import { diskIndexSource, indexShare } from './index-source';
 import { ProjectRoots } from './projects';
 import type { Finding } from '../core/types';
 import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
@@ -162,24 +162,16 @@ class WorkerPool {
         w.on('error', (e: Error) => {
           if (this.signal?.aborted) return fail(abortError());
           const outOfMemory = !!cap && (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' && !this.failed;
-          if (outOfMemory && analysing) {
-            replaced = true;
-            this.workers.splice(this.workers.indexOf(w), 1);
-            this.replaced++;
-            resolve(runOne(false, current ?? redo));
-            return;
-          }
           const share = this.indexShares.get(w);
-          if (outOfMemory && share && this.waiting.has(w)) {
-            // Out of memory in an index round: its share is indexed here, and the next rounds go to the others.
-            replaced = true;
-            this.workers.splice(this.workers.indexOf(w), 1);
-            this.replaced++;
-            this.waiting.get(w)!.resolve(share.flatMap((g) => indexMentioning(g.names, g.paths.map((p) => diskIndexSource(p)))));
-            this.waiting.delete(w);
-            return;
-          }
-          fail(e);
+          if (!outOfMemory || (!analysing && !(share && this.waiting.has(w)))) return fail(e);
+          // The worker goes (its exit is no failure): its batch goes to a worker without the cap, or, in an index
+          // round, its share is indexed here and the next rounds go to the others.
+          replaced = true;
+          this.workers.splice(this.workers.indexOf(w), 1);
+          this.replaced++;
+          if (analysing) return resolve(runOne(false, current ?? redo));
+          this.waiting.get(w)!.resolve(indexShare(share!));
+          this.waiting.delete(w);
         });
         this.exits.push(
           new Promise<void>((done) =>
@@ -293,7 +285,9 @@ function contractNames(outcomes: FileOutcome[], projectOf: ProjectOf): Map<strin
   for (const o of outcomes) {
     for (const p of o.pending) {
       const via = p.contract?.viaMacro;
-      if (via && p.function) users.set(macroKey(o, via), [...(users.get(macroKey(o, via)) ?? []), p.function]);
+      if (!via || !p.function) continue;
+      const k = macroKey(o, via);
+      users.set(k, [...(users.get(k) ?? []), p.function]);
     }
   }
   for (const o of outcomes) {

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CParser, GrammarNotLoaded } from '../core/parser';
-import { indexMentioning, type FileIndex, type IndexGroup } from '../core/project-index';
-import { diskIndexSource } from './index-source';
+import type { FileIndex, IndexGroup } from '../core/project-index';
+import { indexShare } from './index-source';
 import { IncludeCache, processFile, skip, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
 
 /** Messages from the scan's main thread: files to analyse, a round of the project index, or the end. */
@@ -21,7 +21,7 @@ async function run(): Promise<void> {
     }
     if ('index' in msg) {
       const groups = msg.index;
-      queue = queue.then(() => parentPort!.postMessage({ indexed: groups.flatMap((g) => indexMentioning(g.names, g.paths.map((p) => diskIndexSource(p)))) } satisfies WorkerReply));
+      queue = queue.then(() => parentPort!.postMessage({ indexed: indexShare(groups) } satisfies WorkerReply));
       return;
     }
     // Batches are processed in order, one at a time (a batch may wait for a grammar to load).
