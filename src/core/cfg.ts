@@ -1,4 +1,5 @@
 import type { SyntaxNode } from './parser';
+import { conditionOnTargets } from './conditions';
 import { calleeName, declaredName, namedKids, NORETURN_CALLS, RETURN_MACRO_NAMES, snippet } from './syntax';
 
 /** One step of a path: a branch taken, a jump, an assignment; shown as a related location. */
@@ -64,7 +65,7 @@ export interface CfgHooks {
   checkBudget?(nodes: number): void;
   /**
    * Whether a `#if`/`#elif` condition holds for every build (true), for none (false), or depends (undefined): the
-   * targeted Pythons decide CPython's version macros (`conditionOnTargets`). Without it only `0` and `1` are read.
+   * targeted Pythons decide CPython's version macros (`conditionOnTargets`). Without it they are undecided.
    */
   condition?(condText: string): boolean | undefined;
 }
@@ -564,7 +565,7 @@ class Builder {
     const alt = node.childForFieldName('alternative') ?? undefined;
     const directive = node.child(0)?.text ?? '#if';
     const condText = cond ? cond.text.trim() : '';
-    const known = directive === '#if' || directive === '#elif' ? (this.hooks.condition?.(condText) ?? (/^\(?\s*([01])\s*\)?$/.exec(condText) ? condText.includes('1') : undefined)) : undefined;
+    const known = directive === '#if' || directive === '#elif' ? (this.hooks.condition ?? conditionOnTargets)(condText) : undefined;
     const dead = known === false;
     const alwaysOn = known === true;
     const body = namedKids(node).filter(

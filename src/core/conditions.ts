@@ -10,8 +10,9 @@ import type { SyntaxNode } from './parser';
 /** A set of possible values: [lo, hi], `hi` possibly Infinity; undefined when nothing is known. */
 type Range = [number, number] | undefined;
 
-/** The values CPython's version macros take on the targets (min and later, up to the 3.x series). */
-function versionRanges(min: readonly [number, number]): Map<string, [number, number]> {
+/** The values CPython's version macros take on the targets (min and later, up to the 3.x series); none known without `min`. */
+function versionRanges(min: readonly [number, number] | undefined): Map<string, [number, number]> {
+  if (!min) return new Map();
   // (A project that still targets 2.x targets 3.x too: then any minor version.)
   const three = min[0] >= 3;
   return new Map<string, [number, number]>([
@@ -85,9 +86,10 @@ function compare(op: string, a: Range, b: Range): boolean | undefined {
 
 /**
  * Whether a `#if`/`#elif` condition holds on every target (true), on none (false), or depends on the build
- * (undefined). Only `0`, `1`, CPython's version macros, comparisons, `!`, `&&`, `||` and parentheses are read.
+ * (undefined). Only `0`, `1`, CPython's version macros, comparisons, `!`, `&&`, `||` and parentheses are read; without
+ * `min` (no targets known) the version macros are undecided.
  */
-export function conditionOnTargets(condText: string, min: readonly [number, number]): boolean | undefined {
+export function conditionOnTargets(condText: string, min?: readonly [number, number]): boolean | undefined {
   const toks = tokens(condText.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ').replace(/\\\r?\n/g, ' '));
   if (!toks?.length) return undefined;
   const known = versionRanges(min);

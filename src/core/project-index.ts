@@ -806,7 +806,9 @@ function indexRounds(names: NamesByProject, paths: readonly string[], index: Pro
       const byProject = new Map<string, FileIndex[]>();
       for (const fi of found) {
         const k = index.projectOf(fi.path);
-        byProject.set(k, [...(byProject.get(k) ?? []), fi]);
+        const list = byProject.get(k);
+        if (list) list.push(fi);
+        else byProject.set(k, [fi]);
       }
       for (const [k, x] of projects) x.frontier = x.frontier.length ? addRound(index, byProject.get(k) ?? [], x.wanted, x.indexed) : [];
       return next();
