@@ -72,6 +72,64 @@ function abortError(): Error {
   return e;
 }
 
+/** A worker's run of jobs: `[next, end)` is left; `bytes` is their size. */
+interface JobRun {
+  next: number;
+  end: number;
+  bytes: number;
+}
+
+/** Cuts `jobs` into `n` runs of about equal bytes, in order. */
+export function splitRuns(jobs: readonly FileJob[], sizes: ReadonlyMap<string, number>, n: number): JobRun[] {
+  const sizeOf = (j: FileJob) => sizes.get(j.abs) ?? 0;
+  const total = jobs.reduce((t, j) => t + sizeOf(j), 0);
+  const runs: JobRun[] = [];
+  let start = 0;
+  let before = 0;
+  for (let i = 0; i < n; i++) {
+    // The run ends where the bytes so far reach its share of the total (the last run takes the rest).
+    const target = (total * (i + 1)) / n;
+    let end = start;
+    let bytes = 0;
+    while (end < jobs.length && (i === n - 1 || before + bytes + sizeOf(jobs[end]) / 2 <= target)) bytes += sizeOf(jobs[end++]);
+    runs.push({ next: start, end, bytes });
+    before += bytes;
+    start = end;
+  }
+  return runs;
+}
+
+/**
+ * The next batch for the worker of run `own`: from the start of its own run, else from the end of the run with the most
+ * bytes left. Batches are of about BATCH_BYTES: one big file alone, many small ones together. Undefined when no job is
+ * left.
+ */
+export function takeBatch(jobs: readonly FileJob[], sizes: ReadonlyMap<string, number>, own: JobRun, runs: readonly JobRun[]): FileJob[] | undefined {
+  const sizeOf = (j: FileJob) => sizes.get(j.abs) ?? 0;
+  const fits = (count: number, bytes: number, next: FileJob) => count === 0 || (count < BATCH && bytes + sizeOf(next) <= BATCH_BYTES);
+  let count = 0;
+  let bytes = 0;
+  if (own.next < own.end) {
+    const from = own.next;
+    while (own.next < own.end && fits(count, bytes, jobs[own.next])) {
+      bytes += sizeOf(jobs[own.next++]);
+      count++;
+    }
+    own.bytes -= bytes;
+    return jobs.slice(from, own.next);
+  }
+  let victim: JobRun | undefined;
+  for (const r of runs) if (r.next < r.end && (!victim || r.bytes > victim.bytes)) victim = r;
+  if (!victim) return undefined;
+  const to = victim.end;
+  while (victim.end > victim.next && fits(count, bytes, jobs[victim.end - 1])) {
+    bytes += sizeOf(jobs[--victim.end]);
+    count++;
+  }
+  victim.bytes -= bytes;
+  return jobs.slice(victim.end, to);
+}
+
 /**
  * The scan's worker threads: they analyse the files (`run`), then stay for the project index's rounds (`index`),
  * until `close`.
@@ -96,18 +154,23 @@ class WorkerPool {
     private readonly heapMb: number | undefined,
   ) {}
 
-  /** Analyses `jobs` (largest first), `onDone` called with each outcome. */
+  /**
+   * Analyses `jobs`, `onDone` called with each outcome. The jobs (in path order, so a project's files are together) are
+   * cut into one run of about equal bytes per worker, which each worker takes batch by batch from its start: a worker
+   * sees its files in order, and its caches of the project's headers serve the next file. A worker whose run is done
+   * takes batches from the end of the run with the most bytes left.
+   */
   run(jobs: FileJob[], sizes: Map<string, number>, onDone: (o: FileOutcome) => void): Promise<void> {
     const script = path.join(__dirname, 'worker.js');
-    let next = 0;
+    const runs = splitRuns(jobs, sizes, this.threads);
     this.onAbort = () => {
-      next = jobs.length;
+      for (const r of runs) r.next = r.end;
       for (const w of this.workers) void w.terminate();
     };
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
     // A worker runs with its old-generation heap capped (`heapMb`); one that runs out of it is replaced by a worker
     // without the cap, which first redoes the batch the other was on.
-    const runOne = (capped: boolean, redo?: FileJob[]): Promise<void> =>
+    const runOne = (own: JobRun, capped: boolean, redo?: FileJob[]): Promise<void> =>
       new Promise<void>((resolve, reject) => {
         const cap = capped && this.heapMb ? this.heapMb : undefined;
         const w = new Worker(script, { workerData: { ...this.settings, heapCapped: !!cap }, ...(cap ? { resourceLimits: { maxOldGenerationSizeMb: cap } } : {}) });
@@ -127,18 +190,13 @@ class WorkerPool {
             redo = undefined;
             return;
           }
-          if (next >= jobs.length) {
+          const batch = takeBatch(jobs, sizes, own, runs);
+          if (!batch) {
             // Idle until the index rounds, or the end.
             analysing = false;
             resolve();
             return;
           }
-          // Batches of about BATCH_BYTES: one big file alone, many small ones together.
-          let bytes = 0;
-          let end = next;
-          while (end < jobs.length && end - next < BATCH && (end === next || bytes + (sizes.get(jobs[end].abs) ?? 0) <= BATCH_BYTES)) bytes += sizes.get(jobs[end++].abs) ?? 0;
-          const batch = jobs.slice(next, end);
-          next = end;
           post(batch);
         };
         const fail = (e: Error) => {
@@ -169,7 +227,7 @@ class WorkerPool {
           replaced = true;
           this.workers.splice(this.workers.indexOf(w), 1);
           this.replaced++;
-          if (analysing) return resolve(runOne(false, current ?? redo));
+          if (analysing) return resolve(runOne(own, false, current ?? redo));
           this.waiting.get(w)!.resolve(indexShare(share!));
           this.waiting.delete(w);
         });
@@ -183,7 +241,7 @@ class WorkerPool {
           ),
         );
       });
-    return Promise.all(Array.from({ length: this.threads }, () => runOne(true))).then(() => undefined);
+    return Promise.all(runs.map((r) => runOne(r, true))).then(() => undefined);
   }
   private onAbort: (() => void) | undefined;
 
@@ -233,11 +291,10 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
   };
   const threads = Math.max(1, Math.min(run.jobs, Math.ceil(jobs.length / BATCH)));
   if (threads > 1 && run.stdinBytes === undefined) {
-    // Largest files first, so that no worker is left with a big file at the end.
     const sizes = new Map(jobs.map((j) => [j.abs, fileSize(j.abs)]));
     const pool = new WorkerPool(settings, threads, run.signal, run.workerHeapMb ?? WORKER_HEAP_MB);
     try {
-      await pool.run([...jobs].sort((a, b) => sizes.get(b.abs)! - sizes.get(a.abs)!), sizes, onDone);
+      await pool.run(jobs, sizes, onDone);
       sortLike(outcomes, jobs);
       // The project index is read by the workers too: each round's files are shared between them.
       const names = contractNames(outcomes, projectOf);

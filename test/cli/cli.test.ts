@@ -9,7 +9,7 @@ import { EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from '../../src/cli/main';
 import { RULES } from '../../src/core/rules/index';
 import { defaultOptions } from '../../src/core/options';
 import { collectFiles, FileFilter } from '../../src/node/files';
-import { scanFiles } from '../../src/node/scan';
+import { scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
 import { REPO } from '../helpers/engine';
 import {
   CLEAN,
@@ -772,6 +772,49 @@ describe('cpyref --jobs', () => {
     fs.rmSync(path.join(dir, 'one', 'pyproject.toml'));
     fs.rmSync(path.join(dir, 'two', 'setup.py'));
     assert.deepEqual(unregistered((await runJson(dir, ['--jobs', '2', '.'])).doc), []);
+  });
+
+  it('gives each worker a run of files in path order (about equal bytes), then lets it take from the end of the run with most left', () => {
+    const jobs = Array.from({ length: 10 }, (_, i) => ({ abs: `/p/f${i}.c`, display: `f${i}.c` }));
+    // f0 is large; the others are small.
+    const sizes = new Map(jobs.map((j, i) => [j.abs, i === 0 ? 9_000 : 1_000]));
+    const runs = splitRuns(jobs, sizes, 2);
+    assert.deepEqual(
+      runs.map((r) => [r.next, r.end, r.bytes]),
+      [
+        [0, 1, 9_000],
+        [1, 10, 9_000],
+      ],
+    );
+    const names = (b: Array<{ display: string }> | undefined) => b?.map((j) => j.display);
+    // The first worker's run is f0 alone; then it takes from the end of the other's.
+    assert.deepEqual(names(takeBatch(jobs, sizes, runs[0], runs)), ['f0.c']);
+    assert.deepEqual(names(takeBatch(jobs, sizes, runs[1], runs)), ['f1.c', 'f2.c', 'f3.c', 'f4.c', 'f5.c', 'f6.c', 'f7.c', 'f8.c', 'f9.c']);
+    assert.equal(takeBatch(jobs, sizes, runs[0], runs), undefined);
+    // Batches stop at 32 files or 128 KB; a worker whose run is done steals the far end of the fullest run.
+    const many = Array.from({ length: 100 }, (_, i) => ({ abs: `/q/g${String(i).padStart(3, '0')}.c`, display: `g${i}` }));
+    const small = new Map(many.map((j) => [j.abs, 10]));
+    const two = splitRuns(many, small, 2);
+    assert.deepEqual(
+      two.map((r) => [r.next, r.end]),
+      [
+        [0, 50],
+        [50, 100],
+      ],
+    );
+    assert.deepEqual(names(takeBatch(many, small, two[0], two))!.length, 32);
+    // The rest of run 0 (g32..g49), then g68..g99 stolen from run 1's end.
+    const rest = names(takeBatch(many, small, two[0], two))!;
+    assert.deepEqual([rest.length, rest[0]], [18, 'g32']);
+    const stolen = names(takeBatch(many, small, two[0], two))!;
+    assert.deepEqual([stolen.length, stolen[0], stolen[31]], [32, 'g68', 'g99']);
+    assert.deepEqual(names(takeBatch(many, small, two[1], two))!, many.slice(50, 68).map((j) => j.display));
+    assert.equal(takeBatch(many, small, two[1], two), undefined);
+    // One worker: one run of everything.
+    assert.deepEqual(
+      splitRuns(many, small, 1).map((r) => [r.next, r.end]),
+      [[0, 100]],
+    );
   });
 
   it('replaces a worker that runs out of its capped heap with one without the cap, which redoes its batch: the same scan', async () => {
