@@ -300,6 +300,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       names: () => (names ??= fileNames(text, fileFunctions, req.cache?.returns, includedFunctions(parsers, req))),
       // (The file's aliases of C-API calls and its functions that return new references give references too.)
       owningNames: () => (owningNames ??= new Set([...owningMacrosOf(), ...unit.names().aliases.keys(), ...unit.names().newFunctions])),
+      functions: () => fileFunctions,
       report,
       result,
     };
@@ -443,6 +444,8 @@ interface FileUnit {
   names(): FileNames;
   /** The file's names (macros, aliases, functions) that give or take references (see `mayReport`). */
   owningNames(): ReadonlySet<string>;
+  /** The file's functions. */
+  functions(): readonly FunctionInfo[];
   report(f: PendingFinding): void;
   result: FileAnalysis;
 }
@@ -501,6 +504,7 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
           budget: b,
         }),
       )),
+    fileFunctions: unit.functions,
     // Inside a C++ template the instantiations are not visible: no fix is offered there.
     report: fn.inTemplate ? (f) => report(withoutFixesInside(f, fn.node.startIndex + offset, fn.node.endIndex + offset)) : report,
   };

@@ -26,7 +26,8 @@ const CONTAINER_GETS = /^(?:PySequence_GetItem|PySequence_Fast_GET_ITEM|PyObject
 /** Calls that run Python code with their arguments, which may keep a reference to them (`parent.append(child)`). */
 const CALLS_PYTHON = /^(?:_?PyObject_(?:Call\w*|Vectorcall\w*)|PyEval_Call\w*)$/;
 /** Calls that store into their `&x` arguments borrowed references (`O` units). */
-const PARSE_CALLS = /^(?:PyArg_ParseTuple|PyArg_ParseTupleAndKeywords|PyArg_Parse|PyArg_UnpackTuple|_PyArg_ParseTuple_SizeT|_PyArg_ParseTupleAndKeywords_SizeT|PyArg_VaParse|PyArg_VaParseTupleAndKeywords)$/;
+/** The C-API's argument parsers: an `O` unit stores a borrowed reference. */
+export const PARSE_CALLS = /^(?:PyArg_ParseTuple|PyArg_ParseTupleAndKeywords|PyArg_Parse|PyArg_UnpackTuple|_PyArg_ParseTuple_SizeT|_PyArg_ParseTupleAndKeywords_SizeT|PyArg_VaParse|PyArg_VaParseTupleAndKeywords)$/;
 /** Calls that take an argument's reference into the container given as their first argument. */
 const CONTAINER_SETS = /^(?:PyTuple_SET_ITEM|PyTuple_SetItem|PyList_SET_ITEM|PyList_SetItem|PyStructSequence_SET_ITEM|PyStructSequence_SetItem|PyCell_SET)$/;
 /** Calls that neither keep nor release their arguments though refcounts.dat does not list them (object-inspecting macros). */

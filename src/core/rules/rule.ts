@@ -61,6 +61,8 @@ export interface FunctionContext {
   ownership(): OwnershipAnalysis;
   /** The shared reference analysis: object identities and owned references (computed once, on first use). */
   references(): ReferenceAnalysis;
+  /** The file's functions (lambdas included), in source order. */
+  fileFunctions(): readonly FunctionInfo[];
   report(f: PendingFinding): void;
 }
 
