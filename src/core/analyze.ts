@@ -17,6 +17,7 @@ import { resolveReturnFinding } from './rules/borrowed-singleton-return';
 import { RULES, RULES_BY_ID } from './rules/index';
 import type { FunctionContext, PendingFinding, Rule } from './rules/rule';
 import { ID as UNUSED_IGNORE } from './rules/unused-ignore';
+import { ID as RELEASE_NOT_OWNED, keptArguments } from './rules/release-not-owned';
 import { isSuppressed, readSuppressions } from './suppressions';
 import { declaredName, SINGLETON_PATTERN, singletonIndex, SINGLETONS } from './syntax';
 import { detectEol, LineIndex } from './text';
@@ -325,7 +326,9 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       for (const r of fileRules) r.checkFile!({ text, root: tree.rootNode, functions, targets, dialect, discardingMacros: discardingOf, report: fileReport });
       // A function's reference analysis reads what the file's other functions borrow and return, and its aliases: part of the key.
       // (A short stand-in for the context: each function's key holds it, and the context is a few KB.)
-      const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap, noArgs()) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) : '')) : '';
+      // (release-not-owned reads which other functions keep a parsed argument's reference: how many keep each name.)
+      const keptKey = () => (referenceRules.some((r) => r.id === RELEASE_NOT_OWNED) ? JSON.stringify([...keptArguments(functions)].map(([k, v]) => [k, v.length])) : '');
+      const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap, noArgs()) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) + keptKey() : '')) : '';
       for (const fn of functions) {
         if (!req.cache) {
           analyzeFunction(unit, fn, 0, undefined);

@@ -91,6 +91,44 @@ describe('DocumentSession', () => {
     session.dispose();
   });
 
+  it('with release-not-owned on, follows an edit of the function that keeps a parsed argument into the one that releases it', async () => {
+    const parser = await loadParser();
+    const session = new DocumentSession(parser);
+    const options = { ...defaultOptions(), rules: { 'release-not-owned': 'warning' as const } };
+    let text = [
+      '#include <Python.h>',
+      'static PyObject *open_(PyObject *self, PyObject *args) {',
+      '    PyObject *sink;',
+      '    if (!PyArg_ParseTuple(args, "O", &sink)) return NULL;',
+      '    Py_INCREF(sink);',
+      '    Py_RETURN_NONE;',
+      '}',
+      'static PyObject *close_(PyObject *self, PyObject *args) {',
+      '    PyObject *sink;',
+      '    if (!PyArg_ParseTuple(args, "O", &sink)) return NULL;',
+      '    Py_DECREF(sink);',
+      '    Py_RETURN_NONE;',
+      '}',
+      'static PyMethodDef methods[] = {{"open", open_, METH_VARARGS, NULL}, {"close", close_, METH_VARARGS, NULL}, {NULL, NULL, 0, NULL}};',
+      '',
+    ].join('\n');
+    const releases = (fs: Array<{ rule: string }>) => fs.filter((f) => f.rule === 'release-not-owned').length;
+    assert.equal(releases(session.analyze({ path: 'a.c', text, options }, 'fresh').findings), 0);
+    // open_ no longer keeps the reference (close_'s text is the same): its release is now of a borrowed one.
+    for (const [from, to, expected] of [
+      ['    Py_INCREF(sink);\n', '', 1],
+      ['    Py_RETURN_NONE;\n}\nstatic PyObject *close_', '    Py_INCREF(sink);\n    Py_RETURN_NONE;\n}\nstatic PyObject *close_', 0],
+    ] as const) {
+      assert.ok(text.includes(from), from);
+      text = text.replace(from, to);
+      const incremental = session.analyze({ path: 'a.c', text, options }, 'incremental');
+      const fresh = analyzeText(parser, { path: 'a.c', text, options });
+      assert.equal(releases(incremental.findings), expected, to);
+      assert.deepEqual(summary(incremental.findings), summary(fresh.findings), to);
+    }
+    session.dispose();
+  });
+
   it('re-analyses only the function whose text changed', async () => {
     const parser = await loadParser();
     const session = new DocumentSession(parser);

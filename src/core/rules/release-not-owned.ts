@@ -35,12 +35,14 @@
  * (zstandard, 3) or give a borrowed value to `PyList_SetItem` and take the reference only
  * once the call succeeded (pyrsistent). A `PyTuple_SET_ITEM`/`PyList_SET_ITEM` (which store without touching any
  * count) that swaps a slot's value and puts it back, or that moves a reference out of a slot
- * the function then empties the same way (`PyList_SET_ITEM(list, i, NULL)`), is not a steal
+ * the function then empties the same way after it, in the same block
+ * (`PyList_SET_ITEM(list, i, NULL)`), is not a steal
  * of an unowned reference. A release of
  * an argument parsed with `PyArg_ParseTuple` (and the like) is not reported when another
  * function of the file parses an argument of the same name and takes a reference to it
- * (`Py_INCREF`): a reference kept from one call to the next and given back by another call,
- * which one function's paths cannot show. A failure of `PyTuple_SetItem` or
+ * (`Py_INCREF`) that it neither returns, stores nor gives to a stealing call: a reference
+ * kept from one call to the next and given back by another call, which one function's paths
+ * cannot show. A failure of `PyTuple_SetItem` or
  * `PyList_SetItem` on a tuple (list) the function made with `PyTuple_New` (`PyList_New`),
  * tested not NULL and holds alone is not a path: the index is taken to be in range. A
  * parameter counts only in a function registered with CPython (a helper may take its
@@ -58,6 +60,8 @@ import { PARSE_CALLS } from '../references/evaluator';
 import { codeOnly } from '../preprocess';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName } from '../syntax';
+import type { FunctionInfo } from '../functions';
+import { STEALING } from '../api/stealing';
 
 export const ID = 'release-not-owned';
 
@@ -72,12 +76,11 @@ export const releaseNotOwned: Rule = {
   offByDefault: true,
   checkFunction(ctx: FunctionContext) {
     const a = ctx.references();
-    const events = a.events.filter((e): e is Unowned => e.kind === 'release-unowned');
+    // (Each path's event on its own: one path may move a reference between slots while another steals one it does not own.)
+    const events = a.events.filter((e): e is Unowned => e.kind === 'release-unowned' && !pairedElsewhere(ctx, e) && !slotMove(ctx, e));
     for (const group of groupBy(events, (e) => `${e.node.start}:${e.arg.start}`)) {
       const e = group[0];
       const site = e.site;
-      if (e.obj.status === 'live' && !e.steal && PARSE_CALLS.test(site.callee) && takenElsewhere(ctx, e.local)) continue;
-      if (e.obj.status === 'live' && e.steal && slotMove(ctx, e)) continue;
       const origin =
         e.obj.status === 'released' || e.obj.status === 'stolen'
           ? e.obj.status === 'released'
@@ -112,54 +115,108 @@ export const releaseNotOwned: Rule = {
 };
 
 /**
- * Whether another function of the file takes a reference of its own to an argument it parsed under the same name
- * (`PyArg_ParseTuple(args, "O", &fobj)` then `Py_INCREF(fobj)`): a module that keeps an argument's reference from one
- * call to the next (a trace file opened by one method, closed by another) releases it in the other function, on
- * purpose. What the other call kept cannot be seen from this function.
+ * Whether the release is of an argument the function parsed (`PyArg_ParseTuple(args, "O", &fobj)`) under a name that
+ * another function of the file parses too and keeps a reference to with no visible owner: it increfs it and neither
+ * returns it, stores it nor gives it to a stealing call. That is a reference held from one call to the next (a trace
+ * file one method opens, another closes), released on purpose in the other call; one function's paths cannot show it.
  */
-function takenElsewhere(ctx: FunctionContext, local: string): boolean {
-  const name = local.replace(/[^\w]/g, '');
-  if (!name || name !== local) return false;
-  const incref = new RegExp(`\\bPy_X?INCREF\\s*\\(\\s*(?:\\(\\s*\\w+\\s*\\*\\s*\\)\\s*)?${name}\\s*\\)`);
-  const parsed = new RegExp(`\\b(?:_?PyArg_\\w+)\\s*\\([^;]*&\\s*${name}\\b`);
-  return ctx.fileFunctions().some((f) => {
-    if (f.node.startIndex === ctx.fn.node.startIndex + ctx.offset) return false;
+function pairedElsewhere(ctx: FunctionContext, e: Unowned): boolean {
+  if (e.obj.status !== 'live' || e.steal || !PARSE_CALLS.test(e.site.callee) || !/^\w+$/.test(e.local)) return false;
+  const self = ctx.fn.node.startIndex + ctx.offset;
+  return (keptArguments(ctx.fileFunctions()).get(e.local) ?? []).some((start) => start !== self);
+}
+
+const STEALING_CALL = new RegExp(`\\b(?:${Object.keys(STEALING).join('|')})\\s*\\(`);
+const KEPT_CACHE = new WeakMap<readonly FunctionInfo[], Map<string, number[]>>();
+
+/**
+ * By name: where the functions start that parse an argument of that name and keep a reference to it with no visible
+ * owner (see `pairedElsewhere`). Worked out once per file; part of the editor's cache key for this rule.
+ */
+export function keptArguments(functions: readonly FunctionInfo[]): Map<string, number[]> {
+  let kept = KEPT_CACHE.get(functions);
+  if (kept) return kept;
+  kept = new Map();
+  for (const f of functions) {
     const body = f.body.text;
-    if (!body.includes(name)) return false;
+    if (!/\bPy_X?INCREF\b/.test(body) || !/\bPyArg_/.test(body)) continue;
     const code = codeOnly(body);
-    return incref.test(code) && parsed.test(code);
-  });
+    for (const m of code.matchAll(/\bPy_X?INCREF\s*\(\s*(?:\(\s*\w+\s*\*\s*\)\s*)?(\w+)\s*\)/g)) {
+      const name = m[1];
+      if (kept.get(name)?.includes(f.node.startIndex)) continue;
+      const parsed = new RegExp(`\\b_?PyArg_\\w+\\s*\\([^;]*&\\s*${name}\\b`).test(code);
+      // Returned, stored (`x->f = name`, `g = name`) or handed to a call that steals: the reference has an owner.
+      const owned =
+        new RegExp(`\\breturn\\s*(?:\\([^()]*\\)\\s*)?${name}\\s*;|[^=!<>]=\\s*(?:\\([^()]*\\)\\s*)?${name}\\s*[;,)]`).test(code) ||
+        code.split(';').some((st) => STEALING_CALL.test(st) && new RegExp(`[(,]\\s*(?:\\([^()]*\\)\\s*)?${name}\\s*[,)]`).test(st));
+      if (!parsed || owned) continue;
+      const list = kept.get(name);
+      if (list) list.push(f.node.startIndex);
+      else kept.set(name, [f.node.startIndex]);
+    }
+  }
+  KEPT_CACHE.set(functions, kept);
+  return kept;
 }
 
 const SLOT_SET = /^Py(?:Tuple|List)_SET_ITEM$/;
 const SLOT_GET = /^Py(?:Tuple|List)_GET_ITEM$/;
 
+interface SlotCall {
+  set: boolean;
+  /** The arguments' texts, without blanks. */
+  args: string[];
+  node: SyntaxNode;
+  /** The block of the statement the call is in. */
+  block: SyntaxNode | null;
+}
+
 /**
  * Whether a `PyTuple_SET_ITEM`/`PyList_SET_ITEM` of a reference the function does not own moves a reference between
- * slots rather than taking one: these macros store without touching any count, so the reference stays balanced when
- * - the slot's own value is read first (`old = PyTuple_GET_ITEM(t, 1)`) and put back later (`PyTuple_SET_ITEM(t, 1,
- *   old)`): the store in between is a temporary swap; or
- * - the stored value was read from a slot (`item = PyList_GET_ITEM(list, i)`) that the function then empties the same
- *   way (`PyList_SET_ITEM(list, i, NULL)`): the reference moved from one container to the other.
+ * slots rather than taking one: these macros store without touching any count, so the reference stays balanced when,
+ * in one block,
+ * - the slot's own value is read into a local first (`old = PyTuple_GET_ITEM(t, 1)`), another value stored, and the
+ *   local stored back later (`PyTuple_SET_ITEM(t, 1, old)`): a temporary swap (both stores are balanced); or
+ * - the stored value is what was read from a slot (`item = PyList_GET_ITEM(list, i)`) that the function empties the
+ *   same way after the store (`PyList_SET_ITEM(list, i, NULL)`): the reference moved from one container to the other.
  * Slots are compared by the text of their container and index.
  */
 function slotMove(ctx: FunctionContext, e: Unowned): boolean {
-  const calls = ctx.fn.body.descendantsOfType('call_expression');
-  const shape = (c: SyntaxNode) => {
+  if (e.obj.status !== 'live' || !e.steal || !SLOT_SET.test(e.callee)) return false;
+  const slots: SlotCall[] = [];
+  for (const c of ctx.fn.body.descendantsOfType('call_expression')) {
     const name = calleeName(c);
-    return name && (SLOT_SET.test(name) || SLOT_GET.test(name)) ? { set: SLOT_SET.test(name), args: argList(c).map((a) => a.text.replace(/\s+/g, '')), node: c } : undefined;
-  };
-  const slots = calls.map(shape).filter((x): x is NonNullable<ReturnType<typeof shape>> => !!x);
-  const stored = slots.find((x) => x.set && x.args.length === 3 && x.node.startIndex <= e.arg.start && e.arg.end <= x.node.endIndex);
+    if (!name || !(SLOT_SET.test(name) || SLOT_GET.test(name))) continue;
+    slots.push({ set: SLOT_SET.test(name), args: argList(c).map((a) => a.text.replace(/\s+/g, '')), node: c, block: blockOf(c) });
+  }
+  const stored = slots.find((x) => {
+    const value = x.set && x.args.length === 3 ? argList(x.node)[2] : undefined;
+    return value && value.startIndex <= e.arg.start && e.arg.end <= value.endIndex;
+  });
   if (!stored) return false;
-  const [container, index] = stored.args;
-  const sameSlot = (x: { args: string[] }, c: string, i: string) => x.args[0] === c && x.args[1] === i;
-  // A swap: the slot's value read into a local, and that local stored back into the slot.
-  const readInto = slots.filter((x) => !x.set && sameSlot(x, container, index)).map((x) => assignedName(x.node));
-  if (readInto.some((name) => name && slots.some((x) => x.set && sameSlot(x, container, index) && x.args[2] === name))) return true;
-  // A move: the value read from a slot that is then emptied.
-  const source = slots.find((x) => !x.set && x.node.startIndex === e.site.start && x.node.endIndex === e.site.end);
-  return !!source && source.args.length === 2 && slots.some((x) => x.set && sameSlot(x, source.args[0], source.args[1]) && /^(?:NULL|0|nullptr)$/.test(x.args[2]));
+  const [container, index, value] = stored.args;
+  const at = stored.node.startIndex;
+  const sameSlot = (x: SlotCall, c: string, i: string) => x.args[0] === c && x.args[1] === i && x.block === stored.block;
+  const gets = slots.filter((x) => !x.set && sameSlot(x, container, index));
+  // The store puts back what a read of the same slot gave (the value is that read's object).
+  if (gets.some((g) => g.node.startIndex < at && g.node.startIndex === e.site.start && g.node.endIndex === e.site.end && assignedName(g.node) === value)) return true;
+  // The store swaps a value in: the slot's value was read into a local before, and that local goes back in after.
+  const saved = gets.filter((g) => g.node.startIndex < at).map((g) => assignedName(g.node));
+  if (slots.some((x) => x.set && x !== stored && x.node.startIndex > at && sameSlot(x, container, index) && saved.includes(x.args[2]))) return true;
+  // A move: the value was read from a slot that is emptied after the store.
+  const source = slots.find((x) => !x.set && x.block === stored.block && x.node.startIndex === e.site.start && x.node.endIndex === e.site.end);
+  return (
+    !!source &&
+    source.args.length === 2 &&
+    slots.some((x) => x.set && x.node.startIndex > at && sameSlot(x, source.args[0], source.args[1]) && /^(?:NULL|0|nullptr)$/.test(x.args[2]))
+  );
+}
+
+/** The compound statement (block) holding the statement a node is part of. */
+function blockOf(n: SyntaxNode): SyntaxNode | null {
+  let p = n.parent;
+  while (p && p.type !== 'compound_statement') p = p.parent;
+  return p;
 }
 
 /** The local a call's value is assigned to (`x = call(...)` or `T *x = call(...)`). */
