@@ -73,17 +73,19 @@ function abortError(): Error {
   return e;
 }
 
-/** A worker's run of jobs: `[next, end)` is left; `bytes` is their size. */
+/** A worker's run of jobs: `[next, end)` is left. */
 interface JobRun {
   next: number;
   end: number;
-  bytes: number;
+}
+
+function sizeOf(sizes: ReadonlyMap<string, number>, job: FileJob): number {
+  return sizes.get(job.abs) ?? 0;
 }
 
 /** Cuts `jobs` into `n` runs of about equal bytes, in order. */
 export function splitRuns(jobs: readonly FileJob[], sizes: ReadonlyMap<string, number>, n: number): JobRun[] {
-  const sizeOf = (j: FileJob) => sizes.get(j.abs) ?? 0;
-  const total = jobs.reduce((t, j) => t + sizeOf(j), 0);
+  const total = jobs.reduce((t, j) => t + sizeOf(sizes, j), 0);
   const runs: JobRun[] = [];
   let start = 0;
   let before = 0;
@@ -91,10 +93,8 @@ export function splitRuns(jobs: readonly FileJob[], sizes: ReadonlyMap<string, n
     // The run ends where the bytes so far reach its share of the total (the last run takes the rest).
     const target = (total * (i + 1)) / n;
     let end = start;
-    let bytes = 0;
-    while (end < jobs.length && (i === n - 1 || before + bytes + sizeOf(jobs[end]) / 2 <= target)) bytes += sizeOf(jobs[end++]);
-    runs.push({ next: start, end, bytes });
-    before += bytes;
+    while (end < jobs.length && (i === n - 1 || before + sizeOf(sizes, jobs[end]) / 2 <= target)) before += sizeOf(sizes, jobs[end++]);
+    runs.push({ next: start, end });
     start = end;
   }
   return runs;
@@ -106,28 +106,29 @@ export function splitRuns(jobs: readonly FileJob[], sizes: ReadonlyMap<string, n
  * left.
  */
 export function takeBatch(jobs: readonly FileJob[], sizes: ReadonlyMap<string, number>, own: JobRun, runs: readonly JobRun[]): FileJob[] | undefined {
-  const sizeOf = (j: FileJob) => sizes.get(j.abs) ?? 0;
-  const fits = (count: number, bytes: number, next: FileJob) => count === 0 || (count < BATCH && bytes + sizeOf(next) <= BATCH_BYTES);
   let count = 0;
   let bytes = 0;
+  const fits = (next: FileJob) => count === 0 || (count < BATCH && bytes + sizeOf(sizes, next) <= BATCH_BYTES);
+  const take = (job: FileJob) => {
+    bytes += sizeOf(sizes, job);
+    count++;
+  };
   if (own.next < own.end) {
     const from = own.next;
-    while (own.next < own.end && fits(count, bytes, jobs[own.next])) {
-      bytes += sizeOf(jobs[own.next++]);
-      count++;
-    }
-    own.bytes -= bytes;
+    while (own.next < own.end && fits(jobs[own.next])) take(jobs[own.next++]);
     return jobs.slice(from, own.next);
   }
+  // (Only at the end of the scan: the bytes left are summed when asked.)
+  const left = (r: JobRun) => jobs.slice(r.next, r.end).reduce((t, j) => t + sizeOf(sizes, j), 0);
   let victim: JobRun | undefined;
-  for (const r of runs) if (r.next < r.end && (!victim || r.bytes > victim.bytes)) victim = r;
+  let most = -1;
+  for (const r of runs) {
+    const b = r.next < r.end ? left(r) : -1;
+    if (b > most) [victim, most] = [r, b];
+  }
   if (!victim) return undefined;
   const to = victim.end;
-  while (victim.end > victim.next && fits(count, bytes, jobs[victim.end - 1])) {
-    bytes += sizeOf(jobs[--victim.end]);
-    count++;
-  }
-  victim.bytes -= bytes;
+  while (victim.end > victim.next && fits(jobs[victim.end - 1])) take(jobs[--victim.end]);
   return jobs.slice(victim.end, to);
 }
 

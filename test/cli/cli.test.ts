@@ -780,7 +780,7 @@ describe('cpyref --jobs', () => {
     const sizes = new Map(jobs.map((j, i) => [j.abs, i === 0 ? 9_000 : 1_000]));
     const runs = splitRuns(jobs, sizes, 2);
     assert.deepEqual(
-      runs.map((r) => [r.next, r.end, r.bytes]),
+      runs.map((r) => [r.next, r.end, jobs.slice(r.next, r.end).reduce((t, j) => t + sizes.get(j.abs)!, 0)]),
       [
         [0, 1, 9_000],
         [1, 10, 9_000],

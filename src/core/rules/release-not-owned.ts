@@ -59,7 +59,7 @@ import type { RefEvent } from '../references/state';
 import { PARSE_CALLS } from '../references/evaluator';
 import { codeOnly } from '../preprocess';
 import type { SyntaxNode } from '../parser';
-import { argList, calleeName } from '../syntax';
+import { argList, calleeName, declaredLocal, enclosing } from '../syntax';
 import type { FunctionInfo } from '../functions';
 import { STEALING } from '../api/stealing';
 
@@ -77,7 +77,9 @@ export const releaseNotOwned: Rule = {
   checkFunction(ctx: FunctionContext) {
     const a = ctx.references();
     // (Each path's event on its own: one path may move a reference between slots while another steals one it does not own.)
-    const events = a.events.filter((e): e is Unowned => e.kind === 'release-unowned' && !pairedElsewhere(ctx, e) && !slotMove(ctx, e));
+    let slots: SlotCall[] | undefined;
+    const slotsOf = () => (slots ??= slotCalls(ctx.fn.body));
+    const events = a.events.filter((e): e is Unowned => e.kind === 'release-unowned' && !pairedElsewhere(ctx, e) && !slotMove(slotsOf, e));
     for (const group of groupBy(events, (e) => `${e.node.start}:${e.arg.start}`)) {
       const e = group[0];
       const site = e.site;
@@ -167,8 +169,25 @@ interface SlotCall {
   /** The arguments' texts, without blanks. */
   args: string[];
   node: SyntaxNode;
+  /** For a set: the stored value. */
+  value?: SyntaxNode;
+  /** For a get: the local it is assigned to. */
+  into?: string;
   /** The block of the statement the call is in. */
   block: SyntaxNode | null;
+}
+
+/** A function's `PyTuple_`/`PyList_` `GET_ITEM` and `SET_ITEM` calls (read once per function, when a steal asks). */
+function slotCalls(body: SyntaxNode): SlotCall[] {
+  const out: SlotCall[] = [];
+  for (const c of body.descendantsOfType('call_expression')) {
+    const name = calleeName(c);
+    const set = !!name && SLOT_SET.test(name);
+    if (!name || !(set || SLOT_GET.test(name))) continue;
+    const args = argList(c);
+    out.push({ set, args: args.map((a) => a.text.replace(/\s+/g, '')), node: c, value: set ? args[2] : undefined, into: set ? undefined : assignedName(c), block: blockOf(c) });
+  }
+  return out;
 }
 
 /**
@@ -179,37 +198,26 @@ interface SlotCall {
  *   local stored back later (`PyTuple_SET_ITEM(t, 1, old)`): a temporary swap (both stores are balanced); or
  * - the stored value is what was read from a slot (`item = PyList_GET_ITEM(list, i)`) that the function empties the
  *   same way after the store (`PyList_SET_ITEM(list, i, NULL)`): the reference moved from one container to the other.
- * Slots are compared by the text of their container and index.
+ * Slots are compared by the text of their container and index. (A rule-level reading: the balance comes from a
+ * statement after the store, which the path states at the store cannot know.)
  */
-function slotMove(ctx: FunctionContext, e: Unowned): boolean {
+function slotMove(slotsOf: () => SlotCall[], e: Unowned): boolean {
   if (e.obj.status !== 'live' || !e.steal || !SLOT_SET.test(e.callee)) return false;
-  const slots: SlotCall[] = [];
-  for (const c of ctx.fn.body.descendantsOfType('call_expression')) {
-    const name = calleeName(c);
-    if (!name || !(SLOT_SET.test(name) || SLOT_GET.test(name))) continue;
-    slots.push({ set: SLOT_SET.test(name), args: argList(c).map((a) => a.text.replace(/\s+/g, '')), node: c, block: blockOf(c) });
-  }
-  const stored = slots.find((x) => {
-    const value = x.set && x.args.length === 3 ? argList(x.node)[2] : undefined;
-    return value && value.startIndex <= e.arg.start && e.arg.end <= value.endIndex;
-  });
+  const slots = slotsOf();
+  const stored = slots.find((x) => x.value && x.value.startIndex <= e.arg.start && e.arg.end <= x.value.endIndex);
   if (!stored) return false;
   const [container, index, value] = stored.args;
   const at = stored.node.startIndex;
   const sameSlot = (x: SlotCall, c: string, i: string) => x.args[0] === c && x.args[1] === i && x.block === stored.block;
-  const gets = slots.filter((x) => !x.set && sameSlot(x, container, index));
+  const isSite = (x: SlotCall) => x.node.startIndex === e.site.start && x.node.endIndex === e.site.end;
+  const gets = slots.filter((x) => !x.set && x.node.startIndex < at && sameSlot(x, container, index));
   // The store puts back what a read of the same slot gave (the value is that read's object).
-  if (gets.some((g) => g.node.startIndex < at && g.node.startIndex === e.site.start && g.node.endIndex === e.site.end && assignedName(g.node) === value)) return true;
+  if (gets.some((g) => isSite(g) && g.into === value)) return true;
   // The store swaps a value in: the slot's value was read into a local before, and that local goes back in after.
-  const saved = gets.filter((g) => g.node.startIndex < at).map((g) => assignedName(g.node));
-  if (slots.some((x) => x.set && x !== stored && x.node.startIndex > at && sameSlot(x, container, index) && saved.includes(x.args[2]))) return true;
+  if (slots.some((x) => x.set && x.node.startIndex > at && sameSlot(x, container, index) && gets.some((g) => g.into !== undefined && g.into === x.args[2]))) return true;
   // A move: the value was read from a slot that is emptied after the store.
-  const source = slots.find((x) => !x.set && x.block === stored.block && x.node.startIndex === e.site.start && x.node.endIndex === e.site.end);
-  return (
-    !!source &&
-    source.args.length === 2 &&
-    slots.some((x) => x.set && x.node.startIndex > at && sameSlot(x, source.args[0], source.args[1]) && /^(?:NULL|0|nullptr)$/.test(x.args[2]))
-  );
+  const source = slots.find((x) => !x.set && x.block === stored.block && isSite(x));
+  return !!source && source.args.length === 2 && slots.some((x) => x.set && x.node.startIndex > at && sameSlot(x, source.args[0], source.args[1]) && /^(?:NULL|0|nullptr)$/.test(x.args[2]));
 }
 
 /** The compound statement (block) holding the statement a node is part of. */
@@ -221,13 +229,10 @@ function blockOf(n: SyntaxNode): SyntaxNode | null {
 
 /** The local a call's value is assigned to (`x = call(...)` or `T *x = call(...)`). */
 function assignedName(call: SyntaxNode): string | undefined {
-  let p = call.parent;
-  while (p && (p.type === 'parenthesized_expression' || p.type === 'cast_expression')) p = p.parent;
-  if (p?.type === 'assignment_expression' && p.childForFieldName('left')?.type === 'identifier') return p.childForFieldName('left')!.text;
-  if (p?.type === 'init_declarator') {
-    let d = p.childForFieldName('declarator');
-    while (d && d.type === 'pointer_declarator') d = d.childForFieldName('declarator');
-    if (d?.type === 'identifier') return d.text;
+  const p = enclosing(call);
+  if (p?.type === 'assignment_expression') {
+    const left = p.childForFieldName('left');
+    return left?.type === 'identifier' ? left.text : undefined;
   }
-  return undefined;
+  return p?.type === 'init_declarator' ? declaredLocal(p)?.text : undefined;
 }
