@@ -226,4 +226,3 @@ export interface PerFunctionCache<T> {
   get(text: string): T | undefined;
   set(text: string, value: T): void;
 }
-
