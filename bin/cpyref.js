@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 'use strict';
+// V8's tiering for a scan, set first, before anything is compiled (see src/node/tiering.ts).
+require('../out/src/node/tiering.js').tuneTieringForScan();
 const { main } = require('../out/src/cli/main.js');
 
 // A closed pipe (`cpyref | head`) ends the output quietly.

@@ -19,6 +19,10 @@ import { defaultOptions } from '../src/core/options';
 import { CParser } from '../src/core/parser';
 import { RULES } from '../src/core/rules/index';
 import { dialectOf } from '../src/core/dialect';
+import { tuneTieringForScan } from '../src/node/tiering';
+
+// The scan runs in this process as in the CLI's, under the V8 flags the CLI's entry point sets.
+tuneTieringForScan();
 
 interface Args {
   dir: string;

@@ -10,6 +10,7 @@ import { RULES } from '../../src/core/rules/index';
 import { defaultOptions } from '../../src/core/options';
 import { collectFiles, FileFilter } from '../../src/node/files';
 import { scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
+import { SCAN_V8_FLAGS } from '../../src/node/tiering';
 import { REPO } from '../helpers/engine';
 import {
   CLEAN,
@@ -886,11 +887,23 @@ describe('cpyref --help and --version', () => {
 });
 
 describe('bin/cpyref.js (spawned)', () => {
+  it("sets tiering flags this Node's V8 knows, with their values", () => {
+    const known = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' }).stdout;
+    assert.ok(SCAN_V8_FLAGS.length > 0);
+    for (const f of SCAN_V8_FLAGS) {
+      const m = /^--([\w-]+)=(\d+)$/.exec(f);
+      assert.ok(m, f);
+      assert.match(known, new RegExp(`^\\s+--${m[1]} \\(`, 'm'), `${f} is not a flag of this V8`);
+    }
+  });
+
   it('prints its version and scans examples/ with exit code 1 and the example module findings', () => {
     const version = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
     const v = spawnSync(process.execPath, ['bin/cpyref.js', '--version'], { cwd: REPO, encoding: 'utf8' });
     assert.equal(v.status, 0, v.stderr);
     assert.equal(v.stdout.trim(), `cpyref ${version}`);
+    // (V8 writes "unrecognized flag" there when the entry point's tiering flags are unknown to it.)
+    assert.equal(v.stderr, '');
 
     const scan = spawnSync(process.execPath, ['bin/cpyref.js', 'examples/'], { cwd: REPO, encoding: 'utf8' });
     assert.equal(scan.status, 1, scan.stderr);
