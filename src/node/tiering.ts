@@ -2,7 +2,8 @@
  * V8's tiering for the CLI's process.
  *
  * V8 compiles hot functions with its optimising compiler on background threads. With its
- * defaults, a scan spends as much CPU there as a third of its analysis: the analysis' large
+ * defaults, a scan with two workers spent about half as much CPU there as in the analysis
+ * itself (9–10 s against 17–18 s on the real-world set): the analysis' large
  * functions (the reference evaluator, the dataflow solver) are compiled with everything
  * they call inlined, and again after each deoptimisation. One thread hides most of it on
  * the idle core, but each of the scan's worker threads has its own isolate and compiles the
