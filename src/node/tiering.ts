@@ -22,11 +22,7 @@ import * as v8 from 'node:v8';
 /** The flags, as V8 spells them. */
 export const SCAN_V8_FLAGS: readonly string[] = ['--max-inlined-bytecode-size-cumulative=200', '--interrupt-budget=400000'];
 
-let tuned = false;
-
-/** Sets `SCAN_V8_FLAGS` for this process (once); code compiled from then on, in any thread, follows them. */
+/** Sets `SCAN_V8_FLAGS` for this process (setting them again changes nothing); code compiled from then on, in any thread, follows them. */
 export function tuneTieringForScan(): void {
-  if (tuned) return;
-  tuned = true;
   for (const f of SCAN_V8_FLAGS) v8.setFlagsFromString(f);
 }

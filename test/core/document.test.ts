@@ -35,6 +35,28 @@ function summary(findings: Array<{ rule: string; start: number; end: number; mes
   return findings.map((f) => `${f.rule}@${f.start}-${f.end}`);
 }
 
+/**
+ * Applies each edit in turn (the text must hold `from`); after each, the session's incremental findings must equal a
+ * fresh analysis', with `expected` findings of `rule`.
+ */
+function editsAgree(
+  parser: Awaited<ReturnType<typeof loadParser>>,
+  session: DocumentSession,
+  text: string,
+  options: ReturnType<typeof defaultOptions>,
+  rule: string,
+  edits: ReadonlyArray<readonly [string, string, number]>,
+): void {
+  for (const [from, to, expected] of edits) {
+    assert.ok(text.includes(from), from);
+    text = text.replace(from, to);
+    const incremental = session.analyze({ path: 'a.c', text, options }, 'incremental');
+    const fresh = analyzeText(parser, { path: 'a.c', text, options });
+    assert.equal(incremental.findings.filter((f) => f.rule === rule).length, expected, to);
+    assert.deepEqual(summary(incremental.findings), summary(fresh.findings), to);
+  }
+}
+
 describe('DocumentSession', () => {
   it('gives the same findings incrementally as a fresh analysis, edit after edit', async () => {
     const parser = await loadParser();
@@ -65,7 +87,7 @@ describe('DocumentSession', () => {
     const parser = await loadParser();
     const session = new DocumentSession(parser);
     const options = { ...defaultOptions(), rules: { 'owned-reference-leak': 'warning' as const } };
-    let text = [
+    const text = [
       '#include <Python.h>',
       'static PyObject *cached;',
       'static PyObject *make(void) { return PyList_New(0); }',
@@ -78,16 +100,10 @@ describe('DocumentSession', () => {
     const leaks = (fs: Array<{ rule: string }>) => fs.filter((f) => f.rule === 'owned-reference-leak').length;
     assert.equal(leaks(session.analyze({ path: 'a.c', text, options }, 'fresh').findings), 1);
     // The helper now returns a borrowed reference: the caller loses nothing.
-    for (const [from, to, expected] of [
+    editsAgree(parser, session, text, options, 'owned-reference-leak', [
       ['return PyList_New(0);', 'return cached;', 0],
       ['return cached;', 'return PyList_New(0);', 1],
-    ] as const) {
-      text = text.replace(from, to);
-      const incremental = session.analyze({ path: 'a.c', text, options }, 'incremental');
-      const fresh = analyzeText(parser, { path: 'a.c', text, options });
-      assert.equal(leaks(incremental.findings), expected, to);
-      assert.deepEqual(summary(incremental.findings), summary(fresh.findings), to);
-    }
+    ]);
     session.dispose();
   });
 
@@ -95,7 +111,7 @@ describe('DocumentSession', () => {
     const parser = await loadParser();
     const session = new DocumentSession(parser);
     const options = { ...defaultOptions(), rules: { 'release-not-owned': 'warning' as const } };
-    let text = [
+    const text = [
       '#include <Python.h>',
       'static PyObject *open_(PyObject *self, PyObject *args) {',
       '    PyObject *sink;',
@@ -115,17 +131,10 @@ describe('DocumentSession', () => {
     const releases = (fs: Array<{ rule: string }>) => fs.filter((f) => f.rule === 'release-not-owned').length;
     assert.equal(releases(session.analyze({ path: 'a.c', text, options }, 'fresh').findings), 0);
     // open_ no longer keeps the reference (close_'s text is the same): its release is now of a borrowed one.
-    for (const [from, to, expected] of [
+    editsAgree(parser, session, text, options, 'release-not-owned', [
       ['    Py_INCREF(sink);\n', '', 1],
       ['    Py_RETURN_NONE;\n}\nstatic PyObject *close_', '    Py_INCREF(sink);\n    Py_RETURN_NONE;\n}\nstatic PyObject *close_', 0],
-    ] as const) {
-      assert.ok(text.includes(from), from);
-      text = text.replace(from, to);
-      const incremental = session.analyze({ path: 'a.c', text, options }, 'incremental');
-      const fresh = analyzeText(parser, { path: 'a.c', text, options });
-      assert.equal(releases(incremental.findings), expected, to);
-      assert.deepEqual(summary(incremental.findings), summary(fresh.findings), to);
-    }
+    ]);
     session.dispose();
   });
 
