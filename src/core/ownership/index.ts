@@ -1,6 +1,6 @@
 /** The ownership analysis of one function: the CFG, the path states at each node, and the events and returns the rules read. */
 import type { CfgNode } from '../cfg';
-import { BudgetExceeded, functionCfg, solveStateSets, withFeasibility } from '../dataflow';
+import { BudgetExceeded, functionCfg, solveStateSets, withFeasibility, type Budget } from '../dataflow';
 import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameterNames } from '../functions';
 import type { SyntaxNode } from '../parser';
@@ -32,9 +32,9 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
   // Feasibility only removes paths, so it is worked out only for functions where some path
   // leads to a finding: most functions have none, and it costs a walk of every statement.
   const params = parameterNames(body.parent);
-  return withFeasibility(cfg, { params, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned, macros }, solve, hasCandidates);
+  return withFeasibility(cfg, { params, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned, macros }, opts.budget, solve, hasCandidates);
 
-  function solve(feasibility: Feasibility | undefined): OwnershipAnalysis {
+  function solve(feasibility: Feasibility | undefined, budget: Budget): OwnershipAnalysis {
     const ev = new Evaluator(tracked, expander);
     const initial: PathState = {
       vars: new Array(tracked.size).fill(OTHER),
@@ -137,7 +137,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
           truncated = true;
         },
       },
-      opts.budget,
+      budget,
     );
     const returns: ReturnVerdict[] = [];
     const events: ConsumeEvent[] = [];

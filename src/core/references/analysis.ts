@@ -303,9 +303,9 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
   };
   // Every parameter is the function's own variable for the flags (an `int weighted` tested twice), not only the object ones it follows.
   const allParams = parameterNames(fnNode);
-  return withFeasibility(cfg, { params: allParams, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned, macros }, solve, (plain) => plain.events.length > 0);
+  return withFeasibility(cfg, { params: allParams, nullParams: opts.nullParams, macroAssigned: opts.macroAssigned, macros }, opts.budget, solve, (plain) => plain.events.length > 0);
 
-  function solve(feasibility: Feasibility | undefined): ReferenceAnalysis {
+  function solve(feasibility: Feasibility | undefined, budget: Budget): ReferenceAnalysis {
     const keys = new RefKeys();
     const refKey = (s: RefState) => keys.key(s);
     const ev = new RefEvaluator(locals, keys, expander, opts.returnsObject, opts.borrowing, opts.names, macros);
@@ -436,7 +436,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
           throw new BudgetExceeded(`more than ${MAX_REF_STATES + MAX_REF_STATES / 4} reference states at one point`);
         },
       },
-      opts.budget,
+      budget,
     );
     const events: RefEvent[] = [];
     const end = { start: body.endIndex - 1, end: body.endIndex };
