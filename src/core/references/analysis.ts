@@ -14,7 +14,7 @@ import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, declaredName, enclosing, hasWord, IS_CALLS, namedKids, SINGLETONS, unparenthesized, unwrap } from '../syntax';
 import { singletonTests } from '../ownership/conditions';
 import { returnedExpression } from '../ownership';
-import { RefEvaluator } from './evaluator';
+import { RefEvaluator, type RefSink } from './evaluator';
 import type { FileNames } from './names';
 import { UNKNOWN, NULLV, NONNULL, MAX_REF_STATES, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, RefKeys, objOf, setVar, withObj, withStep } from './state';
 
@@ -339,35 +339,34 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       }
       return ev.statement(node.ast!, s, node.at).map((x) => ev.collect(x, sp));
     };
-    // What each state does at each node, worked out once: the worklist visits a node again
-    // whenever its input grows, and the states it had already seen give the same results
-    // (a state under a key at a node never changes: joins only add). The events are recorded
-    // then, so the replay after the fixpoint only reads them.
-    const results = new Map<number, Map<string, { out: Array<[string, RefState]>; events: RefEvent[] }>>();
+    // The events of each state at each node, recorded as the worklist carries it through (the solver gives a node
+    // only the states it has not seen: each state goes through each node once), so the replay after the fixpoint
+    // only reads them. Only states with events are kept here: the states themselves are the solver's.
+    const results = new Map<number, Map<string, RefEvent[]>>();
+    let pending: RefEvent[] = [];
+    const sink: RefSink = { event: (e) => pending.push(e) };
     const transfer = (node: CfgNode, input: RefStateSet): RefStateSet => {
       if (!node.ast) return input;
       if (node.kind !== 'effect' && node.kind !== 'branch' && node.kind !== 'return') return input;
       if (!feasibility && !relevant(node)) return input;
       const out: RefStateSet = new Map();
       const acts = relevant(node);
-      let seen = results.get(node.id);
-      if (!seen) results.set(node.id, (seen = new Map()));
       for (const [k, s] of input) {
-        let r = seen.get(k);
-        if (!r) {
-          const events: RefEvent[] = [];
-          const next = acts ? ev.withSink({ event: (e) => events.push(e) }, () => run(node, s)) : [s];
-          r = { out: [], events };
-          for (let s2 of next) {
-            if (feasibility && node.kind !== 'return') {
-              const f = feasibility.afterNode(node, s2.facts);
-              if (f !== s2.facts) s2 = { ...s2, facts: f };
-            }
-            r.out.push([refKey(s2), s2]);
-          }
-          seen.set(k, r);
+        const next = acts ? ev.withSink(sink, () => run(node, s)) : [s];
+        if (pending.length) {
+          let seen = results.get(node.id);
+          if (!seen) results.set(node.id, (seen = new Map()));
+          seen.set(k, pending);
+          pending = [];
         }
-        for (const [k2, s2] of r.out) if (!out.has(k2)) out.set(k2, s2);
+        for (let s2 of next) {
+          if (feasibility && node.kind !== 'return') {
+            const f = feasibility.afterNode(node, s2.facts);
+            if (f !== s2.facts) s2 = { ...s2, facts: f };
+          }
+          const k2 = refKey(s2);
+          if (!out.has(k2)) out.set(k2, s2);
+        }
       }
       return out;
     };
@@ -451,7 +450,10 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
       }
       const seen = results.get(node.id);
       if (!seen || !relevant(node)) continue;
-      for (const k of input.keys()) events.push(...seen.get(k)!.events);
+      for (const k of input.keys()) {
+        const e = seen.get(k);
+        if (e) events.push(...e);
+      }
     }
     return { cfg, events, sites: ev.sites, marks: ev.marks, inputs, locals };
   }
