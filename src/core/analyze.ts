@@ -328,7 +328,7 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       // (A short stand-in for the context: each function's key holds it, and the context is a few KB.)
       // (release-not-owned reads which other functions keep a parsed argument's reference: how many keep each name.)
       const keptKey = () => (referenceRules.some((r) => r.id === RELEASE_NOT_OWNED) ? JSON.stringify([...keptArguments(functions)].map(([k, v]) => [k, v.length])) : '');
-      const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap, noArgs()) + (referenceRules.length ? JSON.stringify([...unit.borrowing()].map(([k, v]) => [k, [...v]])) + namesKey(unit.names()) + keptKey() : '')) : '';
+      const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap, noArgs()) + (referenceRules.length ? JSON.stringify(unit.borrowing().all()) + namesKey(unit.names()) + keptKey() : '')) : '';
       for (const fn of functions) {
         if (!req.cache) {
           analyzeFunction(unit, fn, 0, undefined);

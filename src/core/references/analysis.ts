@@ -16,6 +16,7 @@ import { singletonTests } from '../ownership/conditions';
 import { returnedExpression } from '../ownership';
 import { RefEvaluator, type RefSink } from './evaluator';
 import type { FileNames } from './names';
+import type { BorrowingParams } from './summaries';
 import { UNKNOWN, NULLV, NONNULL, MAX_REF_STATES, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, RefKeys, objOf, setVar, withObj, withStep } from './state';
 
 export interface ReferenceOptions {
@@ -28,7 +29,7 @@ export interface ReferenceOptions {
   /** The function's CFG, when another analysis built it already (with the same expander). */
   cfg?: Cfg;
   /** The file's functions that only borrow some object parameters (see summaries.ts). */
-  borrowing?: ReadonlyMap<string, ReadonlySet<number>>;
+  borrowing?: BorrowingParams;
   /** The file's aliases of C-API calls and its functions that return new references (see names.ts). */
   names?: FileNames;
   /** The file's macros, for the branch-prediction hints in conditions (the expander's when not given). */

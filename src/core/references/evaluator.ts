@@ -3,6 +3,7 @@ import type { Span } from '../cfg';
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
 import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
+import type { BorrowingParams } from './summaries';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unparenthesized, unwrap } from '../syntax';
@@ -116,7 +117,7 @@ export class RefEvaluator {
     private readonly keys: RefKeys,
     private readonly expander: MacroExpander | undefined,
     readonly returnsObject: boolean,
-    private readonly borrowing?: ReadonlyMap<string, ReadonlySet<number>>,
+    private readonly borrowing?: BorrowingParams,
     private readonly names: FileNames = NO_NAMES,
     /** The file's macros, for the branch-prediction hints (`UNLIKELY(x)` tests `x`, and takes nothing). */
     private readonly macros: ReadonlyMap<string, MacroDef> | undefined = expander?.macros,

@@ -12,8 +12,15 @@ import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredName, WordSet } from '../syntax';
 import { knownBorrowing } from './evaluator';
 
-/** By function name: the positions of the object parameters it only borrows. */
-export type BorrowingParams = ReadonlyMap<string, ReadonlySet<number>>;
+/**
+ * By function name: the positions of the object parameters it only borrows. A function is read (its tree walked)
+ * only when asked for, with the functions it passes its parameters to.
+ */
+export interface BorrowingParams {
+  get(name: string): ReadonlySet<number> | undefined;
+  /** Every function's (reads every function of the file): for cache keys. */
+  all(): Array<[string, number[]]>;
+}
 
 /** What the summaries read of one function's tree: its object parameters and their uses. */
 export interface ParamUses {
@@ -27,6 +34,8 @@ export type ParamUsesCache = PerFunctionCache<ParamUses>;
 
 interface Candidate extends ParamUses {
   name: string;
+  /** The function's place in the file (the rounds go in this order). */
+  order: number;
 }
 
 /**
@@ -36,42 +45,90 @@ interface Candidate extends ParamUses {
  */
 type Use = boolean | { callee: string; k: number; fallback: boolean };
 
+/** Rounds of the fixpoint (a summary that still changes after them keeps what it has). */
+const ROUNDS = 4;
+
 /**
  * The parameters each function of the file borrows (functions defined twice, under `#if`
  * branches, are left out). With `cache`, a function whose text is there is not read again.
+ *
+ * Each function starts from "borrows every object parameter" and loses what some use contradicts, in rounds over the
+ * functions in file order until nothing changes. A function's answer depends only on the functions it reaches through
+ * its uses, so it is worked out over those alone, in the same order and rounds: the same answer as rounds over the
+ * whole file, without reading the functions nothing asks about (in a scan, most are never called by name).
  */
 export function borrowingParams(functions: readonly FunctionInfo[], cache?: ParamUsesCache): BorrowingParams {
-  const seen = new Map<string, number>();
-  for (const f of functions) seen.set(f.name, (seen.get(f.name) ?? 0) + 1);
-  const cands: Candidate[] = [];
-  for (const f of functions) {
-    if (seen.get(f.name) !== 1 || f.lambda) continue;
-    const text = cache && f.node.text;
-    let facts = text !== undefined ? cache!.get(text) : undefined;
-    if (!facts) {
-      facts = paramUsesOf(f);
-      if (text !== undefined) cache!.set(text, facts);
+  const count = new Map<string, number>();
+  for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
+  const byName = new Map<string, { f: FunctionInfo; order: number }>();
+  functions.forEach((f, order) => {
+    if (count.get(f.name) === 1 && !f.lambda) byName.set(f.name, { f, order });
+  });
+  const read = new Map<string, Candidate | null>();
+  const candidate = (name: string): Candidate | null => {
+    let c = read.get(name);
+    if (c === undefined) {
+      c = null;
+      const e = byName.get(name);
+      if (e) {
+        const text = cache && e.f.node.text;
+        let facts = text !== undefined ? cache!.get(text) : undefined;
+        if (!facts) {
+          facts = paramUsesOf(e.f);
+          if (text !== undefined) cache!.set(text, facts);
+        }
+        if (facts.params.length) c = { name, order: e.order, ...facts };
+      }
+      read.set(name, c);
     }
-    if (facts.params.length) cands.push({ name: f.name, ...facts });
-  }
-  // Start from "borrows every object parameter" and drop what some use contradicts, until nothing changes.
-  // (The tree is read once per function above; a round only re-reads the other functions' summaries.)
-  const out = new Map<string, Set<number>>(cands.map((c) => [c.name, new Set(c.params.map((p) => p.index))]));
-  for (let round = 0; round < 4; round++) {
-    let changed = false;
-    for (const c of cands) {
-      const set = out.get(c.name)!;
-      for (const p of c.params) {
-        if (set.has(p.index) && !(c.uses.get(p.name) ?? []).every((u) => (typeof u === 'boolean' ? u : !!out.get(u.callee)?.has(u.k) || u.fallback))) {
-          set.delete(p.index);
-          changed = true;
+    return c;
+  };
+  const solved = new Map<string, ReadonlySet<number> | undefined>();
+  const get = (name: string): ReadonlySet<number> | undefined => {
+    if (solved.has(name)) return solved.get(name);
+    if (!candidate(name)) {
+      solved.set(name, undefined);
+      return undefined;
+    }
+    // The functions `name` reaches through its uses, in file order.
+    const reach: Candidate[] = [];
+    const stack = [name];
+    const met = new Set(stack);
+    while (stack.length) {
+      const c = candidate(stack.pop()!);
+      if (!c) continue;
+      reach.push(c);
+      for (const uses of c.uses.values()) {
+        for (const u of uses) {
+          if (typeof u !== 'boolean' && !met.has(u.callee)) {
+            met.add(u.callee);
+            stack.push(u.callee);
+          }
         }
       }
     }
-    if (!changed) break;
-  }
-  for (const [k, v] of out) if (!v.size) out.delete(k);
-  return out;
+    reach.sort((a, b) => a.order - b.order);
+    const out = new Map<string, Set<number>>(reach.map((c) => [c.name, new Set(c.params.map((p) => p.index))]));
+    for (let round = 0; round < ROUNDS; round++) {
+      let changed = false;
+      for (const c of reach) {
+        const set = out.get(c.name)!;
+        for (const p of c.params) {
+          if (set.has(p.index) && !(c.uses.get(p.name) ?? []).every((u) => (typeof u === 'boolean' ? u : !!out.get(u.callee)?.has(u.k) || u.fallback))) {
+            set.delete(p.index);
+            changed = true;
+          }
+        }
+      }
+      if (!changed) break;
+    }
+    for (const [k, v] of out) solved.set(k, v.size ? v : undefined);
+    return solved.get(name);
+  };
+  return {
+    get,
+    all: () => functions.flatMap((f) => (byName.get(f.name)?.f === f && get(f.name) ? [[f.name, [...get(f.name)!]] as [string, number[]]] : [])),
+  };
 }
 
 function paramUsesOf(f: FunctionInfo): ParamUses {

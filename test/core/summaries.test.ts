@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { findFunctions, type FunctionInfo } from '../../src/core/functions';
+import { CParser } from '../../src/core/parser';
+import { borrowingParams, type ParamUses } from '../../src/core/references/summaries';
+
+// `reads` only reads its parameter; `passes` hands it to `reads`; `keeps` stores it in a global.
+// `c1` .. `c6` pass their parameter down a chain to `c6`, which keeps it, written last in the file:
+// each round of the fixpoint (in file order) takes the news one step up the chain, and it stops after four.
+const TEXT = `
+static PyObject *saved;
+static int reads(PyObject *a) { return a->ob_refcnt > 1; }
+static int passes(PyObject *b) { return reads(b); }
+static void keeps(PyObject *c) { saved = c; }
+static void two(PyObject *d, PyObject *e) { reads(d); keeps(e); }
+static void c1(PyObject *x) { c2(x); }
+static void c2(PyObject *x) { c3(x); }
+static void c3(PyObject *x) { c4(x); }
+static void c4(PyObject *x) { c5(x); }
+static void c5(PyObject *x) { c6(x); }
+static void c6(PyObject *x) { saved = x; }
+`;
+
+describe('borrowing summaries', () => {
+  let functions: FunctionInfo[];
+  before(async () => {
+    const parser = await CParser.load();
+    functions = findFunctions(parser.parse(TEXT).rootNode, TEXT);
+  });
+
+  const expected: Array<[string, number[]]> = [
+    ['reads', [0]],
+    ['passes', [0]],
+    ['two', [0]],
+    // After four rounds the chain's news has reached c3; c1 and c2 still count as borrowing.
+    ['c1', [0]],
+    ['c2', [0]],
+  ];
+
+  it('says which object parameters each function only borrows, within four rounds in file order', () => {
+    assert.deepEqual(borrowingParams(functions).all(), expected);
+  });
+
+  it('gives the same answer whichever function is asked for first', () => {
+    for (const order of [['c4', 'c1', 'two'], ['c1', 'c6', 'reads'], ['c5', 'c3', 'c2', 'keeps']]) {
+      const b = borrowingParams(functions);
+      for (const name of order) {
+        const want = expected.find(([n]) => n === name)?.[1];
+        assert.deepEqual(b.get(name) && [...b.get(name)!], want, `${name} asked after ${order.slice(0, order.indexOf(name)).join(', ') || 'nothing'}`);
+      }
+      assert.deepEqual(b.all(), expected);
+    }
+  });
+
+  it('reads only the functions the one asked for reaches', () => {
+    const readTexts: string[] = [];
+    const cache = {
+      get: () => undefined,
+      set: (text: string, _v: ParamUses) => void readTexts.push(text),
+    };
+    const b = borrowingParams(functions, cache);
+    assert.deepEqual(b.get('passes') && [...b.get('passes')!], [0]);
+    assert.deepEqual(readTexts.map((t) => /\w+(?=\()/.exec(t)?.[0]), ['passes', 'reads']);
+    assert.equal(b.get('PyList_Append'), undefined);
+    assert.equal(readTexts.length, 2);
+  });
+});
