@@ -299,8 +299,9 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       cxx: cxxOf,
       borrowing: () => (borrowing ??= borrowingParams(fileFunctions, req.cache?.paramUses)),
       names: () => (names ??= fileNames(text, fileFunctions, req.cache?.returns, includedFunctions(parsers, req))),
-      // (The file's aliases of C-API calls and its functions that return new references give references too.)
-      owningNames: () => (owningNames ??= new Set([...owningMacrosOf(), ...unit.names().aliases.keys(), ...unit.names().newFunctions])),
+      // (The file's aliases of C-API calls give references too; so do its functions that return new references, which
+      // `mayReport` asks about by name.)
+      owningNames: () => (owningNames ??= new Set([...owningMacrosOf(), ...unit.names().aliases.keys()])),
       functions: () => fileFunctions,
       report,
       result,
@@ -445,7 +446,7 @@ interface FileUnit {
   borrowing(): BorrowingParams;
   /** The file's aliases of C-API calls and functions that return new references. */
   names(): FileNames;
-  /** The file's names (macros, aliases, functions) that give or take references (see `mayReport`). */
+  /** The file's names (macros, aliases) that give or take references (see `mayReport`, which asks `names().newFunctions` too). */
   owningNames(): ReadonlySet<string>;
   /** The file's functions. */
   functions(): readonly FunctionInfo[];
@@ -461,7 +462,7 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
   const { result, report } = unit;
   const bodyText = fn.body.text;
   const singletonRules = unit.rules.length && unit.relevantRe.test(bodyText) && mayMatter(fn.returnsObject, bodyText, unit.relevantMacroRe) ? unit.rules : [];
-  const referenceRules = !macro && unit.referenceRules.length && REFERENCES_RE.test(bodyText) && mayReport(bodyText, fn.returnsObject, unit.owningNames()) ? unit.referenceRules : [];
+  const referenceRules = !macro && unit.referenceRules.length && REFERENCES_RE.test(bodyText) && mayReport(bodyText, fn.returnsObject, unit.owningNames(), unit.names().newFunctions) ? unit.referenceRules : [];
   if (!singletonRules.length && !referenceRules.length) return;
   result.stats.analyzedFunctions++;
   result.stats.errorRegions += countErrorRegions(fn.body);

@@ -726,6 +726,11 @@ export class NameSet {
 
   /** True when a word of `text` (`[A-Za-z_]\w*`, as a global search finds them) is one of the names. */
   inWords(text: string): boolean {
+    return this.someWord(text, () => true);
+  }
+
+  /** True when a word of `text` that is one of the names passes `test`. */
+  someWord(text: string, test: (name: string) => boolean): boolean {
     const n = text.length;
     for (let i = 0; i < n; ) {
       const c = text.charCodeAt(i);
@@ -735,7 +740,10 @@ export class NameSet {
       }
       let j = i + 1;
       while (j < n && isWordChar(text.charCodeAt(j))) j++;
-      if (this.firsts.has(c) && this.lengths.has(j - i) && this.set.has(text.slice(i, j))) return true;
+      if (this.firsts.has(c) && this.lengths.has(j - i)) {
+        const w = text.slice(i, j);
+        if (this.set.has(w) && test(w)) return true;
+      }
       i = j;
     }
     return false;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { findFunctions, type FunctionInfo } from '../../src/core/functions';
 import { CParser } from '../../src/core/parser';
+import { fileNames } from '../../src/core/references/names';
 import { borrowingParams, type ParamUses } from '../../src/core/references/summaries';
 
 // `reads` only reads its parameter; `passes` hands it to `reads`; `keeps` stores it in a global.
@@ -62,6 +63,44 @@ describe('borrowing summaries', () => {
     assert.deepEqual(b.get('passes') && [...b.get('passes')!], [0]);
     assert.deepEqual(readTexts.map((t) => /\w+(?=\()/.exec(t)?.[0]), ['passes', 'reads']);
     assert.equal(b.get('PyList_Append'), undefined);
+    assert.equal(readTexts.length, 2);
+  });
+});
+
+// `make` returns a new reference; `wrap` returns `make`'s; `pick` a borrowed one; `ping` and `pong` only each
+// other's (no new reference ever comes in); `method` returns `wrap`'s, and nothing in the file calls it.
+const NAMES_TEXT = `
+static PyObject *make(void) { return PyList_New(0); }
+static PyObject *wrap(int x) { if (x) return NULL; return make(); }
+static PyObject *pick(PyObject *d) { return PyDict_GetItemString(d, "k"); }
+static PyObject *pong(int n);
+static PyObject *ping(int n) { return pong(n - 1); }
+static PyObject *pong(int n) { return ping(n - 1); }
+static PyObject *method(PyObject *self, PyObject *args) { PyObject *r = wrap(1); return r; }
+`;
+
+describe('new-reference functions of a file', () => {
+  let functions: FunctionInfo[];
+  before(async () => {
+    const parser = await CParser.load();
+    functions = findFunctions(parser.parse(NAMES_TEXT).rootNode, NAMES_TEXT);
+  });
+
+  it('finds the least fixpoint: what every return gives back is new (or NULL), through the file functions too', () => {
+    assert.deepEqual(fileNames(NAMES_TEXT, functions).newFunctions.all(), ['make', 'wrap', 'method']);
+    for (const order of [['ping', 'method', 'pick'], ['wrap', 'pong', 'make']]) {
+      const names = fileNames(NAMES_TEXT, functions).newFunctions;
+      assert.deepEqual(order.map((n) => names.has(n)), order.map((n) => ['make', 'wrap', 'method'].includes(n)));
+    }
+  });
+
+  it('reads only the returns of the functions the one asked for reaches', () => {
+    const readTexts: string[] = [];
+    const cache = { get: () => undefined, set: (text: string) => void readTexts.push(text) };
+    const names = fileNames(NAMES_TEXT, functions, cache).newFunctions;
+    assert.equal(names.has('wrap'), true);
+    assert.deepEqual(readTexts.map((t) => /\w+(?=\()/.exec(t)?.[0]), ['wrap', 'make']);
+    assert.equal(names.has('PyList_New'), false);
     assert.equal(readTexts.length, 2);
   });
 });

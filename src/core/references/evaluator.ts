@@ -8,7 +8,7 @@ import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unparenthesized, unwrap } from '../syntax';
 import { NameSet } from '../project-index';
-import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames } from './names';
+import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames, type NewFunctions } from './names';
 import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, type RefKeys } from './state';
 
 /** Calls that free an object outright (the counterpart of `PyObject_New` when its set-up fails). */
@@ -79,15 +79,22 @@ export function owningMacros(macros: ReadonlyMap<string, MacroDef>): Set<string>
  * `owningMacros`) that owns or gives away a reference. Leaks, releases of what is not
  * owned and uses after release all need one of those.
  */
-export function mayReport(body: string, returnsObject: boolean, macros: ReadonlySet<string>): boolean {
+export function mayReport(body: string, returnsObject: boolean, macros: ReadonlySet<string>, newFunctions?: NewFunctions): boolean {
   if (returnsObject) return true;
   let words = OWNING_WORDS.get(macros);
   if (!words) OWNING_WORDS.set(macros, (words = new NameSet([...OWNING_NAMES, ...macros])));
-  return words.inWords(body);
+  if (words.inWords(body)) return true;
+  // A call of one of the file's functions that return a new reference (each worked out when a body names it).
+  if (!newFunctions?.candidates.size) return false;
+  let candidates = CANDIDATE_WORDS.get(newFunctions);
+  if (!candidates) CANDIDATE_WORDS.set(newFunctions, (candidates = new NameSet([...newFunctions.candidates])));
+  return candidates.someWord(body, (name) => newFunctions.has(name));
 }
 
 /** OWNING_NAMES and a file's owning macros, by the macros' set (a file's functions share it). */
 const OWNING_WORDS = new WeakMap<ReadonlySet<string>, NameSet>();
+/** The names of a file's candidate new-reference functions, by the file's `NewFunctions`. */
+const CANDIDATE_WORDS = new WeakMap<NewFunctions, NameSet>();
 
 interface CallInfo {
   name: string;

@@ -25,20 +25,34 @@ export interface FileNames {
   /** Macro name → the C-API function every definition of it calls. */
   aliases: ReadonlyMap<string, string>;
   /** The file's functions that return a new reference (or NULL) at every `return`. */
-  newFunctions: ReadonlySet<string>;
+  newFunctions: NewFunctions;
 }
 
-export const NO_NAMES: FileNames = { aliases: new Map(), newFunctions: new Set() };
+/**
+ * The file's functions (and its included files' that it does not define) that return a new reference (or NULL) at
+ * every `return`, worked out for a name when it is asked for (see `newReferenceFunctions`).
+ */
+export interface NewFunctions {
+  has(name: string): boolean;
+  /** The names that may be one: a text that names none of them calls none of them. */
+  readonly candidates: ReadonlySet<string>;
+  /** Every one, in the order of `candidates` (works each out): for cache keys. */
+  all(): string[];
+}
 
-/** Whether a call (its name as written) returns a new reference, with the file's names. */
-function returnsNew(name: string, names: FileNames): boolean {
-  const api = names.aliases.get(name) ?? name;
-  return API_RETURNS[api] === 'new' || EXTRA_NEW.test(api) || names.newFunctions.has(name);
+const NO_NEW_FUNCTIONS: NewFunctions = { has: () => false, candidates: new Set(), all: () => [] };
+
+export const NO_NAMES: FileNames = { aliases: new Map(), newFunctions: NO_NEW_FUNCTIONS };
+
+/** Whether a call (its name as written) is a C-API call that returns a new reference (through the file's aliases). */
+function apiReturnsNew(name: string, aliases: ReadonlyMap<string, string>): boolean {
+  const api = aliases.get(name) ?? name;
+  return API_RETURNS[api] === 'new' || EXTRA_NEW.test(api);
 }
 
 /** A stable text of the names, for cache keys. */
 export function namesKey(names: FileNames): string {
-  return JSON.stringify([[...names.aliases], [...names.newFunctions]]);
+  return JSON.stringify([[...names.aliases], names.newFunctions.all()]);
 }
 
 /** What each `return` of a function gives back (see `returnedValues`), kept by the function's text in the editor. */
@@ -51,7 +65,7 @@ export type ReturnsCache = PerFunctionCache<Returned | null>;
 export function fileNames(text: string, functions: readonly FunctionInfo[], cache?: ReturnsCache, included: readonly IncludedReturns[] = []): FileNames {
   const aliases = macroAliases(text);
   const newFunctions = newReferenceFunctions(functions, aliases, cache, included);
-  return aliases.size || newFunctions.size ? { aliases, newFunctions } : NO_NAMES;
+  return aliases.size || newFunctions.candidates.size ? { aliases, newFunctions } : NO_NAMES;
 }
 
 /** What the returns of a function defined in an included file give back (see `Returned`). */
@@ -155,38 +169,77 @@ function calledName(body: string, functionLike: boolean): string | null {
  * The file's functions that return a new reference at every `return` that gives back an
  * object: a call that returns one, or a local every assignment of which is such a call or
  * NULL (and whose address is never taken). NULL returns are allowed; at least one return
- * must give back an object. Worked out to a fixpoint (a function may return another's
- * result); functions defined twice (under `#if`) or holding a lambda are left out.
+ * must give back an object. The least fixpoint (a function may return another's result);
+ * functions defined twice (under `#if`) or holding a lambda are left out.
+ *
+ * A name is worked out when asked for, over the functions its returns reach: a least fixpoint does not depend on
+ * the order of its steps, and a function's answer only on those, so it is the answer over the whole file, without
+ * reading the returns of the functions nothing calls (most of a file's: Python calls them through its tables).
  */
-function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>, cache?: ReturnsCache, included: readonly IncludedReturns[] = []): Set<string> {
-  const cands = candidates(functions);
+function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>, cache?: ReturnsCache, included: readonly IncludedReturns[] = []): NewFunctions {
+  const own = new Map(candidates(functions).map((f) => [f.name, f]));
   const defined = new Set(functions.map((f) => f.name));
-  // Every candidate by name: the file's functions, then those of its included files that it does not define itself.
-  const returns = new Map<string, Returned | null>();
-  for (const f of cands) {
-    const text = cache && f.node.text;
-    let r = text !== undefined ? cache!.get(text) : undefined;
+  // Those of the included files that the file does not define itself (the first file's, when two define one).
+  const fromIncluded = new Map<string, Returned>();
+  for (const c of included) if (!defined.has(c.name) && !fromIncluded.has(c.name)) fromIncluded.set(c.name, c.values);
+  const candidateNames = new Set([...own.keys(), ...fromIncluded.keys()]);
+  if (!candidateNames.size) return NO_NEW_FUNCTIONS;
+  const read = new Map<string, Returned | null>();
+  /** What the returns of a candidate give back (null: something else). */
+  const valuesOf = (name: string): Returned | null => {
+    let r = read.get(name);
     if (r === undefined) {
-      r = returnedValues(f) ?? null;
-      if (text !== undefined) cache!.set(text, r);
+      const f = own.get(name);
+      if (f) {
+        const text = cache && f.node.text;
+        r = text !== undefined ? cache!.get(text) : undefined;
+        if (r === undefined) {
+          r = returnedValues(f) ?? null;
+          if (text !== undefined) cache!.set(text, r);
+        }
+      } else r = fromIncluded.get(name) ?? null;
+      read.set(name, r);
     }
-    returns.set(f.name, r);
-  }
-  for (const c of included) if (!defined.has(c.name) && !returns.has(c.name)) returns.set(c.name, c.values);
-  const out = new Set<string>();
-  if (!returns.size) return out;
-  const names: FileNames = { aliases, newFunctions: out };
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const [name, values] of returns) {
-      if (out.has(name)) continue;
-      if (values && values.some((v) => v !== 'null') && values.every((v) => v === 'null' || v.every((c) => c === null || returnsNew(c, names)))) {
-        out.add(name);
-        changed = true;
+    return r;
+  };
+  const known = new Map<string, boolean>();
+  const has = (name: string): boolean => {
+    const k = known.get(name);
+    if (k !== undefined) return k;
+    if (!candidateNames.has(name)) return false;
+    // The candidates whose results `name`'s returns may give back, and theirs.
+    const reach: string[] = [];
+    const stack = [name];
+    const met = new Set(stack);
+    while (stack.length) {
+      const n = stack.pop()!;
+      reach.push(n);
+      for (const v of valuesOf(n) ?? []) {
+        if (v === 'null') continue;
+        for (const c of v) {
+          if (c !== null && candidateNames.has(c) && !met.has(c)) {
+            met.add(c);
+            stack.push(c);
+          }
+        }
       }
     }
-  }
-  return out;
+    const out = new Set<string>();
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const n of reach) {
+        if (out.has(n)) continue;
+        const values = valuesOf(n);
+        if (values && values.some((v) => v !== 'null') && values.every((v) => v === 'null' || v.every((c) => c === null || apiReturnsNew(c, aliases) || out.has(c)))) {
+          out.add(n);
+          changed = true;
+        }
+      }
+    }
+    for (const n of reach) known.set(n, out.has(n));
+    return out.has(name);
+  };
+  return { has, candidates: candidateNames, all: () => [...candidateNames].filter(has) };
 }
 
 /** What each `return` of a function gives back: 'null', or the calls (null for a NULL) that may have produced it. */
