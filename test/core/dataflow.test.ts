@@ -12,14 +12,20 @@ interface Toy {
   n: number;
 }
 
+/** How many states each toy solve gave its transfer, by whether it had feasibility (counted apart from the budget). */
+interface Carried {
+  plain: number;
+  feasible: number;
+}
+
 /**
- * Solves a toy problem over `cfg`: each node turns every state into `width` states (1 without feasibility, `wide`
- * with it), as following flags multiplies a real analysis' states. Returns whether feasibility was used, and how many
- * states the transfer was given in all.
+ * Solves a toy problem over `cfg`: each node turns every state into `width` states (`plainWidth` without
+ * feasibility, `wide` with it), as following flags multiplies a real analysis' states. Returns whether feasibility
+ * was used, and how many states the transfer was given in all (also kept in `count`, for a solve that is stopped).
  */
-function toySolve(cfg: Cfg, wide: number) {
+function toySolve(cfg: Cfg, wide: number, plainWidth = 1, count: Carried = { plain: 0, feasible: 0 }) {
   return (feasibility: Feasibility | undefined, budget: Budget) => {
-    const width = feasibility ? wide : 1;
+    const width = feasibility ? wide : plainWidth;
     let carried = 0;
     solveStateSets<Toy>(
       cfg,
@@ -28,6 +34,7 @@ function toySolve(cfg: Cfg, wide: number) {
         key: (s) => String(s.n),
         transfer: (_node, input) => {
           carried += input.size;
+          count[feasibility ? 'feasible' : 'plain'] += input.size;
           const out = new Map<string, Toy>();
           for (let n = 0; n < width; n++) out.set(String(n), { facts: [], n });
           return out;
@@ -54,41 +61,29 @@ describe('withFeasibility', () => {
   const budget = (): Budget => ({ maxSteps: 200_000, deadline: Date.now() + 60_000 });
 
   it('gives the result with feasibility when its solve stays within the plain solve work times FEASIBLE_WORK', () => {
-    const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 4), () => true);
+    // 20 states through each of the CFG's nodes: more than `plus` alone, within `times` plain solves more.
+    const count = { plain: 0, feasible: 0 };
+    const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 20, 1, count), () => true);
     assert.equal(r.feasible, true);
+    assert.ok(count.feasible > FEASIBLE_WORK.plus && count.feasible <= FEASIBLE_WORK.times * count.plain + FEASIBLE_WORK.plus, `carried ${count.feasible} (plain ${count.plain})`);
   });
 
   it('stops a solve with feasibility that carries more states than the bound, and keeps the plain result', () => {
-    let plainWork = 0;
-    let wideWork = 0;
-    const solve = toySolve(cfg, 60);
-    const r = withFeasibility(
-      cfg,
-      { params: ['a', 'b'] },
-      budget(),
-      (f, b) => {
-        try {
-          const out = solve(f, b);
-          if (!f) plainWork = out.carried;
-          return out;
-        } finally {
-          // (What the stopped solve carried: the budget counts it.)
-          if (f) wideWork = b.spent!.states;
-        }
-      },
-      () => true,
-    );
+    const count = { plain: 0, feasible: 0 };
+    const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 60, 1, count), () => true);
     assert.equal(r.feasible, false);
-    assert.ok(plainWork > 300, `the plain solve visits every node (${plainWork})`);
-    const bound = FEASIBLE_WORK.times * plainWork + FEASIBLE_WORK.plus;
-    // Unbounded, it would carry 60 states through each node; it stops at the first node past the bound.
-    assert.ok(wideWork > bound && wideWork <= bound + 60, `stopped at ${wideWork} states, bound ${bound}`);
-    assert.ok(60 * plainWork > bound + 60, 'the unbounded solve would have carried more');
+    assert.ok(count.plain > 300, `the plain solve visits every node (${count.plain})`);
+    const bound = FEASIBLE_WORK.times * count.plain + FEASIBLE_WORK.plus;
+    // Unbounded, it would carry 60 states through each node; it stops at the first node past the bound (counted from
+    // zero: the plain solve's states are not the second solve's).
+    assert.ok(count.feasible > bound - 60 && count.feasible <= bound, `stopped after ${count.feasible} states, bound ${bound}`);
+    assert.ok(60 * count.plain > bound + 60, 'the unbounded solve would have carried more');
   });
 
   it('leaves the plain solve unbounded', () => {
-    const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 1), () => false);
+    // 60 states through each node: far more than the second solve's `plus` alone.
+    const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 1, 60), () => false);
     assert.equal(r.feasible, false);
-    assert.ok(r.carried > 300);
+    assert.ok(r.carried > 60 * 300, `carried ${r.carried}`);
   });
 });

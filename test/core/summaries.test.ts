@@ -8,6 +8,7 @@ import { borrowingParams, type ParamUses } from '../../src/core/references/summa
 // `reads` only reads its parameter; `passes` hands it to `reads`; `keeps` stores it in a global.
 // `c1` .. `c6` pass their parameter down a chain to `c6`, which keeps it, written last in the file:
 // each round of the fixpoint (in file order) takes the news one step up the chain, and it stops after four.
+// \`d1\` .. \`d6\` are the same chain written callee first: one round in file order takes the news all the way up.
 const TEXT = `
 static PyObject *saved;
 static int reads(PyObject *a) { return a->ob_refcnt > 1; }
@@ -20,6 +21,12 @@ static void c3(PyObject *x) { c4(x); }
 static void c4(PyObject *x) { c5(x); }
 static void c5(PyObject *x) { c6(x); }
 static void c6(PyObject *x) { saved = x; }
+static void d6(PyObject *x) { saved = x; }
+static void d5(PyObject *x) { d6(x); }
+static void d4(PyObject *x) { d5(x); }
+static void d3(PyObject *x) { d4(x); }
+static void d2(PyObject *x) { d3(x); }
+static void d1(PyObject *x) { d2(x); }
 `;
 
 describe('borrowing summaries', () => {
@@ -43,7 +50,7 @@ describe('borrowing summaries', () => {
   });
 
   it('gives the same answer whichever function is asked for first', () => {
-    for (const order of [['c4', 'c1', 'two'], ['c1', 'c6', 'reads'], ['c5', 'c3', 'c2', 'keeps']]) {
+    for (const order of [['c4', 'c1', 'two'], ['c1', 'c6', 'reads'], ['c5', 'c3', 'c2', 'keeps'], ['d1', 'd3'], ['d4', 'd1']]) {
       const b = borrowingParams(functions);
       for (const name of order) {
         const want = expected.find(([n]) => n === name)?.[1];
