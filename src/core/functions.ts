@@ -226,3 +226,32 @@ export interface PerFunctionCache<T> {
   get(text: string): T | undefined;
   set(text: string, value: T): void;
 }
+
+/** `read(f)`, or what `cache` keeps for `f`'s text (kept there when read). */
+export function cachedRead<T>(cache: PerFunctionCache<T> | undefined, f: FunctionInfo, read: (f: FunctionInfo) => T): T {
+  const text = cache && f.node.text;
+  let v = text !== undefined ? cache!.get(text) : undefined;
+  if (v === undefined) {
+    v = read(f);
+    if (text !== undefined) cache!.set(text, v);
+  }
+  return v;
+}
+
+/** The names reachable from `start` (itself first) through `next`: the functions a summary of `start` depends on. */
+export function reachFrom(start: string, next: (name: string) => Iterable<string>): string[] {
+  const out: string[] = [];
+  const stack = [start];
+  const met = new Set(stack);
+  while (stack.length) {
+    const n = stack.pop()!;
+    out.push(n);
+    for (const m of next(n)) {
+      if (!met.has(m)) {
+        met.add(m);
+        stack.push(m);
+      }
+    }
+  }
+  return out;
+}

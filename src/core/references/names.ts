@@ -12,7 +12,7 @@
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { closingParen, defineDirectives, parseDefine } from '../preprocess';
-import { parameterNames, type FunctionInfo, type PerFunctionCache } from '../functions';
+import { cachedRead, parameterNames, reachFrom, type FunctionInfo, type PerFunctionCache } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
 
@@ -190,14 +190,7 @@ function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: Read
     let r = read.get(name);
     if (r === undefined) {
       const f = own.get(name);
-      if (f) {
-        const text = cache && f.node.text;
-        r = text !== undefined ? cache!.get(text) : undefined;
-        if (r === undefined) {
-          r = returnedValues(f) ?? null;
-          if (text !== undefined) cache!.set(text, r);
-        }
-      } else r = fromIncluded.get(name) ?? null;
+      r = f ? cachedRead(cache, f, (g) => returnedValues(g) ?? null) : (fromIncluded.get(name) ?? null);
       read.set(name, r);
     }
     return r;
@@ -208,22 +201,7 @@ function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: Read
     if (k !== undefined) return k;
     if (!candidateNames.has(name)) return false;
     // The candidates whose results `name`'s returns may give back, and theirs.
-    const reach: string[] = [];
-    const stack = [name];
-    const met = new Set(stack);
-    while (stack.length) {
-      const n = stack.pop()!;
-      reach.push(n);
-      for (const v of valuesOf(n) ?? []) {
-        if (v === 'null') continue;
-        for (const c of v) {
-          if (c !== null && candidateNames.has(c) && !met.has(c)) {
-            met.add(c);
-            stack.push(c);
-          }
-        }
-      }
-    }
+    const reach = reachFrom(name, (n) => (valuesOf(n) ?? []).flatMap((v) => (v === 'null' ? [] : v.filter((c): c is string => c !== null && candidateNames.has(c)))));
     const out = new Set<string>();
     for (let changed = true; changed; ) {
       changed = false;

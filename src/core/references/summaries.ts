@@ -7,7 +7,7 @@
 import { API_PARAMS } from '../api/returns.generated';
 import { summaryOf, DECREF_CALLS, SETREF_CALLS } from '../api/summaries';
 import type { FunctionInfo, PerFunctionCache } from '../functions';
-import { parameters } from '../functions';
+import { cachedRead, parameters, reachFrom } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredName, WordSet } from '../syntax';
 import { knownBorrowing } from './evaluator';
@@ -71,12 +71,7 @@ export function borrowingParams(functions: readonly FunctionInfo[], cache?: Para
       c = null;
       const e = byName.get(name);
       if (e) {
-        const text = cache && e.f.node.text;
-        let facts = text !== undefined ? cache!.get(text) : undefined;
-        if (!facts) {
-          facts = paramUsesOf(e.f);
-          if (text !== undefined) cache!.set(text, facts);
-        }
+        const facts = cachedRead(cache, e.f, paramUsesOf);
         if (facts.params.length) c = { name, order: e.order, ...facts };
       }
       read.set(name, c);
@@ -91,23 +86,10 @@ export function borrowingParams(functions: readonly FunctionInfo[], cache?: Para
       return undefined;
     }
     // The functions `name` reaches through its uses, in file order.
-    const reach: Candidate[] = [];
-    const stack = [name];
-    const met = new Set(stack);
-    while (stack.length) {
-      const c = candidate(stack.pop()!);
-      if (!c) continue;
-      reach.push(c);
-      for (const uses of c.uses.values()) {
-        for (const u of uses) {
-          if (typeof u !== 'boolean' && !met.has(u.callee)) {
-            met.add(u.callee);
-            stack.push(u.callee);
-          }
-        }
-      }
-    }
-    reach.sort((a, b) => a.order - b.order);
+    const callees = (n: string) => [...(candidate(n)?.uses.values() ?? [])].flatMap((uses) => uses.flatMap((u) => (typeof u === 'boolean' ? [] : [u.callee])));
+    const reach = reachFrom(name, callees)
+      .flatMap((n) => candidate(n) ?? [])
+      .sort((a, b) => a.order - b.order);
     const out = new Map<string, Set<number>>(reach.map((c) => [c.name, new Set(c.params.map((p) => p.index))]));
     for (let round = 0; round < ROUNDS; round++) {
       let changed = false;
@@ -127,7 +109,11 @@ export function borrowingParams(functions: readonly FunctionInfo[], cache?: Para
   };
   return {
     get,
-    all: () => functions.flatMap((f) => (byName.get(f.name)?.f === f && get(f.name) ? [[f.name, [...get(f.name)!]] as [string, number[]]] : [])),
+    // (`byName` is in file order.)
+    all: () => [...byName.keys()].flatMap((n): Array<[string, number[]]> => {
+      const set = get(n);
+      return set ? [[n, [...set]]] : [];
+    }),
   };
 }
 
