@@ -891,9 +891,11 @@ describe('bin/cpyref.js (spawned)', () => {
     const known = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' }).stdout;
     assert.ok(SCAN_V8_FLAGS.length > 0);
     for (const f of SCAN_V8_FLAGS) {
-      const m = /^--([\w-]+)=(\d+)$/.exec(f);
+      // A number (`--name=N`) or a switch turned off (`--no-name`, a bool flag).
+      const m = /^--([\w-]+)=(\d+)$/.exec(f) ?? /^--no-([\w-]+)$/.exec(f);
       assert.ok(m, f);
       assert.match(known, new RegExp(`^\\s+--${m[1]} \\(`, 'm'), `${f} is not a flag of this V8`);
+      if (f.startsWith('--no-')) assert.match(known, new RegExp(`^\\s+--${m[1]} \\([^\\n]*\\)\\n\\s+type: bool`, 'm'), `${f} is not a switch`);
     }
   });
 
