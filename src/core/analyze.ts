@@ -2,14 +2,14 @@ import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep, type Cfg } from './cfg';
 import { compiledOnTargets, conditionOnTargets } from './conditions';
 import { BudgetExceeded, functionCfg, type Budget } from './dataflow';
-import { describeFunction, findFunctions, markerContextStart, mayNameObjectType, parameters, type FunctionInfo } from './functions';
+import { definitionNames, describeFunction, findFunctions, markerContextStart, mayNameObjectType, parameters, type FunctionInfo } from './functions';
 import { argumentUse, collectMacros, discardingMacros, isStatementMacro, type ArgumentUse, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
 import { mayReport, owningMacros } from './references/evaluator';
 import { borrowingParams, type BorrowingParams, type ParamUsesCache } from './references/summaries';
-import { fileNames, includedReturns, namesKey, type FileNames, type IncludedReturns, type ReturnsCache } from './references/names';
+import { fileNames, includedReturns, namesKey, type FileNames, type IncludedFunctions, type Returned, type ReturnsCache } from './references/names';
 import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
@@ -177,7 +177,7 @@ interface IncludedFacts {
   text: string;
   macros?: MacroDef[];
   limitedApi?: boolean;
-  returns?: IncludedReturns[];
+  functions?: IncludedFunctions;
   assigned?: string[];
   argumentUse?: ArgumentUse;
 }
@@ -193,27 +193,42 @@ function includedFacts(inc: { path: string; text: string }): IncludedFacts {
   return facts;
 }
 
-/** The functions defined in the files `req.text` includes with quotes that may return a new reference (see `includedReturns`). */
-function includedFunctions(parsers: CParser, req: AnalyzeRequest): IncludedReturns[] {
-  const out: IncludedReturns[] = [];
-  for (const inc of includedFiles(req)) {
+/**
+ * The functions defined in the files `req.text` includes with quotes that may return a new reference (see
+ * `IncludedFunctions`). A file is parsed only when a name it may define is asked for, then once per process while its
+ * text stays the same.
+ */
+function includedFunctions(parsers: CParser, req: AnalyzeRequest): IncludedFunctions[] {
+  return includedFiles(req).map((inc) => {
     const facts = includedFacts(inc);
-    if (!facts.returns) {
-      facts.returns = [];
+    if (!facts.functions) {
       if (/\breturn\b/.test(inc.text) && mayNameObjectType(inc.text)) {
         const dialect = dialectOf(inc.path, inc.text, req.options.cppFiles);
-        const tree = parsers.for(dialect).parse(blankStatementMacros(inc.text, dialect));
-        try {
-          facts.returns = includedReturns(findFunctions(tree.rootNode, inc.text));
-        } finally {
-          tree.delete();
-        }
-      }
+        // (The text the parser reads is kept until it has read it.)
+        let parsed: string | undefined = blankStatementMacros(inc.text, dialect);
+        let returns: Map<string, Returned> | undefined;
+        facts.functions = {
+          names: definitionNames(parsed, dialect),
+          returns: () => {
+            if (!returns) {
+              const tree = parsers.for(dialect).parse(parsed!);
+              try {
+                returns = includedReturns(findFunctions(tree.rootNode, inc.text));
+              } finally {
+                tree.delete();
+              }
+              parsed = undefined;
+            }
+            return returns;
+          },
+        };
+      } else facts.functions = NO_INCLUDED_FUNCTIONS;
     }
-    out.push(...facts.returns);
-  }
-  return out;
+    return facts.functions;
+  });
 }
+
+const NO_INCLUDED_FUNCTIONS: IncludedFunctions = { names: new Set(), returns: () => new Map() };
 
 function includedMacros(req: AnalyzeRequest): MacroDef[] {
   return includedFiles(req).flatMap((inc) => (includedFacts(inc).macros ??= collectMacros(inc.text, inc.path)));

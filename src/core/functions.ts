@@ -1,6 +1,6 @@
 import type { SyntaxNode } from './parser';
 import { LineIndex } from './text';
-import { declaredName, namedKids } from './syntax';
+import { declaredName, isWordChar, namedKids } from './syntax';
 
 /** A function definition and what its signature says about its result. */
 export interface FunctionInfo {
@@ -254,4 +254,244 @@ export function reachFrom(start: string, next: (name: string) => Iterable<string
     }
   }
   return out;
+}
+
+/**
+ * The words of `text` that may name a function it defines that returns an object, as `findFunctions` finds them in its
+ * tree: a superset, read from the text alone (no parse), so that a file need not be parsed to know it does not define
+ * a name.
+ *
+ * `describeFunction` names a function by the identifier its function declarator declares (the last one of a
+ * qualified name), which the parameter list follows with nothing between but blanks, line continuations and comments
+ * (the grammar's extras). After the list's `)` (and any more `)` closing a parenthesised declarator), a definition has
+ * its body's `{`, or something that comes before it: a word (an attribute macro, `__attribute__`, a K&R declaration,
+ * C++'s `const`, `noexcept`, `override`), `[[` or C++'s `&`. (C++'s `-> T` comes after `auto`, and a constructor's `:`
+ * after no type: neither returns an object.)
+ * So a word is left out when the text shows it is not such a definition there: no `(` follows it, or the list's `)`
+ * is followed by a character no definition has there (`;` of a prototype, `,` `=` `+` `.` and the other operators of an
+ * expression). A list the scan cannot close (a `;`, `{` or `}` before its `)`, a string that does not end on its line, a
+ * list longer than `MAX_LIST`) counts as a definition's. Words in comments, literals and preprocessor directives name
+ * no function, nor do `KEYWORDS`.
+ *
+ * Give it the text the parser reads (after `blankStatementMacros`).
+ */
+export function definitionNames(text: string, dialect: 'c' | 'cpp' = 'c'): Set<string> {
+  const out = new Set<string>();
+  const n = text.length;
+  let lineStart = true;
+  for (let i = 0; i < n; ) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      lineStart = true;
+      i++;
+    } else if (c === 32 || c === 9 || c === 13 || c === 11 || c === 12) i++;
+    else if (c === 47 /* / */ && (text.charCodeAt(i + 1) === 42 || text.charCodeAt(i + 1) === 47)) i = skipComment(text, i);
+    else if (c === 35 /* # */ && lineStart) i = endOfDirective(text, i);
+    else if (c === 34 /* " */ || c === 39 /* ' */) {
+      lineStart = false;
+      const end = endOfLiteral(text, i);
+      // (A quote whose literal does not end on its line is passed over alone.)
+      i = end < 0 ? i + 1 : end + 1;
+    } else if (isIdentStart(c) && !(i > 0 && isWordChar(text.charCodeAt(i - 1)))) {
+      lineStart = false;
+      let j = i + 1;
+      while (j < n && isWordChar(text.charCodeAt(j))) j++;
+      const open = skipExtras(text, j);
+      if (text.charCodeAt(open) === OPEN) {
+        const word = text.slice(i, j);
+        if (!KEYWORDS.has(word) && mayBeDefinedAt(text, i, open, dialect)) out.add(word);
+      }
+      i = j;
+    } else {
+      if (c !== 92 /* \ */) lineStart = false;
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Keywords of C that C++ has too (and C11's reserved `_Atomic` and the like): no function is named so. A tree may
+ * still name a function so (a macro the parser misreads); no analysis counts such a function as one that returns a new
+ * reference (see `names.ts`), so `definitionNames` leaves them out.
+ */
+export const KEYWORDS: ReadonlySet<string> = new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'do', 'else', 'case', 'goto', 'int', 'void', 'char', 'short', 'long', 'float', 'double', 'signed', 'unsigned', 'const', 'volatile', 'static', 'extern', 'struct', 'union', 'enum', 'typedef', 'register', 'auto', 'break', 'continue', 'default', '_Alignof', '_Alignas', '_Atomic', '_Generic', '_Static_assert']);
+
+/** A parameter list the scan reads no further than this many characters (it then counts as a definition's). */
+const MAX_LIST = 20000;
+const OPEN = 40;
+const CLOSE = 41;
+
+/** The characters after a parameter list's `)` (and blanks, comments, more `)`) that no definition has there. */
+const NOT_AFTER_DEFINITION = new Set([...';,]}?:.=+-*/%<>!|^~'].map((ch) => ch.charCodeAt(0)));
+
+/**
+ * Whether the parameter list that opens at `open`, after the word at `name`, may be a function definition's (see
+ * `definitionNames`).
+ */
+function mayBeDefinedAt(text: string, name: number, open: number, dialect: 'c' | 'cpp'): boolean {
+  const close = closeOf(text, open);
+  if (close < 0) return true;
+  let next = skipExtras(text, close + 1);
+  // More `)` close a parenthesised declarator (`PyObject *(f(void))`), as many as it opened before the name.
+  let closing = 0;
+  for (; text.charCodeAt(next) === CLOSE; closing++) next = skipExtras(text, next + 1);
+  if (closing > declaratorParens(text, name)) return false;
+  if (next < text.length) {
+    const c = text.charCodeAt(next);
+    if (NOT_AFTER_DEFINITION.has(c)) return false;
+    // (`&` is C++'s ref-qualifier; `[[` an attribute.)
+    if ((c === 38 /* & */ && dialect === 'c') || (c === 91 /* [ */ && text.charCodeAt(next + 1) !== 91)) return false;
+  }
+  return mayReturnObject(text, name);
+}
+
+/** How far back `mayReturnObject` reads at most. */
+const MAX_PREFIX = 1000;
+
+/**
+ * Whether the declaration the word at `name` is declared by may say it returns an object: a word `isObjectType` takes
+ * (`PyObject`, `FooObject`) comes before it, after the `;`, `{` or `}` the declaration follows. `describeFunction`
+ * takes the type from the definition's type (its macro's, or an ERROR node's before the declarator), all of which are
+ * there. Where the text cannot be read backwards for sure (a comment or a literal, a directive line, more than
+ * `MAX_PREFIX` characters), it may.
+ */
+function mayReturnObject(text: string, name: number): boolean {
+  const stop = Math.max(0, name - MAX_PREFIX);
+  for (let i = name - 1; i >= stop; ) {
+    const c = text.charCodeAt(i);
+    if (c === 59 /* ; */ || c === 123 /* { */ || c === 125 /* } */) return false;
+    if (c === 47 /* / */ || c === 34 /* " */ || c === 39 /* ' */ || c === 35 /* # */ || c === 92 /* \ */) return true;
+    if (c === 10) {
+      // The line before: a line comment or a directive in it is not read backwards.
+      const start = text.lastIndexOf('\n', i - 1) + 1;
+      const line = text.slice(start, i);
+      if (line.includes('//') || /^[ \t]*#/.test(line)) return true;
+      i--;
+    } else if (isWordChar(c)) {
+      let j = i;
+      while (j >= 0 && isWordChar(text.charCodeAt(j))) j--;
+      if (isObjectType(text.slice(j + 1, i + 1))) return true;
+      i = j;
+    } else i--;
+  }
+  return stop > 0;
+}
+
+/** Words before which a `(` opens no declarator. */
+const CONTROL_WORDS: ReadonlySet<string> = new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'case', 'do', 'else', 'goto']);
+
+/** Characters that end what may come before a declarator's name (after the type): the `(` passed so far are all it may open. */
+const BEFORE_DECLARATOR = new Set([...';{}=,!?<>+-|^~%.[]"\':&'].map((ch) => ch.charCodeAt(0)));
+
+/**
+ * How many `(` before the word at `name` may open a parenthesised declarator around it: those between it and the
+ * type, passing `*` and words (qualifiers, attribute macros; a `&` makes a reference, which is no object). None when a
+ * control word (`if (`, `return (`) opens them; as many as may be when the text before cannot be read backwards (a
+ * comment, a cast's `)`).
+ */
+function declaratorParens(text: string, name: number): number {
+  let opens = 0;
+  for (let i = name - 1; ; ) {
+    while (i >= 0 && isBlank(text.charCodeAt(i))) i--;
+    if (i < 0) return opens;
+    const c = text.charCodeAt(i);
+    if (c === OPEN) {
+      opens++;
+      i--;
+    } else if (c === 42 /* * */) i--;
+    else if (isWordChar(c)) {
+      let j = i;
+      while (j >= 0 && isWordChar(text.charCodeAt(j))) j--;
+      if (CONTROL_WORDS.has(text.slice(j + 1, i + 1))) return 0;
+      i = j;
+    } else if (BEFORE_DECLARATOR.has(c)) return opens;
+    else return Infinity;
+  }
+}
+
+function isBlank(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
+/** The `)` that closes the `(` at `open`, past comments and literals; -1 when the scan cannot tell (see `definitionNames`). */
+function closeOf(text: string, open: number): number {
+  const end = Math.min(text.length, open + MAX_LIST);
+  let depth = 0;
+  for (let i = open; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === OPEN) depth++;
+    else if (c === CLOSE) {
+      if (--depth === 0) return i;
+    } else if (c === 59 /* ; */ || c === 123 /* { */ || c === 125 /* } */) return -1;
+    else if (c === 47 /* / */ && (text.charCodeAt(i + 1) === 42 || text.charCodeAt(i + 1) === 47)) i = skipComment(text, i) - 1;
+    else if (c === 34 /* " */ || c === 39 /* ' */) {
+      i = endOfLiteral(text, i);
+      if (i < 0 || i >= end) return -1;
+    }
+  }
+  return -1;
+}
+
+/** The first offset at or after `i` that is not a blank, a line continuation or a comment. */
+function skipExtras(text: string, i: number): number {
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || (c >= 9 && c <= 13)) i++;
+    else if (c === 92 /* \ */ && (text.charCodeAt(i + 1) === 10 || (text.charCodeAt(i + 1) === 13 && text.charCodeAt(i + 2) === 10))) i += text.charCodeAt(i + 1) === 10 ? 2 : 3;
+    else if (c === 47 && (text.charCodeAt(i + 1) === 42 || text.charCodeAt(i + 1) === 47)) i = skipComment(text, i);
+    else break;
+  }
+  return i;
+}
+
+/** The end of the comment that starts at `i` (`/*` or `//`; a line comment goes on past a line that ends in a backslash). */
+function skipComment(text: string, i: number): number {
+  const n = text.length;
+  if (text.charCodeAt(i + 1) === 42) {
+    const e = text.indexOf('*/', i + 2);
+    return e < 0 ? n : e + 2;
+  }
+  let k = i + 2;
+  for (; k < n; k++) {
+    const d = text.charCodeAt(k);
+    if (d === 92) k += text.charCodeAt(k + 1) === 13 && text.charCodeAt(k + 2) === 10 ? 2 : 1;
+    else if (d === 10) break;
+  }
+  return k;
+}
+
+/** The offset of the quote that ends the string or character literal starting at `i`; -1 when it does not end on its line. */
+function endOfLiteral(text: string, i: number): number {
+  const q = text.charCodeAt(i);
+  for (let k = i + 1; k < text.length; k++) {
+    const d = text.charCodeAt(k);
+    if (d === 92) k++;
+    else if (d === q) return k;
+    else if (d === 10) return -1;
+  }
+  return -1;
+}
+
+/** The end of the preprocessor directive that starts at `i` (its line, and those its backslashes continue it onto; comments included). */
+function endOfDirective(text: string, i: number): number {
+  const n = text.length;
+  let k = i + 1;
+  while (k < n) {
+    const d = text.charCodeAt(k);
+    if (d === 10) return k;
+    if (d === 92) k += text.charCodeAt(k + 1) === 13 && text.charCodeAt(k + 2) === 10 ? 3 : 2;
+    else if (d === 47 && (text.charCodeAt(k + 1) === 42 || text.charCodeAt(k + 1) === 47)) {
+      // (A block comment may go on past the line; a line comment ends the directive with its line.)
+      const e = skipComment(text, k);
+      if (text.charCodeAt(k + 1) === 47) return e;
+      k = e;
+    } else k++;
+  }
+  return n;
+}
+
+function isIdentStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { findFunctions, type FunctionInfo } from '../../src/core/functions';
+import { definitionNames, findFunctions, type FunctionInfo } from '../../src/core/functions';
 import { CParser } from '../../src/core/parser';
-import { fileNames } from '../../src/core/references/names';
+import { fileNames, includedReturns, type IncludedFunctions } from '../../src/core/references/names';
 import { borrowingParams, type ParamUses } from '../../src/core/references/summaries';
 
 // `reads` only reads its parameter; `passes` hands it to `reads`; `keeps` stores it in a global.
@@ -109,5 +109,70 @@ describe('new-reference functions of a file', () => {
     assert.deepEqual(readTexts.map((t) => /\w+(?=\()/.exec(t)?.[0]), ['wrap', 'make']);
     assert.equal(names.has('PyList_New'), false);
     assert.equal(readTexts.length, 2);
+  });
+});
+
+// Two headers the file includes: the first defines \`fresh\` (a new reference) and \`peek\` (a borrowed one), the second
+// \`fresh\` again (borrowed: the first file's counts) and \`other\`; the file itself defines \`peek\`, which shadows the header's.
+const HEADER_1 = `
+static inline PyObject *fresh(void) { return PyList_New(0); }
+static inline PyObject *peek(PyObject *d) { return PyDict_GetItemString(d, "k"); }
+static inline int helper(PyObject *o) { if (PyErr_Occurred()) return -1; return 0; }
+`;
+const HEADER_2 = `
+static inline PyObject *fresh(PyObject *d) { return PyDict_GetItemString(d, "k"); }
+static inline PyObject *other(void) { return PyTuple_New(1); }
+`;
+const INCLUDING = `
+static PyObject *peek(void) { return PyLong_FromLong(1); }
+static PyObject *use(PyObject *self) { helper(self); return fresh(); }
+`;
+
+describe('new-reference functions of included files', () => {
+  let parser: CParser;
+  let functions: FunctionInfo[];
+  before(async () => {
+    parser = await CParser.load();
+    functions = findFunctions(parser.parse(INCLUDING).rootNode, INCLUDING);
+  });
+
+  /** An included file as the analysis reads one, counting its parses. */
+  const header = (text: string, parses: string[], label: string): IncludedFunctions => {
+    let returns: ReturnType<typeof includedReturns> | undefined;
+    return {
+      names: definitionNames(text),
+      returns: () => {
+        if (!returns) {
+          parses.push(label);
+          returns = includedReturns(findFunctions(parser.parse(text).rootNode, text));
+        }
+        return returns;
+      },
+    };
+  };
+
+  it('parses an included file only when a name it may define is asked for', () => {
+    const parses: string[] = [];
+    const names = fileNames(INCLUDING, functions, undefined, [header(HEADER_1, parses, '1'), header(HEADER_2, parses, '2')]).newFunctions;
+    // \`helper\` returns no object, \`peek\` is the file's own, \`PyList_New\` no header defines: nothing is parsed.
+    assert.equal(names.has('helper'), false);
+    assert.equal(names.has('peek'), true);
+    assert.equal(names.has('PyList_New'), false);
+    assert.deepEqual(parses, []);
+    // \`other\`: only the second header may define it; the first is not parsed for it.
+    assert.equal(names.has('other'), true);
+    assert.deepEqual(parses, ['2']);
+    // \`fresh\`: the first header's (new), read before the second's.
+    assert.equal(names.has('fresh'), true);
+    assert.deepEqual(parses, ['2', '1']);
+  });
+
+  it('gives the answers of the included files read whole, in their order', () => {
+    const parses: string[] = [];
+    const names = fileNames(INCLUDING, functions, undefined, [header(HEADER_1, parses, '1'), header(HEADER_2, parses, '2')]).newFunctions;
+    assert.deepEqual(names.all(), ['peek', 'use', 'fresh', 'other']);
+    // (With the headers the other way round, \`fresh\` is the second header's, borrowed, and so is \`use\`'s result.)
+    const swapped = fileNames(INCLUDING, functions, undefined, [header(HEADER_2, [], '2'), header(HEADER_1, [], '1')]).newFunctions;
+    assert.deepEqual(swapped.all(), ['peek', 'other']);
   });
 });

@@ -12,7 +12,7 @@
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { closingParen, defineDirectives, parseDefine } from '../preprocess';
-import { cachedRead, parameterNames, reachFrom, type FunctionInfo, type PerFunctionCache } from '../functions';
+import { cachedRead, KEYWORDS, parameterNames, reachFrom, type FunctionInfo, type PerFunctionCache } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
 
@@ -34,9 +34,9 @@ export interface FileNames {
  */
 export interface NewFunctions {
   has(name: string): boolean;
-  /** The names that may be one: a text that names none of them calls none of them. */
+  /** The names that may be one (a superset): a text that names none of them calls none of them. */
   readonly candidates: ReadonlySet<string>;
-  /** Every one, in the order of `candidates` (works each out): for cache keys. */
+  /** Every one, the file's in file order, then each included file's (works each out, and reads every included file): for cache keys. */
   all(): string[];
 }
 
@@ -62,38 +62,45 @@ export type ReturnsCache = PerFunctionCache<Returned | null>;
  * The file's names (an empty result costs nothing when the file defines no function that
  * returns an object). With `cache`, a function whose text is there is not read again.
  */
-export function fileNames(text: string, functions: readonly FunctionInfo[], cache?: ReturnsCache, included: readonly IncludedReturns[] = []): FileNames {
+export function fileNames(text: string, functions: readonly FunctionInfo[], cache?: ReturnsCache, included: readonly IncludedFunctions[] = []): FileNames {
   const aliases = macroAliases(text);
   const newFunctions = newReferenceFunctions(functions, aliases, cache, included);
   return aliases.size || newFunctions.candidates.size ? { aliases, newFunctions } : NO_NAMES;
 }
 
-/** What the returns of a function defined in an included file give back (see `Returned`). */
-export interface IncludedReturns {
-  name: string;
-  values: Returned;
+/**
+ * The functions an included file defines that return an object (a header's `static inline` helpers, a `.c` file
+ * included whole): the candidates for new-reference functions it adds to the files that include it. Read lazily: a
+ * file that includes it may never call one, and then it is never parsed.
+ */
+export interface IncludedFunctions {
+  /** A superset of the names `returns()` holds, read from the text (see `definitionNames`). */
+  readonly names: ReadonlySet<string>;
+  /** What each candidate's returns give back, by name, in file order (parses the file the first time; see `includedReturns`). */
+  returns(): ReadonlyMap<string, Returned>;
 }
 
 /**
- * `IncludedReturns` of the functions of an included file (a header's `static inline`
- * helpers, a `.c` file included whole) that return an object: the candidates for
- * new-reference functions it adds to the files that include it. Functions defined twice
- * (under `#if`) or holding a lambda are left out.
+ * What the returns of the functions of an included file that return an object give back, by name. Functions defined
+ * twice (under `#if`) or holding a lambda are left out.
  */
-export function includedReturns(functions: readonly FunctionInfo[]): IncludedReturns[] {
-  const out: IncludedReturns[] = [];
+export function includedReturns(functions: readonly FunctionInfo[]): Map<string, Returned> {
+  const out = new Map<string, Returned>();
   for (const f of candidates(functions)) {
     const values = returnedValues(f);
-    if (values) out.push({ name: f.name, values });
+    if (values) out.set(f.name, values);
   }
   return out;
 }
 
-/** The functions that may return a new reference at every `return`: they return an object, are defined once (not under two `#if` branches), hold no lambda and have a `return`. */
+/**
+ * The functions that may return a new reference at every `return`: they return an object, are defined once (not under
+ * two `#if` branches), hold no lambda, have a `return`, and are not named by a keyword (a macro the parser misread).
+ */
 function candidates(functions: readonly FunctionInfo[]): FunctionInfo[] {
   const count = new Map<string, number>();
   for (const f of functions) count.set(f.name, (count.get(f.name) ?? 0) + 1);
-  return functions.filter((f) => f.returnsObject && !f.lambda && count.get(f.name) === 1 && f.body.text.includes('return'));
+  return functions.filter((f) => f.returnsObject && !f.lambda && count.get(f.name) === 1 && !KEYWORDS.has(f.name) && f.body.text.includes('return'));
 }
 
 /** What a C-API function does with references: two aliases agree when this is the same. */
@@ -164,7 +171,6 @@ function calledName(body: string, functionLike: boolean): string | null {
   return closingParen(b, open) === b.length - 1 ? m[1] : null;
 }
 
-
 /**
  * The file's functions that return a new reference at every `return` that gives back an
  * object: a call that returns one, or a local every assignment of which is such a call or
@@ -176,21 +182,39 @@ function calledName(body: string, functionLike: boolean): string | null {
  * the order of its steps, and a function's answer only on those, so it is the answer over the whole file, without
  * reading the returns of the functions nothing calls (most of a file's: Python calls them through its tables).
  */
-function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>, cache?: ReturnsCache, included: readonly IncludedReturns[] = []): NewFunctions {
+function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: ReadonlyMap<string, string>, cache?: ReturnsCache, included: readonly IncludedFunctions[] = []): NewFunctions {
   const own = new Map(candidates(functions).map((f) => [f.name, f]));
   const defined = new Set(functions.map((f) => f.name));
-  // Those of the included files that the file does not define itself (the first file's, when two define one).
-  const fromIncluded = new Map<string, Returned>();
-  for (const c of included) if (!defined.has(c.name) && !fromIncluded.has(c.name)) fromIncluded.set(c.name, c.values);
-  const candidateNames = new Set([...own.keys(), ...fromIncluded.keys()]);
-  if (!candidateNames.size) return NO_NEW_FUNCTIONS;
+  // The names an included file may add (those the file does not define itself): a superset, for `mayReport`'s test.
+  const maybe = new Set(own.keys());
+  for (const inc of included) for (const n of inc.names) if (!defined.has(n)) maybe.add(n);
+  if (!maybe.size) return NO_NEW_FUNCTIONS;
+  // What an included file gives for a name the file does not define (the first file's, when two define one); an
+  // included file is parsed only when it may define a name asked for.
+  const fromIncluded = new Map<string, Returned | null>();
+  const includedValues = (name: string): Returned | null => {
+    let r = fromIncluded.get(name);
+    if (r === undefined) {
+      r = null;
+      if (maybe.has(name) && !own.has(name)) {
+        for (const inc of included) {
+          if (!inc.names.has(name)) continue;
+          r = inc.returns().get(name) ?? null;
+          if (r) break;
+        }
+      }
+      fromIncluded.set(name, r);
+    }
+    return r;
+  };
+  const isCandidate = (name: string) => own.has(name) || includedValues(name) !== null;
   const read = new Map<string, Returned | null>();
   /** What the returns of a candidate give back (null: something else). */
   const valuesOf = (name: string): Returned | null => {
     let r = read.get(name);
     if (r === undefined) {
       const f = own.get(name);
-      r = f ? cachedRead(cache, f, (g) => returnedValues(g) ?? null) : (fromIncluded.get(name) ?? null);
+      r = f ? cachedRead(cache, f, (g) => returnedValues(g) ?? null) : includedValues(name);
       read.set(name, r);
     }
     return r;
@@ -199,9 +223,9 @@ function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: Read
   const has = (name: string): boolean => {
     const k = known.get(name);
     if (k !== undefined) return k;
-    if (!candidateNames.has(name)) return false;
+    if (!isCandidate(name)) return false;
     // The candidates whose results `name`'s returns may give back, and theirs.
-    const reach = reachFrom(name, (n) => (valuesOf(n) ?? []).flatMap((v) => (v === 'null' ? [] : v.filter((c): c is string => c !== null && candidateNames.has(c)))));
+    const reach = reachFrom(name, (n) => (valuesOf(n) ?? []).flatMap((v) => (v === 'null' ? [] : v.filter((c): c is string => c !== null && isCandidate(c)))));
     const out = new Set<string>();
     for (let changed = true; changed; ) {
       changed = false;
@@ -217,7 +241,13 @@ function newReferenceFunctions(functions: readonly FunctionInfo[], aliases: Read
     for (const n of reach) known.set(n, out.has(n));
     return out.has(name);
   };
-  return { has, candidates: candidateNames, all: () => [...candidateNames].filter(has) };
+  // (In the order the candidates had when the included files were read whole: the file's, then each included file's.)
+  const all = () => {
+    const names = new Set(own.keys());
+    for (const inc of included) for (const n of inc.returns().keys()) if (!defined.has(n)) names.add(n);
+    return [...names].filter(has);
+  };
+  return { has, candidates: maybe, all };
 }
 
 /** What each `return` of a function gives back: 'null', or the calls (null for a NULL) that may have produced it. */
