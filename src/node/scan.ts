@@ -133,6 +133,25 @@ export function takeBatch(jobs: readonly FileJob[], sizes: ReadonlyMap<string, n
 }
 
 /**
+ * A round of the project index cut into `n` shares of about equal bytes: each path goes, largest first, to the share
+ * with the fewest bytes so far (a file's cost is about its size, and a few large ones would otherwise land on one
+ * worker). Within a share, each group keeps its paths in their order.
+ */
+export function indexShares(groups: readonly IndexGroup[], sizes: ReadonlyMap<string, number>, n: number): IndexGroup[][] {
+  const owner = groups.map((g) => new Array<number>(g.paths.length));
+  const items = groups.flatMap((g, gi) => g.paths.map((p, pi) => ({ gi, pi, size: sizes.get(p) ?? 0 })));
+  items.sort((a, b) => b.size - a.size || a.gi - b.gi || a.pi - b.pi);
+  const bytes = new Array<number>(n).fill(0);
+  for (const it of items) {
+    let least = 0;
+    for (let i = 1; i < n; i++) if (bytes[i] < bytes[least]) least = i;
+    owner[it.gi][it.pi] = least;
+    bytes[least] += it.size;
+  }
+  return bytes.map((_, i) => groups.map((g, gi) => ({ names: g.names, paths: g.paths.filter((_p, pi) => owner[gi][pi] === i) })).filter((g) => g.paths.length));
+}
+
+/**
  * The scan's worker threads: they analyse the files (`run`), then stay for the project index's rounds (`index`),
  * until `close`.
  */
@@ -247,12 +266,14 @@ class WorkerPool {
   }
   private onAbort: (() => void) | undefined;
 
-  /** One round of the project index: each worker reads its share of each group's paths and indexes those that mention the group's names. */
-  async index(groups: IndexGroup[]): Promise<FileIndex[]> {
+  /**
+   * One round of the project index: each worker reads its share of each group's paths (about as many bytes as the
+   * others, see `indexShares`) and indexes those that mention the group's names.
+   */
+  async index(groups: IndexGroup[], sizes: ReadonlyMap<string, number>): Promise<FileIndex[]> {
     if (this.failed) throw this.failed;
     if (this.signal?.aborted) throw abortError();
-    const n = this.workers.length;
-    const shares = this.workers.map((_, i) => groups.map((g) => ({ names: g.names, paths: g.paths.filter((_p, k) => k % n === i) })).filter((g) => g.paths.length));
+    const shares = indexShares(groups, sizes, this.workers.length);
     const parts = await Promise.all(
       this.workers.map(
         (w, i) =>
@@ -303,7 +324,7 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
       const index = await indexForNamesBy(
         names,
         outcomes.filter((o) => !o.skipped).map((o) => o.abs),
-        (groups) => pool.index(groups),
+        (groups) => pool.index(groups, sizes),
         new ProjectIndex(projectOf),
       );
       await pool.close();

@@ -9,7 +9,7 @@ import { EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from '../../src/cli/main';
 import { RULES } from '../../src/core/rules/index';
 import { defaultOptions } from '../../src/core/options';
 import { collectFiles, FileFilter } from '../../src/node/files';
-import { scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
+import { indexShares, scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
 import { SCAN_V8_FLAGS } from '../../src/node/tiering';
 import { REPO } from '../helpers/engine';
 import {
@@ -773,6 +773,35 @@ describe('cpyref --jobs', () => {
     fs.rmSync(path.join(dir, 'one', 'pyproject.toml'));
     fs.rmSync(path.join(dir, 'two', 'setup.py'));
     assert.deepEqual(unregistered((await runJson(dir, ['--jobs', '2', '.'])).doc), []);
+  });
+
+  it("shares an index round's files between the workers by bytes, largest first, each group's paths kept in order", () => {
+    const groups = [
+      { names: ['a'], paths: ['/p/big.c', '/p/s1.c', '/p/s2.c', '/p/s3.c'] },
+      { names: ['b'], paths: ['/q/m1.c', '/q/m2.c'] },
+    ];
+    const sizes = new Map([
+      ['/p/big.c', 10_000],
+      ['/p/s1.c', 1_000],
+      ['/p/s2.c', 1_000],
+      ['/p/s3.c', 1_000],
+      ['/q/m1.c', 4_000],
+      ['/q/m2.c', 4_000],
+    ]);
+    // big (10k) on one side; m1, m2, s1 and s2 (10k) on the other; s3 on the first (the sides tie).
+    assert.deepEqual(indexShares(groups, sizes, 2), [
+      [{ names: ['a'], paths: ['/p/big.c', '/p/s3.c'] }],
+      [
+        { names: ['a'], paths: ['/p/s1.c', '/p/s2.c'] },
+        { names: ['b'], paths: ['/q/m1.c', '/q/m2.c'] },
+      ],
+    ]);
+    // Every path once, whatever the number of workers.
+    for (const n of [1, 3, 7]) {
+      const shares = indexShares(groups, sizes, n);
+      assert.deepEqual(shares.flatMap((s) => s.flatMap((g) => g.paths)).sort(), groups.flatMap((g) => g.paths).sort(), `${n} workers`);
+      assert.ok(shares.length <= n);
+    }
   });
 
   it('gives each worker a run of files in path order (about equal bytes), then lets it take from the end of the run with most left', () => {
