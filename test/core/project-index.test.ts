@@ -188,4 +188,30 @@ describe('NameSet', () => {
       { numRuns: 3000 },
     );
   });
+
+  const BLANK = ' '.repeat(300 * 1024);
+  it('asks about the same words in the same order as a global search, with names found by one alternation or word by word', () => {
+    // Identifiers (the alternation's case) that share prefixes, in texts with digits and other words around them.
+    const ident = fc.array(fc.constantFrom('a', 'b', 'ab', '_', 'x1', '9', 'A'), { minLength: 1, maxLength: 4 }).map((a) => (/^[0-9]/.test(a.join('')) ? 'n' : '') + a.join(''));
+    const alphabet = ['a', 'b', 'ab', '_', '0', '9', 'x1', ' ', '\n', '(', 'A', 'é'];
+    fc.assert(
+      fc.property(fc.array(ident, { minLength: 1, maxLength: 12 }), fc.array(fc.constantFrom(...alphabet), { maxLength: 60 }), fc.integer({ min: 0, max: 5 }), (names, parts, stopAt) => {
+        const text = parts.join('');
+        const set = new Set(names);
+        const words = [...text.matchAll(/[A-Za-z_]\w*/g)].map((m) => m[0]).filter((w) => set.has(w));
+        // The alternation is compiled once sets of the same names have searched enough text: this blank one is.
+        const alternation = new NameSet(names);
+        alternation.someWord(BLANK, () => true);
+        // The loop's path: more names than one alternation takes (those added never occur).
+        const padded = [...names, ...Array.from({ length: 600 }, (_, i) => `zz_unused_${i}`)];
+        for (const ns of [alternation, new NameSet(padded)]) {
+          const asked: string[] = [];
+          const found = ns.someWord(text, (w) => asked.push(w) > stopAt);
+          assert.deepEqual(asked, words.slice(0, stopAt + 1), JSON.stringify({ names, text }));
+          assert.equal(found, words.length > stopAt);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
