@@ -713,8 +713,9 @@ export class NameSet {
   /** The names' lengths and first characters: a word that fits neither is not cut out of the text to be looked up. */
   private readonly lengths: Set<number>;
   private readonly firsts: Set<number>;
-  /** The names as one alternation (see `patternOf`): undefined until asked, null when they cannot be one. */
-  private use: PatternUse | null | undefined;
+  /** Characters searched word by word so far; the names' alternation once compiled, null when they cannot be one (see `pattern`). */
+  private searched = 0;
+  private re: RegExp | null | undefined;
   constructor(readonly names: string[]) {
     this.set = new Set(names);
     this.lengths = new Set(names.map((n) => n.length));
@@ -753,16 +754,18 @@ export class NameSet {
     return false;
   }
 
-  /** The alternation of the names, once enough text has been searched for them to pay for compiling it (see `patternOf`). */
+  /**
+   * The alternation of the names (longest first), once the set has searched enough text to pay for compiling it (see
+   * `PATTERN_AFTER`); none when they are not identifiers, or too many (see `PATTERN_NAMES`).
+   */
   private pattern(length: number): RegExp | undefined {
-    if (this.use === undefined) this.use = patternOf(this.set);
-    if (!this.use) return undefined;
-    if (!this.use.re) {
-      this.use.searched += length;
-      if (this.use.searched < PATTERN_AFTER) return undefined;
-      this.use.re = new RegExp(this.use.source, 'g');
+    if (this.re === undefined) {
+      this.searched += length;
+      if (this.searched < PATTERN_AFTER) return undefined;
+      const names = [...this.set];
+      this.re = names.length <= PATTERN_NAMES && names.every((n) => IDENTIFIER.test(n)) ? new RegExp(names.sort((a, b) => b.length - a.length).join('|'), 'g') : null;
     }
-    return this.use.re;
+    return this.re ?? undefined;
   }
 
   /**
@@ -793,34 +796,11 @@ export class NameSet {
 /** At most this many names go into one alternation: the engine's time grows with it, and far beyond it breaks down (1,200 names took 40 times as long as 600 on the real-world files). */
 const PATTERN_NAMES = 512;
 /**
- * Characters searched, by sets of the same names, before their alternation is compiled: compiling one of 300 names
- * takes about as long as searching 300 KB word by word, and most sets (a file's own names) search one file.
+ * Characters a set searches word by word before it compiles its alternation: compiling one of 300 names takes about as
+ * long as searching 300 KB word by word, and most sets (a file's names) search one file.
  */
 const PATTERN_AFTER = 256 * 1024;
 const IDENTIFIER = /^[A-Za-z_]\w*$/;
-
-/** An alternation of names (longest first), shared by the sets of the same names, and how much text they searched before it was compiled. */
-interface PatternUse {
-  source: string;
-  searched: number;
-  re?: RegExp;
-}
-const PATTERNS = new Map<string, PatternUse>();
-
-/** The alternation of `names`, or null when they are not identifiers, or too many (see `PATTERN_NAMES`). */
-function patternOf(names: ReadonlySet<string>): PatternUse | null {
-  if (!names.size || names.size > PATTERN_NAMES) return null;
-  const sorted = [...names];
-  if (!sorted.every((n) => IDENTIFIER.test(n))) return null;
-  const source = sorted.sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).join('|');
-  let use = PATTERNS.get(source);
-  if (!use) {
-    // (A bound on what a long-lived process keeps: the editor's sets change as the user types.)
-    if (PATTERNS.size >= 256) PATTERNS.clear();
-    PATTERNS.set(source, (use = { source, searched: 0 }));
-  }
-  return use;
-}
 
 function isWordStart(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;

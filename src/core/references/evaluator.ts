@@ -81,7 +81,8 @@ export function owningMacros(macros: ReadonlyMap<string, MacroDef>): Set<string>
  */
 export function mayReport(body: string, returnsObject: boolean, macros: ReadonlySet<string>, newFunctions?: NewFunctions): boolean {
   if (returnsObject) return true;
-  let words = OWNING_WORDS.get(macros);
+  // (One set for every file without owning macros, most of them: it searches enough text to compile its alternation.)
+  let words = macros.size ? OWNING_WORDS.get(macros) : NO_MACRO_WORDS;
   if (!words) OWNING_WORDS.set(macros, (words = new NameSet([...OWNING_NAMES, ...macros])));
   if (words.inWords(body)) return true;
   // A call of one of the file's functions that return a new reference (each worked out when a body names it).
@@ -93,6 +94,7 @@ export function mayReport(body: string, returnsObject: boolean, macros: Readonly
 
 /** OWNING_NAMES and a file's owning macros, by the macros' set (a file's functions share it). */
 const OWNING_WORDS = new WeakMap<ReadonlySet<string>, NameSet>();
+const NO_MACRO_WORDS = new NameSet([...OWNING_NAMES]);
 /** The names of a file's candidate new-reference functions, by the file's `NewFunctions`. */
 const CANDIDATE_WORDS = new WeakMap<NewFunctions, NameSet>();
 
