@@ -224,9 +224,33 @@ export class WordSet {
 
   /** Calls `f` with each occurrence, in order; stops when `f` returns true, and returns whether it did. */
   forEach(text: string, f: (word: string, at: number) => boolean | void): boolean {
-    if (this.set) return forEachWord(text, this.set, f);
+    if (this.set) return this.set.size <= FEW_WORDS ? forEachFewWords(text, [...this.set], f) : forEachWord(text, this.set, f);
     for (const m of text.matchAll(this.pattern!)) if (f(m[0], m.index)) return true;
     return false;
+  }
+}
+
+/** Up to this many words are each searched for with `indexOf` (native, many times faster than cutting every word out). */
+const FEW_WORDS = 8;
+
+/** `forEachWord` for a few words of word characters: each word's next whole occurrence, the first of them each time. */
+function forEachFewWords(text: string, words: readonly string[], f: (word: string, at: number) => boolean | void): boolean {
+  const n = text.length;
+  const whole = (w: string, from: number): number => {
+    for (let at = text.indexOf(w, from); at >= 0; at = text.indexOf(w, at + 1)) {
+      if ((at === 0 || !isWordChar(text.charCodeAt(at - 1))) && (at + w.length === n || !isWordChar(text.charCodeAt(at + w.length)))) return at;
+    }
+    return -1;
+  };
+  const next = words.map((w) => whole(w, 0));
+  for (;;) {
+    // (Two words never occur whole at one offset: each is a whole run of word characters there.)
+    let k = -1;
+    for (let i = 0; i < words.length; i++) if (next[i] >= 0 && (k < 0 || next[i] < next[k])) k = i;
+    if (k < 0) return false;
+    const at = next[k];
+    if (f(words[k], at)) return true;
+    next[k] = whole(words[k], at + words[k].length);
   }
 }
 
