@@ -60,7 +60,7 @@ const REQUIRED: ReadonlyArray<keyof Binding> = [
 let binding: Binding | undefined;
 let buffer = 0;
 /** The one tree cursor (its four words), reset to a node whenever children are read; created at first use. */
-let cursor: [number, number, number, number] | undefined;
+let cursor: Int32Array | undefined;
 
 /** Takes the binding object web-tree-sitter was initialised with; throws when it lacks an export this module needs. */
 export function useBinding(b: Partial<Binding>): void {
@@ -226,7 +226,12 @@ function ensureCursor(tree: number): void {
 
 function saveCursor(): void {
   const h = binding!.HEAP32;
-  cursor = [h[buffer], h[buffer + 1], h[buffer + 2], h[buffer + 3]];
+  // (Copied into one array for the process, not a new one each time children are read.)
+  cursor ??= new Int32Array(4);
+  cursor[0] = h[buffer];
+  cursor[1] = h[buffer + 1];
+  cursor[2] = h[buffer + 2];
+  cursor[3] = h[buffer + 3];
 }
 
 /** Writes a node of a tree (by its slot) into the transfer buffer's first five words, as web-tree-sitter marshals a node. */
@@ -259,6 +264,8 @@ function nextTreeBase(): number {
 }
 
 const NO_NODES: readonly SyntaxNode[] = Object.freeze([]) as readonly SyntaxNode[];
+/** The children of every leaf (read-only, as every node's children are: they are shared). */
+const NO_KIDS: SyntaxNode[] = [];
 
 /** A node of a `SyntaxTree`: web-tree-sitter's `Node` interface (the part the analyses use), answered from fields. */
 export class SyntaxNode {
@@ -340,13 +347,22 @@ export class SyntaxNode {
     return this.kids ?? this.read();
   }
 
+  /** (Shared, as `children` is: the same array when every child is named.) */
   get namedChildren(): SyntaxNode[] {
-    return (this.named ??= this.children.filter((k) => k.isNamed));
+    if (!this.named) {
+      const kids = this.children;
+      this.named = kids.every((k) => k.isNamed) ? kids : kids.filter((k) => k.isNamed);
+    }
+    return this.named;
   }
 
-  /** The named children but comments (read-only: it is shared). */
+  /** The named children but comments (read-only: it is shared, and the same array as `namedChildren` when no comment is among them). */
   get codeChildren(): readonly SyntaxNode[] {
-    return (this.code ??= Object.freeze(this.namedChildren.filter((k) => k.type !== 'comment')));
+    if (!this.code) {
+      const named = this.namedChildren;
+      this.code = named.some((k) => k.type === 'comment') ? named.filter((k) => k.type !== 'comment') : named;
+    }
+    return this.code;
   }
 
   get childCount(): number {
@@ -581,7 +597,8 @@ export class SyntaxNode {
       } while (b._ts_tree_cursor_goto_next_sibling_wasm(tree));
     }
     saveCursor();
-    this.kids = out;
-    return out;
+    // (A leaf's empty list is shared; not a frozen one, which the loops over children would have to handle apart.)
+    this.kids = out.length ? out : NO_KIDS;
+    return this.kids;
   }
 }
