@@ -145,8 +145,8 @@ describe('the npm package', () => {
 
   it('is small, and the README gives its size', () => {
     // (Limits that catch what should not ship, tests, fixtures or the real-world set's sources, with room for the code to grow.)
-    assert.ok(info.size < 225_000, `packed ${info.size} bytes`);
-    assert.ok(info.unpackedSize < 800_000, `unpacked ${info.unpackedSize} bytes`);
+    assert.ok(info.size < 250_000, `packed ${info.size} bytes`);
+    assert.ok(info.unpackedSize < 900_000, `unpacked ${info.unpackedSize} bytes`);
     const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
     const m = /npm tarball is (\d+) kB \((\d+) kB unpacked, (\d+) files\)/.exec(readme);
     assert.ok(m, 'README: "The npm tarball is N kB (M kB unpacked, F files)" not found');
