@@ -10,7 +10,7 @@ import { analyzeReferences, type ReferenceAnalysis } from './references/analysis
 import { mayReport, owningMacros } from './references/evaluator';
 import { borrowingParams, type BorrowingParams, type ParamUsesCache } from './references/summaries';
 import { fileNames, includedReturns, namesKey, type FileNames, type IncludedFunctions, type Returned, type ReturnsCache } from './references/names';
-import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
+import { GrammarNotLoaded, type CParser, type Dialect, type SyntaxNode, type SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
 import { resolveReturnFinding } from './rules/borrowed-singleton-return';
@@ -211,11 +211,18 @@ function includedFunctions(parsers: CParser, req: AnalyzeRequest): IncludedFunct
           names: definitionNames(parsed, dialect),
           returns: () => {
             if (!returns) {
-              const tree = parsers.for(dialect).parse(parsed!);
               try {
-                returns = includedReturns(findFunctions(tree.rootNode, inc.text));
-              } finally {
-                tree.delete();
+                const tree = parsers.for(dialect).parse(parsed!);
+                try {
+                  returns = includedReturns(findFunctions(tree.rootNode, inc.text));
+                } finally {
+                  tree.delete();
+                }
+              } catch (e) {
+                // (A grammar not loaded yet: the caller loads it and analyses the file again. A file that cannot be
+                // read otherwise defines nothing, once: the error is not the including function's.)
+                if (e instanceof GrammarNotLoaded) throw e;
+                returns = new Map();
               }
               parsed = undefined;
             }

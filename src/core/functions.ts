@@ -1,6 +1,6 @@
 import type { SyntaxNode } from './parser';
 import { LineIndex } from './text';
-import { declaredName, isWordChar, namedKids } from './syntax';
+import { declaredName, namedKids } from './syntax';
 
 /** A function definition and what its signature says about its result. */
 export interface FunctionInfo {
@@ -292,10 +292,10 @@ export function definitionNames(text: string, dialect: 'c' | 'cpp' = 'c'): Set<s
       const end = endOfLiteral(text, i);
       // (A quote whose literal does not end on its line is passed over alone.)
       i = end < 0 ? i + 1 : end + 1;
-    } else if (isIdentStart(c) && !(i > 0 && isWordChar(text.charCodeAt(i - 1)))) {
+    } else if (isNameStart(c) && !(i > 0 && isNameChar(text.charCodeAt(i - 1)))) {
       lineStart = false;
       let j = i + 1;
-      while (j < n && isWordChar(text.charCodeAt(j))) j++;
+      while (j < n && isNameChar(text.charCodeAt(j))) j++;
       const open = skipExtras(text, j);
       if (text.charCodeAt(open) === OPEN) {
         const word = text.slice(i, j);
@@ -363,14 +363,11 @@ function mayReturnObject(text: string, name: number): boolean {
     if (c === 59 /* ; */ || c === 123 /* { */ || c === 125 /* } */) return false;
     if (c === 47 /* / */ || c === 34 /* " */ || c === 39 /* ' */ || c === 35 /* # */ || c === 92 /* \ */) return true;
     if (c === 10) {
-      // The line before: a line comment or a directive in it is not read backwards.
-      const start = text.lastIndexOf('\n', i - 1) + 1;
-      const line = text.slice(start, i);
-      if (line.includes('//') || /^[ \t]*#/.test(line)) return true;
+      if (unreadableBefore(text, i)) return true;
       i--;
-    } else if (isWordChar(c)) {
+    } else if (isNameChar(c)) {
       let j = i;
-      while (j >= 0 && isWordChar(text.charCodeAt(j))) j--;
+      while (j >= 0 && isNameChar(text.charCodeAt(j))) j--;
       if (isObjectType(text.slice(j + 1, i + 1))) return true;
       i = j;
     } else i--;
@@ -393,16 +390,16 @@ const BEFORE_DECLARATOR = new Set([...';{}=,!?<>+-|^~%.[]"\':&'].map((ch) => ch.
 function declaratorParens(text: string, name: number): number {
   let opens = 0;
   for (let i = name - 1; ; ) {
-    while (i >= 0 && isBlank(text.charCodeAt(i))) i--;
+    for (; i >= 0 && isBlank(text.charCodeAt(i)); i--) if (text.charCodeAt(i) === 10 && unreadableBefore(text, i)) return Infinity;
     if (i < 0) return opens;
     const c = text.charCodeAt(i);
     if (c === OPEN) {
       opens++;
       i--;
     } else if (c === 42 /* * */) i--;
-    else if (isWordChar(c)) {
+    else if (isNameChar(c)) {
       let j = i;
-      while (j >= 0 && isWordChar(text.charCodeAt(j))) j--;
+      while (j >= 0 && isNameChar(text.charCodeAt(j))) j--;
       if (CONTROL_WORDS.has(text.slice(j + 1, i + 1))) return 0;
       i = j;
     } else if (BEFORE_DECLARATOR.has(c)) return opens;
@@ -462,9 +459,26 @@ function skipComment(text: string, i: number): number {
   return k;
 }
 
-/** The offset of the quote that ends the string or character literal starting at `i`; -1 when it does not end on its line. */
+/**
+ * The offset of the quote that ends the string or character literal starting at `i`; -1 when it does not end on its
+ * line. C++'s raw strings (`R"x(...)x"`) end at their delimiter, on any line; a digit separator (`1'000`) starts none.
+ */
 function endOfLiteral(text: string, i: number): number {
   const q = text.charCodeAt(i);
+  if (q === 39 && i > 0 && isNameChar(text.charCodeAt(i - 1))) {
+    let k = i - 1;
+    while (k > 0 && isNameChar(text.charCodeAt(k - 1))) k--;
+    const d = text.charCodeAt(k);
+    if (d >= 48 && d <= 57) return i;
+  }
+  if (q === 34 && text.charCodeAt(i - 1) === 82 /* R */) {
+    const open = text.indexOf('(', i + 1);
+    const delim = open < 0 ? '' : text.slice(i + 1, open);
+    if (open >= 0 && delim.length <= 16 && !/[\s)\\]/.test(delim)) {
+      const end = text.indexOf(`)${delim}"`, open + 1);
+      return end < 0 ? -1 : end + delim.length + 1;
+    }
+  }
   for (let k = i + 1; k < text.length; k++) {
     const d = text.charCodeAt(k);
     if (d === 92) k++;
@@ -492,6 +506,22 @@ function endOfDirective(text: string, i: number): number {
   return n;
 }
 
-function isIdentStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+/**
+ * Whether the line that ends at the line break at `end` cannot be read backwards for sure: a directive, a line comment,
+ * a line that ends in a backslash, or one that a backslash at the end of the line before continues.
+ */
+function unreadableBefore(text: string, end: number): boolean {
+  const start = text.lastIndexOf('\n', end - 1) + 1;
+  const line = text.slice(start, end);
+  if (line.includes('//') || /^[ \t]*#/.test(line) || /\\\r?$/.test(line)) return true;
+  return start >= 2 && /\\\r?$/.test(text.slice(text.lastIndexOf('\n', start - 2) + 1, start - 1));
+}
+
+/** Identifier characters as the grammars read them: `$` and characters beyond ASCII too. */
+function isNameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36 || c >= 128;
+}
+
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 48 && c <= 57);
 }

@@ -285,7 +285,10 @@ class WorkerPool {
           }),
       ),
     );
-    return parts.flat();
+    // (In the order of the round's paths, as one thread indexes them: the index keeps the first registration it finds.)
+    const order = new Map<string, number>();
+    for (const g of groups) for (const p of g.paths) if (!order.has(p)) order.set(p, order.size);
+    return parts.flat().sort((a, b) => order.get(a.path)! - order.get(b.path)!);
   }
 
   /** Lets the workers go, and waits for them to exit. */

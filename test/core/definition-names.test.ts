@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { definitionNames, findFunctions } from '../../src/core/functions';
 import { CParser } from '../../src/core/parser';
 import { blankStatementMacros } from '../../src/core/preprocess';
+import { dialectOf } from '../../src/core/dialect';
 
 // Definitions written every way the parser still reads as a function that returns an object, beside what only looks
 // like one: calls in statements and expressions, a prototype, functions of other types, a comment, a string.
@@ -59,7 +62,8 @@ describe('definitionNames', () => {
     const tree = parser.for(dialect).parse(blankStatementMacros(text, dialect));
     try {
       return findFunctions(tree.rootNode, text)
-        .filter((f) => f.returnsObject)
+        // (A lambda is named after the local it initialises, and is never a candidate.)
+        .filter((f) => f.returnsObject && !f.lambda)
         .map((f) => f.name);
     } finally {
       tree.delete();
@@ -84,6 +88,46 @@ describe('definitionNames', () => {
     const found = objectFunctions(CPP_TEXT, 'cpp');
     assert.deepEqual(found, ['get', 'take', 'keep', 'with_default', 'Holder_make']);
     assert.deepEqual([...names].sort(), [...found].sort());
+  });
+
+  it('reads past what a backward or forward reading could misread: directives, continued comments, raw strings, digit separators, other identifier characters', () => {
+    const c = `#if HAVE_X
+static PyObject *(after_directive(void)) { return PyList_New(0); }
+#endif
+PyObject * // a comment continued \\
+; on this line
+after_continued(void) { return NULL; }
+static PyObject *get$value(void) { return NULL; }
+static PyObject *créer(void) { return NULL; }
+`;
+    const cpp = `const char *glob = R"x(src/*.c
+)x";
+int x = 1'000;
+static PyObject *after_raw(void) { return PyUnicode_FromOrdinal('a'); }
+`;
+    for (const [text, dialect] of [[c, 'c'], [cpp, 'cpp']] as const) {
+      const names = definitionNames(blankStatementMacros(text, dialect), dialect);
+      const found = objectFunctions(text, dialect);
+      assert.ok(found.length >= (dialect === 'c' ? 4 : 1), found.join(' '));
+      for (const n of found) assert.ok(names.has(n), `${n} (${dialect})`);
+    }
+  });
+
+  it('holds every function that returns an object in every fixture file', () => {
+    const root = path.join(__dirname, '../../../test/fixtures');
+    const files = fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(?:c|h|cpp|cc|hpp)$/.test(f));
+    assert.ok(files.length > 100, `${files.length} fixture files`);
+    let functions = 0;
+    for (const f of files) {
+      const text = fs.readFileSync(path.join(root, f), 'utf8');
+      const dialect = dialectOf(f, text, []);
+      const names = definitionNames(blankStatementMacros(text, dialect), dialect);
+      for (const n of objectFunctions(text, dialect)) {
+        functions++;
+        assert.ok(names.has(n), `${f}: ${n}`);
+      }
+    }
+    assert.ok(functions > 300, `${functions} functions`);
   });
 
   it("counts a list it cannot close as a definition's", () => {
