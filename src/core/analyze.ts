@@ -2,15 +2,15 @@ import { FORMAT_CALLS, STEALING } from './api/stealing';
 import { CfgTooDeep, type Cfg } from './cfg';
 import { compiledOnTargets, conditionOnTargets } from './conditions';
 import { BudgetExceeded, functionCfg, type Budget } from './dataflow';
-import { definitionNames, describeFunction, findFunctions, markerContextStart, mayNameObjectType, parameters, type FunctionInfo } from './functions';
+import { describeFunction, findFunctions, markerContextStart, mayNameObjectType, parameters, type FunctionInfo } from './functions';
 import { argumentUse, collectMacros, discardingMacros, isStatementMacro, type ArgumentUse, macroAssignedNames, MacroExpander, macroAsFunction, type MacroDef, WELL_KNOWN_MACROS } from './macros';
 import { definesLimitedApi, targetFacts, type Options, type TargetFacts } from './options';
 import { analyzeOwnership, cxxFacts, type CxxFacts, type OwnershipAnalysis } from './ownership';
 import { analyzeReferences, type ReferenceAnalysis } from './references/analysis';
 import { mayReport, owningMacros } from './references/evaluator';
 import { borrowingParams, type BorrowingParams, type ParamUsesCache } from './references/summaries';
-import { fileNames, includedReturns, namesKey, type FileNames, type IncludedFunctions, type Returned, type ReturnsCache } from './references/names';
-import { GrammarNotLoaded, type CParser, type Dialect, type SyntaxNode, type SyntaxTree } from './parser';
+import { fileNames, includedFunctionsOf, includedReturns, namesKey, type FileNames, type IncludedFunctions, type ReturnsCache } from './references/names';
+import type { CParser, Dialect, SyntaxNode, SyntaxTree } from './parser';
 import { dialectOf } from './dialect';
 import { blankedMacroNames, blankStatementMacros, conditionalVariants, cxxRewrittenMacros, quotedIncludes } from './preprocess';
 import { resolveReturnFinding } from './rules/borrowed-singleton-return';
@@ -204,31 +204,14 @@ function includedFunctions(parsers: CParser, req: AnalyzeRequest): IncludedFunct
     if (!facts.functions) {
       if (/\breturn\b/.test(inc.text) && mayNameObjectType(inc.text)) {
         const dialect = dialectOf(inc.path, inc.text, req.options.cppFiles);
-        // (The text the parser reads is kept until it has read it.)
-        let parsed: string | undefined = blankStatementMacros(inc.text, dialect);
-        let returns: Map<string, Returned> | undefined;
-        facts.functions = {
-          names: definitionNames(parsed, dialect),
-          returns: () => {
-            if (!returns) {
-              try {
-                const tree = parsers.for(dialect).parse(parsed!);
-                try {
-                  returns = includedReturns(findFunctions(tree.rootNode, inc.text));
-                } finally {
-                  tree.delete();
-                }
-              } catch (e) {
-                // (A grammar not loaded yet: the caller loads it and analyses the file again. A file that cannot be
-                // read otherwise defines nothing, once: the error is not the including function's.)
-                if (e instanceof GrammarNotLoaded) throw e;
-                returns = new Map();
-              }
-              parsed = undefined;
-            }
-            return returns;
-          },
-        };
+        facts.functions = includedFunctionsOf(blankStatementMacros(inc.text, dialect), dialect, (parsed) => {
+          const tree = parsers.for(dialect).parse(parsed);
+          try {
+            return includedReturns(findFunctions(tree.rootNode, inc.text));
+          } finally {
+            tree.delete();
+          }
+        });
       } else facts.functions = NO_INCLUDED_FUNCTIONS;
     }
     return facts.functions;

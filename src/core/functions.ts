@@ -284,7 +284,7 @@ export function definitionNames(text: string, dialect: 'c' | 'cpp' = 'c'): Set<s
     if (c === 10) {
       lineStart = true;
       i++;
-    } else if (c === 32 || c === 9 || c === 13 || c === 11 || c === 12) i++;
+    } else if (isBlank(c)) i++;
     else if (c === 47 /* / */ && (text.charCodeAt(i + 1) === 42 || text.charCodeAt(i + 1) === 47)) i = skipComment(text, i);
     else if (c === 35 /* # */ && lineStart) i = endOfDirective(text, i);
     else if (c === 34 /* " */ || c === 39 /* ' */) {
@@ -411,6 +411,12 @@ function isBlank(c: number): boolean {
   return c === 32 || (c >= 9 && c <= 13);
 }
 
+/** The length of the line break at `i` (`\n` 1, `\r\n` 2), 0 when there is none: what a backslash continues a line past. */
+function lineBreakAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  return c === 10 ? 1 : c === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 0;
+}
+
 /** The `)` that closes the `(` at `open`, past comments and literals; -1 when the scan cannot tell (see `definitionNames`). */
 function closeOf(text: string, open: number): number {
   const end = Math.min(text.length, open + MAX_LIST);
@@ -435,8 +441,8 @@ function skipExtras(text: string, i: number): number {
   const n = text.length;
   while (i < n) {
     const c = text.charCodeAt(i);
-    if (c === 32 || (c >= 9 && c <= 13)) i++;
-    else if (c === 92 /* \ */ && (text.charCodeAt(i + 1) === 10 || (text.charCodeAt(i + 1) === 13 && text.charCodeAt(i + 2) === 10))) i += text.charCodeAt(i + 1) === 10 ? 2 : 3;
+    if (isBlank(c)) i++;
+    else if (c === 92 /* \ */ && lineBreakAt(text, i + 1)) i += 1 + lineBreakAt(text, i + 1);
     else if (c === 47 && (text.charCodeAt(i + 1) === 42 || text.charCodeAt(i + 1) === 47)) i = skipComment(text, i);
     else break;
   }
@@ -453,7 +459,7 @@ function skipComment(text: string, i: number): number {
   let k = i + 2;
   for (; k < n; k++) {
     const d = text.charCodeAt(k);
-    if (d === 92) k += text.charCodeAt(k + 1) === 13 && text.charCodeAt(k + 2) === 10 ? 2 : 1;
+    if (d === 92) k += lineBreakAt(text, k + 1) || 1;
     else if (d === 10) break;
   }
   return k;
@@ -495,7 +501,7 @@ function endOfDirective(text: string, i: number): number {
   while (k < n) {
     const d = text.charCodeAt(k);
     if (d === 10) return k;
-    if (d === 92) k += text.charCodeAt(k + 1) === 13 && text.charCodeAt(k + 2) === 10 ? 3 : 2;
+    if (d === 92) k += 1 + (lineBreakAt(text, k + 1) || 1);
     else if (d === 47 && (text.charCodeAt(k + 1) === 42 || text.charCodeAt(k + 1) === 47)) {
       // (A block comment may go on past the line; a line comment ends the directive with its line.)
       const e = skipComment(text, k);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { definitionNames, findFunctions, type FunctionInfo } from '../../src/core/functions';
-import { CParser } from '../../src/core/parser';
-import { fileNames, includedReturns, type IncludedFunctions } from '../../src/core/references/names';
+import { findFunctions, type FunctionInfo } from '../../src/core/functions';
+import { CParser, GrammarNotLoaded } from '../../src/core/parser';
+import { fileNames, includedFunctionsOf, includedReturns, type IncludedFunctions } from '../../src/core/references/names';
 import { borrowingParams, type ParamUses } from '../../src/core/references/summaries';
 
 // `reads` only reads its parameter; `passes` hands it to `reads`; `keeps` stores it in a global.
@@ -137,19 +137,11 @@ describe('new-reference functions of included files', () => {
   });
 
   /** An included file as the analysis reads one, counting its parses. */
-  const header = (text: string, parses: string[], label: string): IncludedFunctions => {
-    let returns: ReturnType<typeof includedReturns> | undefined;
-    return {
-      names: definitionNames(text),
-      returns: () => {
-        if (!returns) {
-          parses.push(label);
-          returns = includedReturns(findFunctions(parser.parse(text).rootNode, text));
-        }
-        return returns;
-      },
-    };
-  };
+  const header = (text: string, parses: string[], label: string): IncludedFunctions =>
+    includedFunctionsOf(text, 'c', (t) => {
+      parses.push(label);
+      return includedReturns(findFunctions(parser.parse(t).rootNode, t));
+    });
 
   it('parses an included file only when a name it may define is asked for', () => {
     const parses: string[] = [];
@@ -165,6 +157,21 @@ describe('new-reference functions of included files', () => {
     // \`fresh\`: the first header's (new), read before the second's.
     assert.equal(names.has('fresh'), true);
     assert.deepEqual(parses, ['2', '1']);
+  });
+
+  it('leaves a file it cannot parse defining nothing, read once, and hands a grammar not loaded yet to the caller', () => {
+    let reads = 0;
+    const broken = includedFunctionsOf(HEADER_1, 'c', () => {
+      reads++;
+      throw new RangeError('too deep');
+    });
+    assert.deepEqual([...broken.returns()], []);
+    assert.deepEqual([...broken.returns()], []);
+    assert.equal(reads, 1);
+    const cxx = includedFunctionsOf(HEADER_1, 'c', () => {
+      throw new GrammarNotLoaded('cpp');
+    });
+    assert.throws(() => cxx.returns(), GrammarNotLoaded);
   });
 
   it('gives the answers of the included files read whole, in their order', () => {

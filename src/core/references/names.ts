@@ -12,8 +12,8 @@
  */
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { closingParen, defineDirectives, parseDefine } from '../preprocess';
-import { cachedRead, KEYWORDS, parameterNames, reachFrom, type FunctionInfo, type PerFunctionCache } from '../functions';
-import type { SyntaxNode } from '../parser';
+import { cachedRead, definitionNames, KEYWORDS, parameterNames, reachFrom, type FunctionInfo, type PerFunctionCache } from '../functions';
+import { GrammarNotLoaded, type SyntaxNode } from '../parser';
 import { calleeName, declaredLocal, initialValue, namedKids, unwrap } from '../syntax';
 
 /** Calls that return a new reference beyond refcounts.dat (allocation macros, type slots). */
@@ -78,6 +78,32 @@ export interface IncludedFunctions {
   readonly names: ReadonlySet<string>;
   /** What each candidate's returns give back, by name, in file order (parses the file the first time; see `includedReturns`). */
   returns(): ReadonlyMap<string, Returned>;
+}
+
+/**
+ * The `IncludedFunctions` of a file whose parsed text (after `blankStatementMacros`) is `parsed`: its names read from the
+ * text, its returns by `read` the first time they are asked for. A grammar not loaded yet is the caller's to load (the
+ * file is analysed again); a file that cannot be read otherwise defines nothing, once.
+ */
+export function includedFunctionsOf(parsed: string, dialect: 'c' | 'cpp', read: (parsed: string) => Map<string, Returned>): IncludedFunctions {
+  // (The text is kept until it has been read.)
+  let text: string | undefined = parsed;
+  let returns: Map<string, Returned> | undefined;
+  return {
+    names: definitionNames(parsed, dialect),
+    returns: () => {
+      if (!returns) {
+        try {
+          returns = read(text!);
+        } catch (e) {
+          if (e instanceof GrammarNotLoaded) throw e;
+          returns = new Map();
+        }
+        text = undefined;
+      }
+      return returns;
+    },
+  };
 }
 
 /**
