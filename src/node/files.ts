@@ -65,25 +65,33 @@ export class FileFilter {
     this.include = opts.include.flatMap(expand).map((p) => compilePattern(p, platform));
     this.exclude = [...opts.exclude, ...opts.extendExclude].flatMap(expand).map((p) => compilePattern(p, platform));
   }
-  private rel(abs: string): string {
+  /** The path the patterns are matched against: relative to the root with `/`, or the whole path outside it. */
+  rel(abs: string): string {
     const r = path.relative(this.root, abs).split(path.sep).join('/');
     return r.startsWith('..') ? abs.split(path.sep).join('/') : r;
   }
-  /** True when a path is excluded. */
-  excluded(abs: string): boolean {
-    const r = this.rel(abs);
+  /**
+   * `rel` of the entry `name` (at `abs`) of a folder whose `rel` is `dirRel`, without asking `path.relative` where the
+   * folder is inside the root (the file walk's many entries): then the entry's is the folder's and its name.
+   */
+  childRel(dirRel: string, name: string, abs: string): string {
+    // (Outside the root, the whole path: an entry of a folder above the root may be inside it.)
+    if (dirRel.startsWith('..') || path.isAbsolute(dirRel) || /^[A-Za-z]:/.test(dirRel)) return this.rel(abs);
+    if (!dirRel) return name.startsWith('..') ? this.rel(abs) : name;
+    return dirRel.endsWith('/') ? `${dirRel}${name}` : `${dirRel}/${name}`;
+  }
+  /** True when a path is excluded (`r`: its `rel`, when the caller has it). */
+  excluded(abs: string, r = this.rel(abs)): boolean {
     return this.exclude.some((p) => matches(p, r));
   }
   /** True when a folder is excluded (a pattern matches the folder itself): its files are never walked. */
-  excludedDir(abs: string): boolean {
-    const r = this.rel(abs);
+  excludedDir(abs: string, r = this.rel(abs)): boolean {
     return this.exclude.some((p) => matches(p, r) || matches(p, `${r}/`));
   }
 
   /** True when a path found while walking a folder should be scanned. */
-  included(abs: string): boolean {
-    const r = this.rel(abs);
-    return this.include.some((p) => matches(p, r)) && !this.excluded(abs);
+  included(abs: string, r = this.rel(abs)): boolean {
+    return this.include.some((p) => matches(p, r)) && !this.excluded(abs, r);
   }
 }
 
@@ -114,13 +122,16 @@ export function collectFiles(paths: string[], cwd: string, filter: FileFilter): 
       continue;
     }
     const visited = new Set<string>();
-    const walk = (dir: string, display: string) => {
-      let real: string;
-      try {
-        real = fs.realpathSync(dir);
-      } catch {
-        skipped.push({ path: display, reason: 'unreadable folder' });
-        return;
+    // `real`: the folder's real path, when its parent's is known and it is no symbolic link (then it is the parent's
+    // with its name); `rel`: the path the filter matches (`FileFilter.rel`).
+    const walk = (dir: string, display: string, rel: string, real?: string) => {
+      if (real === undefined) {
+        try {
+          real = fs.realpathSync(dir);
+        } catch {
+          skipped.push({ path: display, reason: 'unreadable folder' });
+          return;
+        }
       }
       if (visited.has(real)) {
         skipped.push({ path: display, reason: 'symbolic link loop (folder already visited)' });
@@ -137,26 +148,28 @@ export function collectFiles(paths: string[], cwd: string, filter: FileFilter): 
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (const e of entries) {
         const child = path.join(dir, e.name);
-        const childDisplay = path.join(display, e.name);
         let isDir = e.isDirectory();
         let isFile = e.isFile();
-        if (e.isSymbolicLink()) {
+        const link = e.isSymbolicLink();
+        if (link) {
           try {
             const t = fs.statSync(child);
             isDir = t.isDirectory();
             isFile = t.isFile();
           } catch (err) {
             const loop = (err as NodeJS.ErrnoException).code === 'ELOOP';
-            skipped.push({ path: childDisplay, reason: loop ? 'symbolic link loop' : 'broken symbolic link' });
+            skipped.push({ path: path.join(display, e.name), reason: loop ? 'symbolic link loop' : 'broken symbolic link' });
             continue;
           }
         }
+        if (!isDir && !isFile) continue;
+        const childRel = filter.childRel(rel, e.name, child);
         if (isDir) {
-          if (!filter.excludedDir(child)) walk(child, childDisplay);
-        } else if (isFile && filter.included(child)) add(child, childDisplay);
+          if (!filter.excludedDir(child, childRel)) walk(child, path.join(display, e.name), childRel, link ? undefined : path.join(real, e.name));
+        } else if (filter.included(child, childRel)) add(child, path.join(display, e.name));
       }
     };
-    walk(abs, arg);
+    walk(abs, arg, filter.rel(abs));
   }
   return { jobs, skipped, missing };
 }

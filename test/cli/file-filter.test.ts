@@ -75,3 +75,22 @@ test('on Windows, where minimatch compares drive letters without regard to case,
   }
   assert.ok(excluded >= 3, `${excluded} excluded`);
 });
+
+test("the walk's path of a folder's entry is the one the filter would work out from the whole path", () => {
+  const root = path.resolve('/work/proj');
+  const filter = new FileFilter(defaultOptions(), root);
+  // Folders inside the root (the root itself too), outside it, and names that start with dots.
+  const dirs = [root, path.join(root, 'src'), path.join(root, 'src', '..a'), path.join(root, '.hidden', 'deep'), path.join(root, '..b', 'c'), path.resolve('/elsewhere/x'), path.resolve('/work/proj2'), path.resolve('/work'), path.resolve('/')];
+  const names = ['a.c', '..c', '..', '.x.h', 'b', '...', '..foo.c', 'proj'];
+  let checked = 0;
+  for (const dir of dirs) {
+    for (const name of names) {
+      const abs = path.join(dir, name);
+      // (`path.join` reads `..` as the parent: the walk never meets such an entry.)
+      if (name === '..') continue;
+      assert.equal(filter.childRel(filter.rel(dir), name, abs), filter.rel(abs), `${dir} + ${name}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, dirs.length * (names.length - 1));
+});
