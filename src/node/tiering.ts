@@ -30,14 +30,13 @@ import * as v8 from 'node:v8';
  * off, cannot: set at run time it aborts the process. In one thread (`--jobs 1`, no heap cap) a scan of the real-world
  * set is faster with it too, but its peak RSS is higher (about 470 MB instead of 380).
  *
- * For the same reason the young generation is collected by the allocating thread alone (`--no-parallel-scavenge`:
- * without it each scavenge of each worker started helper tasks on V8's shared threads); the flag is read when a
- * scavenge starts. Measured by the CPU time of every thread of the process, four runs each alternating, two workers,
- * every rule: V8's own threads 4.0 -> 3.0 s, the workers' 16.7 -> 17.0 s, the whole process 21.4 -> 20.6 s, wall
- * time 11.4 -> 10.8 s. Sweeping on the allocating thread too (`--no-concurrent-sweeping`) saved another 0.15 s of
- * CPU, but freed memory later: peak RSS went up by about 15 MB, to 403 MB in one run of six.
+ * Tried for the same reason, and left off: collecting the young generation on the allocating thread alone
+ * (`--no-parallel-scavenge`). It took about 1 s of CPU off V8's own threads and about 7 % off the wall time (six runs
+ * each, alternating), but peak RSS rose with it: 377-406 MB in six runs of `bench:scan --all-rules`, over the 400 MB
+ * budget in three, against 350-399 MB in six runs without it. Sweeping on the allocating thread too
+ * (`--no-concurrent-sweeping`) saved another 0.15 s of CPU, with the same rise.
  */
-export const SCAN_V8_FLAGS: readonly string[] = ['--max-inlined-bytecode-size-cumulative=200', '--interrupt-budget=400000', '--no-concurrent-marking', '--no-parallel-scavenge'];
+export const SCAN_V8_FLAGS: readonly string[] = ['--max-inlined-bytecode-size-cumulative=200', '--interrupt-budget=400000', '--no-concurrent-marking'];
 
 /** Sets `SCAN_V8_FLAGS` for this process (setting them again changes nothing); code compiled from then on, in any thread, follows them. */
 export function tuneTieringForScan(): void {
