@@ -471,13 +471,11 @@ function skipComment(text: string, i: number): number {
  */
 function endOfLiteral(text: string, i: number): number {
   const q = text.charCodeAt(i);
-  if (q === 39 && i > 0 && isNameChar(text.charCodeAt(i - 1))) {
-    let k = i - 1;
-    while (k > 0 && isNameChar(text.charCodeAt(k - 1))) k--;
-    const d = text.charCodeAt(k);
-    if (d >= 48 && d <= 57) return i;
-  }
-  if (q === 34 && text.charCodeAt(i - 1) === 82 /* R */) {
+  // The word the quote follows: a number's (a digit separator), or a raw string's prefix.
+  let w = i;
+  while (w > 0 && isNameChar(text.charCodeAt(w - 1))) w--;
+  if (q === 39 && w < i && text.charCodeAt(w) >= 48 && text.charCodeAt(w) <= 57) return i;
+  if (q === 34 && RAW_PREFIXES.has(text.slice(w, i))) {
     const open = text.indexOf('(', i + 1);
     const delim = open < 0 ? '' : text.slice(i + 1, open);
     if (open >= 0 && delim.length <= 16 && !/[\s)\\]/.test(delim)) {
@@ -493,6 +491,9 @@ function endOfLiteral(text: string, i: number): number {
   }
   return -1;
 }
+
+/** The words that make a string that follows them a raw one (C++11; GCC's C too). */
+const RAW_PREFIXES: ReadonlySet<string> = new Set(['R', 'LR', 'uR', 'UR', 'u8R']);
 
 /** The end of the preprocessor directive that starts at `i` (its line, and those its backslashes continue it onto; comments included). */
 function endOfDirective(text: string, i: number): number {

@@ -75,10 +75,10 @@ export class FileFilter {
    * folder is inside the root (the file walk's many entries): then the entry's is the folder's and its name.
    */
   childRel(dirRel: string, name: string, abs: string): string {
-    // (Outside the root, the whole path: an entry of a folder above the root may be inside it.)
-    if (dirRel.startsWith('..') || path.isAbsolute(dirRel) || /^[A-Za-z]:/.test(dirRel)) return this.rel(abs);
-    if (!dirRel) return name.startsWith('..') ? this.rel(abs) : name;
-    return dirRel.endsWith('/') ? `${dirRel}${name}` : `${dirRel}/${name}`;
+    // `rel` itself where the folder's is a whole path (it is outside the root, and an entry of a folder above the root
+    // may be inside it) and for a name starting with `..` in the root (which `rel` reads as outside).
+    if (dirRel ? path.isAbsolute(dirRel) : name.startsWith('..')) return this.rel(abs);
+    return dirRel ? `${dirRel}/${name}` : name;
   }
   /** True when a path is excluded (`r`: its `rel`, when the caller has it). */
   excluded(abs: string, r = this.rel(abs)): boolean {

@@ -100,15 +100,19 @@ after_continued(void) { return NULL; }
 static PyObject *get$value(void) { return NULL; }
 static PyObject *créer(void) { return NULL; }
 `;
+    // (`BAR"(a"` is a name and a plain string: only `R`, `LR`, `uR`, `UR` and `u8R` start a raw one.)
     const cpp = `const char *glob = R"x(src/*.c
 )x";
+const wchar_t *wide = LR"(a)";
 int x = 1'000;
 static PyObject *after_raw(void) { return PyUnicode_FromOrdinal('a'); }
+const char *s = BAR"(a";
+static PyObject *after_name_r(void) { return PyUnicode_FromString(")"); }
 `;
     for (const [text, dialect] of [[c, 'c'], [cpp, 'cpp']] as const) {
       const names = definitionNames(blankStatementMacros(text, dialect), dialect);
       const found = objectFunctions(text, dialect);
-      assert.ok(found.length >= (dialect === 'c' ? 4 : 1), found.join(' '));
+      assert.ok(found.length >= (dialect === 'c' ? 4 : 2), found.join(' '));
       for (const n of found) assert.ok(names.has(n), `${n} (${dialect})`);
     }
   });
