@@ -289,7 +289,7 @@ export function definitionNames(text: string, dialect: 'c' | 'cpp' = 'c'): Set<s
     else if (c === 35 /* # */ && lineStart) i = endOfDirective(text, i);
     else if (c === 34 /* " */ || c === 39 /* ' */) {
       lineStart = false;
-      const end = endOfLiteral(text, i);
+      const end = endOfLiteral(text, i, dialect);
       // (A quote whose literal does not end on its line is passed over alone.)
       i = end < 0 ? i + 1 : end + 1;
     } else if (isNameStart(c) && !(i > 0 && isNameChar(text.charCodeAt(i - 1)))) {
@@ -330,7 +330,7 @@ const NOT_AFTER_DEFINITION = new Set([...';,]}?:.=+-*/%<>!|^~'].map((ch) => ch.c
  * `definitionNames`).
  */
 function mayBeDefinedAt(text: string, name: number, open: number, dialect: 'c' | 'cpp'): boolean {
-  const close = closeOf(text, open);
+  const close = closeOf(text, open, dialect);
   if (close < 0) return true;
   let next = skipExtras(text, close + 1);
   // More `)` close a parenthesised declarator (`PyObject *(f(void))`), as many as it opened before the name.
@@ -418,7 +418,7 @@ function lineBreakAt(text: string, i: number): number {
 }
 
 /** The `)` that closes the `(` at `open`, past comments and literals; -1 when the scan cannot tell (see `definitionNames`). */
-function closeOf(text: string, open: number): number {
+function closeOf(text: string, open: number, dialect: 'c' | 'cpp'): number {
   const end = Math.min(text.length, open + MAX_LIST);
   let depth = 0;
   for (let i = open; i < end; i++) {
@@ -429,7 +429,7 @@ function closeOf(text: string, open: number): number {
     } else if (c === 59 /* ; */ || c === 123 /* { */ || c === 125 /* } */) return -1;
     else if (c === 47 /* / */ && (text.charCodeAt(i + 1) === 42 || text.charCodeAt(i + 1) === 47)) i = skipComment(text, i) - 1;
     else if (c === 34 /* " */ || c === 39 /* ' */) {
-      i = endOfLiteral(text, i);
+      i = endOfLiteral(text, i, dialect);
       if (i < 0 || i >= end) return -1;
     }
   }
@@ -467,15 +467,16 @@ function skipComment(text: string, i: number): number {
 
 /**
  * The offset of the quote that ends the string or character literal starting at `i`; -1 when it does not end on its
- * line. C++'s raw strings (`R"x(...)x"`) end at their delimiter, on any line; a digit separator (`1'000`) starts none.
+ * line. C++'s raw strings (`R"x(...)x"`) end at their delimiter, on any line (the C grammar reads `R` and a plain
+ * string there); a digit separator (`1'000`) starts none.
  */
-function endOfLiteral(text: string, i: number): number {
+function endOfLiteral(text: string, i: number, dialect: 'c' | 'cpp'): number {
   const q = text.charCodeAt(i);
   // The word the quote follows: a number's (a digit separator), or a raw string's prefix.
   let w = i;
   while (w > 0 && isNameChar(text.charCodeAt(w - 1))) w--;
   if (q === 39 && w < i && text.charCodeAt(w) >= 48 && text.charCodeAt(w) <= 57) return i;
-  if (q === 34 && RAW_PREFIXES.has(text.slice(w, i))) {
+  if (q === 34 && dialect === 'cpp' && RAW_PREFIXES.has(text.slice(w, i))) {
     const open = text.indexOf('(', i + 1);
     const delim = open < 0 ? '' : text.slice(i + 1, open);
     if (open >= 0 && delim.length <= 16 && !/[\s)\\]/.test(delim)) {
@@ -492,7 +493,7 @@ function endOfLiteral(text: string, i: number): number {
   return -1;
 }
 
-/** The words that make a string that follows them a raw one (C++11; GCC's C too). */
+/** The words that make a string that follows them a raw one in C++. */
 const RAW_PREFIXES: ReadonlySet<string> = new Set(['R', 'LR', 'uR', 'UR', 'u8R']);
 
 /** The end of the preprocessor directive that starts at `i` (its line, and those its backslashes continue it onto; comments included). */
