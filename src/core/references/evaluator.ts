@@ -1,6 +1,6 @@
 /** The transfer function of the reference analysis: expressions evaluated over path states with object identities. */
 import type { Span } from '../cfg';
-import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
+import { API_PARAMS, API_RETURNS, type ReturnKind } from '../api/returns.generated';
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
 import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
 import type { BorrowingParams } from './summaries';
@@ -98,6 +98,7 @@ const NO_MACRO_WORDS = new NameSet([...OWNING_NAMES]);
 /** The names of a file's candidate new-reference functions, by the file's `NewFunctions`. */
 const CANDIDATE_WORDS = new WeakMap<NewFunctions, NameSet>();
 
+/** What `call` reads of a call node, worked out once per node (it depends on the node, not on the path state). */
 interface CallInfo {
   name: string;
   written: string;
@@ -105,6 +106,34 @@ interface CallInfo {
   summary: Summary | undefined;
   /** A call by name of one of the file's functions that return a new reference (`self->h.digest(...)` is not the file's `digest`). */
   project: boolean;
+  /** The project macro's expansion the call is (null: none; undefined: not looked up yet, it may parse). */
+  expansion?: SyntaxNode | null;
+  /** `PyObject_Del(op)` and the like, with one argument. */
+  free: boolean;
+  /** Returns its first argument (`PyObject_Init`). */
+  passThrough: boolean;
+  /** A C-API function, or one whose summary is known: what it does not take, it borrows. */
+  known: boolean;
+  /** The file's function borrows these arguments. */
+  borrows: ReadonlySet<number> | undefined;
+  /** refcounts.dat's effect on each argument ('+1', '-1', '0'). */
+  params: string[] | undefined;
+  /** An argument parser that stores borrowed references through `&x`; `parseIntoString`: one of its arguments is a string with `&`. */
+  parse: boolean;
+  parseIntoString: boolean;
+  /** Takes an argument's reference into its first argument. */
+  container: boolean;
+  /** The index of a format argument the analysis cannot read (from there on any argument may be handed over). */
+  opaqueFormat: number | undefined;
+  /** What it returns (refcounts.dat's kind, or `new` for the project's and well-known constructors). */
+  returns: ReturnKind | undefined;
+  neverNull: boolean;
+  /** Gives a pointer into an object's storage (not NULL). */
+  storage: boolean;
+  /** Runs Python code with its arguments. */
+  callsPython: boolean;
+  /** How a use of a released object as an argument is described. */
+  passedHow: string;
 }
 
 /** Where the events of one evaluation go (the analysis records them per state and node); nothing is reported without one. */
@@ -188,6 +217,16 @@ export class RefEvaluator {
   private readonly argumentCache = new Map<number, boolean>();
   private readonly localCache = new Map<number, { name: string; i: number } | null>();
   private readonly callCache = new Map<number, CallInfo>();
+  private readonly hintCache = new Map<number, SyntaxNode | null>();
+  /** A name's expansion as a project macro (null: none). */
+  private readonly expansions = new Map<number, SyntaxNode | null>();
+
+  /** The condition a branch-prediction hint call stands for (see `hintedCondition`), once per node. */
+  private hintOf(node: SyntaxNode): SyntaxNode | undefined {
+    let h = this.hintCache.get(node.id);
+    if (h === undefined) this.hintCache.set(node.id, (h = hintedCondition(node, this.macros) ?? null));
+    return h ?? undefined;
+  }
 
   /** A call's name (a project alias of a C-API function read as that function), arguments and summary; `written` is the name as written. */
   private callInfo(node: SyntaxNode): CallInfo {
@@ -197,7 +236,31 @@ export class RefEvaluator {
       const written = byName ?? fieldCallee(node) ?? '';
       const name = this.names.aliases.get(written) ?? written;
       const args = argList(node);
-      c = { name, written, args, summary: summaryOf(name, args.map((a) => a.text)), project: !!byName && this.names.newFunctions.has(byName) };
+      const summary = summaryOf(name, args.map((a) => a.text));
+      const project = !!byName && this.names.newFunctions.has(byName);
+      const format = FORMAT_CALLS[name]?.format;
+      const parse = PARSE_CALLS.test(name);
+      c = {
+        name,
+        written,
+        args,
+        summary,
+        project,
+        free: FREE_CALLS.test(name) && args.length === 1,
+        passThrough: PASS_THROUGH.test(name) && args.length > 0,
+        known: !!summary || knownBorrowing(name),
+        borrows: this.borrowing?.get(name),
+        params: API_PARAMS[name]?.split(','),
+        parse,
+        parseIntoString: parse && args.some((x) => /string/.test(x.type) && x.text.includes('&')),
+        container: CONTAINER_SETS.test(name),
+        opaqueFormat: format !== undefined && args[format] && !formatStolenArgs(args[format].text, format + 1) ? format : undefined,
+        returns: NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) || project ? 'new' : undefined)),
+        neverNull: NEVER_NULL.test(name),
+        storage: STORAGE_POINTERS.test(name),
+        callsPython: CALLS_PYTHON.test(name),
+        passedHow: `it is passed to \`${name || 'a call'}\``,
+      };
       this.callCache.set(node.id, c);
     }
     return c;
@@ -219,7 +282,8 @@ export class RefEvaluator {
       if (objOf(s, id)) s = this.forget(s, id, sp);
     }
     if (s.objs.length >= MAX_OBJECTS) return [s, UNKNOWN];
-    const o: Obj = { id, owned: origin === 'new' ? 1 : 0, nonNull, status: 'live', ...(CONTAINER_GETS.test(callee) ? { kept: true } : {}) };
+    const owned = origin === 'new' ? 1 : 0;
+    const o: Obj = CONTAINER_GETS.test(callee) ? { id, owned, nonNull, status: 'live', kept: true } : { id, owned, nonNull, status: 'live' };
     return [addObj(s, o), id];
   }
 
@@ -240,7 +304,7 @@ export class RefEvaluator {
   }
 
   /** Reports a use of a released or stolen object. */
-  private use(st: RefState, node: SyntaxNode, at: Span | undefined, how: string): void {
+  private use(st: RefState, node: SyntaxNode, at: Span | undefined, how: string | (() => string)): void {
     if (!this.sink) return;
     const l = this.localOf(node);
     // (A singleton's slot holds a local's object only after a test showed them equal: the singleton itself lives on.)
@@ -251,7 +315,7 @@ export class RefEvaluator {
     const holder = o.holder !== undefined ? objOf(st, o.holder) : undefined;
     // Alive through a container the function still holds in a local (or one that keeps its own reference).
     const disputed = (o.status === 'stolen' && !!holder && holder.status === 'live' && (holder.owned > 0 || holder.nonNull) && st.vars.includes(holder.id)) || !!o.kept;
-    this.emit({ kind: 'use-after', obj: o, site: this.sites[o.id], node: this.span(node, at), local: l.name, how, disputed, state: st });
+    this.emit({ kind: 'use-after', obj: o, site: this.sites[o.id], node: this.span(node, at), local: l.name, how: typeof how === 'string' ? how : how(), disputed, state: st });
   }
 
   /** All (state, value) pairs an expression can produce. */
@@ -280,14 +344,16 @@ export class RefEvaluator {
         const l = this.localOf(node);
         if (l) return [[st, st.vars[l.i]]];
         if (node.text === 'NULL') return [[st, NULLV]];
-        const exp = this.expander?.expression(node);
+        if (!this.expander) return [[st, UNKNOWN]];
+        let exp = this.expansions.get(node.id);
+        if (exp === undefined) this.expansions.set(node.id, (exp = this.expander.expression(node) ?? null));
         if (exp) return this.expr(exp, st, at ?? this.span(node, at));
         return [[st, UNKNOWN]];
       }
       case 'field_expression': {
         const arg = node.childForFieldName('argument');
         if (!arg) return [[st, UNKNOWN]];
-        if (this.sink && node.child(1)?.type === '->') this.use(st, arg, at, `\`${node.text.length > 40 ? arg.text + '->…' : node.text}\` reads it`);
+        if (this.sink && node.child(1)?.type === '->') this.use(st, arg, at, () => `\`${node.text.length > 40 ? arg.text + '->…' : node.text}\` reads it`);
         return this.expr(arg, st, at).map(([s]) => [s, UNKNOWN] as RefPair);
       }
       case 'subscript_expression': {
@@ -434,9 +500,10 @@ export class RefEvaluator {
   /** A call: reference-count macros, project macros, steals, borrows, escapes, and the reference it returns. */
   private call(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
     // A branch-prediction hint (`UNLIKELY(x)`, `__builtin_expect(!!(x), 0)`) is its condition: nothing is handed over.
-    const hinted = hintedCondition(node, this.macros);
+    const hinted = this.hintOf(node);
     if (hinted) return this.expr(hinted, st, at);
-    const { name, written, args, summary, project } = this.callInfo(node);
+    const c = this.callInfo(node);
+    const { name, written, args, summary } = c;
     const sp = this.span(node, at);
     if (summary?.builtin) {
       const ret = summary.returns;
@@ -461,8 +528,8 @@ export class RefEvaluator {
       return this.expr(args[0], st, at).map(([s]) => [s, UNKNOWN]);
     }
     if (this.expander) {
-      const exp = this.expander.expression(node);
-      if (exp) return this.expr(exp, st, at ?? sp);
+      if (c.expansion === undefined) c.expansion = this.expander.expression(node) ?? null;
+      if (c.expansion) return this.expr(c.expansion, st, at ?? sp);
     }
     if (summary?.setref) {
       // Py_SETREF(dst, src): dst = src, then the old value is released.
@@ -475,14 +542,14 @@ export class RefEvaluator {
         return [[next, UNKNOWN] as RefPair];
       });
     }
-    if (FREE_CALLS.test(name) && args.length === 1) {
+    if (c.free) {
       // `PyObject_Del(op)`: the object is gone, whatever the function owned.
       return this.expr(args[0], st, at).map(([s, v]) => {
         const o = v >= 0 ? objOf(s, v) : undefined;
         return [o && o.status !== 'escaped' ? withObj(s, v, () => ({ ...o, owned: 0, status: 'released', gone: this.mark(sp, name, false) })) : s, UNKNOWN] as RefPair;
       });
     }
-    if (PASS_THROUGH.test(name) && args.length) {
+    if (c.passThrough) {
       // `PyObject_Init(op, type)` returns `op`; the other arguments are only evaluated.
       return this.expr(args[0], st, at).flatMap(([s0, v]) => {
         let states = [s0];
@@ -490,16 +557,11 @@ export class RefEvaluator {
         return states.map((s) => [s, v] as RefPair);
       });
     }
-    const known = !!summary || knownBorrowing(name);
-    const borrows = this.borrowing?.get(name);
-    const params = API_PARAMS[name]?.split(',');
-    const parse = PARSE_CALLS.test(name);
-    const container = CONTAINER_SETS.test(name);
-    const format = FORMAT_CALLS[name]?.format;
-    const opaqueFormat = format !== undefined && args[format] && !formatStolenArgs(args[format].text, format + 1) ? format : undefined;
+    const { known, borrows, params, parse, container, opaqueFormat } = c;
     let states: RefState[] = [st];
     let containerId = UNKNOWN;
-    args.forEach((a, k) => {
+    for (let k = 0; k < args.length; k++) {
+      const a = args[k];
       const effect = summary?.args.get(k);
       const addr = a.type === 'pointer_expression' && a.child(0)?.type === '&' ? this.localOf(a.childForFieldName('argument')!) : undefined;
       if (addr) {
@@ -507,17 +569,17 @@ export class RefEvaluator {
         states = states.map((s) => {
           const old = s.vars[addr.i];
           let next = old >= 0 && !parse ? this.escape(s, old) : s;
-          if (parse && !args.some((x) => /string/.test(x.type) && x.text.includes('&'))) {
+          if (parse && !c.parseIntoString) {
             const [s2, v] = this.create(next, a, at, name, 'borrowed', true);
             next = this.bind(s2, addr.i, v, sp, addr.name);
           } else next = setVar(next, addr.i, UNKNOWN);
           return next;
         });
-        return;
+        continue;
       }
       const next: RefState[] = [];
       for (const s of states) {
-        if (effect?.kind !== 'steal') this.use(s, a, at, `it is passed to \`${name || 'a call'}\``);
+        if (effect?.kind !== 'steal') this.use(s, a, at, c.passedHow);
         for (const [s2, v] of this.expr(a, s, at)) {
           if (k === 0 && container) containerId = v;
           if (v < 0) next.push(s2);
@@ -527,15 +589,15 @@ export class RefEvaluator {
           else if (opaqueFormat !== undefined && k > opaqueFormat) next.push(this.escape(s2, v));
           else if (!known || params?.[k] === '-1') next.push(this.escape(s2, v));
           // (A call given an object already released does not bring it back.)
-          else if (params?.[k] === '+1' || CALLS_PYTHON.test(name)) next.push(withObj(s2, v, (o) => (o.kept || o.status === 'released' ? o : { ...o, kept: true })));
+          else if (params?.[k] === '+1' || c.callsPython) next.push(withObj(s2, v, (o) => (o.kept || o.status === 'released' ? o : { ...o, kept: true })));
           else next.push(s2);
         }
       }
       states = this.keys.dedupe(next);
-    });
-    const ret = NOT_OBJECTS.test(name) ? undefined : (API_RETURNS[name] ?? (EXTRA_NEW.test(name) || project ? 'new' : undefined));
-    if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, written, ret, ret === 'borrowed' && NEVER_NULL.test(name), project));
-    return states.map((s) => [s, STORAGE_POINTERS.test(name) ? NONNULL : UNKNOWN]);
+    }
+    const ret = c.returns;
+    if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, written, ret, ret === 'borrowed' && c.neverNull, c.project));
+    return states.map((s) => [s, c.storage ? NONNULL : UNKNOWN]);
   }
 
   private incref(st: RefState, v: number): RefState {
