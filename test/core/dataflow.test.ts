@@ -80,6 +80,16 @@ describe('withFeasibility', () => {
     assert.ok(60 * count.plain > bound + 60, 'the unbounded solve would have carried more');
   });
 
+  it('stops a solve with feasibility at FEASIBLE_WORK.most states, however much work the plain solve did', () => {
+    // 10 states through each node without feasibility, 60 with it: within `times` plain solves more, over `most`.
+    const count = { plain: 0, feasible: 0 };
+    const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 60, 10, count), () => true);
+    assert.equal(r.feasible, false);
+    assert.ok(6 * count.plain <= FEASIBLE_WORK.times * count.plain + FEASIBLE_WORK.plus, 'the unbounded solve is within the relative bound');
+    assert.ok(6 * count.plain > FEASIBLE_WORK.most + 60, `the unbounded solve would carry more than \`most\` (plain ${count.plain})`);
+    assert.ok(count.feasible > FEASIBLE_WORK.most - 60 && count.feasible <= FEASIBLE_WORK.most, `stopped after ${count.feasible} states`);
+  });
+
   it('leaves the plain solve unbounded', () => {
     // 60 states through each node: far more than the second solve's `plus` alone.
     const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 1, 60), () => false);
