@@ -310,7 +310,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
     const keys = new RefKeys();
     const refKey = (s: RefState) => keys.key(s);
     const ev = new RefEvaluator(locals, keys, expander, opts.returnsObject, opts.borrowing, opts.names, macros);
-    let initial: RefState = { vars: new Array(locals.size).fill(UNKNOWN), objs: [], facts: feasibility?.initial ?? NO_FACTS, steps: [] };
+    let initial: RefState = { vars: new Array(locals.size).fill(UNKNOWN), objs: [], facts: feasibility?.initial ?? NO_FACTS, steps: undefined };
     for (const p of params) {
       const i = locals.get(p)!;
       if (opts.nullParams?.includes(p)) {

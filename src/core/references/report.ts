@@ -1,6 +1,7 @@
 /** What the rules built on the reference analysis share: naming an object, its origin and the path that led to a finding. */
 import type { Site } from './state';
 import type { RefEvent, RefState } from './state';
+import { pathSteps } from './state';
 import type { RelatedLocation } from '../types';
 import type { FunctionContext } from '../rules/rule';
 import { SINGLETONS } from '../syntax';
@@ -35,7 +36,7 @@ export function siteRelated(ctx: FunctionContext, site: Site, message: string): 
 
 /** The branches taken on the path of an event, as related locations. */
 export function pathRelated(ctx: FunctionContext, e: RefEvent): RelatedLocation[] {
-  return e.state.steps.map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
+  return pathSteps(e.state).map((st) => ({ start: st.start + ctx.offset, end: st.end + ctx.offset, message: st.message }));
 }
 
 /** Events of one kind grouped by a key, in source order of their first member. */

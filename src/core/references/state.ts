@@ -59,8 +59,14 @@ export interface RefState {
   /** The objects the path knows, sorted by id. */
   objs: Obj[];
   facts: Facts;
-  /** Branches that led here (not part of the state's identity). */
-  steps: PathStep[];
+  /** Branches that led here, the last first (not part of the state's identity; see `pathSteps`). */
+  steps: Steps | undefined;
+}
+
+/** A path's branches as a list each state shares with the states it came from: a step costs one cell, not a copy. */
+export interface Steps {
+  step: PathStep;
+  prev: Steps | undefined;
 }
 
 export type RefPair = [RefState, number];
@@ -158,9 +164,14 @@ export function setVar(s: RefState, i: number, v: number): RefState {
 }
 
 export function withStep(s: RefState, step: PathStep): RefState {
-  const steps = s.steps.length >= MAX_STEPS ? s.steps.slice(1) : s.steps.slice();
-  steps.push(step);
-  return { ...s, steps };
+  return { ...s, steps: { step, prev: s.steps } };
+}
+
+/** The last MAX_STEPS branches that led to a state, in the order they were taken. */
+export function pathSteps(s: RefState): PathStep[] {
+  const out: PathStep[] = [];
+  for (let x = s.steps; x && out.length < MAX_STEPS; x = x.prev) out.push(x.step);
+  return out.reverse();
 }
 
 /** What the replay reports to the rules. */
