@@ -1,5 +1,6 @@
 import { API_RETURNS } from './api/returns.generated';
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from './api/stealing';
+import { KEYWORDS } from './functions';
 import { quotedIncludes } from './preprocess';
 import { isWordChar, SINGLETON_PATTERN } from './syntax';
 
@@ -42,7 +43,8 @@ export interface FileIndex {
 const SLOT = /^(?:tp|nb|sq|mp|am|bf)_\w+$/;
 /** Types whose initializers register functions with CPython. */
 const TABLE_TYPE = /^(?:PyMethodDef|PyGetSetDef|PyMemberDef|PyType_Slot|PyTypeObject|PyModuleDef_Slot|PyModuleDef|PyNumberMethods|PySequenceMethods|PyMappingMethods|PyAsyncMethods|PyBufferProcs|PyType_Spec|PyStructSequence_Field)$/;
-const KEYWORDS = new Set(['return', 'sizeof', 'NULL', 'if', 'while', 'for', 'switch', 'case', 'default', 'else', 'do', 'struct', 'static', 'const', 'void', 'int', 'char', 'long', 'unsigned', 'enum', 'union', 'goto']);
+/** Words that name no function: C's keywords (as `definitionNames` skips them) and `NULL`. */
+const NOT_NAMES: ReadonlySet<string> = new Set([...KEYWORDS, 'NULL']);
 
 interface Tok {
   t: string;
@@ -248,7 +250,7 @@ function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boo
       stack.pop();
       continue;
     }
-    if (!isIdent(t) || KEYWORDS.has(t)) continue;
+    if (!isIdent(t) || NOT_NAMES.has(t)) continue;
     let next = toks[i + 1]?.t;
     // A C++ template's instantiation (`handler<int>`): what follows its arguments.
     let after = i + 1;
@@ -441,7 +443,7 @@ export function indexFile(path: string, text: string): FileIndex {
       } else if (isIdent(toks[j]?.t ?? '') && toks[j + 1]?.t === ';') returned.add(toks[j].t);
       continue;
     }
-    if (!isIdent(t) || KEYWORDS.has(t)) continue;
+    if (!isIdent(t) || NOT_NAMES.has(t)) continue;
     const next = toks[i + 1]?.t;
     if (next === '(') {
       const c = calls[calls.length - 1];

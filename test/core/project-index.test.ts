@@ -104,6 +104,17 @@ static PyObject *other(PyObject *self, PyObject *u) { return dflt_of(self) != Py
     ]);
   });
 
+  it("records no keyword as a called function (C's keywords as the definitions' scan skips them)", () => {
+    const fi = indexFile(
+      'k.c',
+      `static int spin(int n) { __asm__ volatile ("nop"); return n; }
+static double mean(PyObject *self) { double d = (double)(helper(self)) + sizeof(short) + float_of(self); _Atomic int x; return d; }
+`,
+    );
+    const callees = (fi.borrowedUses ?? []).map(([, callee]) => callee).sort();
+    assert.deepEqual(callees, ['float_of', 'helper']);
+  });
+
   it('follows registrations through returned calls, and keeps static functions of other files apart', () => {
     const index = new ProjectIndex();
     index.set(indexFile('/p/a.c', 'static PyObject *lookup(PyObject *s, PyObject *k) { return NULL; }\nstatic PyObject *meth(PyObject *s, PyObject *a) { return helper(s); }\nstatic PyMethodDef m[] = {{"lookup", lookup, METH_O, NULL}, {"meth", meth, METH_O, NULL}, {NULL}};'));
