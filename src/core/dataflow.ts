@@ -45,8 +45,11 @@ export interface StateSetProblem<S extends { facts: readonly string[] }> {
 export function solveStateSets<S extends { facts: readonly string[] }>(cfg: Cfg, problem: StateSetProblem<S>, budget: Budget): Map<number, Map<string, S>> {
   const { key, max } = problem;
   const all = new Map<number, Map<string, S>>();
-  // States at a node not yet carried through it.
+  // States at a node not yet carried through it. The first states to reach a node are often all it gets before it is
+  // visited: they are kept as the map the edge carried (`shared`), copied only if more states are added to them.
+  // (No map a transfer or an edge gives is changed afterwards, so sharing one is safe.)
   const fresh = new Map<number, Map<string, S>>();
+  const shared = new Set<number>();
   const initial = new Map([[key(problem.initial), problem.initial]]);
   all.set(cfg.entry, initial);
   fresh.set(cfg.entry, new Map(initial));
@@ -67,6 +70,7 @@ export function solveStateSets<S extends { facts: readonly string[] }>(cfg: Cfg,
     const node = cfg.nodes[id];
     const input = fresh.get(id)!;
     fresh.delete(id);
+    shared.delete(id);
     if (budget.spent && (budget.spent.states += input.size) > (budget.maxStates ?? Infinity)) {
       throw new BudgetExceeded(`analysis carried more than ${budget.maxStates} path states`);
     }
@@ -77,7 +81,8 @@ export function solveStateSets<S extends { facts: readonly string[] }>(cfg: Cfg,
       if (!current) {
         // (The first states to reach a node are taken whole.)
         all.set(edge.to, new Map(carried));
-        fresh.set(edge.to, new Map(carried));
+        fresh.set(edge.to, carried);
+        shared.add(edge.to);
         enqueue(edge.to);
         continue;
       }
@@ -99,6 +104,7 @@ export function solveStateSets<S extends { facts: readonly string[] }>(cfg: Cfg,
         if (!added) {
           added = fresh.get(edge.to);
           if (!added) fresh.set(edge.to, (added = new Map()));
+          else if (shared.delete(edge.to)) fresh.set(edge.to, (added = new Map(added)));
         }
         added.set(k, s);
       }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { FEASIBLE_WORK, functionCfg, solveStateSets, withFeasibility, type Budget } from '../../src/core/dataflow';
-import type { Cfg } from '../../src/core/cfg';
+import type { Cfg, CfgNode } from '../../src/core/cfg';
 import type { Feasibility } from '../../src/core/feasibility';
 import { findFunctions } from '../../src/core/functions';
 import { CParser } from '../../src/core/parser';
@@ -95,5 +96,95 @@ describe('withFeasibility', () => {
     const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 1, 60), () => false);
     assert.equal(r.feasible, false);
     assert.ok(r.carried > 60 * 300, `carried ${r.carried}`);
+  });
+});
+
+describe('solveStateSets', () => {
+  /**
+   * A random graph (node 0 the entry) whose nodes keep their input (every third one, as a statement that changes
+   * nothing does) or map each state n to (n * a + b) mod 31, and whose edges carry their states whole or only those of
+   * one parity. Such a problem treats each state on its own, so the solver's states at each node must be the least
+   * fixpoint, worked out here by plain iteration. (Nodes that keep their input, and edges that carry it whole, hand the
+   * same map on; the test above is the case where adding to a shared map shows.)
+   */
+  it('adds states to a map only once the node owns it, not to the map its siblings were handed too', () => {
+    // The entry keeps its input and hands the same map to 2, 3 and 4; 2 gives 1 to 3 before 3 and 4 are visited.
+    // Node 4 (which passes its states to 5) must not see that 1.
+    const nodes: CfgNode[] = [0, 1, 2, 3, 4, 5].map((id) => ({ id, kind: 'effect', succ: [] }));
+    nodes[0].succ.push({ to: 2 }, { to: 3 }, { to: 4 });
+    nodes[2].succ.push({ to: 3 });
+    nodes[4].succ.push({ to: 5 });
+    const solved = solveStateSets<Toy>(
+      { nodes, entry: 0, exit: 1 },
+      {
+        initial: { facts: [], n: 0 },
+        key: (s) => String(s.n),
+        transfer: (node, input) => (node.id === 2 ? new Map([...input.values()].map((s) => [String(s.n + 1), { facts: [], n: s.n + 1 }])) : input),
+        max: 64,
+        overflow: () => assert.fail('two states at most'),
+      },
+      { maxSteps: 1000, deadline: Date.now() + 60_000 },
+    );
+    const at = (id: number) => [...solved.get(id)!.values()].map((s) => s.n).sort();
+    assert.deepEqual(at(3), [0, 1]);
+    assert.deepEqual(at(4), [0]);
+    assert.deepEqual(at(5), [0]);
+  });
+
+  it('gives each node the states of the least fixpoint (random graphs)', () => {
+    const graph = fc.integer({ min: 2, max: 9 }).chain((n) =>
+      fc.record({
+        n: fc.constant(n),
+        edges: fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1), fc.integer({ min: 0, max: 2 })), { minLength: 1, maxLength: 2 * n }),
+        maps: fc.array(fc.tuple(fc.integer({ min: 1, max: 30 }), fc.nat(30)), { minLength: n, maxLength: n }),
+      }),
+    );
+    fc.assert(
+      fc.property(graph, ({ n, edges, maps }) => {
+        const nodes: CfgNode[] = Array.from({ length: n }, (_, id) => ({ id, kind: 'effect', succ: [] }));
+        for (const [from, to, filter] of edges) nodes[from].succ.push({ to, holds: filter === 0 ? undefined : filter === 1 });
+        const cfg: Cfg = { nodes, entry: 0, exit: 1 };
+        const step = (id: number, x: number) => (id % 3 === 0 ? x : (x * maps[id][0] + maps[id][1]) % 31);
+        const passes = (holds: boolean | undefined, x: number) => holds === undefined || (x % 2 === 0) === holds;
+        const solved = solveStateSets<Toy>(
+          cfg,
+          {
+            initial: { facts: [], n: 0 },
+            key: (s) => String(s.n),
+            transfer: (node, input) => {
+              if (node.id % 3 === 0) return input;
+              const out = new Map<string, Toy>();
+              for (const s of input.values()) out.set(String(step(node.id, s.n)), { facts: [], n: step(node.id, s.n) });
+              return out;
+            },
+            onEdge: (edge, out) => (edge.holds === undefined ? out : new Map([...out].filter(([, s]) => passes(edge.holds, s.n)))),
+            max: 64,
+            overflow: () => assert.fail('at most 31 states'),
+          },
+          { maxSteps: 100_000, deadline: Date.now() + 60_000 },
+        );
+        const expected: Array<Set<number>> = Array.from({ length: n }, () => new Set<number>());
+        expected[0].add(0);
+        for (let changed = true; changed; ) {
+          changed = false;
+          for (const node of nodes) {
+            for (const x of [...expected[node.id]]) {
+              const y = step(node.id, x);
+              for (const e of node.succ) {
+                if (passes(e.holds, y) && !expected[e.to].has(y)) {
+                  expected[e.to].add(y);
+                  changed = true;
+                }
+              }
+            }
+          }
+        }
+        for (const node of nodes) {
+          const got = [...(solved.get(node.id)?.values() ?? [])].map((s) => s.n).sort();
+          assert.deepEqual(got, [...expected[node.id]].sort(), `node ${node.id}`);
+        }
+      }),
+      { numRuns: 500, seed: 12 },
+    );
   });
 });
