@@ -28,9 +28,12 @@ export interface StateSetProblem<S extends { facts: readonly string[] }> {
   /** The state at the function's entry. */
   initial: S;
   key(s: S): string;
-  /** The states after `node`, given states before it (only states not given before). */
+  /**
+   * The states after `node`, given states before it (only states not given before). It may return `input` itself, and
+   * must not change it, nor a map it returned: the solver hands maps on without copying them.
+   */
   transfer(node: CfgNode, input: Map<string, S>): Map<string, S>;
-  /** The states carried along `edge` (filtered by its condition, with a path step recorded). */
+  /** The states carried along `edge` (filtered by its condition, with a path step recorded); as `transfer`, it may return `output` and changes no map. */
   onEdge?(edge: CfgEdge, output: Map<string, S>, from: CfgNode): Map<string, S>;
   /**
    * The cap of states at one node: from `max` on, a new state forgets its flag facts (paths

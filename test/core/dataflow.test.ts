@@ -86,7 +86,6 @@ describe('withFeasibility', () => {
     const count = { plain: 0, feasible: 0 };
     const r = withFeasibility(cfg, { params: ['a', 'b'] }, budget(), toySolve(cfg, 60, 10, count), () => true);
     assert.equal(r.feasible, false);
-    assert.ok(6 * count.plain <= FEASIBLE_WORK.times * count.plain + FEASIBLE_WORK.plus, 'the unbounded solve is within the relative bound');
     assert.ok(6 * count.plain > FEASIBLE_WORK.most + 60, `the unbounded solve would carry more than \`most\` (plain ${count.plain})`);
     assert.ok(count.feasible > FEASIBLE_WORK.most - 60 && count.feasible <= FEASIBLE_WORK.most, `stopped after ${count.feasible} states`);
   });
@@ -100,13 +99,6 @@ describe('withFeasibility', () => {
 });
 
 describe('solveStateSets', () => {
-  /**
-   * A random graph (node 0 the entry) whose nodes keep their input (every third one, as a statement that changes
-   * nothing does) or map each state n to (n * a + b) mod 31, and whose edges carry their states whole or only those of
-   * one parity. Such a problem treats each state on its own, so the solver's states at each node must be the least
-   * fixpoint, worked out here by plain iteration. (Nodes that keep their input, and edges that carry it whole, hand the
-   * same map on; the test above is the case where adding to a shared map shows.)
-   */
   it('adds states to a map only once the node owns it, not to the map its siblings were handed too', () => {
     // The entry keeps its input and hands the same map to 2, 3 and 4; 2 gives 1 to 3 before 3 and 4 are visited.
     // Node 4 (which passes its states to 5) must not see that 1.
@@ -131,6 +123,13 @@ describe('solveStateSets', () => {
     assert.deepEqual(at(5), [0]);
   });
 
+  /**
+   * A random graph (node 0 the entry) whose nodes keep their input (every third one, as a statement that changes
+   * nothing does) or map each state n to (n * a + b) mod 31, and whose edges carry their states whole or only those of
+   * one parity. Such a problem treats each state on its own, so the solver's states at each node must be the least
+   * fixpoint, worked out here by plain iteration. (It does not catch a state added to a map another node still
+   * reads: the random graphs rarely make one show. The test above does.)
+   */
   it('gives each node the states of the least fixpoint (random graphs)', () => {
     const graph = fc.integer({ min: 2, max: 9 }).chain((n) =>
       fc.record({

@@ -108,7 +108,7 @@ static PyObject *other(PyObject *self, PyObject *u) { return dflt_of(self) != Py
     const fi = indexFile(
       'k.c',
       `static int spin(int n) { __asm__ volatile ("nop"); return n; }
-static double mean(PyObject *self) { double d = (double)(helper(self)) + sizeof(short) + float_of(self); _Atomic int x; return d; }
+static double mean(PyObject *self) { double d = (double)(helper(self)) + sizeof(short) + float_of(self); _Atomic(int) x; return d; }
 `,
     );
     const callees = (fi.borrowedUses ?? []).map(([, callee]) => callee).sort();
