@@ -106,8 +106,6 @@ interface CallInfo {
   summary: Summary | undefined;
   /** A call by name of one of the file's functions that return a new reference (`self->h.digest(...)` is not the file's `digest`). */
   project: boolean;
-  /** The project macro's expansion the call is (null: none; undefined: not looked up yet, it may parse). */
-  expansion?: SyntaxNode | null;
   /** `PyObject_Del(op)` and the like, with one argument. */
   free: boolean;
   /** Returns its first argument (`PyObject_Init`). */
@@ -218,8 +216,16 @@ export class RefEvaluator {
   private readonly localCache = new Map<number, { name: string; i: number } | null>();
   private readonly callCache = new Map<number, CallInfo>();
   private readonly hintCache = new Map<number, SyntaxNode | null>();
-  /** A name's expansion as a project macro (null: none). */
+  /** A name's or a call's expansion as a project macro (null: none). */
   private readonly expansions = new Map<number, SyntaxNode | null>();
+
+  /** The expression a project macro used as a name or a call expands to, worked out once per node (it may parse). */
+  private expansionOf(node: SyntaxNode): SyntaxNode | undefined {
+    if (!this.expander) return undefined;
+    let e = this.expansions.get(node.id);
+    if (e === undefined) this.expansions.set(node.id, (e = this.expander.expression(node) ?? null));
+    return e ?? undefined;
+  }
 
   /** The condition a branch-prediction hint call stands for (see `hintedCondition`), once per node. */
   private hintOf(node: SyntaxNode): SyntaxNode | undefined {
@@ -344,9 +350,7 @@ export class RefEvaluator {
         const l = this.localOf(node);
         if (l) return [[st, st.vars[l.i]]];
         if (node.text === 'NULL') return [[st, NULLV]];
-        if (!this.expander) return [[st, UNKNOWN]];
-        let exp = this.expansions.get(node.id);
-        if (exp === undefined) this.expansions.set(node.id, (exp = this.expander.expression(node) ?? null));
+        const exp = this.expansionOf(node);
         if (exp) return this.expr(exp, st, at ?? this.span(node, at));
         return [[st, UNKNOWN]];
       }
@@ -527,10 +531,8 @@ export class RefEvaluator {
       }
       return this.expr(args[0], st, at).map(([s]) => [s, UNKNOWN]);
     }
-    if (this.expander) {
-      if (c.expansion === undefined) c.expansion = this.expander.expression(node) ?? null;
-      if (c.expansion) return this.expr(c.expansion, st, at ?? sp);
-    }
+    const exp = this.expansionOf(node);
+    if (exp) return this.expr(exp, st, at ?? sp);
     if (summary?.setref) {
       // Py_SETREF(dst, src): dst = src, then the old value is released.
       const l = this.localOf(args[0]);
