@@ -4,6 +4,7 @@ import { findFunctions, type FunctionInfo } from '../../src/core/functions';
 import { CParser, GrammarNotLoaded } from '../../src/core/parser';
 import { fileNames, includedFunctionsOf, includedReturns, type IncludedFunctions } from '../../src/core/references/names';
 import { borrowingParams, type ParamUses } from '../../src/core/references/summaries';
+import { apiParamEffects } from '../../src/core/api/summaries';
 
 // `reads` only reads its parameter; `passes` hands it to `reads`; `keeps` stores it in a global.
 // `c1` .. `c6` pass their parameter down a chain to `c6`, which keeps it, written last in the file:
@@ -181,5 +182,18 @@ describe('new-reference functions of included files', () => {
     // (With the headers the other way round, \`fresh\` is the second header's, borrowed, and so is \`use\`'s result.)
     const swapped = fileNames(INCLUDING, functions, undefined, [header(HEADER_2, [], '2'), header(HEADER_1, [], '1')]).newFunctions;
     assert.deepEqual(swapped.all(), ['peek', 'other']);
+  });
+});
+
+describe('C-API parameter effects', () => {
+  it('gives refcounts.dat effects by position, the same list each time, and nothing for an unlisted name', () => {
+    // PyList_Append(list, item) borrows the list and takes its own reference to the item; PyTuple_SetItem's index is no
+    // object (refcounts.dat's `0` for its item is wrong: the stealing table comes first where it is used).
+    assert.deepEqual(apiParamEffects('PyList_Append'), ['0', '+1']);
+    assert.equal(apiParamEffects('PyList_Append'), apiParamEffects('PyList_Append'));
+    assert.deepEqual(apiParamEffects('PyTuple_SetItem'), ['0', '', '0']);
+    assert.equal(apiParamEffects('my_helper'), undefined);
+    // (The table has no prototype: a C++ method named `constructor` is not in it.)
+    assert.equal(apiParamEffects('constructor'), undefined);
   });
 });

@@ -4,7 +4,7 @@
  * (CPython's `refcounts.dat`) and the stealing table. The ownership analysis applies a
  * summary with one generic step (clang's retain-count summaries, cpychecker's facets).
  */
-import { API_RETURNS, type ReturnKind } from './returns.generated';
+import { API_PARAMS, API_RETURNS, type ReturnKind } from './returns.generated';
 import { stolenArguments, type StealWhen } from './stealing';
 
 /** What a call does to one of its arguments. */
@@ -46,6 +46,21 @@ export const CXX_CASTS: ReadonlySet<string> = new Set(['static_cast', 'reinterpr
 export const TRANSPARENT_CALLS: ReadonlySet<string> = new Set(['_PyObject_CAST', '_PyObject_CAST_CONST', '_Py_CAST', 'Py_SAFE_DOWNCAST', ...CXX_CASTS]);
 
 const NONE: ReadonlyMap<number, ArgEffect> = new Map();
+
+const PARAM_EFFECTS = new Map<string, readonly string[] | undefined>();
+
+/**
+ * `API_PARAMS`' effects of a C-API function on its parameters, by position (`+1`, `0`, `-1`, empty for a parameter
+ * that is not an object, `...` for the variadic rest); undefined for a function it does not list. Split once per name.
+ */
+export function apiParamEffects(name: string): readonly string[] | undefined {
+  let effects = PARAM_EFFECTS.get(name);
+  if (effects === undefined && !PARAM_EFFECTS.has(name)) {
+    effects = API_PARAMS[name]?.split(',');
+    PARAM_EFFECTS.set(name, effects);
+  }
+  return effects;
+}
 
 /**
  * The summary of a call to `name` with these argument texts (a format string decides

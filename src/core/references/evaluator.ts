@@ -2,7 +2,7 @@
 import type { Span } from '../cfg';
 import { API_PARAMS, API_RETURNS, type ReturnKind } from '../api/returns.generated';
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
-import { DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
+import { apiParamEffects, DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
 import type { BorrowingParams } from './summaries';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
@@ -115,7 +115,7 @@ interface CallInfo {
   /** The file's function borrows these arguments. */
   borrows: ReadonlySet<number> | undefined;
   /** refcounts.dat's effect on each argument ('+1', '-1', '0'). */
-  params: string[] | undefined;
+  params: readonly string[] | undefined;
   /** An argument parser that stores borrowed references through `&x`; `parseIntoString`: one of its arguments is a string with `&`. */
   parse: boolean;
   parseIntoString: boolean;
@@ -256,7 +256,7 @@ export class RefEvaluator {
         passThrough: PASS_THROUGH.test(name) && args.length > 0,
         known: !!summary || knownBorrowing(name),
         borrows: this.borrowing?.get(name),
-        params: API_PARAMS[name]?.split(','),
+        params: apiParamEffects(name),
         parse,
         parseIntoString: parse && args.some((x) => /string/.test(x.type) && x.text.includes('&')),
         container: CONTAINER_SETS.test(name),

@@ -4,8 +4,7 @@
  * compares them, takes its own reference), so that passing an owned reference to it does
  * not hand the reference over. Worked out to a fixpoint over the file's functions.
  */
-import { API_PARAMS } from '../api/returns.generated';
-import { summaryOf, DECREF_CALLS, SETREF_CALLS } from '../api/summaries';
+import { apiParamEffects, summaryOf, DECREF_CALLS, SETREF_CALLS } from '../api/summaries';
 import type { FunctionInfo, PerFunctionCache } from '../functions';
 import { cachedRead, parameters, reachFrom } from '../functions';
 import type { SyntaxNode } from '../parser';
@@ -176,7 +175,7 @@ function useOf(id: SyntaxNode): Use {
       const s = summaryOf(callee, args.map((a) => a.text));
       if (s?.builtin) return true;
       if (s?.args.get(k)?.kind === 'steal') return false;
-      return { callee, k, fallback: knownBorrowing(callee) && API_PARAMS[callee]?.split(',')[k] !== '-1' };
+      return { callee, k, fallback: knownBorrowing(callee) && apiParamEffects(callee)?.[k] !== '-1' };
     }
     default:
       // Assigned, returned, put in an initializer, passed to an unknown call: it may be handed over.

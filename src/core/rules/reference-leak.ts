@@ -52,6 +52,7 @@
 import { compiledOnTargets } from '../conditions';
 import { API_PARAMS, API_RETURNS } from '../api/returns.generated';
 import { FORMAT_CALLS, STEALING, stolenArguments } from '../api/stealing';
+import { apiParamEffects } from '../api/summaries';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, CXX_CASTS, snippet } from '../syntax';
 import { macroAliases } from '../references/names';
@@ -225,7 +226,7 @@ export const referenceLeak: Rule = {
         if (!unit || unit.unit !== 'O') continue;
         fixes = [{ description: 'Hand the reference over with `N` instead of `O`', safe: true, edits: [{ start: lit!.startIndex + unit.at, end: lit!.startIndex + unit.at + 1, newText: 'N' }] }];
       } else {
-        const params = API_PARAMS[outerName]?.split(',') ?? [];
+        const params = apiParamEffects(outerName) ?? [];
         const variadic = params.indexOf('...');
         // Past the declared parameters of a function that borrows its extra arguments (`PyTuple_Pack(n, ...)`).
         const extra = BORROWING_VARARGS.has(outerName) && (variadic >= 0 ? where.index >= variadic : where.index >= Math.max(1, params.length));
