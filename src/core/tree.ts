@@ -365,6 +365,16 @@ export class SyntaxNode {
     return this.code;
   }
 
+  /**
+   * Lets go of the nodes read under this one (asked again, they are read again, as new nodes): a function's body, once
+   * its analysis is done, so that its nodes die young instead of living, and being copied, until the file is done.
+   */
+  forgetChildren(): void {
+    this.kids = undefined;
+    this.named = undefined;
+    this.code = undefined;
+  }
+
   get childCount(): number {
     return this.children.length;
   }

@@ -146,3 +146,26 @@ test('tree: nodes read before a parse of another text stay right; a deleted tree
   assert.throws(() => ret.namedChildren[0].children, /after its tree was deleted/);
   assert.throws(() => ret.descendantsOfType('identifier'), /after its tree was deleted/);
 });
+
+test('tree: a node that forgets its children reads them again, as new nodes that read as web-tree-sitter reads them', async () => {
+  const parser = await CParser.load();
+  const text = 'static PyObject *h(PyObject *o) {\n  if (o == NULL) return NULL;\n  Py_INCREF(o);\n  return o;\n}\n';
+  const tree = parser.parse(text);
+  try {
+    const body = tree.rootNode.namedChildren[0].childForFieldName('body')!;
+    const before = body.namedChildren;
+    const returns = body.descendantsOfType('return_statement');
+    body.forgetChildren();
+    const after = body.namedChildren;
+    assert.notEqual(after, before);
+    assert.ok(after.every((k, i) => k !== before[i] && k.type === before[i].type && k.startIndex === before[i].startIndex && k.endIndex === before[i].endIndex));
+    // The new nodes have their own ids (caches keyed by id do not mix them up with the old ones) and the same extents.
+    assert.ok(after.every((k, i) => k.id !== before[i].id && k.parent === body));
+    const again = body.descendantsOfType('return_statement');
+    assert.deepEqual(again.map((r) => r.text), returns.map((r) => r.text));
+    assert.ok(again.every((r, i) => r !== returns[i]));
+    same(body, tree.raw.rootNode.namedChildren[0]!.childForFieldName('body')!, tree.language.fields, 'forgotten');
+  } finally {
+    tree.delete();
+  }
+});
