@@ -227,12 +227,18 @@ export interface PerFunctionCache<T> {
   set(text: string, value: T): void;
 }
 
-/** `read(f)`, or what `cache` keeps for `f`'s text (kept there when read). */
+/**
+ * `read(f)`, or what `cache` keeps for `f`'s text (kept there when read). The nodes `read` reads under the body are let
+ * go afterwards when none had been read before (see `SyntaxNode.forgetChildren`): what is read is facts, not nodes, and
+ * a summary reads functions other than the one analysed, which would otherwise keep their nodes until the file is done.
+ */
 export function cachedRead<T>(cache: PerFunctionCache<T> | undefined, f: FunctionInfo, read: (f: FunctionInfo) => T): T {
   const text = cache && f.node.text;
   let v = text !== undefined ? cache!.get(text) : undefined;
   if (v === undefined) {
+    const fresh = !f.body.childrenRead;
     v = read(f);
+    if (fresh) f.body.forgetChildren();
     if (text !== undefined) cache!.set(text, v);
   }
   return v;

@@ -365,6 +365,11 @@ export class SyntaxNode {
     return this.code;
   }
 
+  /** Whether the node's children were read (and not forgotten since). */
+  get childrenRead(): boolean {
+    return this.kids !== undefined;
+  }
+
   /**
    * Lets go of the nodes read under this one (asked again, they are read again, as new nodes): a function's body, once
    * its analysis is done, so that its nodes die young instead of living, and being copied, until the file is done.

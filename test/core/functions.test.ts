@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CParser } from '../../src/core/parser';
-import { findFunctions, mayNameObjectType } from '../../src/core/functions';
+import { cachedRead, findFunctions, mayNameObjectType } from '../../src/core/functions';
 import { dialectOf } from '../../src/core/dialect';
 
 const FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures');
@@ -43,4 +43,27 @@ test('mayNameObjectType holds for every fixture file that defines a function ret
     }
   }
   assert.ok(checked > 50, `only ${checked} fixture files define a function returning an object`);
+});
+
+test('cachedRead lets go of the nodes it read under a body none had been read of, and keeps those read before', async () => {
+  const parser = await CParser.load();
+  const text = 'static int a(PyObject *o) { return o != NULL; }\nstatic int b(PyObject *o) { return o == NULL; }\n';
+  const tree = parser.parse(text);
+  try {
+    const [a, b] = findFunctions(tree.rootNode, text);
+    const kept = b.body.namedChildren;
+    // The summary reads each body's statements.
+    const read = (f: typeof a) => f.body.namedChildren.map((k) => k.type).join();
+    assert.equal(cachedRead(undefined, a, read), 'return_statement');
+    assert.equal(a.body.childrenRead, false);
+    assert.equal(cachedRead(undefined, b, read), 'return_statement');
+    assert.equal(b.body.childrenRead, true);
+    assert.equal(b.body.namedChildren, kept);
+    // From a cache, nothing is read.
+    const cache = new Map<string, string>([[a.node.text, 'cached']]);
+    assert.equal(cachedRead(cache, a, read), 'cached');
+    assert.equal(a.body.childrenRead, false);
+  } finally {
+    tree.delete();
+  }
 });
