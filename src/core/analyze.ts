@@ -336,11 +336,8 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
       const keptKey = () => (referenceRules.some((r) => r.id === RELEASE_NOT_OWNED) ? JSON.stringify([...keptArguments(functions)].map(([k, v]) => [k, v.length])) : '');
       const contextKey = req.cache ? contextId(cacheContext(req, dialect, cxxOf(), rules, targets, macroMap, noArgs()) + (referenceRules.length ? JSON.stringify(unit.borrowing().all()) + namesKey(unit.names()) + keptKey() : '')) : '';
       for (const fn of functions) {
-        // (Once a function is analysed, the nodes read under its body are let go: a file's nodes otherwise live, and are
-        // copied by each young-generation collection, until the whole file is done. What asks for them again reads them again.)
         if (!req.cache) {
           analyzeFunction(unit, fn, 0, undefined);
-          fn.body.forgetChildren();
           continue;
         }
         // The editor re-analyses only functions whose text (or context) changed.
@@ -356,7 +353,6 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
         }
         const before = { findings: result.findings.length, skipped: result.skippedFunctions.length, errorRegions: result.stats.errorRegions };
         analyzeFunction(unit, fn, 0, undefined);
-        fn.body.forgetChildren();
         req.cache.set(key, {
           findings: result.findings.slice(before.findings).map((f) => shiftFinding(f, -start)),
           skipped: result.skippedFunctions.slice(before.skipped).map((x) => ({ ...x, start: x.start - start })),
@@ -524,6 +520,9 @@ function analyzeFunction(unit: FileUnit, fn: FunctionInfo, offset: number, macro
   // The reference rules have their own analysis: over its bound, they say nothing of the
   // function, and the singleton rules' findings stay.
   if (runRules(singletonRules, '')) runRules(referenceRules, 'reference rules: ');
+  // The nodes read under the body are let go: a file's nodes otherwise live, and are copied by each young-generation
+  // collection, until the whole file is done. (What asks for them again reads them again.)
+  fn.body.forgetChildren();
 
   /** Runs rules on the function; one over a bound lists the function as skipped and returns false. */
   function runRules(rules: Rule[], what: string): boolean {
