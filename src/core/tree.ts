@@ -1,5 +1,5 @@
 /**
- * Syntax trees read into plain JavaScript objects, once per node.
+ * Syntax trees read into plain JavaScript objects, on demand.
  *
  * web-tree-sitter's `Node` is a handle: each `type`, `childForFieldName`, `children` or
  * `parent` is a call into WebAssembly that copies the node through a transfer buffer and
@@ -7,7 +7,9 @@
  * re-reads a statement), and that copying was a third of a scan's time. Here a node's
  * children are read from the parser once, with one tree cursor, the first time they are
  * asked for; the node objects then answer from their own fields. Nodes nobody asks for are
- * never read.
+ * never read. A node can let go of what was read under it (`forgetChildren`: the analysis
+ * does so for a function's body once the function is analysed); asked again, its children
+ * are read again, as new nodes.
  *
  * The objects give the subset of web-tree-sitter's `Node` interface the analyses use, with
  * the same results (`test/core/tree.test.ts` compares the two on every fixture file).
@@ -310,9 +312,15 @@ export class SyntaxNode {
     return this.tree.idents[5 * this.slot + 2];
   }
 
-  /** Position among the parent's children. */
+  /**
+   * Position among the parent's children. (A node read before its parent forgot its children is not among those read
+   * again: its place is found by its extent and type.)
+   */
   private get index(): number {
-    return this.parent ? this.parent.children.indexOf(this) : 0;
+    if (!this.parent) return 0;
+    const k = this.parent.children;
+    const i = k.indexOf(this);
+    return i >= 0 ? i : k.findIndex((n) => n.startIndex === this.startIndex && n.endIndex === this.endIndex && n.kind === this.kind);
   }
 
   get type(): string {

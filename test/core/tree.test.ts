@@ -165,6 +165,10 @@ test('tree: a node that forgets its children reads them again, as new nodes that
     assert.deepEqual(again.map((r) => r.text), returns.map((r) => r.text));
     assert.ok(again.every((r, i) => r !== returns[i]));
     same(body, tree.raw.rootNode.namedChildren[0]!.childForFieldName('body')!, tree.language.fields, 'forgotten');
+    // A node read before the forget finds its siblings among the children read again (by its extent and type).
+    const next = before[0].nextSibling!;
+    assert.equal(next, body.children[body.children.findIndex((k) => k.startIndex === before[0].startIndex) + 1]);
+    assert.equal(before[1].previousNamedSibling, after[0]);
   } finally {
     tree.delete();
   }

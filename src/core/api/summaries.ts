@@ -47,18 +47,18 @@ export const TRANSPARENT_CALLS: ReadonlySet<string> = new Set(['_PyObject_CAST',
 
 const NONE: ReadonlyMap<number, ArgEffect> = new Map();
 
-const PARAM_EFFECTS = new Map<string, readonly string[] | undefined>();
+const PARAM_EFFECTS = new Map<string, readonly string[]>();
 
 /**
  * `API_PARAMS`' effects of a C-API function on its parameters, by position (`+1`, `0`, `-1`, empty for a parameter
  * that is not an object, `...` for the variadic rest); undefined for a function it does not list. Split once per name.
  */
 export function apiParamEffects(name: string): readonly string[] | undefined {
+  const listed = API_PARAMS[name];
+  if (listed === undefined) return undefined;
+  // (Kept for the listed names only, so the cache holds at most the table's.)
   let effects = PARAM_EFFECTS.get(name);
-  if (effects === undefined && !PARAM_EFFECTS.has(name)) {
-    effects = API_PARAMS[name]?.split(',');
-    PARAM_EFFECTS.set(name, effects);
-  }
+  if (!effects) PARAM_EFFECTS.set(name, (effects = listed.split(',')));
   return effects;
 }
 
