@@ -100,6 +100,8 @@ const CANDIDATE_WORDS = new WeakMap<NewFunctions, NameSet>();
 
 /** What `call` reads of a call node, worked out once per node (it depends on the node, not on the path state). */
 interface CallInfo {
+  /** The condition a branch-prediction hint (`UNLIKELY(x)`, `__builtin_expect(!!(x), 0)`) stands for (see `hintedCondition`). */
+  hinted: SyntaxNode | undefined;
   name: string;
   written: string;
   args: SyntaxNode[];
@@ -215,7 +217,6 @@ export class RefEvaluator {
   private readonly argumentCache = new Map<number, boolean>();
   private readonly localCache = new Map<number, { name: string; i: number } | null>();
   private readonly callCache = new Map<number, CallInfo>();
-  private readonly hintCache = new Map<number, SyntaxNode | null>();
   /** A name's or a call's expansion as a project macro (null: none). */
   private readonly expansions = new Map<number, SyntaxNode | null>();
 
@@ -225,13 +226,6 @@ export class RefEvaluator {
     let e = this.expansions.get(node.id);
     if (e === undefined) this.expansions.set(node.id, (e = this.expander.expression(node) ?? null));
     return e ?? undefined;
-  }
-
-  /** The condition a branch-prediction hint call stands for (see `hintedCondition`), once per node. */
-  private hintOf(node: SyntaxNode): SyntaxNode | undefined {
-    let h = this.hintCache.get(node.id);
-    if (h === undefined) this.hintCache.set(node.id, (h = hintedCondition(node, this.macros) ?? null));
-    return h ?? undefined;
   }
 
   /** A call's name (a project alias of a C-API function read as that function), arguments and summary; `written` is the name as written. */
@@ -247,6 +241,7 @@ export class RefEvaluator {
       const format = FORMAT_CALLS[name]?.format;
       const parse = PARSE_CALLS.test(name);
       c = {
+        hinted: hintedCondition(node, this.macros),
         name,
         written,
         args,
@@ -504,9 +499,8 @@ export class RefEvaluator {
   /** A call: reference-count macros, project macros, steals, borrows, escapes, and the reference it returns. */
   private call(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
     // A branch-prediction hint (`UNLIKELY(x)`, `__builtin_expect(!!(x), 0)`) is its condition: nothing is handed over.
-    const hinted = this.hintOf(node);
-    if (hinted) return this.expr(hinted, st, at);
     const c = this.callInfo(node);
+    if (c.hinted) return this.expr(c.hinted, st, at);
     const { name, written, args, summary } = c;
     const sp = this.span(node, at);
     if (summary?.builtin) {
