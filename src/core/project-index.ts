@@ -46,26 +46,44 @@ const TABLE_TYPE = /^(?:PyMethodDef|PyGetSetDef|PyMemberDef|PyType_Slot|PyTypeOb
 /** Words that name no function: C's keywords (as `definitionNames` skips them) and `NULL`. */
 const NOT_NAMES: ReadonlySet<string> = new Set([...KEYWORDS, 'NULL']);
 
-interface Tok {
-  t: string;
-  i: number;
+/**
+ * Tokens of C code as two parallel lists, so that no object is made per token: `t[k]` is the k-th token's text (an
+ * identifier, `->`, one of `{}()[],;=&.<>*?:`, or `"` for a string or character literal) and `at[k]` its offset.
+ * `#` lines are returned separately (their bodies may hold method-table entries).
+ */
+export interface Tokens {
+  t: string[];
+  at: number[];
+  directives: Array<{ text: string; i: number }>;
 }
 
 /**
- * Tokens of C code; `#` lines are returned separately (their bodies may hold method-table entries).
- * Comments are dropped and strings become `"`. A scanner by hand: it gives what the regular
- * expression it replaced finds (`test/core/project-index.test.ts` holds the two together) in
- * about 60 % of its time, and the index tokenizes every file of a project.
+ * Tokenizes C code: comments are dropped and strings become `"`. A scanner by hand: it gives what the regular
+ * expression it replaced finds (`test/core/project-index.test.ts` holds the two together) in about 60 % of its time,
+ * and the index tokenizes every file of a project.
  */
-export function tokenize(text: string): { toks: Tok[]; directives: Array<{ text: string; i: number }> } {
-  const toks: Tok[] = [];
+export function tokenize(text: string): Tokens {
+  const t: string[] = [];
+  const at: number[] = [];
   const directives: Array<{ text: string; i: number }> = [];
   const n = text.length;
-  // Whether position i starts a line (`^` of a multiline regular expression).
-  const lineStart = (i: number) => i === 0 || isLineEnd(text.charCodeAt(i - 1));
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95) {
+      let p = i + 1;
+      while (p < n && isWordChar(text.charCodeAt(p))) p++;
+      t.push(text.slice(i, p));
+      at.push(i);
+      i = p;
+      continue;
+    }
+    if (c < 128 && PUNCT[c] !== undefined) {
+      t.push(PUNCT[c]);
+      at.push(i);
+      i++;
+      continue;
+    }
     if (c === 47 /* / */) {
       const d = text.charCodeAt(i + 1);
       if (d === 42 /* * */) {
@@ -105,11 +123,13 @@ export function tokenize(text: string): { toks: Tok[]; directives: Array<{ text:
         } else if (e === 10) break;
         else p++;
       }
-      toks.push({ t: '"', i });
+      t.push('"');
+      at.push(i);
       i = p;
       continue;
     }
-    if ((c === 32 || c === 9 || c === 35) /* space, tab, # */ && lineStart(i)) {
+    // (`^` of a multiline regular expression: position i starts a line.)
+    if ((c === 32 || c === 9 || c === 35) /* space, tab, # */ && (i === 0 || isLineEnd(text.charCodeAt(i - 1)))) {
       let p = i;
       while (p < n && (text.charCodeAt(p) === 32 || text.charCodeAt(p) === 9)) p++;
       if (text.charCodeAt(p) === 35) {
@@ -127,33 +147,25 @@ export function tokenize(text: string): { toks: Tok[]; directives: Array<{ text:
         continue;
       }
     }
-    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95) {
-      let p = i + 1;
-      while (p < n && isWordChar(text.charCodeAt(p))) p++;
-      toks.push({ t: text.slice(i, p), i });
-      i = p;
-      continue;
-    }
     if (c === 45 /* - */ && text.charCodeAt(i + 1) === 62 /* > */) {
-      toks.push({ t: '->', i });
+      t.push('->');
+      at.push(i);
       i += 2;
       continue;
     }
-    if (PUNCT[c]) toks.push({ t: text[i], i });
     i++;
   }
-  return { toks, directives };
+  return { t, at, directives };
 }
 
-/** The characters that are tokens of their own: `{}()[],;=&.<>*?:`. */
-const PUNCT: boolean[] = [];
-for (const ch of '{}()[],;=&.<>*?:') PUNCT[ch.charCodeAt(0)] = true;
+/** The characters that are tokens of their own (`{}()[],;=&.<>*?:`), by character code: their one-character strings. */
+const PUNCT: Array<string | undefined> = new Array<string | undefined>(128).fill(undefined);
+for (const ch of '{}()[],;=&.<>*?:') PUNCT[ch.charCodeAt(0)] = ch;
 
 /** A line terminator of a regular expression's `^` and `$` (multiline). */
 function isLineEnd(c: number): boolean {
   return c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
 }
-
 
 function isIdent(t: string): boolean {
   const c = t.charCodeAt(0);
@@ -161,21 +173,21 @@ function isIdent(t: string): boolean {
 }
 
 /** Skips cast groups `(T)` and `&` backwards from index j; returns the index of the token before them. */
-function skipBackCasts(toks: Tok[], j: number): number {
+function skipBackCasts(t: string[], j: number): number {
   for (;;) {
-    if (j >= 0 && toks[j].t === '&') {
+    if (j >= 0 && t[j] === '&') {
       j--;
       continue;
     }
-    if (j >= 0 && toks[j].t === ')') {
+    if (j >= 0 && t[j] === ')') {
       let depth = 0;
       let k = j;
       for (; k >= 0; k--) {
-        if (toks[k].t === ')') depth++;
-        else if (toks[k].t === '(') {
+        if (t[k] === ')') depth++;
+        else if (t[k] === '(') {
           depth--;
           if (depth === 0) break;
-        } else if (!isIdent(toks[k].t) && toks[k].t !== '*') return j;
+        } else if (!isIdent(t[k]) && t[k] !== '*') return j;
       }
       if (k < 0) return j;
       j = k - 1;
@@ -185,31 +197,31 @@ function skipBackCasts(toks: Tok[], j: number): number {
   }
 }
 
-function skipForwardCasts(toks: Tok[], j: number): number {
-  while (j < toks.length && toks[j].t === '(') {
+function skipForwardCasts(t: string[], j: number): number {
+  while (j < t.length && t[j] === '(') {
     let k = j + 1;
-    while (k < toks.length && (isIdent(toks[k].t) || toks[k].t === '*')) k++;
-    if (toks[k]?.t !== ')' || k === j + 1) return j;
+    while (k < t.length && (isIdent(t[k]) || t[k] === '*')) k++;
+    if (t[k] !== ')' || k === j + 1) return j;
     j = k + 1;
   }
   return j;
 }
 
-function matchingClose(toks: Tok[], open: number): number {
+function matchingClose(t: string[], open: number): number {
   let depth = 0;
-  for (let k = open; k < toks.length; k++) {
-    if (toks[k].t === '(') depth++;
-    else if (toks[k].t === ')' && --depth === 0) return k;
+  for (let k = open; k < t.length; k++) {
+    if (t[k] === '(') depth++;
+    else if (t[k] === ')' && --depth === 0) return k;
   }
-  return toks.length;
+  return t.length;
 }
 
-function functionName(toks: Tok[], close: number): { name: string; at: number } | undefined {
+function functionName(t: string[], close: number): { name: string; at: number } | undefined {
   let depth = 0;
   for (let k = close; k >= 0; k--) {
-    if (toks[k].t === ')') depth++;
-    else if (toks[k].t === '(' && --depth === 0) {
-      const name = toks[k - 1]?.t;
+    if (t[k] === ')') depth++;
+    else if (t[k] === '(' && --depth === 0) {
+      const name = k > 0 ? t[k - 1] : undefined;
       return name && isIdent(name) ? { name, at: k - 1 } : undefined;
     }
   }
@@ -217,11 +229,11 @@ function functionName(toks: Tok[], close: number): { name: string; at: number } 
 }
 
 /** True when the declaration that an initializer `{` at index `open` belongs to names a table type. */
-function declaresTable(toks: Tok[], open: number): boolean {
+function declaresTable(t: string[], open: number): boolean {
   for (let k = open - 1, n = 0; k >= 0 && n < 64; k--, n++) {
-    const t = toks[k].t;
-    if (t === ';' || t === '{' || t === '}') return false;
-    if (TABLE_TYPE.test(t)) return true;
+    const w = t[k];
+    if (w === ';' || w === '{' || w === '}') return false;
+    if (TABLE_TYPE.test(w)) return true;
   }
   return false;
 }
@@ -231,59 +243,66 @@ type Brace = { kind: 'block' | 'init' | 'table' | 'extern' };
 const TABLE_BRACE: Brace = { kind: 'table' };
 const BLOCK_BRACE: Brace = { kind: 'block' };
 
-function register(out: Registration[], tok: Tok, offset: number): void {
-  out.push({ name: tok.t, start: tok.i + offset, end: tok.i + offset + tok.t.length });
+function register(out: Registration[], toks: Tokens, k: number, offset: number): void {
+  const start = toks.at[k] + offset;
+  out.push({ name: toks.t[k], start, end: start + toks.t[k].length });
 }
 
 /** Scans tokens for registrations: entries of table initializers and `tp_*` slot assignments. */
-function scanRegistrations(toks: Tok[], out: Registration[], tableByDefault: boolean, offset = 0): void {
+function scanRegistrations(toks: Tokens, out: Registration[], tableByDefault: boolean, offset = 0): void {
+  const { t, at } = toks;
   const stack: Brace[] = [];
-  for (let i = 0; i < toks.length; i++) {
-    const t = toks[i].t;
-    if (t === '{') {
+  for (let i = 0; i < t.length; i++) {
+    const w = t[i];
+    if (w === '{') {
       const parent = stack[stack.length - 1];
-      const table = tableByDefault || parent?.kind === 'table' || (toks[i - 1]?.t === '=' && declaresTable(toks, i));
+      const table = tableByDefault || parent?.kind === 'table' || (i > 0 && t[i - 1] === '=' && declaresTable(t, i));
       stack.push(table ? TABLE_BRACE : BLOCK_BRACE);
       continue;
     }
-    if (t === '}') {
+    if (w === '}') {
       stack.pop();
       continue;
     }
-    if (!isIdent(t) || NOT_NAMES.has(t)) continue;
-    let next = toks[i + 1]?.t;
+    if (!isIdent(w)) continue;
+    let next = t[i + 1];
+    const inTable = stack.length > 0 && stack[stack.length - 1].kind === 'table';
+    // (What can be registered: a name followed by `;` (assigned to a slot), or in a table by `,`, `}`, `)` or template
+    // arguments.)
+    if (next !== ';' && !(inTable && (next === ',' || next === '}' || next === ')' || next === '<'))) continue;
+    if (NOT_NAMES.has(w)) continue;
     // A C++ template's instantiation (`handler<int>`): what follows its arguments.
     let after = i + 1;
-    if (next === '<' && stack[stack.length - 1]?.kind === 'table') {
-      for (let depth = 0, k = i + 1; k < toks.length && k < i + 32; k++) {
-        if (toks[k].t === '<') depth++;
-        else if (toks[k].t === '>' && --depth === 0) {
+    if (next === '<' && inTable) {
+      for (let depth = 0, k = i + 1; k < t.length && k < i + 32; k++) {
+        if (t[k] === '<') depth++;
+        else if (t[k] === '>' && --depth === 0) {
           after = k + 1;
-          next = toks[after]?.t;
+          next = t[after];
           break;
-        } else if (toks[k].t === ';' || toks[k].t === '{' || toks[k].t === '}') break;
+        } else if (t[k] === ';' || t[k] === '{' || t[k] === '}') break;
       }
     }
     // A C++ qualified name (`util::sum`, `&Type::method`, `::f`) is registered under its last part.
     let q = i;
-    while (toks[q - 1]?.t === ':' && toks[q - 2]?.t === ':' && toks[q - 1].i === toks[q - 2].i + 1) q = isIdent(toks[q - 3]?.t ?? '') ? q - 3 : q - 2;
-    const before = skipBackCasts(toks, q - 1);
-    const prevTok = before >= 0 ? toks[before].t : '';
-    if (stack[stack.length - 1]?.kind === 'table') {
-      if ((next === ',' || next === '}') && (prevTok === '{' || prevTok === ',' || (prevTok === '=' && toks[before - 2]?.t === '.'))) {
-        register(out, toks[i], offset);
+    while (q >= 2 && t[q - 1] === ':' && t[q - 2] === ':' && at[q - 1] === at[q - 2] + 1) q = q >= 3 && isIdent(t[q - 3]) ? q - 3 : q - 2;
+    const before = skipBackCasts(t, q - 1);
+    const prevTok = before >= 0 ? t[before] : '';
+    if (inTable) {
+      if ((next === ',' || next === '}') && (prevTok === '{' || prevTok === ',' || (prevTok === '=' && before >= 2 && t[before - 2] === '.'))) {
+        register(out, toks, i, offset);
         continue;
       }
       // C++ casts: reinterpret_cast<PyCFunction>(f), PyCFunction(f).
-      const open = toks[q - 1]?.t === '&' ? q - 2 : q - 1;
-      const then = toks[after + 1]?.t;
-      if (toks[open]?.t === '(' && next === ')' && (then === ',' || then === '}') && (toks[open - 1]?.t === '>' || /func|Function|proc|getter|setter/i.test(toks[open - 1]?.t ?? ''))) {
-        register(out, toks[i], offset);
+      const open = q >= 1 && t[q - 1] === '&' ? q - 2 : q - 1;
+      const then = t[after + 1];
+      if (open >= 0 && t[open] === '(' && next === ')' && (then === ',' || then === '}') && open >= 1 && (t[open - 1] === '>' || /func|Function|proc|getter|setter/i.test(t[open - 1]))) {
+        register(out, toks, i, offset);
         continue;
       }
     }
-    if (prevTok === '=' && next === ';' && before >= 2 && SLOT.test(toks[before - 1].t) && (toks[before - 2].t === '.' || toks[before - 2].t === '->')) {
-      register(out, toks[i], offset);
+    if (prevTok === '=' && next === ';' && before >= 2 && SLOT.test(t[before - 1]) && (t[before - 2] === '.' || t[before - 2] === '->')) {
+      register(out, toks, i, offset);
     }
   }
 }
@@ -300,6 +319,20 @@ function placeRegistrations(text: string, regs: Registration[]): void {
   const sorted = [...regs].sort((a, b) => a.start - b.start);
   let line = 0;
   let lineStart = 0;
+  if (!text.includes('\r')) {
+    // (Line feeds alone: `indexOf` finds them several times faster than a loop over the characters.)
+    let nl = text.indexOf('\n');
+    for (const r of sorted) {
+      while (nl !== -1 && nl < r.start) {
+        line++;
+        lineStart = nl + 1;
+        nl = text.indexOf('\n', nl + 1);
+      }
+      r.line = line;
+      r.column = r.start - lineStart;
+    }
+    return;
+  }
   let i = 0;
   for (const r of sorted) {
     for (; i < r.start && i < text.length; i++) {
@@ -314,9 +347,15 @@ function placeRegistrations(text: string, regs: Registration[]): void {
   }
 }
 
+/** A singleton's name or a `Py_Is…(` test: a function whose text has neither compares no local with a singleton. */
+const SINGLETON_OR_TEST = new RegExp(`${SINGLETON_PATTERN}|Py_Is\\w*\\(`);
+/** What comes before `=` in a compound assignment or comparison (`+=`, `==`, `<=`, …): not a plain assignment. */
+const BEFORE_EQUALS = '=!<>+-*/%&|^';
+
 /** Indexes one file: registrations, call edges and borrowed markers. */
 export function indexFile(path: string, text: string): FileIndex {
-  const { toks, directives } = tokenize(text);
+  const toks = tokenize(text);
+  const { t, at, directives } = toks;
   const out: FileIndex = {
     path,
     registrations: [],
@@ -335,8 +374,7 @@ export function indexFile(path: string, text: string): FileIndex {
     if (!m || !(/METHODDEF$/.test(m[1]) || /\bMETH_/.test(d.text))) continue;
     // Continuations become spaces of the same length (a CRLF one is three characters), so offsets stay put.
     const body = d.text.slice(m[0].length).replace(/\\\r?\n/g, (c) => ' '.repeat(c.length));
-    const inner = tokenize(body.replace(/^[ \t]*#/, ' '));
-    scanRegistrations(inner.toks, out.registrations, true, d.i + m[0].length);
+    scanRegistrations(tokenize(body.replace(/^[ \t]*#/, ' ')), out.registrations, true, d.i + m[0].length);
   }
   placeRegistrations(text, out.registrations);
   const stealMacros = stealingMacros(directives.map((d) => d.text));
@@ -355,12 +393,14 @@ export function indexFile(path: string, text: string): FileIndex {
   let returnedCall = -1;
   const endFunction = (caller: string, end: number) => {
     let body: string | undefined;
+    let compares: boolean | undefined;
     for (const local of returned) {
       // `r = helper(...); Py_INCREF(r); return r;` takes its own reference: helper may return a borrowed one.
       if (increfd.has(local) || !assigned.has(local)) continue;
       // `r = helper(...); if (r != Py_NotImplemented) return r;`: the singleton is a sentinel, never returned.
       body ??= text.slice(fnStart, end);
-      if (new RegExp(`\\b${local}\\s*[!=]=\\s*(?:\\([^()]*\\)\\s*)?${SINGLETON_PATTERN}|${SINGLETON_PATTERN}\\s*[!=]=\\s*${local}\\b|Py_Is\\w*\\(\\s*${local}\\s*\\)`).test(body)) continue;
+      compares ??= SINGLETON_OR_TEST.test(body);
+      if (compares && new RegExp(`\\b${local}\\s*[!=]=\\s*(?:\\([^()]*\\)\\s*)?${SINGLETON_PATTERN}|${SINGLETON_PATTERN}\\s*[!=]=\\s*${local}\\b|Py_Is\\w*\\(\\s*${local}\\s*\\)`).test(body)) continue;
       for (const callee of assigned.get(local) ?? []) out.returnEdges.push([caller, callee]);
     }
     // The C API's own functions are never the project's: not recorded (the index crosses threads).
@@ -368,121 +408,125 @@ export function indexFile(path: string, text: string): FileIndex {
     // A caller that increfs the result, or neither releases, returns nor hands it over, treats it as borrowed.
     for (const [local, callees] of assigned) if (increfd.has(local) || (!returned.has(local) && !owned.has(local))) for (const c of callees) borrowed.add(c);
     for (const c of borrowed) (out.borrowedUses ??= []).push([caller, c]);
-    assigned = new Map();
-    returned = new Set();
-    increfd = new Set();
-    owned = new Set();
-    usedCalls = [];
+    if (assigned.size) assigned = new Map();
+    if (returned.size) returned = new Set();
+    if (increfd.size) increfd = new Set();
+    if (owned.size) owned = new Set();
+    if (usedCalls.length) usedCalls = [];
   };
-  for (let i = 0; i < toks.length; i++) {
-    const t = toks[i].t;
-    if (t === '{') {
-      const prev = toks[i - 1]?.t;
-      const transparent = (prev === '"' && toks[i - 2]?.t === 'extern') || (isIdent(prev ?? '') && toks[i - 2]?.t === 'namespace');
+  for (let i = 0; i < t.length; i++) {
+    const w = t[i];
+    if (w === '{') {
+      const prev = i > 0 ? t[i - 1] : undefined;
+      const transparent = (prev === '"' && i >= 2 && t[i - 2] === 'extern') || (prev !== undefined && isIdent(prev) && i >= 2 && t[i - 2] === 'namespace');
       if (!fn && !transparent && prev === ')' && stack.every((k) => k === 'extern')) {
-        const found = functionName(toks, i - 1);
+        const found = functionName(t, i - 1);
         if (found) {
           fn = found.name;
           fnDepth = stack.length;
-          fnStart = toks[i].i;
+          fnStart = at[i];
           let k = found.at - 1;
           let isStatic = false;
-          for (; k >= 0 && ![';', '}', '{'].includes(toks[k].t); k--) if (toks[k].t === 'static') isStatic = true;
+          for (; k >= 0 && t[k] !== ';' && t[k] !== '}' && t[k] !== '{'; k--) if (t[k] === 'static') isStatic = true;
           out.functions.push({ name: fn, isStatic });
         }
       }
       stack.push(transparent ? 'extern' : 'block');
       continue;
     }
-    if (t === '}') {
+    if (w === '}') {
       stack.pop();
       if (fn && stack.length === fnDepth) {
-        endFunction(fn, toks[i].i);
+        endFunction(fn, at[i]);
         fn = undefined;
       }
       continue;
     }
-    if (t === '(') {
-      const prev = i > 0 ? toks[i - 1].t : '';
+    if (w === '(') {
+      const prev = i > 0 ? t[i - 1] : '';
       const stolen = prev in STEALING ? STEALING[prev].args : stealMacros.get(prev);
       calls.push(stolen ? { name: prev, arg: 0, stolen } : prev in FORMAT_CALLS ? { name: prev, arg: 0, stolen: [] } : undefined);
       continue;
     }
-    if (t === '"') {
+    if (w === '"') {
       // A `Py_BuildValue`-style format: its `N` units steal the matching arguments.
       const c = calls[calls.length - 1];
       const fmt = c && FORMAT_CALLS[c.name];
-      if (c && fmt && c.arg === fmt.format && toks[i - 1]?.t !== '"') {
+      if (c && fmt && c.arg === fmt.format && !(i > 0 && t[i - 1] === '"')) {
         // Adjacent literals (`"O" "N"`) are one format.
         let format = '';
-        for (let k = i; toks[k]?.t === '"'; k++) {
+        for (let k = i; k < t.length && t[k] === '"'; k++) {
           const lit = /"((?:\\[\s\S]|[^"\\\n])*)"/y;
-          lit.lastIndex = toks[k].i;
+          lit.lastIndex = at[k];
           format += lit.exec(text)?.[1] ?? '';
         }
         c.stolen = formatStolenArgs(`"${format}"`, fmt.format + 1) ?? [];
       }
       continue;
     }
-    if (t === ')') {
+    if (w === ')') {
       calls.pop();
       continue;
     }
-    if (t === ',') {
+    if (w === ',') {
       const c = calls[calls.length - 1];
       if (c) c.arg++;
       continue;
     }
-    if (t === 'return' && fn) {
+    if (w === 'return' && fn) {
       // Only `return f(...);` or `return local;`: a call used in a larger expression does not hand its result back.
-      const j = skipForwardCasts(toks, i + 1);
-      if (j + 1 < toks.length && isIdent(toks[j].t) && toks[j + 1].t === '(' && toks[matchingClose(toks, j + 1) + 1]?.t === ';') {
-        out.returnEdges.push([fn, toks[j].t]);
+      const j = skipForwardCasts(t, i + 1);
+      if (j + 1 < t.length && isIdent(t[j]) && t[j + 1] === '(' && t[matchingClose(t, j + 1) + 1] === ';') {
+        out.returnEdges.push([fn, t[j]]);
         // The returned call is neither a borrowed use nor stolen; its arguments are scanned as usual.
         returnedCall = j;
-      } else if (isIdent(toks[j]?.t ?? '') && toks[j + 1]?.t === ';') returned.add(toks[j].t);
+      } else if (j < t.length && isIdent(t[j]) && t[j + 1] === ';') returned.add(t[j]);
       continue;
     }
-    if (!isIdent(t) || NOT_NAMES.has(t)) continue;
-    const next = toks[i + 1]?.t;
+    if (!isIdent(w)) continue;
+    const next = t[i + 1];
     if (next === '(') {
+      if (NOT_NAMES.has(w)) continue;
       const c = calls[calls.length - 1];
-      const prevTok = toks[skipBackCasts(toks, i - 1)]?.t;
+      const before = skipBackCasts(t, i - 1);
+      const prevTok = before >= 0 ? t[before] : undefined;
       const stolenHere = !!c && c.stolen.includes(c.arg) && (prevTok === '(' || prevTok === ',');
-      if (stolenHere) out.stolen.push(t);
-      if (fn && OWNING_CALLS.test(t)) {
+      if (stolenHere) out.stolen.push(w);
+      if (fn && OWNING_CALLS.test(w)) {
         // `Py_INCREF(r)`, `Py_IncRef((PyObject *)r)`: the argument, through casts.
-        const a = skipForwardCasts(toks, i + 2);
-        if (isIdent(toks[a]?.t ?? '') && toks[a + 1]?.t === ')') (/INCREF|IncRef|NewRef/.test(t) ? increfd : owned).add(toks[a].t);
+        const a = skipForwardCasts(t, i + 2);
+        if (a < t.length && isIdent(t[a]) && t[a + 1] === ')') (/INCREF|IncRef|NewRef/.test(w) ? increfd : owned).add(t[a]);
       }
       // `local = f(...)`: followed to `return local;` (an edge) or kept as a borrowed use.
-      const before = skipBackCasts(toks, i - 1);
-      const plainAssign = before >= 1 && toks[before].t === '=' && !'=!<>+-*/%&|^'.includes(text[toks[before].i - 1] ?? '') && text[toks[before].i + 1] !== '=';
+      const plainAssign = before >= 1 && prevTok === '=' && !BEFORE_EQUALS.includes(text[at[before] - 1] ?? '') && text[at[before] + 1] !== '=';
       // Stored into a field, an element or a global: the store takes the reference.
-      const stored = plainAssign && (!isIdent(toks[before - 1].t) || ['->', '.'].includes(toks[before - 2]?.t ?? ''));
+      const stored = plainAssign && (!isIdent(t[before - 1]) || (before >= 2 && (t[before - 2] === '->' || t[before - 2] === '.')));
       const assign = plainAssign && !stored;
       if (stored) continue;
       if (fn && assign) {
-        const local = toks[before - 1].t;
+        const local = t[before - 1];
         const set = assigned.get(local);
-        if (set) set.add(t);
-        else assigned.set(local, new Set([t]));
-      } else if (fn && !stolenHere && i !== returnedCall && !['{', '}', ';', ':', ')', 'else'].includes(prevTok ?? ';')) usedCalls.push(t);
-    } else if (fn && passedToStealer(calls, toks, i)) owned.add(t);
+        if (set) set.add(w);
+        else assigned.set(local, new Set([w]));
+      } else if (fn && !stolenHere && i !== returnedCall && !STATEMENT_STARTS.has(prevTok ?? ';')) usedCalls.push(w);
+    } else if (fn && passedToStealer(calls, t, i) && !NOT_NAMES.has(w)) owned.add(w);
     // Boost.Python's `handle<>(f(...))` takes ownership of f's result.
-    if (t === 'handle' && next === '<' && toks[i + 2]?.t === '>' && toks[i + 3]?.t === '(' && isIdent(toks[i + 4]?.t ?? '') && toks[i + 5]?.t === '(') out.stolen.push(toks[i + 4].t);
-    if (t === 'reinterpret_steal' && next === '<') {
+    if (w === 'handle' && next === '<' && t[i + 2] === '>' && t[i + 3] === '(' && i + 4 < t.length && isIdent(t[i + 4]) && t[i + 5] === '(') out.stolen.push(t[i + 4]);
+    if (w === 'reinterpret_steal' && next === '<') {
       let k = i + 1;
       let depth = 0;
-      for (; k < toks.length; k++) {
-        if (toks[k].t === '<') depth++;
-        else if (toks[k].t === '>' && --depth === 0) break;
+      for (; k < t.length; k++) {
+        if (t[k] === '<') depth++;
+        else if (t[k] === '>' && --depth === 0) break;
       }
-      if (toks[k + 1]?.t === '(' && isIdent(toks[k + 2]?.t ?? '') && toks[k + 3]?.t === '(') out.stolen.push(toks[k + 2].t);
+      if (t[k + 1] === '(' && k + 2 < t.length && isIdent(t[k + 2]) && t[k + 3] === '(') out.stolen.push(t[k + 2]);
     }
   }
   return out;
 }
+
+/** Tokens after which a call starts a statement (after a block, a statement, a label, a condition or `else`): its result is not used. */
+const STATEMENT_STARTS: ReadonlySet<string> = new Set(['{', '}', ';', ':', ')', 'else']);
 
 /**
  * Project macros that hand an argument to a C++ owner (`#define STEAL(o) py::reinterpret_steal<py::object>(o)`,
@@ -503,11 +547,12 @@ function stealingMacros(directives: string[]): Map<string, number[]> {
 const OWNING_CALLS = /^(?:Py_X?DECREF|Py_CLEAR|Py_DecRef|Py_XDecRef|Py_X?INCREF|Py_IncRef|Py_XIncRef|Py_X?NewRef)$/;
 
 /** True when the identifier at `i` is passed whole to a stealing argument of the innermost call. */
-function passedToStealer(calls: Array<{ stolen: number[]; arg: number } | undefined>, toks: Tok[], i: number): boolean {
+function passedToStealer(calls: Array<{ stolen: number[]; arg: number } | undefined>, t: string[], i: number): boolean {
   const c = calls[calls.length - 1];
   if (!c || !c.stolen.includes(c.arg)) return false;
-  const prev = toks[skipBackCasts(toks, i - 1)]?.t;
-  const next = toks[i + 1]?.t;
+  const before = skipBackCasts(t, i - 1);
+  const prev = before >= 0 ? t[before] : undefined;
+  const next = t[i + 1];
   return (prev === '(' || prev === ',') && (next === ',' || next === ')');
 }
 
@@ -813,7 +858,10 @@ export interface IndexSource {
   path: string;
   /** The file's text, or undefined when it cannot be read. */
   text(): string | undefined;
-  /** A cheap test whether the file mentions any of `names` (e.g. on raw bytes); defaults to reading the text. */
+  /**
+   * Whether the file mentions any of `names`, tested cheaply (e.g. on its raw bytes: the names are ASCII, so they are
+   * found there where they are found in the decoded text); when absent, the text is read and tested.
+   */
   mentions?(names: NameSet): boolean;
 }
 
@@ -889,7 +937,7 @@ export function indexMentioning(names: string[], sources: IndexSource[], texts =
     if (src.mentions && !src.mentions(set)) continue;
     if (!texts.has(src.path)) texts.set(src.path, src.text());
     const text = texts.get(src.path);
-    if (text === undefined || !set.mentionedIn(text)) continue;
+    if (text === undefined || (!src.mentions && !set.mentionedIn(text))) continue;
     found.push(indexFile(src.path, text));
   }
   return found;

@@ -4,13 +4,14 @@ import { decodeSource, looksBinary } from '../core/text';
 
 /**
  * A scanned file as the project index reads it: `known` when its text is at hand (a file with findings keeps it,
- * standard input has no file), else from disk, first tested for the names on its raw bytes.
+ * standard input has no file), else from disk, tested for the names on its raw bytes (decoded only when it mentions
+ * one).
  */
 export function diskIndexSource(abs: string, known?: string): IndexSource {
   return {
     path: abs,
     mentions: (names: NameSet) => {
-      if (known !== undefined) return true;
+      if (known !== undefined) return names.mentionedIn(known);
       try {
         const bytes = fs.readFileSync(abs);
         return names.names.length <= 16 ? names.names.some((n) => bytes.includes(n)) : names.mentionedIn(bytes.toString('latin1'));

@@ -332,8 +332,10 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
         (groups) => pool.index(groups, sizes),
         new ProjectIndex(projectOf),
       );
-      await pool.close();
+      // (The workers exit while the severities are decided.)
+      const closed = pool.close();
       const result = finalizeScan(outcomes, settings.options, projectOf, undefined, index);
+      await closed;
       if (pool.replaced) result.stats.workersReplaced = pool.replaced;
       return result;
     } catch (e) {

@@ -7,23 +7,28 @@ import { ANY_PROJECT, indexFile, indexForNames, NameSet, ProjectIndex, tokenize,
 const TOKEN = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:\\[\s\S]|[^"\\\n])*"?|'(?:\\[\s\S]|[^'\\\n])*'?|^[ \t]*#(?:[^\n\\]|\\[\s\S])*|[A-Za-z_]\w*|->|[{}()[\],;=&.<>*?:]/gm;
 
 function tokenizeByRegExp(text: string): ReturnType<typeof tokenize> {
-  const toks: Array<{ t: string; i: number }> = [];
+  const t: string[] = [];
+  const at: number[] = [];
   const directives: Array<{ text: string; i: number }> = [];
   TOKEN.lastIndex = 0;
   for (let m = TOKEN.exec(text); m; m = TOKEN.exec(text)) {
-    const t = m[0];
-    const c = t.charCodeAt(0);
+    const tok = m[0];
+    const c = tok.charCodeAt(0);
     if (c === 47 /* / */ || c === 34 /* " */ || c === 39 /* ' */) {
-      if (c === 34 || c === 39) toks.push({ t: '"', i: m.index });
+      if (c === 34 || c === 39) {
+        t.push('"');
+        at.push(m.index);
+      }
       continue;
     }
-    if (t.trimStart().startsWith('#')) {
-      directives.push({ text: t, i: m.index });
+    if (tok.trimStart().startsWith('#')) {
+      directives.push({ text: tok, i: m.index });
       continue;
     }
-    toks.push({ t, i: m.index });
+    t.push(tok);
+    at.push(m.index);
   }
-  return { toks, directives };
+  return { t, at, directives };
 }
 
 function registered(text: string): string[] {
