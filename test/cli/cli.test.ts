@@ -863,6 +863,20 @@ describe('cpyref --jobs', () => {
     assert.deepEqual(findings(uncapped), findings(one));
   });
 
+  it('gives a worker a second batch ahead while its run has files to spare, and redoes both when it runs out of heap', async () => {
+    // 200 small files: each worker's run is 100, so its first two batches of 32 are posted at once.
+    const dir = tempProject(manyFiles(200));
+    const { jobs, settings } = scanInput(dir);
+    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
+    const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+    assert.deepEqual(findings(await scanFiles(undefined, jobs, settings, { jobs: 2 })), findings(one));
+    // The worker runs out of heap in its first batch, with the second waiting behind it: its replacement does both.
+    const oom = await scanFiles(undefined, jobs, { ...settings, testOutOfMemoryAt: jobs[7].abs }, { jobs: 2 });
+    assert.equal(oom.stats.workersReplaced, 1);
+    assert.equal(oom.files.length, 200);
+    assert.deepEqual(findings(oom), findings(one));
+  });
+
   it('stops at once when cancelled while the workers build the project index, and finishes the same scan otherwise', async () => {
     const dir = tempProject(manyFiles(40));
     const { jobs, settings } = scanInput(dir);
