@@ -162,6 +162,21 @@ describe('cpyref on bad input: never a crash, never a hang', () => {
     assert.deepEqual(fs.readFileSync(path.join(dir, 'bom.c')), Buffer.concat([BOM, Buffer.from(source.replace('return Py_None;', 'Py_RETURN_NONE;'), 'utf8')]));
   });
 
+  it('a UTF-8 file with letters beyond ASCII before a finding on its line reports UTF-16 columns, and --fix writes UTF-8', { timeout: 15_000 }, async () => {
+    // (An ASCII file is read once, as Latin-1; this one must be decoded: read as Latin-1, the column would be 4 too far.)
+    const bug = 'static PyObject *f(PyObject *s, PyObject *a) { /* Gr\u00fc\u00dfe \u{1F40D} */ return Py_None; }\n';
+    const source = bug + ONE_LINE_TABLE;
+    const dir = tempProject({ 'utf8.c': Buffer.from(source, 'utf8') });
+    const found = await cpyref(dir, ['utf8.c']);
+    const column = bug.indexOf('return') + 1;
+    assert.deepEqual(
+      found.doc.findings.map((f: Json) => [f.line, f.column, f.endColumn, f.rule]),
+      [[1, column, column + 'return Py_None;'.length, 'borrowed-singleton-return']],
+    );
+    await cpyref(dir, ['--fix', 'utf8.c']);
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'utf8.c')), Buffer.from(source.replace('return Py_None;', 'Py_RETURN_NONE;'), 'utf8'));
+  });
+
   it('a CRLF file is reported at the right lines and --fix keeps CRLF on every line, inserted lines included', { timeout: 15_000 }, async () => {
     const steal = '\nstatic PyObject *\npair(PyObject *self, PyObject *args)\n{\n    PyObject *t = PyTuple_New(1);\n    if (t == NULL)\n        return NULL;\n    PyTuple_SET_ITEM(t, 0, Py_None);\n    return t;\n}\n';
     const lf = REGISTERED_BUG + steal;
