@@ -537,8 +537,9 @@ function stealingMacros(directives: string[]): Map<string, number[]> {
   for (const d of directives) {
     const m = /^[ \t]*#[ \t]*define[ \t]+(\w+)\(([^)]*)\)(.*)$/s.exec(d);
     if (!m || !/reinterpret_steal|handle\s*<\s*>/.test(m[3])) continue;
-    const params = m[2].split(',').map((p) => p.trim());
-    const handed = params.flatMap((p, k) => (new RegExp(`(?:reinterpret_steal\\s*<[^;]*?>|handle\\s*<\\s*>)\\s*\\(\\s*\\(?\\s*${p}\\s*\\)?\\s*\\)`).test(m[3]) ? [k] : []));
+    // (A parameter is a name once its comments are gone; `...` or a stray parenthesis in a comment is none.)
+    const params = m[2].split(',').map((p) => p.replace(/\/\*[\s\S]*?\*\//g, ' ').trim());
+    const handed = params.flatMap((p, k) => (IDENTIFIER.test(p) && new RegExp(`(?:reinterpret_steal\\s*<[^;]*?>|handle\\s*<\\s*>)\\s*\\(\\s*\\(?\\s*${p}\\s*\\)?\\s*\\)`).test(m[3]) ? [k] : []));
     if (handed.length) out.set(m[1], handed);
   }
   return out;
@@ -763,7 +764,10 @@ export class NameSet {
   /** Characters searched word by word so far; the names' alternation once compiled, null when they cannot be one (see `pattern`). */
   private searched = 0;
   private re: RegExp | null | undefined;
+  /** Every name is ASCII: then a file's raw bytes mention one where its decoded text does (see `IndexSource.mentions`). */
+  readonly ascii: boolean;
   constructor(readonly names: string[]) {
+    this.ascii = names.every((n) => /^[\x00-\x7f]*$/.test(n));
     this.set = new Set(names);
     this.lengths = new Set(names.map((n) => n.length));
     this.firsts = new Set(names.map((n) => n.charCodeAt(0)));
@@ -859,8 +863,9 @@ export interface IndexSource {
   /** The file's text, or undefined when it cannot be read. */
   text(): string | undefined;
   /**
-   * Whether the file mentions any of `names`, tested cheaply (e.g. on its raw bytes: the names are ASCII, so they are
-   * found there where they are found in the decoded text); when absent, the text is read and tested.
+   * Whether the file mentions any of `names`, tested cheaply (e.g. on its raw bytes: ASCII names are found there where
+   * they are found in the decoded text); when absent, or when a name is not ASCII (a file with an invalid UTF-8 byte is
+   * decoded as Latin-1, where a UTF-8 name is not found), the text is read and tested too.
    */
   mentions?(names: NameSet): boolean;
 }
@@ -937,7 +942,7 @@ export function indexMentioning(names: string[], sources: IndexSource[], texts =
     if (src.mentions && !src.mentions(set)) continue;
     if (!texts.has(src.path)) texts.set(src.path, src.text());
     const text = texts.get(src.path);
-    if (text === undefined || (!src.mentions && !set.mentionedIn(text))) continue;
+    if (text === undefined || ((!src.mentions || !set.ascii) && !set.mentionedIn(text))) continue;
     found.push(indexFile(src.path, text));
   }
   return found;

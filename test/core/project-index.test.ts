@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ANY_PROJECT, indexFile, indexForNames, NameSet, ProjectIndex, tokenize, type IndexSource } from '../../src/core/project-index';
+import { ANY_PROJECT, indexFile, indexForNames, indexMentioning, NameSet, ProjectIndex, tokenize, type IndexSource } from '../../src/core/project-index';
 
 /** The regular expression the project index tokenized with before its scanner by hand: the reference the scanner is held to. */
 const TOKEN = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:\\[\s\S]|[^"\\\n])*"?|'(?:\\[\s\S]|[^'\\\n])*'?|^[ \t]*#(?:[^\n\\]|\\[\s\S])*|[A-Za-z_]\w*|->|[{}()[\],;=&.<>*?:]/gm;
@@ -202,6 +202,19 @@ describe('NameSet', () => {
         assert.equal(new NameSet(names).mentionedIn(text), byRegExp(names, text), JSON.stringify({ names, text }));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('tests a file read as raw bytes on its decoded text too when a name is not ASCII (the bytes hold it, the Latin-1 reading does not)', () => {
+    // An invalid UTF-8 byte (0xFF) makes the file decode as Latin-1, where the UTF-8 name `café` reads `cafÃ©`.
+    const bytes = Buffer.concat([Buffer.from('int caf\u00e9(void) { return 0; } /* ', 'utf8'), Buffer.from([0xff]), Buffer.from(' */\nstatic PyMethodDef m[] = {{"x", (PyCFunction)g, 0, NULL}, {NULL}};\n')]);
+    const source = (names: NameSet) => ({ path: 'm.c', mentions: () => names.names.some((n) => bytes.includes(n)), text: () => bytes.toString('latin1') });
+    assert.equal(new NameSet(['caf\u00e9']).ascii, false);
+    assert.deepEqual(indexMentioning(['caf\u00e9'], [source(new NameSet(['caf\u00e9']))]), []);
+    // An ASCII name is taken on the raw test alone.
+    assert.deepEqual(
+      indexMentioning(['g'], [source(new NameSet(['g']))]).map((f) => f.registrations.map((r) => r.name)),
+      [['g']],
     );
   });
 

@@ -99,4 +99,16 @@ describe('project index: C++ owners', () => {
     assert.ok(index.facing('make_d'));
     assert.equal(index.facing('peek_c'), undefined);
   });
+
+  it("reads a macro's parameters without their comments, and is not thrown by a parenthesis or `...` there", () => {
+    const text = [
+      '#define STEAL_OBJ(o /* (a new reference */) py::reinterpret_steal<py::object>(o)',
+      '#define LOG_STEAL(fmt, ...) py::reinterpret_steal<py::object>(__VA_ARGS__)',
+      'void g() { auto a = STEAL_OBJ(make_a()); auto b = LOG_STEAL("x", make_b()); }',
+    ].join('\n');
+    // (The parameter's text went into a regular expression as it was: `(` left a group open, and indexFile threw.)
+    const index = project({ 'a.cpp': text });
+    assert.ok(index.facing('make_a'));
+    assert.equal(index.facing('make_b'), undefined);
+  });
 });
