@@ -1,3 +1,5 @@
+import { isAscii } from 'node:buffer';
+
 /** How a file's bytes were decoded, so a fix can write them back the same way. */
 export type Encoding = 'utf8' | 'latin1';
 
@@ -21,8 +23,11 @@ export function looksBinary(bytes: Uint8Array): boolean {
 /**
  * Decodes source bytes. Valid UTF-8 is decoded as such; anything else (old sources
  * in Latin-1 are common) is decoded byte for byte so that every byte survives a fix.
+ * `latin1`: the bytes' Latin-1 reading, when the caller has made one (for cheap tests): an
+ * ASCII file's text is that string, not a second copy of it.
  */
-export function decodeSource(bytes: Uint8Array): DecodedText {
+export function decodeSource(bytes: Uint8Array, latin1?: string): DecodedText {
+  if (latin1 !== undefined && isAscii(bytes)) return { text: latin1, encoding: 'utf8', bom: false };
   let bom = false;
   let body = bytes;
   if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {

@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,7 +9,7 @@ import type { Options, TargetFacts } from '../core/options';
 import { BUILD_FILES, buildFileAsksLimitedApi, targetFacts } from '../core/options';
 import { GrammarNotLoaded, type CParser, type ParserLocation } from '../core/parser';
 import type { PendingFinding } from '../core/rules/rule';
-import { decodeSource, looksBinary, type DecodedText, type Encoding } from '../core/text';
+import { decodeSource, looksBinary, type Encoding } from '../core/text';
 
 /** A file to scan: its absolute path and the path shown to the user. */
 export interface FileJob {
@@ -167,8 +166,8 @@ export function processFile(parser: CParser, job: FileJob, settings: ScanSetting
       targets: targetFacts(settings.options, raw, settings.projectLimitedApi),
     };
   }
-  // (An ASCII file's Latin-1 reading is its text: a large file is not held twice.)
-  const decoded: DecodedText = isAscii(bytes) ? { text: raw, encoding: 'utf8', bom: false } : decodeSource(bytes);
+  // (An ASCII file's text is `raw` itself: a large file is not held twice.)
+  const decoded = decodeSource(bytes, raw);
   const text = decoded.text;
   const base: FileOutcome = {
     ...job,

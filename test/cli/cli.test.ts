@@ -11,6 +11,8 @@ import { defaultOptions } from '../../src/core/options';
 import { collectFiles, FileFilter } from '../../src/node/files';
 import { indexShares, scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
 import { SCAN_V8_FLAGS } from '../../src/node/tiering';
+import { diskIndexSource } from '../../src/node/index-source';
+import { NameSet } from '../../src/core/project-index';
 import { REPO } from '../helpers/engine';
 import {
   CLEAN,
@@ -735,6 +737,25 @@ function scanInput(dir: string) {
   const { jobs } = collectFiles([dir], dir, new FileFilter(options, dir));
   return { jobs, settings: { options, includeDirs: [], reportUnusedIgnores: false, projectLimitedApi: false } };
 }
+
+describe('the index read from disk', () => {
+  it('reads a file that mentions a name once, for the test and for its text, and one that does not only for the test', (t) => {
+    const dir = tempProject({ 'a.c': 'static PyObject *make(void);\n', 'b.c': 'int other;\n' });
+    // (The module object itself: the one the index's source calls through.)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('node:fs');
+    const reads = t.mock.method(nodeFs, 'readFileSync');
+    const [a, b] = ['a.c', 'b.c'].map((f) => diskIndexSource(path.join(dir, f)));
+    const names = new NameSet(['make']);
+    assert.equal(a.mentions!(names), true);
+    assert.equal(a.text(), 'static PyObject *make(void);\n');
+    assert.equal(b.mentions!(names), false);
+    assert.deepEqual(reads.mock.calls.map((c) => path.basename(String(c.arguments[0]))), ['a.c', 'b.c']);
+    // Asked again, the text is read again (the bytes are not kept).
+    assert.equal(a.text(), 'static PyObject *make(void);\n');
+    assert.equal(reads.mock.callCount(), 3);
+  });
+});
 
 describe('cpyref --jobs', () => {
   it('finds the same findings, in the same order, with two worker threads as with one thread (40 files)', async () => {

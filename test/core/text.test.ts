@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spanEdit } from '../../src/core/fixes';
-import { detectEol, LineIndex } from '../../src/core/text';
+import { decodeSource, detectEol, LineIndex } from '../../src/core/text';
 
 /** A small deterministic generator, so a failure can be replayed. */
 function random(seed: number): (n: number) => number {
@@ -78,4 +78,16 @@ test('detectEol takes the line ending most lines use', () => {
   assert.equal(detectEol('a\r\nb\nc\n'), '\n');
   assert.equal(detectEol('a\r\nb\n'), '\n');
   assert.equal(detectEol(''), '\n');
+});
+
+test("decodeSource takes the caller's Latin-1 reading as an ASCII file's text, and decodes any other file", () => {
+  const ascii = Buffer.from('int f(void) { return 0; }\n');
+  const latin1 = ascii.toString('latin1');
+  const d = decodeSource(ascii, latin1);
+  assert.equal(d.text, latin1);
+  assert.deepEqual(d, decodeSource(ascii));
+  // UTF-8 beyond ASCII, with and without a byte-order mark, and a Latin-1 file: the reading given is not their text.
+  for (const bytes of [Buffer.from('/* Gr\u00fc\u00dfe */\n', 'utf8'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('int x;\n')]), Buffer.from([0x2f, 0x2a, 0xe9, 0x20, 0x2a, 0x2f])]) {
+    assert.deepEqual(decodeSource(bytes, bytes.toString('latin1')), decodeSource(bytes), bytes.toString('hex'));
+  }
 });
