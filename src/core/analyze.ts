@@ -364,11 +364,10 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
         // Parse only the regions (offsets shifted back by the context's offset): a blanked
         // whole file still costs a full lexing pass.
         const variants = conditionalVariants(req.blanked ?? blankStatementMacros(text, dialect));
-        const cleanBodies = regions.map(([start, end]) => cleanBodiesIn(functions, text, start, end));
         for (const variant of variants) {
           result.stats.variants++;
-          for (const [r, [start, end]] of regions.entries()) {
-            const piece = blankSpans(variant.slice(start, end), cleanBodies[r], start);
+          for (const [start, end] of regions) {
+            const piece = variant.slice(start, end);
             const vt = parser.parse(piece);
             trees.push(vt);
             for (const fn of findFunctions(vt.rootNode, piece)) {
@@ -643,42 +642,6 @@ function unanalyzableRegions(root: SyntaxNode, text: string, functions: Function
     out.push([start, k.endIndex]);
   }
   return out;
-}
-
-/**
- * The insides of the bodies of the functions in [start, end) that parsed cleanly and are nobody's inner function, when
- * they hold no directive: a variant's piece needs no tree of them. A variant never analyses such a function again (it
- * skips every function where a clean one starts), and without a directive its body is the same in every variant (or
- * blank, in a branch the variant drops), so after it the parser is where it would be after the whole body. Blanked
- * (offsets kept), they cost the parser a pass over spaces: the 154 pieces of the real-world set (2.85 MB, of 49 files)
- * parse in 348-353 ms instead of 461-462 (one thread, two runs each), with the same findings.
- */
-function cleanBodiesIn(functions: readonly FunctionInfo[], text: string, start: number, end: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const f of functions) {
-    const { node, body } = f;
-    if (node.hasError || f.lambda || node.startIndex < start || node.endIndex > end) continue;
-    if (functions.some((g) => g !== f && g.node.startIndex <= node.startIndex && node.endIndex <= g.node.endIndex)) continue;
-    if (text[body.startIndex] !== '{' || text[body.endIndex - 1] !== '}') continue;
-    const inside: [number, number] = [body.startIndex + 1, body.endIndex - 1];
-    if (inside[1] > inside[0] && !DIRECTIVE_LINE.test(text.slice(inside[0], inside[1]))) out.push(inside);
-  }
-  return out.sort((a, b) => a[0] - b[0]);
-}
-const DIRECTIVE_LINE = /^[ \t]*#/m;
-
-/** `piece` (which starts at `offset` of its file) with the file's `spans` in it blanked, line breaks kept. */
-function blankSpans(piece: string, spans: ReadonlyArray<[number, number]>, offset: number): string {
-  if (!spans.length) return piece;
-  let out = '';
-  let pos = 0;
-  for (const [s, e] of spans) {
-    const a = s - offset;
-    if (a < pos) continue;
-    out += piece.slice(pos, a) + piece.slice(a, e - offset).replace(/[^\r\n]/g, ' ');
-    pos = e - offset;
-  }
-  return out + piece.slice(pos);
 }
 
 function countErrorRegions(body: SyntaxNode): number {
