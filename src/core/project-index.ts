@@ -61,8 +61,9 @@ export interface Tokens {
 /**
  * Tokenizes C code: comments are dropped and strings become `"`. A scanner by hand: it gives what the regular
  * expression it replaced finds (`test/core/project-index.test.ts` holds the two together). The rest of a word, a
- * comment, a literal or a directive is skipped with a sticky regular expression rather than character by character,
- * a line's indentation at once, and a character no token starts with after one table lookup: the scan's workers index
+ * comment, a literal or a directive is skipped with a regular expression's search rather than character by character
+ * (a word's end, a comment's end, a literal's or directive's next escape or end), a line's indentation at once, and a
+ * character no token starts with after one table lookup: the scan's workers index
  * files at the end, in code V8 has not optimised yet, where each character read in JavaScript costs most. A first
  * pass of `indexFile` over the 204 files a real-world scan indexes, in a fresh process: 359-394 -> 275-315 ms; later
  * passes 235-257 -> 177-214 ms (the same indexes, file by file).
@@ -99,10 +100,12 @@ export function tokenize(text: string): Tokens {
       const d = text.charCodeAt(i + 1);
       if (d === 42 /* * */) {
         // A block comment ends at `*/` or at the end of its line (as the regular expression did).
-        BLOCK_COMMENT_REST.lastIndex = i + 2;
-        BLOCK_COMMENT_REST.test(text);
-        i = BLOCK_COMMENT_REST.lastIndex;
-        if (text.charCodeAt(i) === 42 /* * */) i += 2;
+        BLOCK_COMMENT_END.lastIndex = i + 2;
+        if (!BLOCK_COMMENT_END.test(text)) i = n;
+        else {
+          const e = BLOCK_COMMENT_END.lastIndex;
+          i = text.charCodeAt(e - 1) === 47 /* / of the comment's end */ ? e : e - 1;
+        }
         continue;
       }
       if (d === 47) {
@@ -114,12 +117,9 @@ export function tokenize(text: string): Tokens {
       continue;
     }
     if (kind === QUOTE) {
-      const rest = c === 34 ? DOUBLE_QUOTED_REST : SINGLE_QUOTED_REST;
-      rest.lastIndex = i + 1;
-      rest.test(text);
       t.push('"');
       at.push(i);
-      i = rest.lastIndex;
+      i = skipEscaped(text, i + 1, c === 34 ? IN_DOUBLE_QUOTES : IN_SINGLE_QUOTES);
       continue;
     }
     // (`^` of a multiline regular expression: position i starts a line.)
@@ -127,9 +127,7 @@ export function tokenize(text: string): Tokens {
       let p = i;
       while (p < n && (text.charCodeAt(p) === 32 || text.charCodeAt(p) === 9)) p++;
       if (text.charCodeAt(p) === 35) {
-        DIRECTIVE_REST.lastIndex = p + 1;
-        DIRECTIVE_REST.test(text);
-        p = DIRECTIVE_REST.lastIndex;
+        p = skipEscaped(text, p + 1, IN_DIRECTIVE);
         directives.push({ text: text.slice(i, p), i });
         i = p;
         continue;
@@ -166,13 +164,31 @@ for (let c = 0; c < 128; c++) {
 }
 /** The rest of a word. */
 const WORD_REST = /\w*/y;
-/** The rest of a block comment, up to its `*` of `*\/` or the end of its line (where it stops). */
-const BLOCK_COMMENT_REST = /(?:[^*\n\r\u2028\u2029]|\*(?!\/))*/y;
-/** The rest of a literal: through its closing quote, or up to the end of its line; a backslash takes the next character, a line break too. */
-const DOUBLE_QUOTED_REST = /(?:[^"\\\n]|\\[\s\S])*"?/y;
-const SINGLE_QUOTED_REST = /(?:[^'\\\n]|\\[\s\S])*'?/y;
-/** The rest of a directive after its `#`: up to the end of its line, a backslash taking the next character. */
-const DIRECTIVE_REST = /(?:[^\n\\]|\\[\s\S])*/y;
+/** Where a block comment ends: at its `*\/`, or before the end of its line. */
+const BLOCK_COMMENT_END = /\*\/|[\n\r\u2028\u2029]/g;
+/** What ends or escapes within a literal (its quote, a line feed, a backslash), and within a directive. */
+const IN_DOUBLE_QUOTES = /["\\\n]/g;
+const IN_SINGLE_QUOTES = /['\\\n]/g;
+const IN_DIRECTIVE = /[\n\\]/g;
+
+/**
+ * The end of a literal or a directive whose text goes on at `from`: past its closing quote (`stops` has a quote), or
+ * at the line feed that ends it; a backslash takes the next character, a line feed too (or ends the text, where it
+ * stays). One search per escape, not per character: a single expression for the whole run (`(?:[^"\\\n]|\\.)*`) grows
+ * the engine's backtracking stack with it, and a run of a few million characters overflowed it.
+ */
+function skipEscaped(text: string, from: number, stops: RegExp): number {
+  for (let p = from; ; ) {
+    stops.lastIndex = p;
+    if (!stops.test(text)) return text.length;
+    const k = stops.lastIndex - 1;
+    const ch = text.charCodeAt(k);
+    if (ch === 92 /* \\ */) {
+      if (k + 1 >= text.length) return k;
+      p = k + 2;
+    } else return ch === 10 ? k : k + 1;
+  }
+}
 
 /** The characters that are tokens of their own (`{}()[],;=&.<>*?:`), by character code: their one-character strings. */
 const PUNCT: Array<string | undefined> = new Array<string | undefined>(128).fill(undefined);

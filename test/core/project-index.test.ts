@@ -53,6 +53,23 @@ describe('project index', () => {
     );
   });
 
+  it('tokenizes a literal, a comment or a directive of millions of characters (a generated file) without failing', () => {
+    // One expression repeated per character of the run overflowed the engine's backtracking stack at about 8.4 million.
+    const long = 12_000_000;
+    const texts: Array<[string, string[], number]> = [
+      [`x = "${'a'.repeat(long)}";`, ['x', '=', '"', ';'], 0],
+      [`s = "${'\\x'.repeat(long / 2)}";`, ['s', '=', '"', ';'], 0],
+      [`c = '${'\\\\'.repeat(long / 2)}';`, ['c', '=', '"', ';'], 0],
+      [`/*${'a'.repeat(long)}*/ y;`, ['y', ';'], 0],
+      [`#define BLOB ${'a\\\n'.repeat(long / 3)}\nz;`, ['z', ';'], 1],
+    ];
+    for (const [text, tokens, directives] of texts) {
+      const got = tokenize(text);
+      assert.deepEqual(got.t, tokens);
+      assert.equal(got.directives.length, directives);
+    }
+  });
+
   it('registers functions named in method tables, slots, getters and members, through casts', () => {
     const names = registered(`
 static PyMethodDef methods[] = {
