@@ -65,8 +65,8 @@ export interface Tokens {
  * (a word's end, a comment's end, a literal's or directive's next escape or end), a line's indentation at once, and a
  * character no token starts with after one table lookup: the scan's workers index
  * files at the end, in code V8 has not optimised yet, where each character read in JavaScript costs most. A first
- * pass of `indexFile` over the 204 files a real-world scan indexes, in a fresh process: 359-394 -> 275-315 ms; later
- * passes 235-257 -> 177-214 ms (the same indexes, file by file).
+ * pass of `indexFile` over the 204 files a real-world scan indexes, in a fresh process, four runs alternating with the
+ * scanner by hand: 351-456 -> 269-343 ms; later passes 237-273 -> 179-223 ms (the same indexes, file by file).
  */
 export function tokenize(text: string): Tokens {
   const t: string[] = [];
