@@ -409,6 +409,17 @@ describe('cpyref on bad input: never a crash, never a hang', () => {
   });
 });
 
+describe('functions not analysed', () => {
+  it('lists a function once when its file and an #if variant of it both give it up', async () => {
+    // (A budget already spent gives up every function the rules look at; the split ones are found again per variant.)
+    const text = fs.readFileSync(path.join(REPO, 'test/fixtures/borrowed-singleton-return/ifdef-split.c'), 'utf8');
+    const r = analyzeText(await loadParser(), { path: 'ifdef-split.c', text, options: defaultOptions(), functionBudgetMs: -1 });
+    const listed = r.skippedFunctions.map((x) => `${x.name}@${x.start}`);
+    assert.ok(listed.some((x) => x.startsWith('split_if@')), `the function only a variant reads is listed: ${listed.join(', ')}`);
+    assert.deepEqual(listed, [...new Set(listed)]);
+  });
+});
+
 describe('the time bound of one function', () => {
   const BUDGET_MS = 100;
   /** Parse time is outside the function budget; the analysis after it must stay near the budget. */
