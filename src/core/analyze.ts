@@ -423,8 +423,9 @@ export function analyzeText(parsers: CParser, req: AnalyzeRequest): FileAnalysis
   result.findings.sort((a, b) => a.start - b.start || a.rule.localeCompare(b.rule));
   // A function skipped in the file's own parse and again in an `#if` variant's (where it is found again) is listed once.
   if (result.skippedFunctions.length > 1) {
-    const listed = new Set<string>();
-    result.skippedFunctions = result.skippedFunctions.filter((x) => !listed.has(`${x.start}:${x.name}`) && !!listed.add(`${x.start}:${x.name}`));
+    const byPlace = new Map<string, SkippedFunction>();
+    for (const x of result.skippedFunctions) if (!byPlace.has(`${x.start}:${x.name}`)) byPlace.set(`${x.start}:${x.name}`, x);
+    result.skippedFunctions = [...byPlace.values()];
   }
   return result;
 }

@@ -147,6 +147,8 @@ export function tokenize(text: string): Tokens {
   return { t, at, directives };
 }
 
+/** The characters that are tokens of their own. */
+const PUNCTUATION_CHARS = '{}()[],;=&.<>*?:';
 /** What a character below 128 may start, for `tokenize`. */
 const OTHER = 0;
 const WORD = 1;
@@ -160,7 +162,7 @@ const MINUS = 6;
 const CHAR_KIND = new Uint8Array(128);
 for (let c = 0; c < 128; c++) {
   const ch = String.fromCharCode(c);
-  CHAR_KIND[c] = /[A-Za-z_]/.test(ch) ? WORD : '{}()[],;=&.<>*?:'.includes(ch) ? PUNCTUATION : ch === '/' ? SLASH : ch === '"' || ch === "'" ? QUOTE : ' \t#'.includes(ch) ? LINE_START : ch === '-' ? MINUS : OTHER;
+  CHAR_KIND[c] = /[A-Za-z_]/.test(ch) ? WORD : PUNCTUATION_CHARS.includes(ch) ? PUNCTUATION : ch === '/' ? SLASH : ch === '"' || ch === "'" ? QUOTE : ' \t#'.includes(ch) ? LINE_START : ch === '-' ? MINUS : OTHER;
 }
 /** The rest of a word. */
 const WORD_REST = /\w*/y;
@@ -190,9 +192,9 @@ function skipEscaped(text: string, from: number, stops: RegExp): number {
   }
 }
 
-/** The characters that are tokens of their own (`{}()[],;=&.<>*?:`), by character code: their one-character strings. */
+/** By character code, the one-character strings of `PUNCTUATION_CHARS`. */
 const PUNCT: Array<string | undefined> = new Array<string | undefined>(128).fill(undefined);
-for (const ch of '{}()[],;=&.<>*?:') PUNCT[ch.charCodeAt(0)] = ch;
+for (const ch of PUNCTUATION_CHARS) PUNCT[ch.charCodeAt(0)] = ch;
 
 /** A line terminator of a regular expression's `^` and `$` (multiline). */
 function isLineEnd(c: number): boolean {
