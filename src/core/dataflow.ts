@@ -1,7 +1,7 @@
 import { buildCfg, type Cfg, type CfgEdge, type CfgNode } from './cfg';
 import type { MacroDef, MacroExpander } from './macros';
 import type { SyntaxNode } from './parser';
-import { Feasibility, NO_FACTS } from './feasibility';
+import { Feasibility, NO_FACTS, type Facts } from './feasibility';
 
 /** Thrown when an analysis exceeds its budget; the function is skipped with a reason. */
 export class BudgetExceeded extends Error {}
@@ -42,6 +42,8 @@ export interface StateSetProblem<S extends { facts: readonly string[] }> {
    */
   max: number;
   overflow(): void;
+  /** `s` with other facts (a spread of `s` when not given; an analysis whose states V8 should keep in one hidden class makes them its own way). */
+  withFacts?(s: S, facts: Facts): S;
 }
 
 /** Solves a state-set problem with a worklist; returns the states at the entry of each reachable node. */
@@ -95,7 +97,7 @@ export function solveStateSets<S extends { facts: readonly string[] }>(cfg: Cfg,
         let k = k0;
         let s = s0;
         if (current.size >= max && s.facts.length) {
-          s = { ...s, facts: NO_FACTS };
+          s = problem.withFacts ? problem.withFacts(s, NO_FACTS) : { ...s, facts: NO_FACTS };
           k = key(s);
           if (current.has(k)) continue;
         }

@@ -7,6 +7,7 @@
  * followed (anything else only multiplies path states). A fact lasts until the atom's
  * variable is written (assigned, incremented, or passed by address).
  */
+import { emptyForObjects } from './arrays';
 import type { CfgEdge, CfgNode } from './cfg';
 import { hintedCondition, type MacroDef } from './macros';
 import type { SyntaxNode } from './parser';
@@ -16,7 +17,7 @@ import { declaredName, namedKids, unwrap } from './syntax';
 export type Facts = readonly string[];
 
 /** No facts. */
-export const NO_FACTS: Facts = [];
+export const NO_FACTS: Facts = emptyForObjects();
 
 type Cond =
   | { k: 'not'; a: Cond }

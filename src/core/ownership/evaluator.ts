@@ -5,7 +5,8 @@ import { summaryOf, type Summary } from '../api/summaries';
 import type { MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, DECREF_CALLS, declaredName, SETREF_CALLS, INCREF_CALLS, namedKids, NEWREF_CALLS, SINGLETON_PATTERN, SINGLETONS, singletonIndex, snippet, STRUCT_SPELLINGS, initialValue, declaredLocal, WordSet } from '../syntax';
-import { OTHER, PathState, StealNote, MAX_DEBTS, withOwned, withStep, unpaidSites, ConsumeEvent, UnpaidDebt, Pair, setVar, dedupe } from './state';
+import { mapped } from '../arrays';
+import { OTHER, PathState, StealNote, MAX_DEBTS, withFields, withOwned, withStep, unpaidSites, ConsumeEvent, UnpaidDebt, Pair, setVar, dedupe } from './state';
 import { directSingletonOf } from './conditions';
 
 /** The calls that make a statement matter to the singleton analysis (with its tracked locals and the file's macros, see `isRelevant`). */
@@ -87,18 +88,18 @@ export class Evaluator {
       if (st.owned[s] === 0 && !excused && unpaidSites(st, s).length) {
         // Released with a steal still unrepaid: that steal is reported here, and its debt closed.
         if (this.sink) for (const d of unpaidSites(st, s)) this.sink.unpaid({ site: d, singleton: s, state: st, released: true });
-        return { ...st, debts: st.debts.filter((d) => d % 8 !== s) };
+        return withFields(st, { debts: st.debts.filter((d) => d % 8 !== s) });
       }
       return withOwned(st, s, -1);
     }
     const sp = this.span(node, at);
     const lastSteal = st.lastSteal.slice();
     lastSteal[s] = { site: site!, callee: calleeName(node) ?? 'the call', when: when ?? 'always', ...sp };
-    let next: PathState = { ...st, lastSteal };
+    let next = withFields(st, { lastSteal });
     if (st.owned[s] === 0) {
       // A steal of a reference the function does not own is a debt that a later incref of
       // the same singleton on the same path repays (`PyTuple_SET_ITEM(t, i, Py_None); Py_INCREF(Py_None);`).
-      if (next.debts.length < MAX_DEBTS) next = { ...next, debts: this.withDebt(next.debts, site! * 8 + s) };
+      if (next.debts.length < MAX_DEBTS) next = withFields(next, { debts: this.withDebt(next.debts, site! * 8 + s) });
       return next;
     }
     // A steal on success only leaves the reference with the caller when the call fails; the
@@ -130,9 +131,9 @@ export class Evaluator {
       lastSteal = lastSteal.slice();
       (lastSteal as Array<StealNote | undefined>)[s] = undefined;
     }
-    if (i < 0) return withOwned({ ...st, lastSteal }, s, +1);
+    if (i < 0) return withOwned(withFields(st, { lastSteal }), s, +1);
     this.sink?.paid(Math.floor(st.debts[i] / 8));
-    return { ...st, debts: st.debts.filter((_, k) => k !== i), lastSteal };
+    return withFields(st, { debts: st.debts.filter((_, k) => k !== i), lastSteal });
   }
 
   /** The ids of the steal sites of a call (known once the call was evaluated). */
@@ -151,7 +152,7 @@ export class Evaluator {
       // A C++ condition's declaration (`if (T *x = v)`): one declarator, its value beside it.
       const name = declaredName(node.childForFieldName('declarator'));
       const i = name ? this.tracked.get(name.text) : undefined;
-      return this.expr(node.childForFieldName('value')!, st, at).map(([s, v]) => (i === undefined ? s : this.assign(s, i, v, name!.text, node, at)));
+      return mapped(this.expr(node.childForFieldName('value')!, st, at), ([s, v]) => (i === undefined ? s : this.assign(s, i, v, name!.text, node, at)));
     }
     if (node.type === 'declaration') {
       let states = [st];
@@ -160,16 +161,20 @@ export class Evaluator {
         if (d.type !== 'init_declarator' && !value) {
           const name = declaredName(d);
           const i = name ? this.tracked.get(name.text) : undefined;
-          if (i !== undefined) states = states.map((s) => setVar(s, i, OTHER));
+          if (i !== undefined) states = mapped(states, (s) => setVar(s, i, OTHER));
           continue;
         }
         const name = declaredLocal(d);
         if (!value) {
           // `T x{a, b}`, `int rc[2] = {f(), g()}`: not one value the analysis follows, but its calls still run.
           const init = d.childForFieldName('value');
-          if (init) states = dedupe(states.flatMap((s) => this.expr(init, s, at).map(([s2]) => s2)));
+          if (init) {
+            const next: PathState[] = [];
+            for (const s of states) for (const [s2] of this.expr(init, s, at)) next.push(s2);
+            states = dedupe(next);
+          }
           const i = name ? this.tracked.get(name.text) : undefined;
-          if (i !== undefined) states = states.map((s) => setVar(s, i, OTHER));
+          if (i !== undefined) states = mapped(states, (s) => setVar(s, i, OTHER));
           continue;
         }
         const i = name ? this.tracked.get(name.text) : undefined;
@@ -181,7 +186,7 @@ export class Evaluator {
       }
       return states;
     }
-    return this.expr(node, st, at).map(([s]) => s);
+    return mapped(this.expr(node, st, at), ([s]) => s);
   }
 
   private assign(s: PathState, i: number, v: number, name: string, node: SyntaxNode, at: Span | undefined): PathState {
@@ -224,7 +229,7 @@ export class Evaluator {
       case 'pointer_expression': {
         const arg = node.childForFieldName('argument');
         if (node.child(0)?.type === '&' && arg?.type === 'identifier' && arg.text in STRUCT_SPELLINGS) return [[st, STRUCT_SPELLINGS[arg.text]]];
-        return arg ? this.expr(arg, st, at).map(([s]) => [s, OTHER] as Pair) : [[st, OTHER]];
+        return arg ? mapped(this.expr(arg, st, at), ([s]) => [s, OTHER] as Pair) : [[st, OTHER]];
       }
       case 'call_expression':
         return this.call(node, st, at);
@@ -252,8 +257,8 @@ export class Evaluator {
         if (!right) return [[st, OTHER]];
         const i = left?.type === 'identifier' ? this.tracked.get(left.text) : undefined;
         const pairs = this.expr(right, st, at);
-        if (i === undefined || op !== '=') return pairs.map(([s]) => [s, OTHER]);
-        return pairs.map(([s, v]) => [this.assign(s, i, v, left!.text, node, at), v]);
+        if (i === undefined || op !== '=') return mapped(pairs, ([s]) => [s, OTHER]);
+        return mapped(pairs, ([s, v]) => [this.assign(s, i, v, left!.text, node, at), v]);
       }
       case 'comma_expression': {
         const l = node.childForFieldName('left');
@@ -270,7 +275,7 @@ export class Evaluator {
           for (const s of states) for (const [s2] of this.expr(k, s, at)) next.push(s2);
           states = dedupe(next);
         }
-        return states.map((s) => [s, OTHER]);
+        return mapped(states, (s) => [s, OTHER]);
       }
     }
   }
@@ -292,7 +297,7 @@ export class Evaluator {
     if (summary?.setref && args[0].type === 'identifier') {
       // Py_SETREF(dst, src): dst = src, then the old value is released.
       const i = this.tracked.get(args[0].text);
-      return this.expr(args[1], st, at).map(([s, v]) => {
+      return mapped(this.expr(args[1], st, at), ([s, v]) => {
         const old = i !== undefined ? s.vars[i] : OTHER;
         let next = i !== undefined ? this.assign(s, i, v, args[0].text, node, at) : s;
         if (old >= 0) next = this.consume(node, at, next, old, 'decref', args[0]);
@@ -321,20 +326,24 @@ export class Evaluator {
     for (const a of args) {
       const target = a.type === 'pointer_expression' && a.child(0)?.type === '&' ? a.childForFieldName('argument') : null;
       const i = target?.type === 'identifier' ? this.tracked.get(target.text) : undefined;
-      if (i !== undefined) states = dedupe(states.flatMap((s) => [s, setVar(s, i, OTHER)]));
+      if (i !== undefined) {
+        const next: PathState[] = [];
+        for (const s of states) next.push(s, setVar(s, i, OTHER));
+        states = dedupe(next);
+      }
     }
-    return states.map((s) => [s, OTHER]);
+    return mapped(states, (s) => [s, OTHER]);
   }
 
   /** A reference-count or cast macro: its one argument's value, taken, released or passed through. */
   private applyBuiltin(node: SyntaxNode, summary: Summary, args: SyntaxNode[], st: PathState, at: Span | undefined): Pair[] {
     const ret = summary.returns;
     if (ret?.kind === 'arg') return this.expr(args[ret.arg], st, at);
-    if (ret?.kind === 'new-ref-to-arg') return this.expr(args[ret.arg], st, at).map(([s, v]) => [v >= 0 ? withOwned(s, v, +1) : s, v]);
+    if (ret?.kind === 'new-ref-to-arg') return mapped(this.expr(args[ret.arg], st, at), ([s, v]) => [v >= 0 ? withOwned(s, v, +1) : s, v]);
     const effect = summary.args.get(0);
-    if (effect?.kind === 'incref') return this.expr(args[0], st, at).map(([s, v]) => [v >= 0 ? this.incref(s, v) : s, OTHER]);
-    if (effect?.kind !== 'decref') return this.expr(args[0], st, at).map(([s]) => [s, OTHER]);
-    return this.expr(args[0], st, at).map(([s, v]) => {
+    if (effect?.kind === 'incref') return mapped(this.expr(args[0], st, at), ([s, v]) => [v >= 0 ? this.incref(s, v) : s, OTHER]);
+    if (effect?.kind !== 'decref') return mapped(this.expr(args[0], st, at), ([s]) => [s, OTHER]);
+    return mapped(this.expr(args[0], st, at), ([s, v]) => {
       if (v < 0) this.sink?.consumed({ node, arg: args[0], at, singleton: OTHER, kind: 'decref', state: s });
       let next = v >= 0 ? this.consume(node, at, s, v, 'decref', args[0]) : s;
       // Py_CLEAR sets its argument to NULL.

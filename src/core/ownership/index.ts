@@ -5,7 +5,8 @@ import { Feasibility, NO_FACTS } from '../feasibility';
 import { parameterNames } from '../functions';
 import type { SyntaxNode } from '../parser';
 import { namedKids, SINGLETONS } from '../syntax';
-import { OTHER, PathState, StateSet, MAX_STATES, MAX_TRACKED, key, withOwned, withStep, ReturnOutcome, ReturnVerdict, ConsumeEvent, UnpaidDebt, OwnershipAnalysis, OwnershipOptions, setVar } from './state';
+import { emptyForObjects, filledForObjects, filledNumbers, mapped } from '../arrays';
+import { OTHER, PathState, StateSet, MAX_STATES, MAX_TRACKED, key, makePathState, withFields, withOwned, withStep, ReturnOutcome, ReturnVerdict, ConsumeEvent, UnpaidDebt, OwnershipAnalysis, OwnershipOptions, setVar } from './state';
 import { SINGLETON_RE, trackedLocals, owningLocals } from './locals';
 import { ownedThroughComparison, consistent, ON_SUCCESS_RE, failedCalls, identityTestFilter, identityBits } from './conditions';
 import { Evaluator, type EventSink } from './evaluator';
@@ -36,15 +37,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
 
   function solve(feasibility: Feasibility | undefined, budget: Budget): OwnershipAnalysis {
     const ev = new Evaluator(tracked, expander);
-    const initial: PathState = {
-      vars: new Array(tracked.size).fill(OTHER),
-      owned: new Array(SINGLETONS.length).fill(0),
-      debts: [],
-      mayOwn: 0,
-      facts: feasibility?.initial ?? NO_FACTS,
-      steps: [],
-      lastSteal: [],
-    };
+    const initial = makePathState(filledNumbers(tracked.size, OTHER), filledNumbers(SINGLETONS.length, 0), [], 0, feasibility?.initial ?? NO_FACTS, emptyForObjects(), filledForObjects(SINGLETONS.length, undefined));
     let truncated = false;
     const mayOwnTest = identityTestFilter(body, owning, tracked);
     // What a branch's condition can tell, worked out once per edge (the solver visits edges many times).
@@ -75,7 +68,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
     // states then flow to the exit, where open debts are read.
     const afterReturn = (node: CfgNode, s: PathState): PathState[] => {
       const expr = node.macroReturn ? undefined : returnedExpression(node.ast!);
-      return expr ? ev.expr(expr, s, node.at).map(([x]) => x) : [s];
+      return expr ? mapped(ev.expr(expr, s, node.at), ([x]) => x) : [s];
     };
     const transfer = (node: CfgNode, input: StateSet): StateSet => {
       if (!node.ast) return input;
@@ -89,7 +82,7 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
         for (let s2 of next) {
           if (writes) {
             const f = feasibility!.afterNode(node, s2.facts);
-            if (f !== s2.facts) s2 = { ...s2, facts: f };
+            if (f !== s2.facts) s2 = withFields(s2, { facts: f });
           }
           if (!out.has(key(s2))) out.set(key(s2), s2);
         }
@@ -118,21 +111,22 @@ export function analyzeOwnership(body: SyntaxNode, opts: OwnershipOptions): Owne
               // A path that contradicts what earlier branches said of a flag cannot run.
               const f = feasibility!.alongEdge(from, edge, s.facts);
               if (!f) continue;
-              if (f !== s.facts) s = { ...s, facts: f };
+              if (f !== s.facts) s = withFields(s, { facts: f });
             }
             if (edge.step) s = withStep(s, edge.step);
             const v = gained ? tracked.get(gained.name) : undefined;
             if (gained && v !== undefined && s.vars[v] === OTHER) s = withOwned(setVar(s, v, gained.singleton), gained.singleton, +1);
-            if (facts?.mayOwn && (s.mayOwn | facts.mayOwn) !== s.mayOwn) s = { ...s, mayOwn: s.mayOwn | facts.mayOwn };
+            if (facts?.mayOwn && (s.mayOwn | facts.mayOwn) !== s.mayOwn) s = withFields(s, { mayOwn: s.mayOwn | facts.mayOwn });
             // `if (PyModule_AddObject(m, "x", Py_None) < 0) return -1;`: a call that failed stole nothing.
             const failed = facts?.failed;
-            if (failed && s.debts.some((d) => failed.has(Math.floor(d / 8)))) s = { ...s, debts: s.debts.filter((d) => !failed.has(Math.floor(d / 8))) };
-          if (failed && s.lastSteal.some((n) => n && failed.has(n.site))) s = { ...s, lastSteal: s.lastSteal.map((n) => (n && failed.has(n.site) ? undefined : n)) };
+            if (failed && s.debts.some((d) => failed.has(Math.floor(d / 8)))) s = withFields(s, { debts: s.debts.filter((d) => !failed.has(Math.floor(d / 8))) });
+          if (failed && s.lastSteal.some((n) => n && failed.has(n.site))) s = withFields(s, { lastSteal: mapped(s.lastSteal, (n) => (n && failed.has(n.site) ? undefined : n)) });
             m.set(key(s), s);
           }
           return m;
         },
         max: MAX_STATES,
+        withFacts: (s, f) => withFields(s, { facts: f }),
         overflow: () => {
           truncated = true;
         },

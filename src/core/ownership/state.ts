@@ -52,16 +52,30 @@ export function key(s: PathState): string {
   return s.vars.join(',') + '|' + s.owned.join(',') + '|' + s.debts.join(',') + '|' + s.mayOwn + (s.facts.length ? '|' + s.facts.join('\u0002') : '');
 }
 
+/**
+ * Every path state is made here, never by a literal elsewhere or a spread (`{ ...s, owned }`): V8 then gives them
+ * all one hidden class, and the analysis' hot loops do not meet a new one and have their optimised code thrown away
+ * (see `makeState` in references/state.ts).
+ */
+export function makePathState(vars: number[], owned: number[], debts: number[], mayOwn: number, facts: Facts, steps: PathStep[], lastSteal: ReadonlyArray<StealNote | undefined>): PathState {
+  return { vars, owned, debts, mayOwn, facts, steps, lastSteal };
+}
+
+/** `s` with some of its fields replaced. */
+export function withFields(s: PathState, f: { vars?: number[]; owned?: number[]; debts?: number[]; mayOwn?: number; facts?: Facts; steps?: PathStep[]; lastSteal?: ReadonlyArray<StealNote | undefined> }): PathState {
+  return makePathState(f.vars ?? s.vars, f.owned ?? s.owned, f.debts ?? s.debts, f.mayOwn ?? s.mayOwn, f.facts ?? s.facts, f.steps ?? s.steps, f.lastSteal ?? s.lastSteal);
+}
+
 export function withOwned(s: PathState, i: number, delta: number): PathState {
   const owned = s.owned.slice();
   owned[i] = Math.max(0, Math.min(MAX_OWNED, owned[i] + delta));
-  return { ...s, owned };
+  return withFields(s, { owned });
 }
 
 export function withStep(s: PathState, step: PathStep): PathState {
   const steps = s.steps.length >= MAX_PATH_STEPS ? s.steps.slice(1) : s.steps.slice();
   steps.push(step);
-  return { ...s, steps };
+  return withFields(s, { steps });
 }
 
 /** The sites whose steal of singleton `s` is still unrepaid on this path. */
@@ -152,7 +166,7 @@ export function setVar(s: PathState, i: number, v: number): PathState {
   if (s.vars[i] === v) return s;
   const vars = s.vars.slice();
   vars[i] = v;
-  return { ...s, vars };
+  return withFields(s, { vars });
 }
 
 export function dedupe(states: PathState[]): PathState[] {

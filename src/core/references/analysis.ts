@@ -17,7 +17,8 @@ import { returnedExpression } from '../ownership';
 import { RefEvaluator, type RefSink } from './evaluator';
 import type { FileNames } from './names';
 import type { BorrowingParams } from './summaries';
-import { UNKNOWN, NULLV, NONNULL, MAX_REF_STATES, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, RefKeys, objOf, setVar, withObj, withStep } from './state';
+import { filledNumbers, mapped, mappedNumbers } from '../arrays';
+import { UNKNOWN, NULLV, NONNULL, MAX_REF_STATES, type Obj, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, RefKeys, addObj, makeObj, makeState, newObj, NO_OBJS, objOf, setVar, withObj, withStep } from './state';
 
 export interface ReferenceOptions {
   expander?: MacroExpander;
@@ -282,6 +283,17 @@ function failedFills(cond: SyntaxNode, holds: boolean, locals: Map<string, numbe
   return out;
 }
 
+/** A state where object `id` turned out NULL: it is dropped, and the locals that held it hold NULL. */
+function withoutObj(s: RefState, id: number): RefState {
+  const t = withObj(s, id, () => undefined);
+  return makeState(mappedNumbers(s.vars, (x) => (x === id ? NULLV : x)), t.objs, t.facts, t.steps);
+}
+
+/** `o`, known not to be NULL. */
+function nonNullObj(o: Obj): Obj {
+  return makeObj(o.id, o.owned, true, o.status, o.holder, o.gone, o.kept);
+}
+
 /** Runs the reference analysis over a function. */
 export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: ReferenceOptions): ReferenceAnalysis {
   const expander = opts.expander;
@@ -310,7 +322,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
     const keys = new RefKeys();
     const refKey = (s: RefState) => keys.key(s);
     const ev = new RefEvaluator(locals, keys, expander, opts.returnsObject, opts.borrowing, opts.names, macros);
-    let initial: RefState = { vars: new Array(locals.size).fill(UNKNOWN), objs: [], facts: feasibility?.initial ?? NO_FACTS, steps: undefined };
+    let initial = makeState(filledNumbers(locals.size, UNKNOWN), NO_OBJS, feasibility?.initial ?? NO_FACTS, undefined);
     for (const p of params) {
       const i = locals.get(p)!;
       if (opts.nullParams?.includes(p)) {
@@ -318,7 +330,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         continue;
       }
       const id = ev.site(-1 - i, -1 - i, p, 'param', false);
-      initial = { ...setVar(initial, i, id), objs: [...initial.objs, { id, owned: 0, nonNull: false, status: 'live' }] };
+      initial = addObj(setVar(initial, i, id), newObj(id, 0, false, false));
     }
     const testCache = new Map<string, { tests: Array<[number, boolean]>; error?: boolean; singletons: Array<[number, number]>; fills: Array<[number, string]> }>();
     const testsOf = (from: CfgNode, holds: boolean) => {
@@ -338,7 +350,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         if (node.macroReturn) return ev.returned(node.ast!, undefined, s, node.at);
         return ev.returned(node.ast!, returnedExpression(node.ast!), s, node.at);
       }
-      return ev.statement(node.ast!, s, node.at).map((x) => ev.collect(x, sp));
+      return mapped(ev.statement(node.ast!, s, node.at), (x) => ev.collect(x, sp));
     };
     // The events of each state at each node, recorded as the worklist carries it through (the solver gives a node
     // only the states it has not seen: each state goes through each node once), so the replay after the fixpoint
@@ -363,7 +375,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         for (let s2 of next) {
           if (feasibility && node.kind !== 'return') {
             const f = feasibility.afterNode(node, s2.facts);
-            if (f !== s2.facts) s2 = { ...s2, facts: f };
+            if (f !== s2.facts) s2 = makeState(s2.vars, s2.objs, f, s2.steps);
           }
           const k2 = refKey(s2);
           if (!out.has(k2)) out.set(k2, s2);
@@ -395,8 +407,8 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
                 if (isNull) {
                   if (o.nonNull) continue next;
                   // NULL: the call failed, there is no object (nor any reference to it).
-                  s = { ...withObj(s, v, () => undefined), vars: s.vars.map((x) => (x === v ? NULLV : x)) };
-                } else if (!o.nonNull) s = withObj(s, v, (x) => ({ ...x, nonNull: true }));
+                  s = withoutObj(s, v);
+                } else if (!o.nonNull) s = withObj(s, v, nonNullObj);
               }
             }
             // `PyTuple_SetItem(t, ...)` cannot fail on a tuple this function made, tested not NULL and holds alone (nor
@@ -409,18 +421,18 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
             for (const [i, slot] of t?.singletons ?? []) {
               const v = s.vars[i];
               if (v === NULLV) continue next;
-              if (v >= 0) s = setVar(withObj(s, v, (o) => (o.nonNull ? o : { ...o, nonNull: true })), slot, v);
+              if (v >= 0) s = setVar(withObj(s, v, (o) => (o.nonNull ? o : nonNullObj(o))), slot, v);
             }
             // `if (PyErr_Occurred())`: what may be NULL is taken to be NULL (the failed call set the error).
             if (t?.error) {
               for (const o of s.objs) {
-                if (!o.nonNull && ev.sites[o.id].origin !== 'param') s = { ...withObj(s, o.id, () => undefined), vars: s.vars.map((x) => (x === o.id ? NULLV : x)) };
+                if (!o.nonNull && ev.sites[o.id].origin !== 'param') s = withoutObj(s, o.id);
               }
             }
             if (feasible) {
               const f = feasibility!.alongEdge(from, edge, s.facts);
               if (!f) continue;
-              if (f !== s.facts) s = { ...s, facts: f };
+              if (f !== s.facts) s = makeState(s.vars, s.objs, f, s.steps);
             }
             // (A path step is not part of a state's key.)
             const k = s === s0 ? k0 : refKey(s);
@@ -432,6 +444,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
         // Past the cap the paths seen are not all the paths: a leak cannot be told apart from a
         // path not followed, so the function is given up at once rather than explored in part.
         max: MAX_REF_STATES,
+        withFacts: (s, f) => makeState(s.vars, s.objs, f, s.steps),
         overflow: () => {
           throw new BudgetExceeded(`more than ${MAX_REF_STATES + MAX_REF_STATES / 4} reference states at one point`);
         },

@@ -4,12 +4,13 @@ import { API_PARAMS, API_RETURNS, type ReturnKind } from '../api/returns.generat
 import { FORMAT_CALLS, formatStolenArgs, STEALING } from '../api/stealing';
 import { apiParamEffects, DECREF_CALLS, SETREF_CALLS, summaryOf, type Summary } from '../api/summaries';
 import type { BorrowingParams } from './summaries';
+import { mapped, mappedNumbers } from '../arrays';
 import { hintedCondition, type MacroDef, type MacroExpander } from '../macros';
 import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unparenthesized, unwrap } from '../syntax';
 import { NameSet } from '../project-index';
 import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames, type NewFunctions } from './names';
-import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Obj, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, objOf, setVar, withObj, type RefKeys } from './state';
+import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, makeObj, makeState, newObj, NO_OBJS, objOf, setVar, withObj, type RefKeys } from './state';
 
 /** Calls that free an object outright (the counterpart of `PyObject_New` when its set-up fails). */
 const FREE_NAMES = ['PyObject_Del', 'PyObject_Free', 'PyObject_GC_Del', 'PyObject_DEL', 'PyObject_FREE', 'tp_free'];
@@ -284,8 +285,7 @@ export class RefEvaluator {
     }
     if (s.objs.length >= MAX_OBJECTS) return [s, UNKNOWN];
     const owned = origin === 'new' ? 1 : 0;
-    const o: Obj = CONTAINER_GETS.test(callee) ? { id, owned, nonNull, status: 'live', kept: true } : { id, owned, nonNull, status: 'live' };
-    return [addObj(s, o), id];
+    return [addObj(s, newObj(id, owned, nonNull, CONTAINER_GETS.test(callee))), id];
   }
 
   /** Drops object `id` from a state: locals that held it hold an unknown value; an owned one nobody else holds is reported lost. */
@@ -294,14 +294,14 @@ export class RefEvaluator {
     const held = st.vars.some((v) => v === id);
     if (o.owned > 0 && o.status === 'live' && !held) this.emit({ kind: 'leak', obj: o, site: this.sites[id], at, how: 'overwritten', state: st });
     let s = withObj(st, id, () => undefined);
-    if (held) s = { ...s, vars: s.vars.map((v) => (v === id ? UNKNOWN : v)) };
+    if (held) s = makeState(mappedNumbers(s.vars, (v) => (v === id ? UNKNOWN : v)), s.objs, s.facts, s.steps);
     return s;
   }
 
   /** Stops following an object (stored somewhere the analysis does not see). */
   escape(st: RefState, v: number): RefState {
     if (v < 0) return st;
-    return withObj(st, v, (o) => (o.status === 'escaped' ? o : { ...o, status: 'escaped' }));
+    return withObj(st, v, (o) => (o.status === 'escaped' ? o : makeObj(o.id, o.owned, o.nonNull, 'escaped', o.holder, o.gone, o.kept)));
   }
 
   /** Reports a use of a released or stolen object. */
@@ -353,17 +353,14 @@ export class RefEvaluator {
         const arg = node.childForFieldName('argument');
         if (!arg) return [[st, UNKNOWN]];
         if (this.sink && node.child(1)?.type === '->') this.use(st, arg, at, () => `\`${node.text.length > 40 ? arg.text + '->…' : node.text}\` reads it`);
-        return this.expr(arg, st, at).map(([s]) => [s, UNKNOWN] as RefPair);
+        return mapped(this.expr(arg, st, at), ([s]) => [s, UNKNOWN] as RefPair);
       }
       case 'subscript_expression': {
         const arg = node.childForFieldName('argument');
         const index = node.childForFieldName('index') ?? node.childForFieldName('indices');
         let states = [st];
-        for (const k of [arg, index]) {
-          if (!k) continue;
-          states = this.keys.dedupe(states.flatMap((s) => this.expr(k, s, at).map(([s2]) => s2)));
-        }
-        return states.map((s) => [s, UNKNOWN] as RefPair);
+        for (const k of [arg, index]) if (k) states = this.through(k, states, at);
+        return mapped(states, (s) => [s, UNKNOWN] as RefPair);
       }
       case 'pointer_expression': {
         const arg = node.childForFieldName('argument');
@@ -372,7 +369,7 @@ export class RefEvaluator {
         // `&x` outside a call's argument list: `x` may change through the pointer.
         if (l) return [[setVar(this.escape(st, st.vars[l.i]), l.i, UNKNOWN), UNKNOWN]];
         if (node.child(0)?.type === '*') this.use(st, arg, at, 'it is dereferenced');
-        return this.expr(arg, st, at).map(([s]) => [s, UNKNOWN] as RefPair);
+        return mapped(this.expr(arg, st, at), ([s]) => [s, UNKNOWN] as RefPair);
       }
       case 'call_expression':
         return this.call(node, st, at);
@@ -404,23 +401,26 @@ export class RefEvaluator {
         // Objects written into an aggregate, or given to a C++ constructor, escape.
         let states = [st];
         const kids = namedKids(node).flatMap((k) => (node.type === 'new_expression' && (k.type === 'argument_list' || k.type === 'initializer_list') ? namedKids(k) : [k]));
-        for (const k of kids) {
-          const next: RefState[] = [];
-          for (const s of states) for (const [s2, v] of this.expr(k, s, at)) next.push(this.escape(s2, v));
-          states = this.keys.dedupe(next);
-        }
-        return states.map((s) => [s, UNKNOWN] as RefPair);
+        for (const k of kids) states = this.through(k, states, at, true);
+        return mapped(states, (s) => [s, UNKNOWN] as RefPair);
       }
       default: {
         let states = [st];
-        for (const k of namedKids(node)) {
-          const next: RefState[] = [];
-          for (const s of states) for (const [s2] of this.expr(k, s, at)) next.push(s2);
-          states = this.keys.dedupe(next);
-        }
-        return states.map((s) => [s, UNKNOWN] as RefPair);
+        for (const k of namedKids(node)) states = this.through(k, states, at);
+        return mapped(states, (s) => [s, UNKNOWN] as RefPair);
       }
     }
+  }
+
+  /**
+   * The states after evaluating `node` from each of `states`, each identity once; with `escape`,
+   * the object it gives escapes. (Written as loops, not `flatMap`: V8 makes `flatMap`'s arrays
+   * holey, and the evaluator's loops over arrays of either kind were optimised again for each.)
+   */
+  private through(node: SyntaxNode, states: RefState[], at: Span | undefined, escape = false): RefState[] {
+    const next: RefState[] = [];
+    for (const s of states) for (const [s2, v] of this.expr(node, s, at)) next.push(escape ? this.escape(s2, v) : s2);
+    return this.keys.dedupe(next);
   }
 
   private assignment(node: SyntaxNode, st: RefState, at: Span | undefined): RefPair[] {
@@ -431,14 +431,14 @@ export class RefEvaluator {
     const left = unparenthesized(written);
     const l = left.type === 'identifier' ? this.locals.get(left.text) : undefined;
     const pairs = this.expr(right, st, at);
-    if (op !== '=') return pairs.map(([s]) => [l !== undefined ? setVar(s, l, UNKNOWN) : s, UNKNOWN]);
+    if (op !== '=') return mapped(pairs, ([s]) => [l !== undefined ? setVar(s, l, UNKNOWN) : s, UNKNOWN]);
     if (l === undefined) {
       // Stored into a field, an element, through a pointer or into a global: the object escapes.
       const out: RefPair[] = [];
       for (const [s, v] of pairs) for (const [s2] of left.type === 'identifier' ? [[s, UNKNOWN] as RefPair] : this.expr(left, s, at)) out.push([this.escape(s2, v), v]);
       return out;
     }
-    return pairs.map(([s, v]) => [this.bind(s, l, v, this.span(node, at), left.text), v]);
+    return mapped(pairs, ([s, v]) => [this.bind(s, l, v, this.span(node, at), left.text), v]);
   }
 
   /** `local = v`: what the local held before is lost if nothing else holds it. */
@@ -456,7 +456,7 @@ export class RefEvaluator {
     if (!o) return st;
     if (o.owned > 0 && o.status === 'live' && !(how === 'discarded' && this.sites[id].argument)) this.emit({ kind: 'leak', obj: o, site: this.sites[id], at, how, local, state: st });
     // A container holding stolen objects stays (lost, no longer owned) while they may be used: a use is then not excused by it.
-    if (st.objs.some((x) => x.holder === id)) return o.status === 'escaped' && o.owned === 0 ? st : withObj(st, id, () => ({ ...o, owned: 0, status: 'escaped' }));
+    if (st.objs.some((x) => x.holder === id)) return o.status === 'escaped' && o.owned === 0 ? st : withObj(st, id, () => makeObj(o.id, 0, o.nonNull, 'escaped', o.holder, o.gone, o.kept));
     return withObj(st, id, () => undefined);
   }
 
@@ -472,7 +472,7 @@ export class RefEvaluator {
     if (node.type === 'declaration' && node.childForFieldName('value')) {
       const name = declaredLocal(node.childForFieldName('declarator')!);
       const i = name ? this.locals.get(name.text) : undefined;
-      return this.expr(node.childForFieldName('value')!, st, at).map(([s, v]) => (i === undefined ? this.escape(s, v) : this.bind(s, i, v, this.span(node, at), name!.text)));
+      return mapped(this.expr(node.childForFieldName('value')!, st, at), ([s, v]) => (i === undefined ? this.escape(s, v) : this.bind(s, i, v, this.span(node, at), name!.text)));
     }
     if (node.type === 'declaration') {
       let states = [st];
@@ -483,8 +483,8 @@ export class RefEvaluator {
         const value = initialValue(d);
         if (!value) {
           const init = d.type === 'init_declarator' ? d.childForFieldName('value') : null;
-          if (init) states = this.keys.dedupe(states.flatMap((s) => this.expr(init, s, at).map(([s2, v]) => this.escape(s2, v))));
-          if (i !== undefined) states = states.map((s) => setVar(s, i, UNKNOWN));
+          if (init) states = this.through(init, states, at, true);
+          if (i !== undefined) states = mapped(states, (s) => setVar(s, i, UNKNOWN));
           continue;
         }
         const next: RefState[] = [];
@@ -493,7 +493,7 @@ export class RefEvaluator {
       }
       return states;
     }
-    return this.expr(node, st, at).map(([s]) => s);
+    return mapped(this.expr(node, st, at), ([s]) => s);
   }
 
   /** A call: reference-count macros, project macros, steals, borrows, escapes, and the reference it returns. */
@@ -508,50 +508,55 @@ export class RefEvaluator {
       if (ret?.kind === 'arg') return this.expr(args[ret.arg], st, at);
       if (ret?.kind === 'new-ref-to-arg') {
         this.use(st, args[ret.arg], at, `\`${name}\` takes a reference to it`);
-        return this.expr(args[ret.arg], st, at).map(([s, v]) => [this.incref(s, v), v]);
+        return mapped(this.expr(args[ret.arg], st, at), ([s, v]) => [this.incref(s, v), v]);
       }
       const effect = summary.args.get(0);
       if (effect?.kind === 'incref') {
         this.use(st, args[0], at, `\`${name}\` increments its count`);
-        return this.expr(args[0], st, at).map(([s, v]) => [this.incref(s, v), UNKNOWN]);
+        return mapped(this.expr(args[0], st, at), ([s, v]) => [this.incref(s, v), UNKNOWN]);
       }
       if (effect?.kind === 'decref') {
         const l = this.localOf(args[0]);
-        return this.expr(args[0], st, at).map(([s, v]) => {
+        return mapped(this.expr(args[0], st, at), ([s, v]) => {
           let next = this.release(s, v, node, args[0], at, name, false, l?.name);
           if (effect.clears && l) next = setVar(next, l.i, NULLV);
           return [next, UNKNOWN];
         });
       }
-      return this.expr(args[0], st, at).map(([s]) => [s, UNKNOWN]);
+      return mapped(this.expr(args[0], st, at), ([s]) => [s, UNKNOWN]);
     }
     const exp = this.expansionOf(node);
     if (exp) return this.expr(exp, st, at ?? sp);
     if (summary?.setref) {
       // Py_SETREF(dst, src): dst = src, then the old value is released.
       const l = this.localOf(args[0]);
-      return this.expr(args[1], st, at).flatMap(([s, v]) => {
-        if (!l) return this.expr(args[0], s, at).map(([s2]) => [this.escape(s2, v), UNKNOWN] as RefPair);
+      const out: RefPair[] = [];
+      for (const [s, v] of this.expr(args[1], st, at)) {
+        if (!l) {
+          for (const [s2] of this.expr(args[0], s, at)) out.push([this.escape(s2, v), UNKNOWN]);
+          continue;
+        }
         const old = s.vars[l.i];
-        let next = setVar(s, l.i, v);
-        next = this.release(next, old, node, args[0], at, name, false, l.name);
-        return [[next, UNKNOWN] as RefPair];
-      });
+        out.push([this.release(setVar(s, l.i, v), old, node, args[0], at, name, false, l.name), UNKNOWN]);
+      }
+      return out;
     }
     if (c.free) {
       // `PyObject_Del(op)`: the object is gone, whatever the function owned.
-      return this.expr(args[0], st, at).map(([s, v]) => {
+      return mapped(this.expr(args[0], st, at), ([s, v]) => {
         const o = v >= 0 ? objOf(s, v) : undefined;
-        return [o && o.status !== 'escaped' ? withObj(s, v, () => ({ ...o, owned: 0, status: 'released', gone: this.mark(sp, name, false) })) : s, UNKNOWN] as RefPair;
+        return [o && o.status !== 'escaped' ? withObj(s, v, () => makeObj(o.id, 0, o.nonNull, 'released', o.holder, this.mark(sp, name, false), o.kept)) : s, UNKNOWN] as RefPair;
       });
     }
     if (c.passThrough) {
       // `PyObject_Init(op, type)` returns `op`; the other arguments are only evaluated.
-      return this.expr(args[0], st, at).flatMap(([s0, v]) => {
+      const out: RefPair[] = [];
+      for (const [s0, v] of this.expr(args[0], st, at)) {
         let states = [s0];
-        for (const a of args.slice(1)) states = this.keys.dedupe(states.flatMap((s) => this.expr(a, s, at).map(([s2]) => s2)));
-        return states.map((s) => [s, v] as RefPair);
-      });
+        for (let k = 1; k < args.length; k++) states = this.through(args[k], states, at);
+        for (const s of states) out.push([s, v]);
+      }
+      return out;
     }
     const { known, borrows, params, parse, container, opaqueFormat } = c;
     let states: RefState[] = [st];
@@ -562,7 +567,7 @@ export class RefEvaluator {
       const addr = a.type === 'pointer_expression' && a.child(0)?.type === '&' ? this.localOf(a.childForFieldName('argument')!) : undefined;
       if (addr) {
         // `&x`: a parse call stores a borrowed reference there; another call may store anything.
-        states = states.map((s) => {
+        states = mapped(states, (s) => {
           const old = s.vars[addr.i];
           let next = old >= 0 && !parse ? this.escape(s, old) : s;
           if (parse && !c.parseIntoString) {
@@ -585,20 +590,20 @@ export class RefEvaluator {
           else if (opaqueFormat !== undefined && k > opaqueFormat) next.push(this.escape(s2, v));
           else if (!known || params?.[k] === '-1') next.push(this.escape(s2, v));
           // (A call given an object already released does not bring it back.)
-          else if (params?.[k] === '+1' || c.callsPython) next.push(withObj(s2, v, (o) => (o.kept || o.status === 'released' ? o : { ...o, kept: true })));
+          else if (params?.[k] === '+1' || c.callsPython) next.push(withObj(s2, v, (o) => (o.kept || o.status === 'released' ? o : makeObj(o.id, o.owned, o.nonNull, o.status, o.holder, o.gone, true))));
           else next.push(s2);
         }
       }
       states = this.keys.dedupe(next);
     }
     const ret = c.returns;
-    if (ret === 'new' || ret === 'borrowed') return states.map((s) => this.create(s, node, at, written, ret, ret === 'borrowed' && c.neverNull, c.project));
-    return states.map((s) => [s, c.storage ? NONNULL : UNKNOWN]);
+    if (ret === 'new' || ret === 'borrowed') return mapped(states, (s) => this.create(s, node, at, written, ret, ret === 'borrowed' && c.neverNull, c.project));
+    return mapped(states, (s) => [s, c.storage ? NONNULL : UNKNOWN]);
   }
 
   private incref(st: RefState, v: number): RefState {
     if (v < 0) return st;
-    return withObj(st, v, (o) => (o.status === 'escaped' ? o : { ...o, owned: Math.min(MAX_OWNED, o.owned + 1), status: 'live', gone: undefined, holder: undefined }));
+    return withObj(st, v, (o) => (o.status === 'escaped' ? o : makeObj(o.id, Math.min(MAX_OWNED, o.owned + 1), o.nonNull, 'live', undefined, undefined, o.kept)));
   }
 
   /** A release of the reference `v` holds. */
@@ -608,8 +613,8 @@ export class RefEvaluator {
     if (o.owned > 0) {
       const owned = o.owned - 1;
       // The last reference from a call that made a new one: the object may be freed; a later use is a use after release.
-      if (owned === 0 && this.sites[o.id].origin === 'new') return withObj(st, v, () => ({ ...o, owned, status: 'released', gone: this.mark(this.span(node, at), callee, steal) }));
-      return withObj(st, v, () => ({ ...o, owned }));
+      if (owned === 0 && this.sites[o.id].origin === 'new') return withObj(st, v, () => makeObj(o.id, owned, o.nonNull, 'released', o.holder, this.mark(this.span(node, at), callee, steal), o.kept));
+      return withObj(st, v, () => makeObj(o.id, owned, o.nonNull, o.status, o.holder, o.gone, o.kept));
     }
     if (local) this.emit({ kind: 'release-unowned', obj: o, site: this.sites[o.id], node: this.span(node, at), arg: this.span(arg, at), callee, steal, local, state: st });
     // Reported once: the object is not followed further on this path.
@@ -623,8 +628,8 @@ export class RefEvaluator {
     const l = this.localOf(arg);
     if (o.owned === 0) return l ? this.release(st, v, node, arg, at, callee, true, l.name) : this.escape(st, v);
     const owned = o.owned - 1;
-    if (owned > 0) return withObj(st, v, () => ({ ...o, owned }));
-    return withObj(st, v, () => ({ ...o, owned, status: 'stolen', holder, gone: this.mark(this.span(node, at), callee, true) }));
+    if (owned > 0) return withObj(st, v, () => makeObj(o.id, owned, o.nonNull, o.status, o.holder, o.gone, o.kept));
+    return withObj(st, v, () => makeObj(o.id, owned, o.nonNull, 'stolen', holder, this.mark(this.span(node, at), callee, true), o.kept));
   }
 
   /**
@@ -654,12 +659,12 @@ export class RefEvaluator {
           // (A returned singleton is the singleton rules' to judge, even where a test made it a local's object.)
           if (!l || !SINGLETONS.includes(l.name)) this.emit({ kind: 'borrowed-return', obj: o, site: this.sites[o.id], node: sp, expr: this.span(expr, at), local: l?.name, viaMacro: !!at, state: s });
           s = this.escape(s, v);
-        } else if (o.status === 'live') s = withObj(s, v, (x) => ({ ...x, owned: x.owned - 1 }));
+        } else if (o.status === 'live') s = withObj(s, v, (x) => makeObj(x.id, x.owned - 1, x.nonNull, x.status, x.holder, x.gone, x.kept));
       } else if (o && !this.returnsObject) s = this.escape(s, v);
       for (const x of s.objs) {
         if (x.owned > 0 && x.status === 'live' && !(this.sites[x.id].argument && !s.vars.includes(x.id))) this.emit({ kind: 'leak', obj: x, site: this.sites[x.id], at: sp, how: 'return', state: s });
       }
-      out.push({ ...s, objs: [], vars: s.vars.map((x) => (x >= 0 ? UNKNOWN : x)) });
+      out.push(makeState(mappedNumbers(s.vars, (x) => (x >= 0 ? UNKNOWN : x)), NO_OBJS, s.facts, s.steps));
     }
     return out;
   }

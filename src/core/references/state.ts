@@ -5,6 +5,7 @@
  */
 import type { PathStep, Span } from '../cfg';
 import type { Facts } from '../feasibility';
+import { emptyForObjects } from '../arrays';
 
 /** A local's value: an object id (≥ 0), an untracked value, or NULL. */
 export const UNKNOWN = -1;
@@ -33,11 +34,39 @@ export interface Obj {
   nonNull: boolean;
   status: Status;
   /** For a stolen object: the object (a container) that took it, if a tracked one did. */
-  holder?: number;
+  holder: number | undefined;
   /** For a released or stolen object: the mark (see `Marks`) of the call that did it. */
-  gone?: number;
+  gone: number | undefined;
   /** Something else may keep its own reference: it was stored with `PyDict_SetItem`-like calls, read from a container (`PySequence_GetItem`), or given to Python code (`PyObject_Call*`). */
-  kept?: boolean;
+  kept: boolean;
+}
+
+/**
+ * Every object and every state is made by `makeObj` and `makeState`, never by a literal
+ * elsewhere or a spread (`{ ...o, owned }`). V8 then gives all of them one hidden class each,
+ * and the analysis' reads of their fields stay monomorphic: with literals, spreads and fields
+ * added later they had dozens (each spread site cloned into a class of its own, and a field
+ * overwritten by a spread changed its class again), and the optimised evaluator was thrown
+ * away and compiled again each time a hot loop met another.
+ */
+export function makeObj(id: number, owned: number, nonNull: boolean, status: Status, holder: number | undefined, gone: number | undefined, kept: boolean): Obj {
+  return { id, owned, nonNull, status, holder, gone, kept };
+}
+
+export function makeState(vars: number[], objs: Obj[], facts: Facts, steps: Steps | undefined): RefState {
+  return { vars, objs, facts, steps };
+}
+
+// (A field that holds both `undefined` and small integers is stored as any value: made so once here, before the analysis
+// is compiled, rather than by the first stolen object, which would leave the objects made until then with a class V8 drops.)
+makeObj(0, 0, false, 'live', 0, 0, false);
+
+/** No objects (shared: a state's arrays are never changed once made). */
+export const NO_OBJS: Obj[] = emptyForObjects();
+
+/** A live object the function holds `owned` references to. */
+export function newObj(id: number, owned: number, nonNull: boolean, kept: boolean): Obj {
+  return makeObj(id, owned, nonNull, 'live', undefined, undefined, kept);
 }
 
 /** Where an object was created. */
@@ -144,7 +173,7 @@ export function withObj(s: RefState, id: number, f: (o: Obj) => Obj | undefined)
   const objs = s.objs.slice();
   if (next) objs[i] = next;
   else objs.splice(i, 1);
-  return { ...s, objs };
+  return makeState(s.vars, objs, s.facts, s.steps);
 }
 
 /** The state with a new object (replacing one with the same id). */
@@ -153,18 +182,18 @@ export function addObj(s: RefState, o: Obj): RefState {
   let i = objs.length;
   while (i > 0 && objs[i - 1].id > o.id) i--;
   objs.splice(i, 0, o);
-  return { ...s, objs };
+  return makeState(s.vars, objs, s.facts, s.steps);
 }
 
 export function setVar(s: RefState, i: number, v: number): RefState {
   if (s.vars[i] === v) return s;
   const vars = s.vars.slice();
   vars[i] = v;
-  return { ...s, vars };
+  return makeState(vars, s.objs, s.facts, s.steps);
 }
 
 export function withStep(s: RefState, step: PathStep): RefState {
-  return { ...s, steps: { step, prev: s.steps } };
+  return makeState(s.vars, s.objs, s.facts, { step, prev: s.steps });
 }
 
 /** The last MAX_STEPS branches that led to a state, in the order they were taken. */
