@@ -15,6 +15,7 @@
  * the same results (`test/core/tree.test.ts` compares the two on every fixture file).
  */
 import type TS = require('web-tree-sitter');
+import { emptyForObjects } from './arrays';
 
 /** The web-tree-sitter binding's exports this module calls (its emscripten module object). */
 export interface Binding {
@@ -266,8 +267,11 @@ function nextTreeBase(): number {
 }
 
 const NO_NODES: readonly SyntaxNode[] = Object.freeze([]) as readonly SyntaxNode[];
-/** The children of every leaf (read-only, as every node's children are: they are shared). */
-const NO_KIDS: SyntaxNode[] = [];
+/**
+ * The children of every leaf (read-only, as every node's children are: they are shared). Of the kind of a list of
+ * nodes, not a literal `[]`'s: the loops over children then meet one hidden class (see `arrays.ts`).
+ */
+const NO_KIDS: SyntaxNode[] = emptyForObjects();
 
 /** A node of a `SyntaxTree`: web-tree-sitter's `Node` interface (the part the analyses use), answered from fields. */
 export class SyntaxNode {
