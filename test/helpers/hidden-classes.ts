@@ -39,29 +39,23 @@ function pathState(s: PathState): void {
 }
 
 type Pairs<S> = Array<[S, number]>;
-type Expr<S> = (this: unknown, node: unknown, st: S, at: unknown) => Pairs<S>;
 
-const refExpr = RefEvaluator.prototype.expr as Expr<RefState>;
-RefEvaluator.prototype.expr = function (this: RefEvaluator, node, st, at) {
-  const out = refExpr.call(this, node, st, at);
-  count('RefPair[]', out);
-  for (const p of out) {
-    count('RefPair', p);
-    refState(p[0]);
-  }
-  return out;
-} as RefEvaluator['expr'];
+/** Wraps an evaluator's `expr` so that each array of pairs it gives, each pair and each state in it is counted. */
+function countResults<S>(proto: { expr(node: never, st: S, at: never): Pairs<S> }, pairs: string, state: (s: S) => void): void {
+  const expr = proto.expr;
+  proto.expr = function (this: unknown, node: never, st: S, at: never) {
+    const out = expr.call(this, node, st, at);
+    count(`${pairs}[]`, out);
+    for (const p of out) {
+      count(pairs, p);
+      state(p[0]);
+    }
+    return out;
+  };
+}
 
-const pathExpr = Evaluator.prototype.expr as Expr<PathState>;
-Evaluator.prototype.expr = function (this: Evaluator, node, st, at) {
-  const out = pathExpr.call(this, node, st, at);
-  count('Pair[]', out);
-  for (const p of out) {
-    count('Pair', p);
-    pathState(p[0]);
-  }
-  return out;
-} as Evaluator['expr'];
+countResults<RefState>(RefEvaluator.prototype, 'RefPair', refState);
+countResults<PathState>(Evaluator.prototype, 'Pair', pathState);
 
 process.on('exit', () => {
   process.stderr.write(`CENSUS ${JSON.stringify(Object.fromEntries([...seen].map(([k, v]) => [k, v.length])))}\n`);
