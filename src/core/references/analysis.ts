@@ -324,7 +324,9 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
     const ev = new RefEvaluator(locals, keys, expander, opts.returnsObject, opts.borrowing, opts.names, macros);
     let initial = makeState(filledNumbers(locals.size, UNKNOWN), NO_OBJS, feasibility?.initial ?? NO_FACTS, undefined);
     for (const p of params) {
-      const i = locals.get(p)!;
+      const i = locals.get(p);
+      // (A parameter whose address is kept, or that a macro assigns, is not followed: it is no local of the analysis.)
+      if (i === undefined) continue;
       if (opts.nullParams?.includes(p)) {
         initial = setVar(initial, i, NULLV);
         continue;
