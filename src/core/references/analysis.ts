@@ -17,8 +17,8 @@ import { returnedExpression } from '../ownership';
 import { RefEvaluator, type RefSink } from './evaluator';
 import type { FileNames } from './names';
 import type { BorrowingParams } from './summaries';
-import { filledNumbers, mapped, mappedNumbers } from '../arrays';
-import { UNKNOWN, NULLV, NONNULL, MAX_REF_STATES, type Obj, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, RefKeys, addObj, makeObj, makeState, newObj, NO_OBJS, objOf, setVar, withObj, withStep } from './state';
+import { filledNumbers, mapped } from '../arrays';
+import { UNKNOWN, NULLV, NONNULL, MAX_REF_STATES, type Obj, type RefEvent, type RefState, type RefStateSet, type Site, type Mark, RefKeys, addObj, makeObj, makeState, newObj, NO_OBJS, objOf, setVar, withObj, withoutObj, withStep } from './state';
 
 export interface ReferenceOptions {
   expander?: MacroExpander;
@@ -283,12 +283,6 @@ function failedFills(cond: SyntaxNode, holds: boolean, locals: Map<string, numbe
   return out;
 }
 
-/** A state where object `id` turned out NULL: it is dropped, and the locals that held it hold NULL. */
-function withoutObj(s: RefState, id: number): RefState {
-  const t = withObj(s, id, () => undefined);
-  return makeState(mappedNumbers(s.vars, (x) => (x === id ? NULLV : x)), t.objs, t.facts, t.steps);
-}
-
 /** `o`, known not to be NULL. */
 function nonNullObj(o: Obj): Obj {
   return makeObj(o.id, o.owned, true, o.status, o.holder, o.gone, o.kept);
@@ -409,7 +403,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
                 if (isNull) {
                   if (o.nonNull) continue next;
                   // NULL: the call failed, there is no object (nor any reference to it).
-                  s = withoutObj(s, v);
+                  s = withoutObj(s, v, NULLV);
                 } else if (!o.nonNull) s = withObj(s, v, nonNullObj);
               }
             }
@@ -428,7 +422,7 @@ export function analyzeReferences(fnNode: SyntaxNode, body: SyntaxNode, opts: Re
             // `if (PyErr_Occurred())`: what may be NULL is taken to be NULL (the failed call set the error).
             if (t?.error) {
               for (const o of s.objs) {
-                if (!o.nonNull && ev.sites[o.id].origin !== 'param') s = withoutObj(s, o.id);
+                if (!o.nonNull && ev.sites[o.id].origin !== 'param') s = withoutObj(s, o.id, NULLV);
               }
             }
             if (feasible) {

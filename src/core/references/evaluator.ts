@@ -10,7 +10,7 @@ import type { SyntaxNode } from '../parser';
 import { argList, calleeName, declaredLocal, enclosing, initialValue, namedKids, SINGLETONS, unparenthesized, unwrap } from '../syntax';
 import { NameSet } from '../project-index';
 import { EXTRA_NEW, EXTRA_NEW_NAMES, NO_NAMES, type FileNames, type NewFunctions } from './names';
-import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, makeObj, makeState, newObj, NO_OBJS, objOf, setVar, withObj, type RefKeys } from './state';
+import { UNKNOWN, NULLV, NONNULL, MAX_OWNED, MAX_OBJECTS, type Origin, type RefEvent, type RefPair, type RefState, type Site, type Mark, addObj, makeObj, makeState, newObj, NO_OBJS, objOf, objWith, setVar, withObj, withoutObj, type RefKeys } from './state';
 
 /** Calls that free an object outright (the counterpart of `PyObject_New` when its set-up fails). */
 const FREE_NAMES = ['PyObject_Del', 'PyObject_Free', 'PyObject_GC_Del', 'PyObject_DEL', 'PyObject_FREE', 'tp_free'];
@@ -293,15 +293,13 @@ export class RefEvaluator {
     const o = objOf(st, id)!;
     const held = st.vars.some((v) => v === id);
     if (o.owned > 0 && o.status === 'live' && !held) this.emit({ kind: 'leak', obj: o, site: this.sites[id], at, how: 'overwritten', state: st });
-    let s = withObj(st, id, () => undefined);
-    if (held) s = makeState(mappedNumbers(s.vars, (v) => (v === id ? UNKNOWN : v)), s.objs, s.facts, s.steps);
-    return s;
+    return withoutObj(st, id, UNKNOWN);
   }
 
   /** Stops following an object (stored somewhere the analysis does not see). */
   escape(st: RefState, v: number): RefState {
     if (v < 0) return st;
-    return withObj(st, v, (o) => (o.status === 'escaped' ? o : makeObj(o.id, o.owned, o.nonNull, 'escaped', o.holder, o.gone, o.kept)));
+    return withObj(st, v, (o) => (o.status === 'escaped' ? o : objWith(o, o.owned, 'escaped', o.holder, o.gone)));
   }
 
   /** Reports a use of a released or stolen object. */
@@ -456,7 +454,7 @@ export class RefEvaluator {
     if (!o) return st;
     if (o.owned > 0 && o.status === 'live' && !(how === 'discarded' && this.sites[id].argument)) this.emit({ kind: 'leak', obj: o, site: this.sites[id], at, how, local, state: st });
     // A container holding stolen objects stays (lost, no longer owned) while they may be used: a use is then not excused by it.
-    if (st.objs.some((x) => x.holder === id)) return o.status === 'escaped' && o.owned === 0 ? st : withObj(st, id, () => makeObj(o.id, 0, o.nonNull, 'escaped', o.holder, o.gone, o.kept));
+    if (st.objs.some((x) => x.holder === id)) return o.status === 'escaped' && o.owned === 0 ? st : withObj(st, id, () => objWith(o, 0, 'escaped', o.holder, o.gone));
     return withObj(st, id, () => undefined);
   }
 
@@ -545,7 +543,7 @@ export class RefEvaluator {
       // `PyObject_Del(op)`: the object is gone, whatever the function owned.
       return mapped(this.expr(args[0], st, at), ([s, v]) => {
         const o = v >= 0 ? objOf(s, v) : undefined;
-        return [o && o.status !== 'escaped' ? withObj(s, v, () => makeObj(o.id, 0, o.nonNull, 'released', o.holder, this.mark(sp, name, false), o.kept)) : s, UNKNOWN] as RefPair;
+        return [o && o.status !== 'escaped' ? withObj(s, v, () => objWith(o, 0, 'released', o.holder, this.mark(sp, name, false))) : s, UNKNOWN] as RefPair;
       });
     }
     if (c.passThrough) {
@@ -603,7 +601,7 @@ export class RefEvaluator {
 
   private incref(st: RefState, v: number): RefState {
     if (v < 0) return st;
-    return withObj(st, v, (o) => (o.status === 'escaped' ? o : makeObj(o.id, Math.min(MAX_OWNED, o.owned + 1), o.nonNull, 'live', undefined, undefined, o.kept)));
+    return withObj(st, v, (o) => (o.status === 'escaped' ? o : objWith(o, Math.min(MAX_OWNED, o.owned + 1), 'live', undefined, undefined)));
   }
 
   /** A release of the reference `v` holds. */
@@ -613,8 +611,8 @@ export class RefEvaluator {
     if (o.owned > 0) {
       const owned = o.owned - 1;
       // The last reference from a call that made a new one: the object may be freed; a later use is a use after release.
-      if (owned === 0 && this.sites[o.id].origin === 'new') return withObj(st, v, () => makeObj(o.id, owned, o.nonNull, 'released', o.holder, this.mark(this.span(node, at), callee, steal), o.kept));
-      return withObj(st, v, () => makeObj(o.id, owned, o.nonNull, o.status, o.holder, o.gone, o.kept));
+      if (owned === 0 && this.sites[o.id].origin === 'new') return withObj(st, v, () => objWith(o, owned, 'released', o.holder, this.mark(this.span(node, at), callee, steal)));
+      return withObj(st, v, () => objWith(o, owned, o.status, o.holder, o.gone));
     }
     if (local) this.emit({ kind: 'release-unowned', obj: o, site: this.sites[o.id], node: this.span(node, at), arg: this.span(arg, at), callee, steal, local, state: st });
     // Reported once: the object is not followed further on this path.
@@ -628,8 +626,8 @@ export class RefEvaluator {
     const l = this.localOf(arg);
     if (o.owned === 0) return l ? this.release(st, v, node, arg, at, callee, true, l.name) : this.escape(st, v);
     const owned = o.owned - 1;
-    if (owned > 0) return withObj(st, v, () => makeObj(o.id, owned, o.nonNull, o.status, o.holder, o.gone, o.kept));
-    return withObj(st, v, () => makeObj(o.id, owned, o.nonNull, 'stolen', holder, this.mark(this.span(node, at), callee, true), o.kept));
+    if (owned > 0) return withObj(st, v, () => objWith(o, owned, o.status, o.holder, o.gone));
+    return withObj(st, v, () => objWith(o, owned, 'stolen', holder, this.mark(this.span(node, at), callee, true)));
   }
 
   /**
@@ -659,7 +657,7 @@ export class RefEvaluator {
           // (A returned singleton is the singleton rules' to judge, even where a test made it a local's object.)
           if (!l || !SINGLETONS.includes(l.name)) this.emit({ kind: 'borrowed-return', obj: o, site: this.sites[o.id], node: sp, expr: this.span(expr, at), local: l?.name, viaMacro: !!at, state: s });
           s = this.escape(s, v);
-        } else if (o.status === 'live') s = withObj(s, v, (x) => makeObj(x.id, x.owned - 1, x.nonNull, x.status, x.holder, x.gone, x.kept));
+        } else if (o.status === 'live') s = withObj(s, v, (x) => objWith(x, x.owned - 1, x.status, x.holder, x.gone));
       } else if (o && !this.returnsObject) s = this.escape(s, v);
       for (const x of s.objs) {
         if (x.owned > 0 && x.status === 'live' && !(this.sites[x.id].argument && !s.vars.includes(x.id))) this.emit({ kind: 'leak', obj: x, site: this.sites[x.id], at: sp, how: 'return', state: s });

@@ -5,7 +5,7 @@
  */
 import type { PathStep, Span } from '../cfg';
 import type { Facts } from '../feasibility';
-import { emptyForObjects } from '../arrays';
+import { emptyForObjects, mappedNumbers } from '../arrays';
 
 /** A local's value: an object id (≥ 0), an untracked value, or NULL. */
 export const UNKNOWN = -1;
@@ -57,16 +57,17 @@ export function makeState(vars: number[], objs: Obj[], facts: Facts, steps: Step
   return { vars, objs, facts, steps };
 }
 
-// (A field that holds both `undefined` and small integers is stored as any value: made so once here, before the analysis
-// is compiled, rather than by the first stolen object, which would leave the objects made until then with a class V8 drops.)
-makeObj(0, 0, false, 'live', 0, 0, false);
-
 /** No objects (shared: a state's arrays are never changed once made). */
 export const NO_OBJS: Obj[] = emptyForObjects();
 
 /** A live object the function holds `owned` references to. */
 export function newObj(id: number, owned: number, nonNull: boolean, kept: boolean): Obj {
   return makeObj(id, owned, nonNull, 'live', undefined, undefined, kept);
+}
+
+/** `o` with what became of the function's references to it changed (its identity, NULL-ness and `kept` stay). */
+export function objWith(o: Obj, owned: number, status: Status, holder: number | undefined, gone: number | undefined): Obj {
+  return makeObj(o.id, owned, o.nonNull, status, holder, gone, o.kept);
 }
 
 /** Where an object was created. */
@@ -174,6 +175,12 @@ export function withObj(s: RefState, id: number, f: (o: Obj) => Obj | undefined)
   if (next) objs[i] = next;
   else objs.splice(i, 1);
   return makeState(s.vars, objs, s.facts, s.steps);
+}
+
+/** The state without object `id`; the locals that held it hold `value` (UNKNOWN, or NULLV where it turned out NULL). */
+export function withoutObj(s: RefState, id: number, value: number): RefState {
+  const t = withObj(s, id, () => undefined);
+  return s.vars.includes(id) ? makeState(mappedNumbers(s.vars, (x) => (x === id ? value : x)), t.objs, t.facts, t.steps) : t;
 }
 
 /** The state with a new object (replacing one with the same id). */
