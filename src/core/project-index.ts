@@ -63,8 +63,8 @@ export interface Tokens {
  * expression it replaced finds (`test/core/project-index.test.ts` holds the two together). The rest of a word, a
  * comment, a literal or a directive is skipped with a regular expression's search rather than character by character
  * (a word's end, a comment's end, a literal's or directive's next escape or end), a line's indentation at once, and a
- * character no token starts with after one table lookup: the scan's workers index
- * files at the end, in code V8 has not optimised yet, where each character read in JavaScript costs most. A first
+ * character no token starts with after one table lookup: a scan indexes files in code V8 has not optimised yet (when
+ * this was measured, its workers did so after the last file), where each character read in JavaScript costs most. A first
  * pass of `indexFile` over the 204 files a real-world scan indexes, in a fresh process, four runs alternating with the
  * scanner by hand: 351-456 -> 269-343 ms; later passes 237-273 -> 179-223 ms (the same indexes, file by file).
  */
@@ -912,8 +912,9 @@ export function indexForNames(names: NamesByProject, sources: IndexSource[], ind
 }
 
 /**
- * `indexForNames` with each round's reading and indexing done by `round` (the scan's worker threads): it gets, per
- * project, the round's names and the paths not indexed yet, and returns the indexes of those that mention a name.
+ * `indexForNames` with each round's reading and indexing done by `round`, which may take its time (a scan with worker
+ * threads indexes each project a few milliseconds at a time beside them): it gets, per project, the round's names and
+ * the paths not indexed yet, and returns the indexes of those that mention a name.
  */
 export function indexForNamesBy(names: NamesByProject, paths: readonly string[], round: (groups: IndexGroup[]) => Promise<FileIndex[]>, index = new ProjectIndex()): Promise<ProjectIndex> {
   return indexRounds(names, paths, index, round);
@@ -955,8 +956,8 @@ function indexRounds(names: NamesByProject, paths: readonly string[], index: Pro
 }
 
 /** The indexes of the sources that mention one of `names` (`texts` keeps the texts read, for the next rounds). */
-export function indexMentioning(names: string[], sources: IndexSource[], texts = new Map<string, string | undefined>()): FileIndex[] {
-  const set = new NameSet(names);
+export function indexMentioning(names: string[] | NameSet, sources: IndexSource[], texts = new Map<string, string | undefined>()): FileIndex[] {
+  const set = names instanceof NameSet ? names : new NameSet(names);
   const found: FileIndex[] = [];
   for (const src of sources) {
     if (src.mentions && !src.mentions(set)) continue;

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { indexMentioning, type FileIndex, type IndexGroup, type IndexSource, type NameSet } from '../core/project-index';
+import type { IndexSource, NameSet } from '../core/project-index';
 import { decodeSource, looksBinary } from '../core/text';
 
 /**
@@ -15,10 +15,11 @@ export function diskIndexSource(abs: string, known?: string): IndexSource {
     mentions: (names: NameSet) => {
       if (known !== undefined) return names.mentionedIn(known);
       try {
-        const bytes = fs.readFileSync(abs);
+        const bytes = readForTest(abs);
         const latin1 = names.names.length <= 16 ? undefined : bytes.toString('latin1');
         const found = latin1 === undefined ? names.names.some((n) => bytes.includes(n)) : names.mentionedIn(latin1);
-        if (found) mentioned = { bytes, latin1 };
+        // (The bytes read may be the shared buffer's: kept, they are copied.)
+        if (found) mentioned = { bytes: bytes.buffer === scratch.buffer ? Buffer.from(bytes) : bytes, latin1 };
         return found;
       } catch {
         return false;
@@ -37,7 +38,26 @@ export function diskIndexSource(abs: string, known?: string): IndexSource {
   };
 }
 
-/** The indexes of the files of each group, read from disk, that mention one of the group's names (a worker's share of an index round). */
-export function indexShare(groups: readonly IndexGroup[]): FileIndex[] {
-  return groups.flatMap((g) => indexMentioning(g.names, g.paths.map((p) => diskIndexSource(p))));
+/**
+ * The buffer the mention tests read files into, grown to the largest file read (up to `SCRATCH_MAX`): most files a
+ * round reads mention no name and are let go at once, and reading each into a buffer of its own left tens of MB of
+ * them waiting for the collector (on the real-world set with every rule, while the workers analyse beside it).
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+const SCRATCH_MAX = 8 * 1024 * 1024;
+
+/** A file's bytes, in the shared buffer (valid until the next read) unless the file is larger than `SCRATCH_MAX`. */
+function readForTest(abs: string): Buffer {
+  const fd = fs.openSync(abs, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > SCRATCH_MAX) return fs.readFileSync(fd);
+    if (size + 1 > scratch.length) scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX + 1, Math.max(size + 1, 2 * scratch.length)));
+    // (Read to the end: the file may have grown since; one byte more than its size tells whether it did.)
+    let n = 0;
+    for (let got = -1; got !== 0 && n < scratch.length; n += got) got = fs.readSync(fd, scratch, n, scratch.length - n, null);
+    return n < scratch.length ? scratch.subarray(0, n) : Buffer.concat([scratch.subarray(0, n), fs.readFileSync(fd)]);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

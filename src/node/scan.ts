@@ -3,9 +3,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveFindings } from '../core/analyze';
 import { CParser } from '../core/parser';
-import { indexForNames, indexForNamesBy, ProjectIndex, type FileIndex, type IndexGroup, type ProjectOf } from '../core/project-index';
+import { indexForNames, ProjectIndex, type FileIndex, type ProjectOf } from '../core/project-index';
 import { decodeSource } from '../core/text';
-import { diskIndexSource, indexShare } from './index-source';
+import { diskIndexSource } from './index-source';
+import { contractNames, IndexAlongScan } from './scan-index';
 import { ProjectRoots } from './projects';
 import type { Finding } from '../core/types';
 import { IncludeCache, processFile, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
@@ -144,40 +145,14 @@ export function takeBatch(jobs: readonly FileJob[], sizes: ReadonlyMap<string, n
   return jobs.slice(victim.end, to);
 }
 
-/**
- * A round of the project index cut into `n` shares of about equal bytes: each path goes, largest first, to the share
- * with the fewest bytes so far (a file's cost is about its size, and a few large ones would otherwise land on one
- * worker). Within a share, each group keeps its paths in their order.
- */
-export function indexShares(groups: readonly IndexGroup[], sizes: ReadonlyMap<string, number>, n: number): IndexGroup[][] {
-  const owner = groups.map((g) => new Array<number>(g.paths.length));
-  const items = groups.flatMap((g, gi) => g.paths.map((p, pi) => ({ gi, pi, size: sizes.get(p) ?? 0 })));
-  items.sort((a, b) => b.size - a.size || a.gi - b.gi || a.pi - b.pi);
-  const bytes = new Array<number>(n).fill(0);
-  for (const it of items) {
-    let least = 0;
-    for (let i = 1; i < n; i++) if (bytes[i] < bytes[least]) least = i;
-    owner[it.gi][it.pi] = least;
-    bytes[least] += it.size;
-  }
-  return bytes.map((_, i) => groups.map((g, gi) => ({ names: g.names, paths: g.paths.filter((_p, pi) => owner[gi][pi] === i) })).filter((g) => g.paths.length));
-}
-
-/**
- * The scan's worker threads: they analyse the files (`run`), then stay for the project index's rounds (`index`),
- * until `close`.
- */
+/** The scan's worker threads: they analyse the files (`run`) until `close`. */
 class WorkerPool {
   private readonly workers: Worker[] = [];
-  /** Per worker: what its next reply settles (an index round). */
-  private readonly waiting = new Map<Worker, { resolve(v: FileIndex[]): void; reject(e: Error): void }>();
   private exits: Array<Promise<void>> = [];
   private failed: Error | undefined;
 
   /** Workers replaced after running out of their capped heap. */
   replaced = 0;
-  /** Per worker: its share of the last index round (redone here if the worker runs out of memory). */
-  private readonly indexShares = new Map<Worker, IndexGroup[]>();
 
   constructor(
     private readonly settings: ScanSettings,
@@ -231,7 +206,7 @@ class WorkerPool {
             post(batch);
           }
           if (!posted.length) {
-            // Idle until the index rounds, or the end.
+            // Idle until the end.
             analysing = false;
             resolve();
           }
@@ -239,16 +214,11 @@ class WorkerPool {
         const fail = (e: Error) => {
           this.failed ??= e;
           if (analysing) reject(e);
-          this.waiting.get(w)?.reject(e);
-          this.waiting.delete(w);
         };
         w.on('message', (msg: WorkerReply) => {
           if ('fatal' in msg) {
             fail(new Error(`worker failed to start: ${msg.fatal}`));
             void w.terminate();
-          } else if ('indexed' in msg) {
-            this.waiting.get(w)?.resolve(msg.indexed);
-            this.waiting.delete(w);
           } else {
             // (The first message, before any batch, says the worker is ready.)
             posted.shift();
@@ -259,22 +229,18 @@ class WorkerPool {
         w.on('error', (e: Error) => {
           if (this.signal?.aborted) return fail(abortError());
           const outOfMemory = !!cap && (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' && !this.failed;
-          const share = this.indexShares.get(w);
-          if (!outOfMemory || (!analysing && !(share && this.waiting.has(w)))) return fail(e);
-          // The worker goes (its exit is no failure): its batches go to a worker without the cap, or, in an index
-          // round, its share is indexed here and the next rounds go to the others.
+          if (!outOfMemory || !analysing) return fail(e);
+          // The worker goes (its exit is no failure): its batches go to a worker without the cap.
           replaced = true;
           this.workers.splice(this.workers.indexOf(w), 1);
           this.replaced++;
-          if (analysing) return resolve(runOne(own, false, posted.length ? posted.flat() : redo));
-          this.waiting.get(w)!.resolve(indexShare(share!));
-          this.waiting.delete(w);
+          resolve(runOne(own, false, posted.length ? posted.flat() : redo));
         });
         this.exits.push(
           new Promise<void>((done) =>
             w.on('exit', () => {
               if (this.signal?.aborted) fail(abortError());
-              else if (!replaced && (analysing || this.waiting.has(w))) fail(new Error('a worker stopped before its work was done'));
+              else if (!replaced && analysing) fail(new Error('a worker stopped before its work was done'));
               done();
             }),
           ),
@@ -283,31 +249,6 @@ class WorkerPool {
     return Promise.all(runs.map((r) => runOne(r, true))).then(() => undefined);
   }
   private onAbort: (() => void) | undefined;
-
-  /**
-   * One round of the project index: each worker reads its share of each group's paths (about as many bytes as the
-   * others, see `indexShares`) and indexes those that mention the group's names.
-   */
-  async index(groups: IndexGroup[], sizes: ReadonlyMap<string, number>): Promise<FileIndex[]> {
-    if (this.failed) throw this.failed;
-    if (this.signal?.aborted) throw abortError();
-    const shares = indexShares(groups, sizes, this.workers.length);
-    const parts = await Promise.all(
-      this.workers.map(
-        (w, i) =>
-          new Promise<FileIndex[]>((resolve, reject) => {
-            if (!shares[i].length) return resolve([]);
-            this.waiting.set(w, { resolve, reject });
-            this.indexShares.set(w, shares[i]);
-            w.postMessage({ index: shares[i] } satisfies WorkerRequest);
-          }),
-      ),
-    );
-    // (In the order of the round's paths, as one thread indexes them: the index keeps the first registration it finds.)
-    const order = new Map<string, number>();
-    for (const g of groups) for (const p of g.paths) if (!order.has(p)) order.set(p, order.size);
-    return parts.flat().sort((a, b) => order.get(a.path)! - order.get(b.path)!);
-  }
 
   /** Lets the workers go, and waits for them to exit. */
   async close(): Promise<void> {
@@ -337,25 +278,26 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
   if (threads > 1 && run.stdinBytes === undefined) {
     const sizes = new Map(jobs.map((j) => [j.abs, fileSize(j.abs)]));
     const pool = new WorkerPool(settings, threads, run.signal, run.workerHeapMb ?? WORKER_HEAP_MB);
+    let along: IndexAlongScan | undefined;
     try {
-      await pool.run(jobs, sizes, onDone);
+      const analysed = pool.run(jobs, sizes, (o) => {
+        onDone(o);
+        along!.add(o);
+      });
+      // The project index is built here while the workers analyse (the workers start meanwhile; no file is done yet).
+      along = new IndexAlongScan(jobs, projectOf, run.signal, abortError);
+      await analysed;
       sortLike(outcomes, jobs);
-      // The project index is read by the workers too: each round's files are shared between them.
-      const names = contractNames(outcomes, projectOf);
-      const index = await indexForNamesBy(
-        names,
-        outcomes.filter((o) => !o.skipped).map((o) => o.abs),
-        (groups) => pool.index(groups, sizes),
-        new ProjectIndex(projectOf),
-      );
-      // (The workers exit while the severities are decided.)
+      // (The workers exit while the last projects are indexed and the severities decided.)
       const closed = pool.close();
+      const index = await along.finish(outcomes);
       const result = finalizeScan(outcomes, settings.options, projectOf, undefined, index);
       await closed;
       if (pool.replaced) result.stats.workersReplaced = pool.replaced;
       return result;
     } catch (e) {
       // One worker failed: the others stop too, so no work goes on after the scan has failed.
+      along?.stop();
       pool.terminate();
       throw e;
     }
@@ -375,42 +317,6 @@ export async function scanFiles(parser: CParser | undefined, jobs: FileJob[], se
 function sortLike(outcomes: FileOutcome[], jobs: FileJob[]): void {
   const order = new Map(jobs.map((j, i) => [j.abs, i]));
   outcomes.sort((a, b) => order.get(a.abs)! - order.get(b.abs)!);
-}
-
-/**
- * The functions whose contracts the pending findings depend on, which the project index must decide, by project. A
- * macro definition's severity follows the functions of its project that use it, in any file: their names are added to
- * its finding's contract first.
- */
-function contractNames(outcomes: FileOutcome[], projectOf: ProjectOf): Map<string, Set<string>> {
-  const users = new Map<string, string[]>();
-  const macroKey = (o: FileOutcome, macro: string) => `${projectOf(o.abs)}\u0000${macro}`;
-  for (const o of outcomes) {
-    for (const p of o.pending) {
-      const via = p.contract?.viaMacro;
-      if (!via || !p.function) continue;
-      const k = macroKey(o, via);
-      users.set(k, [...(users.get(k) ?? []), p.function]);
-    }
-  }
-  for (const o of outcomes) {
-    for (const p of o.pending) {
-      const def = p.contract?.definesMacro;
-      const found = def && users.get(macroKey(o, def));
-      if (found) p.contract!.functions = [...new Set([...p.contract!.functions, ...found])];
-    }
-  }
-  const names = new Map<string, Set<string>>();
-  for (const o of outcomes) {
-    for (const p of o.pending) {
-      if (!p.contract?.functions.length) continue;
-      const project = projectOf(o.abs);
-      let set = names.get(project);
-      if (!set) names.set(project, (set = new Set()));
-      for (const n of p.contract.functions) set.add(n);
-    }
-  }
-  return names;
 }
 
 /**

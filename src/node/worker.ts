@@ -1,13 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CParser, GrammarNotLoaded } from '../core/parser';
-import type { FileIndex, IndexGroup } from '../core/project-index';
-import { indexShare } from './index-source';
 import { IncludeCache, processFile, skip, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
 
-/** Messages from the scan's main thread: files to analyse, a round of the project index, or the end. */
-export type WorkerRequest = { jobs: FileJob[] } | { index: IndexGroup[] } | { done: true };
+/** Messages from the scan's main thread: files to analyse, or the end. */
+export type WorkerRequest = { jobs: FileJob[] } | { done: true };
 /** Messages back. */
-export type WorkerReply = { outcomes: FileOutcome[] } | { indexed: FileIndex[] } | { fatal: string };
+export type WorkerReply = { outcomes: FileOutcome[] } | { fatal: string };
 
 async function run(): Promise<void> {
   const settings = workerData as ScanSettings;
@@ -17,11 +15,6 @@ async function run(): Promise<void> {
   parentPort!.on('message', (msg: WorkerRequest) => {
     if ('done' in msg) {
       parentPort!.close();
-      return;
-    }
-    if ('index' in msg) {
-      const groups = msg.index;
-      queue = queue.then(() => parentPort!.postMessage({ indexed: indexShare(groups) } satisfies WorkerReply));
       return;
     }
     // Batches are processed in order, one at a time (a batch may wait for a grammar to load).

@@ -9,9 +9,11 @@ import { EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from '../../src/cli/main';
 import { RULES } from '../../src/core/rules/index';
 import { defaultOptions } from '../../src/core/options';
 import { collectFiles, FileFilter } from '../../src/node/files';
-import { indexShares, scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
+import { scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
 import { SCAN_V8_FLAGS } from '../../src/node/tiering';
 import { diskIndexSource } from '../../src/node/index-source';
+import { IndexAlongScan } from '../../src/node/scan-index';
+import { ProjectRoots } from '../../src/node/projects';
 import { NameSet } from '../../src/core/project-index';
 import { REPO } from '../helpers/engine';
 import {
@@ -740,20 +742,27 @@ function scanInput(dir: string) {
 
 describe('the index read from disk', () => {
   it('reads a file that mentions a name once, for the test and for its text, and one that does not only for the test', (t) => {
-    const dir = tempProject({ 'a.c': 'static PyObject *make(void);\n', 'b.c': 'int other;\n' });
+    // c.c is larger than the buffer the tests read into at first (64 KB), and is read after a.c, whose bytes are kept.
+    const big = `${'int filler;\n'.repeat(12_000)}static PyObject *make(void);\n`;
+    const dir = tempProject({ 'a.c': 'static PyObject *make(void);\n', 'b.c': 'int other;\n', 'c.c': big });
     // (The module object itself: the one the index's source calls through.)
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeFs: typeof fs = require('node:fs');
+    const opens = t.mock.method(nodeFs, 'openSync');
     const reads = t.mock.method(nodeFs, 'readFileSync');
-    const [a, b] = ['a.c', 'b.c'].map((f) => diskIndexSource(path.join(dir, f)));
+    const [a, b, c] = ['a.c', 'b.c', 'c.c'].map((f) => diskIndexSource(path.join(dir, f)));
     const names = new NameSet(['make']);
     assert.equal(a.mentions!(names), true);
-    assert.equal(a.text(), 'static PyObject *make(void);\n');
     assert.equal(b.mentions!(names), false);
-    assert.deepEqual(reads.mock.calls.map((c) => path.basename(String(c.arguments[0]))), ['a.c', 'b.c']);
+    assert.equal(c.mentions!(names), true);
+    // Each file read once for its test; the texts of those that mention the name come from the bytes that test read.
+    assert.deepEqual(opens.mock.calls.map((x) => path.basename(String(x.arguments[0]))), ['a.c', 'b.c', 'c.c']);
+    assert.equal(a.text(), 'static PyObject *make(void);\n');
+    assert.equal(c.text(), big);
+    assert.equal(reads.mock.callCount(), 0);
     // Asked again, the text is read again (the bytes are not kept).
     assert.equal(a.text(), 'static PyObject *make(void);\n');
-    assert.equal(reads.mock.callCount(), 3);
+    assert.deepEqual(reads.mock.calls.map((x) => path.basename(String(x.arguments[0]))), ['a.c']);
   });
 });
 
@@ -796,33 +805,32 @@ describe('cpyref --jobs', () => {
     assert.deepEqual(unregistered((await runJson(dir, ['--jobs', '2', '.'])).doc), []);
   });
 
-  it("shares an index round's files between the workers by bytes, largest first, each group's paths kept in order", () => {
-    const groups = [
-      { names: ['a'], paths: ['/p/big.c', '/p/s1.c', '/p/s2.c', '/p/s3.c'] },
-      { names: ['b'], paths: ['/q/m1.c', '/q/m2.c'] },
-    ];
-    const sizes = new Map([
-      ['/p/big.c', 10_000],
-      ['/p/s1.c', 1_000],
-      ['/p/s2.c', 1_000],
-      ['/p/s3.c', 1_000],
-      ['/q/m1.c', 4_000],
-      ['/q/m2.c', 4_000],
-    ]);
-    // big (10k) on one side; m1, m2, s1 and s2 (10k) on the other; s3 on the first (the sides tie).
-    assert.deepEqual(indexShares(groups, sizes, 2), [
-      [{ names: ['a'], paths: ['/p/big.c', '/p/s3.c'] }],
-      [
-        { names: ['a'], paths: ['/p/s1.c', '/p/s2.c'] },
-        { names: ['b'], paths: ['/q/m1.c', '/q/m2.c'] },
-      ],
-    ]);
-    // Every path once, whatever the number of workers.
-    for (const n of [1, 3, 7]) {
-      const shares = indexShares(groups, sizes, n);
-      assert.deepEqual(shares.flatMap((s) => s.flatMap((g) => g.paths)).sort(), groups.flatMap((g) => g.paths).sort(), `${n} workers`);
-      assert.ok(shares.length <= n);
+  it('builds the project index beside the workers, project by project, as one thread builds it after the files: the same entries, in the same order', async () => {
+    // In each project, inner's finding asks about inner; outer returns what inner returns (a second round asks about
+    // outer); c_table registers outer. d_other mentions neither. The forty files of `many` make two workers worth it.
+    const files: Record<string, string> = { 'one/pyproject.toml': '', 'two/setup.py': '' };
+    for (const p of ['one', 'two']) {
+      files[`${p}/a_inner.c`] = `#include <Python.h>\nPyObject *inner_${p}(void);\n\nPyObject *\ninner_${p}(void)\n{\n    return Py_None;\n}\n`;
+      files[`${p}/b_outer.c`] = `#include <Python.h>\nPyObject *inner_${p}(void);\n\nPyObject *\nouter_${p}(PyObject *self, PyObject *args)\n{\n    return inner_${p}();\n}\n`;
+      files[`${p}/c_table.c`] = `#include <Python.h>\nPyObject *outer_${p}(PyObject *, PyObject *);\nstatic PyMethodDef methods[] = {\n    {"outer", outer_${p}, METH_VARARGS, NULL},\n    {NULL}\n};\n`;
+      files[`${p}/d_other.c`] = 'int unrelated;\n';
     }
+    for (const [name, text] of Object.entries(manyFiles(40))) files[`many/${name}`] = text;
+    const dir = tempProject(files);
+    const { jobs, settings } = scanInput(dir);
+    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
+    const two = await scanFiles(undefined, jobs, settings, { jobs: 2 });
+    const paths = (index: typeof one.index) => index.map((fi) => path.relative(dir, fi.path));
+    for (const p of ['one', 'two']) {
+      assert.ok(paths(one.index).includes(`${p}/c_table.c`), `${p}: the second round's file is indexed`);
+      assert.ok(!paths(one.index).includes(`${p}/d_other.c`));
+    }
+    assert.deepEqual(paths(two.index), paths(one.index));
+    assert.deepEqual(two.index, one.index);
+    // The files done in another order (each project's last file first): the same index.
+    const along = new IndexAlongScan(jobs, new ProjectRoots().projectOf, undefined, () => new Error('cancelled'));
+    for (const f of [...one.files].reverse()) along.add(f);
+    assert.deepEqual((await along.finish(one.files)).entries(), one.index);
   });
 
   it('gives each worker a run of files in path order (about equal bytes), then lets it take from the end of the run with most left', () => {
