@@ -8,8 +8,11 @@ import { decodeSource, looksBinary } from '../core/text';
  * decoded from the bytes that test read (not read again).
  */
 export function diskIndexSource(abs: string, known?: string): IndexSource {
-  /** The bytes (and their Latin-1 reading, if made) of a file that mentions a name, until its text is asked for. */
-  let mentioned: { bytes: Buffer; latin1?: string } | undefined;
+  /**
+   * The bytes (and their Latin-1 reading, if made) of a file that mentions a name, until its text is asked for; bytes
+   * in the shared buffer serve only while no other file has been read into it (`reads` unchanged).
+   */
+  let mentioned: { bytes: Buffer; latin1?: string; read: number } | undefined;
   return {
     path: abs,
     mentions: (names: NameSet) => {
@@ -18,8 +21,7 @@ export function diskIndexSource(abs: string, known?: string): IndexSource {
         const bytes = readForTest(abs);
         const latin1 = names.names.length <= 16 ? undefined : bytes.toString('latin1');
         const found = latin1 === undefined ? names.names.some((n) => bytes.includes(n)) : names.mentionedIn(latin1);
-        // (The bytes read may be the shared buffer's: kept, they are copied.)
-        if (found) mentioned = { bytes: bytes.buffer === scratch.buffer ? Buffer.from(bytes) : bytes, latin1 };
+        if (found) mentioned = { bytes, latin1, read: reads };
         return found;
       } catch {
         return false;
@@ -28,7 +30,8 @@ export function diskIndexSource(abs: string, known?: string): IndexSource {
     text: () => {
       if (known !== undefined) return known;
       try {
-        const { bytes, latin1 } = mentioned ?? { bytes: fs.readFileSync(abs) };
+        const kept = mentioned && (mentioned.read === reads || mentioned.bytes.buffer !== scratch.buffer) ? mentioned : undefined;
+        const { bytes, latin1 } = kept ?? { bytes: fs.readFileSync(abs) };
         mentioned = undefined;
         return looksBinary(bytes) ? undefined : decodeSource(bytes, latin1).text;
       } catch {
@@ -45,10 +48,13 @@ export function diskIndexSource(abs: string, known?: string): IndexSource {
  */
 let scratch = Buffer.allocUnsafe(64 * 1024);
 const SCRATCH_MAX = 8 * 1024 * 1024;
+/** Files read so far (into the shared buffer or not). */
+let reads = 0;
 
 /** A file's bytes, in the shared buffer (valid until the next read) unless the file is larger than `SCRATCH_MAX`. */
 function readForTest(abs: string): Buffer {
   const fd = fs.openSync(abs, 'r');
+  reads++;
   try {
     const size = fs.fstatSync(fd).size;
     if (size > SCRATCH_MAX) return fs.readFileSync(fd);

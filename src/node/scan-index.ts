@@ -138,7 +138,12 @@ export class IndexAlongScan {
         const set = new NameSet(g.names);
         for (const p of g.paths) {
           if (this.stopped || this.signal?.aborted) return found;
-          found.push(...indexMentioning(set, [diskIndexSource(p, known.get(p))], texts));
+          const indexed = indexMentioning(set, [diskIndexSource(p, known.get(p))], texts);
+          // (A file indexed is not read again: its text is kept only for a later round, where it is asked about again.)
+          if (indexed.length) {
+            found.push(...indexed);
+            texts.delete(p);
+          }
           if (performance.now() > until) {
             await nextTurn();
             until = performance.now() + SLICE_MS;

@@ -742,27 +742,33 @@ function scanInput(dir: string) {
 
 describe('the index read from disk', () => {
   it('reads a file that mentions a name once, for the test and for its text, and one that does not only for the test', (t) => {
-    // c.c is larger than the buffer the tests read into at first (64 KB), and is read after a.c, whose bytes are kept.
+    // c.c is larger than the buffer the tests read into at first (64 KB).
     const big = `${'int filler;\n'.repeat(12_000)}static PyObject *make(void);\n`;
-    const dir = tempProject({ 'a.c': 'static PyObject *make(void);\n', 'b.c': 'int other;\n', 'c.c': big });
+    const dir = tempProject({ 'a.c': 'static PyObject *make(void);\n', 'b.c': 'int other;\n', 'c.c': big, 'd.c': 'PyObject *make_d;\n', 'e.c': 'PyObject *make_e;\n' });
     // (The module object itself: the one the index's source calls through.)
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeFs: typeof fs = require('node:fs');
     const opens = t.mock.method(nodeFs, 'openSync');
     const reads = t.mock.method(nodeFs, 'readFileSync');
-    const [a, b, c] = ['a.c', 'b.c', 'c.c'].map((f) => diskIndexSource(path.join(dir, f)));
+    const [a, b, c, d, e] = ['a.c', 'b.c', 'c.c', 'd.c', 'e.c'].map((f) => diskIndexSource(path.join(dir, f)));
     const names = new NameSet(['make']);
+    // A file's text asked for right after its test (as the index does) comes from the bytes the test read.
     assert.equal(a.mentions!(names), true);
+    assert.equal(a.text(), 'static PyObject *make(void);\n');
     assert.equal(b.mentions!(names), false);
     assert.equal(c.mentions!(names), true);
-    // Each file read once for its test; the texts of those that mention the name come from the bytes that test read.
-    assert.deepEqual(opens.mock.calls.map((x) => path.basename(String(x.arguments[0]))), ['a.c', 'b.c', 'c.c']);
-    assert.equal(a.text(), 'static PyObject *make(void);\n');
     assert.equal(c.text(), big);
+    assert.deepEqual(opens.mock.calls.map((x) => path.basename(String(x.arguments[0]))), ['a.c', 'b.c', 'c.c']);
     assert.equal(reads.mock.callCount(), 0);
     // Asked again, the text is read again (the bytes are not kept).
     assert.equal(a.text(), 'static PyObject *make(void);\n');
     assert.deepEqual(reads.mock.calls.map((x) => path.basename(String(x.arguments[0]))), ['a.c']);
+    // Asked for after another file's test reused the buffer: read again, not taken from the other file's bytes.
+    assert.equal(d.mentions!(names), true);
+    assert.equal(e.mentions!(names), true);
+    assert.equal(d.text(), 'PyObject *make_d;\n');
+    assert.equal(e.text(), 'PyObject *make_e;\n');
+    assert.deepEqual(reads.mock.calls.map((x) => path.basename(String(x.arguments[0]))), ['a.c', 'd.c']);
   });
 });
 
