@@ -149,7 +149,9 @@ export function enabledRules(opts: Options, only?: ReadonlySet<string>): Rule[] 
 
 /** Whether a file rule that is enabled has something to look at in `text` (the file must then be parsed). */
 export function fileRulesInterested(text: string, opts: Options, only?: ReadonlySet<string>): boolean {
-  return enabledRules(opts, only).some((r) => (r.checkFile && r.interest?.(text)) || (r.references && REFERENCES_RE.test(text)));
+  const rules = enabledRules(opts, only);
+  // (The reference rules' one expression first: a file rule's own test searches more.)
+  return (rules.some((r) => r.references) && REFERENCES_RE.test(text)) || rules.some((r) => r.checkFile && r.interest?.(text));
 }
 
 /** The files of an analysis' `text` included with quotes that could be read. */
