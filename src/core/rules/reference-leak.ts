@@ -68,9 +68,73 @@ const NEW_REFERENCE = Object.keys(API_RETURNS).filter((n) => API_RETURNS[n] === 
 /** Variadic functions whose extra arguments are borrowed. */
 const BORROWING_VARARGS = new Set(['PyObject_CallFunctionObjArgs', 'PyObject_CallMethodObjArgs', 'PyTuple_Pack']);
 
-/** A call of a new-reference function written directly as an argument (after `(` or `,`, through a cast). */
-const AS_ARGUMENT = new RegExp(`([(,])\\s*(?:\\([^()]*\\)\\s*)?(?:${NEW_REFERENCE.join('|')})\\s*\\(`, 'g');
-const CANDIDATES = new RegExp(`\\b(${NEW_REFERENCE.join('|')})\\s*\\(`, 'g');
+const NEW_REFERENCE_NAMES: ReadonlySet<string> = new Set(NEW_REFERENCE);
+
+function isWordCode(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
+const SPACE = /\s/;
+/** `\s` of a regular expression, for one character. */
+function isSpace(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c === 32 || (c >= 9 && c <= 13) || (c > 127 && SPACE.test(text[i]));
+}
+
+/** A call of one of the C API's new-reference functions: where its name starts, the name, and where its `(` is. */
+export interface NameCall {
+  index: number;
+  name: string;
+  open: number;
+}
+
+/**
+ * The calls of new-reference functions in `text` (`\bNAME\s*\(` with NAME one of them, every one in order), found from
+ * each `Py` in the text: every such name starts with `Py` or `_Py`. Without a search through an alternation of some
+ * 300 names tried at every word, `(` and `,` of each file.
+ */
+export function newReferenceCalls(text: string): NameCall[] {
+  const out: NameCall[] = [];
+  for (let at = text.indexOf('Py'); at >= 0; ) {
+    let start = at;
+    while (start > 0 && isWordCode(text.charCodeAt(start - 1))) start--;
+    let end = at + 2;
+    while (end < text.length && isWordCode(text.charCodeAt(end))) end++;
+    at = text.indexOf('Py', end);
+    const name = text.slice(start, end);
+    if (!NEW_REFERENCE_NAMES.has(name)) continue;
+    let open = end;
+    while (open < text.length && isSpace(text, open)) open++;
+    if (text.charCodeAt(open) === 40) out.push({ index: start, name, open });
+  }
+  return out;
+}
+
+/**
+ * The calls among `calls` written directly as an argument (after `(` or `,`, through a cast), as the global search
+ * `([(,])\s*(?:\([^()]*\)\s*)?(?:NAME)\s*\(` finds them: where each match starts (the `(` or `,`), in order, a match
+ * starting only after the previous one's end.
+ */
+export function asArguments(text: string, calls: readonly NameCall[]): number[] {
+  const out: number[] = [];
+  let after = 0;
+  for (const c of calls) {
+    let p = c.index - 1;
+    while (p >= 0 && isSpace(text, p)) p--;
+    if (text[p] === ')') {
+      // A cast: its `(` with no parenthesis inside, and the `(` or `,` before it.
+      let q = p - 1;
+      while (q >= 0 && text[q] !== '(' && text[q] !== ')') q--;
+      if (text[q] !== '(') continue;
+      p = q - 1;
+      while (p >= 0 && isSpace(text, p)) p--;
+    }
+    if (p < after || (text[p] !== '(' && text[p] !== ',')) continue;
+    out.push(p);
+    after = c.open + 1;
+  }
+  return out;
+}
 /** Calls that may not take an argument's reference: C-API functions that borrow or incref an object parameter, and format calls. */
 const JUDGED = new Set([
   ...Object.keys(API_PARAMS).filter((n) => /(?:^|,)(?:\+1|0)(?:,|$)/.test(API_PARAMS[n]) || API_PARAMS[n].includes('...')),
@@ -115,15 +179,20 @@ function fileAliases(text: string): FileAliases {
 /** A file where some new-reference call (or an alias of one) is an argument of a call this rule judges. */
 function interest(text: string): boolean {
   const { aliases, asArgument } = fileAliases(text);
-  return [AS_ARGUMENT, asArgument].some((re) => re && judgedArgument(text, re, aliases));
+  if (judgedArgument(text, asArguments(text, newReferenceCalls(text)), aliases)) return true;
+  if (!asArgument) return false;
+  const starts: number[] = [];
+  asArgument.lastIndex = 0;
+  for (let m = asArgument.exec(text); m; m = asArgument.exec(text)) starts.push(m.index);
+  return judgedArgument(text, starts, aliases);
 }
 
-function judgedArgument(text: string, re: RegExp, aliases: ReadonlyMap<string, string>): boolean {
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
+/** Whether one of the arguments starting at `starts` (each a `(` or `,`) is an argument of a call this rule judges. */
+function judgedArgument(text: string, starts: readonly number[], aliases: ReadonlyMap<string, string>): boolean {
+  for (const at of starts) {
     // After `name(` the call is `name`; after `,` (or a bare parenthesis) it is the call whose list is open there.
-    const direct = m[1] === '(' ? /([A-Za-z_]\w*)\s*$/.exec(text.slice(Math.max(0, m.index - 80), m.index))?.[1] : undefined;
-    const owner = direct ?? openCallAt(text, m[1] === '(' ? m.index - 1 : m.index - 1);
+    const direct = text[at] === '(' ? /([A-Za-z_]\w*)\s*$/.exec(text.slice(Math.max(0, at - 80), at))?.[1] : undefined;
+    const owner = direct ?? openCallAt(text, at - 1);
     if (owner && JUDGED.has(aliases.get(owner) ?? owner)) return true;
   }
   return false;
@@ -199,10 +268,10 @@ export const referenceLeak: Rule = {
     // (Unless it only renames a C-API call: `#define MyStr_FromString(x) PyUnicode_FromString(x)`.)
     const { aliases, candidates } = fileAliases(ctx.text);
     const redefined = new Set([...ctx.text.matchAll(/^[ \t]*#[ \t]*define[ \t]+(\w+)/gm)].map((m) => m[1]).filter((n) => !aliases.has(n)));
-    const found = [CANDIDATES, candidates].flatMap((re) => (re ? [...ctx.text.matchAll(re)] : []));
+    const found = [...newReferenceCalls(ctx.text), ...(candidates ? [...ctx.text.matchAll(candidates)].map((m) => ({ index: m.index, name: m[1] })) : [])];
     for (const m of found) {
-      if (redefined.has(m[1])) continue;
-      const id = ctx.root.descendantForIndex(m.index, m.index + m[1].length);
+      if (redefined.has(m.name)) continue;
+      const id = ctx.root.descendantForIndex(m.index, m.index + m.name.length);
       const call = id?.type === 'identifier' ? id.parent : null;
       if (!call || call.type !== 'call_expression' || call.childForFieldName('function')?.startIndex !== id!.startIndex) continue;
       // Nor in a branch no targeted Python compiles (`#if PY_MAJOR_VERSION < 3`), nor in an argument a macro drops.
@@ -233,7 +302,7 @@ export const referenceLeak: Rule = {
         const effect = extra ? '0' : params[where.index];
         if (effect !== '+1' && effect !== '0') continue;
       }
-      const inner = m[1];
+      const inner = m.name;
       const fn = [...ctx.functions].reverse().find((f) => f.node.startIndex <= call.startIndex && call.endIndex <= f.node.endIndex);
       ctx.report({
         rule: ID,
