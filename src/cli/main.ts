@@ -19,7 +19,7 @@ import { formatSarif } from './format/sarif';
 import { formatSummary, formatText } from './format/text';
 import { IncludeCache, projectAsksLimitedApi, type FileJob, type ScanSettings } from '../node/process-file';
 import { atLeast, buildReport, locate, TextCache, type LocatedFinding } from './report';
-import { scanFiles, type ScannedFile } from '../node/scan';
+import { EarlyWorkers, scanFiles, WORKERS_FROM, type ScannedFile } from '../node/scan';
 
 /** No findings at or above the failing level. */
 export const EXIT_OK = 0;
@@ -227,24 +227,34 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   let jobsList: FileJob[];
   let walkSkipped: Array<{ path: string; reason: string }> = [];
   let stdinBytes: Uint8Array | undefined;
+  let early: EarlyWorkers | undefined;
   if (stdinName !== undefined) {
     const raw = await io.readStdin();
     stdinBytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
     jobsList = [{ abs: path.resolve(io.cwd, stdinName), display: stdinName }];
   } else {
+    // Once the files listed so far call for workers, they start and load the analysis while the rest are listed (all
+    // end if the listing fails).
     const filter = new FileFilter(options, root);
-    const collected = collectFiles(parsed.positionals.length ? parsed.positionals : ['.'], io.cwd, filter);
-    if (collected.missing.length) throw new UsageError(`no such file or folder: ${collected.missing.join(', ')}`);
-    jobsList = collected.jobs;
-    walkSkipped = collected.skipped;
+    const startWorkers = { at: WORKERS_FROM, then: () => (early = jobs > 1 ? new EarlyWorkers(settings, jobs) : undefined) };
+    try {
+      const collected = collectFiles(parsed.positionals.length ? parsed.positionals : ['.'], io.cwd, filter, startWorkers);
+      if (collected.missing.length) throw new UsageError(`no such file or folder: ${collected.missing.join(', ')}`);
+      jobsList = collected.jobs;
+      walkSkipped = collected.skipped;
+    } catch (e) {
+      early?.end();
+      throw e;
+    }
   }
 
   const progress = io.stderrIsTTY && !a.quiet && jobsList.length > 20;
   const threads = Math.max(1, Math.min(jobs, Math.ceil(jobsList.length / 8)));
-  const parser = threads > 1 && stdinBytes === undefined ? undefined : await CParser.load();
+  const parser = threads > 1 && stdinBytes === undefined ? undefined : await CParser.load().catch((e: Error) => (early?.end(), Promise.reject(e)));
   const result = await scanFiles(parser, jobsList, settings, {
     jobs: threads,
     stdinBytes,
+    workers: early,
     onProgress: progress
       ? (done, total) => {
           const width = 30;

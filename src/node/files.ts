@@ -96,7 +96,13 @@ export class FileFilter {
 }
 
 /** Walks the given paths into file jobs; missing paths are returned separately. */
-export function collectFiles(paths: string[], cwd: string, filter: FileFilter): { jobs: FileJob[]; skipped: SkippedFile[]; missing: string[] } {
+export function collectFiles(
+  paths: string[],
+  cwd: string,
+  filter: FileFilter,
+  /** Called once, when the files found so far reach `at` (the listing goes on). */
+  reached?: { at: number; then(): void },
+): { jobs: FileJob[]; skipped: SkippedFile[]; missing: string[] } {
   const jobs: FileJob[] = [];
   const skipped: SkippedFile[] = [];
   const missing: string[] = [];
@@ -105,6 +111,7 @@ export function collectFiles(paths: string[], cwd: string, filter: FileFilter): 
     if (seen.has(abs)) return;
     seen.add(abs);
     jobs.push({ abs, display });
+    if (jobs.length === reached?.at) reached.then();
   };
   for (const arg of paths) {
     const abs = path.resolve(cwd, arg);

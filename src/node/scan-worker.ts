@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { collectFiles, FileFilter } from './files';
 import type { ScanSettings } from './process-file';
 import { LineIndex } from '../core/text';
-import { scanFiles, type ScanResult, type ScannedFile } from './scan';
+import { EarlyWorkers, scanFiles, WORKERS_FROM, type ScanResult, type ScannedFile } from './scan';
 
 /** What the background scan is asked to do: walk `folder` and scan it, as the CLI would. */
 export interface BackgroundScanRequest {
@@ -49,10 +49,21 @@ function light(file: ScannedFile): ScannedFile {
 async function run(): Promise<void> {
   const req = workerData as BackgroundScanRequest;
   const filter = new FileFilter(req.settings.options, req.root);
-  const { jobs, skipped } = collectFiles([req.folder], req.folder, filter);
+  // (As the CLI does: the workers start once enough files are listed, and load the analysis while the rest are.)
+  let early: EarlyWorkers | undefined;
+  const startWorkers = { at: WORKERS_FROM, then: () => (early = req.jobs > 1 ? new EarlyWorkers(req.settings, req.jobs) : undefined) };
+  let listed: ReturnType<typeof collectFiles>;
+  try {
+    listed = collectFiles([req.folder], req.folder, filter, startWorkers);
+  } catch (e) {
+    early?.end();
+    throw e;
+  }
+  const { jobs, skipped } = listed;
   let last = 0;
   const result = await scanFiles(undefined, jobs, req.settings, {
     jobs: req.jobs,
+    workers: early,
     onProgress: (done, total) => {
       const now = Date.now();
       if (done === total || now - last > 100) {

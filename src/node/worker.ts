@@ -2,8 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CParser, GrammarNotLoaded } from '../core/parser';
 import { IncludeCache, processFile, skip, type FileJob, type FileOutcome, type ScanSettings } from './process-file';
 
-/** Messages from the scan's main thread: files to analyse, or the end. */
-export type WorkerRequest = { jobs: FileJob[] } | { done: true };
+/** Messages from the scan's main thread: the project's files (to a worker started before they were known), files to analyse, or the end. */
+export type WorkerRequest = { projectFiles: string[] } | { jobs: FileJob[] } | { done: true };
 /** Messages back. */
 export type WorkerReply = { outcomes: FileOutcome[] } | { fatal: string };
 
@@ -11,10 +11,15 @@ async function run(): Promise<void> {
   const settings = workerData as ScanSettings;
   // C only at first: the C++ grammar is loaded at the first C++ file (a C project never pays for it).
   const parser = await CParser.load(settings.parserLocation, ['c']);
-  const includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, settings.projectFiles);
+  let includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, settings.projectFiles);
   parentPort!.on('message', (msg: WorkerRequest) => {
     if ('done' in msg) {
       parentPort!.close();
+      return;
+    }
+    if ('projectFiles' in msg) {
+      // (Before any batch: the batches that follow read it.)
+      includes = new IncludeCache(settings.includeDirs, settings.options.maxFileSize, msg.projectFiles);
       return;
     }
     // Batches are processed in order, one at a time (a batch may wait for a grammar to load).

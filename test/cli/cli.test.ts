@@ -9,7 +9,7 @@ import { EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from '../../src/cli/main';
 import { RULES } from '../../src/core/rules/index';
 import { defaultOptions } from '../../src/core/options';
 import { collectFiles, FileFilter } from '../../src/node/files';
-import { scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
+import { EarlyWorkers, scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
 import { SCAN_V8_FLAGS } from '../../src/node/tiering';
 import { diskIndexSource } from '../../src/node/index-source';
 import { IndexAlongScan } from '../../src/node/scan-index';
@@ -837,6 +837,48 @@ describe('cpyref --jobs', () => {
     const along = new IndexAlongScan(jobs, new ProjectRoots().projectOf, undefined, () => new Error('cancelled'));
     for (const f of [...one.files].reverse()) along.add(f);
     assert.deepEqual((await along.finish(one.files)).entries(), one.index);
+  });
+
+  // (A scan that missed what an early worker said would wait for it forever: the timeout makes that a failure.)
+  it('takes over workers started before the files were listed, even those that said they were ready long before: the same scan', { timeout: 60_000 }, async (t) => {
+    const dir = tempProject(manyFiles(40));
+    const { jobs, settings } = scanInput(dir);
+    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
+    const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+    const early = new EarlyWorkers(settings, 2);
+    const take = t.mock.method(early, 'take');
+    // (Long enough for both to load and say so before the scan listens.)
+    await new Promise((r) => setTimeout(r, 1500));
+    const two = await scanFiles(undefined, jobs, settings, { jobs: 2, workers: early });
+    assert.deepEqual(findings(two), findings(one));
+    assert.deepEqual(two.index, one.index);
+    assert.equal(take.mock.calls.filter((c) => c.result).length, 2, 'both early workers analysed');
+    assert.equal(early.started.length, 0);
+  });
+
+  it('ends early workers it does not use (a scan on its own thread, other settings) and replaces one that runs out of heap', { timeout: 60_000 }, async (t) => {
+    const dir = tempProject(manyFiles(40));
+    const { jobs, settings } = scanInput(dir);
+    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
+    const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+    // Eight files: one thread, the workers end.
+    const few = new EarlyWorkers(settings, 2);
+    const fewTake = t.mock.method(few, 'take');
+    const small = await scanFiles(undefined, jobs.slice(0, 8), settings, { jobs: 2, workers: few });
+    assert.equal(small.files.length, 8);
+    assert.equal(fewTake.mock.callCount(), 0);
+    assert.equal(few.started.length, 0);
+    // Started with other settings: not used, ended; the scan starts its own.
+    const other = new EarlyWorkers({ ...settings }, 2);
+    const otherTake = t.mock.method(other, 'take');
+    assert.deepEqual(findings(await scanFiles(undefined, jobs, settings, { jobs: 2, workers: other })), findings(one));
+    assert.equal(otherTake.mock.callCount(), 0);
+    assert.equal(other.started.length, 0);
+    // An early worker (capped) runs out of heap at m07: replaced by one without the cap, which redoes its batch.
+    const oomSettings = { ...settings, testOutOfMemoryAt: jobs[7].abs };
+    const oom = await scanFiles(undefined, jobs, oomSettings, { jobs: 2, workers: new EarlyWorkers(oomSettings, 2) });
+    assert.equal(oom.stats.workersReplaced, 1);
+    assert.deepEqual(findings(oom), findings(one));
   });
 
   it('gives each worker a run of files in path order (about equal bytes), then lets it take from the end of the run with most left', () => {
