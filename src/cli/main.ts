@@ -19,7 +19,7 @@ import { formatSarif } from './format/sarif';
 import { formatSummary, formatText } from './format/text';
 import { IncludeCache, projectAsksLimitedApi, type FileJob, type ScanSettings } from '../node/process-file';
 import { atLeast, buildReport, locate, TextCache, type LocatedFinding } from './report';
-import { EarlyWorkers, scanFiles, WORKERS_FROM, type ScannedFile } from '../node/scan';
+import { EarlyWorkers, scanFiles, scanThreads, WORKERS_FROM, type ScannedFile } from '../node/scan';
 
 /** No findings at or above the failing level. */
 export const EXIT_OK = 0;
@@ -233,10 +233,10 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     stdinBytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
     jobsList = [{ abs: path.resolve(io.cwd, stdinName), display: stdinName }];
   } else {
-    // Once the files listed so far call for workers, they start and load the analysis while the rest are listed (all
+    // As the files listed so far call for workers, they start and load the analysis while the rest are listed (all
     // end if the listing fails).
     const filter = new FileFilter(options, root);
-    const startWorkers = { at: WORKERS_FROM, then: () => (early = jobs > 1 ? new EarlyWorkers(settings, jobs) : undefined) };
+    const startWorkers = (n: number) => n >= WORKERS_FROM && jobs > 1 && (early ??= new EarlyWorkers(settings)).want(scanThreads(n, jobs));
     try {
       const collected = collectFiles(parsed.positionals.length ? parsed.positionals : ['.'], io.cwd, filter, startWorkers);
       if (collected.missing.length) throw new UsageError(`no such file or folder: ${collected.missing.join(', ')}`);

@@ -100,8 +100,8 @@ export function collectFiles(
   paths: string[],
   cwd: string,
   filter: FileFilter,
-  /** Called once, when the files found so far reach `at` (the listing goes on). */
-  reached?: { at: number; then(): void },
+  /** Called with the number of files found so far, after each one (the listing goes on). */
+  found?: (count: number) => void,
 ): { jobs: FileJob[]; skipped: SkippedFile[]; missing: string[] } {
   const jobs: FileJob[] = [];
   const skipped: SkippedFile[] = [];
@@ -111,7 +111,7 @@ export function collectFiles(
     if (seen.has(abs)) return;
     seen.add(abs);
     jobs.push({ abs, display });
-    if (jobs.length === reached?.at) reached.then();
+    found?.(jobs.length);
   };
   for (const arg of paths) {
     const abs = path.resolve(cwd, arg);

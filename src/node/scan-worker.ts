@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { collectFiles, FileFilter } from './files';
 import type { ScanSettings } from './process-file';
 import { LineIndex } from '../core/text';
-import { EarlyWorkers, scanFiles, WORKERS_FROM, type ScanResult, type ScannedFile } from './scan';
+import { EarlyWorkers, scanFiles, scanThreads, WORKERS_FROM, type ScanResult, type ScannedFile } from './scan';
 
 /** What the background scan is asked to do: walk `folder` and scan it, as the CLI would. */
 export interface BackgroundScanRequest {
@@ -51,7 +51,7 @@ async function run(): Promise<void> {
   const filter = new FileFilter(req.settings.options, req.root);
   // (As the CLI does: the workers start once enough files are listed, and load the analysis while the rest are.)
   let early: EarlyWorkers | undefined;
-  const startWorkers = { at: WORKERS_FROM, then: () => (early = req.jobs > 1 ? new EarlyWorkers(req.settings, req.jobs) : undefined) };
+  const startWorkers = (n: number) => n >= WORKERS_FROM && req.jobs > 1 && (early ??= new EarlyWorkers(req.settings)).want(scanThreads(n, req.jobs));
   let listed: ReturnType<typeof collectFiles>;
   try {
     listed = collectFiles([req.folder], req.folder, filter, startWorkers);

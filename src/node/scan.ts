@@ -164,28 +164,34 @@ function startWorker(settings: ScanSettings, cap: number | undefined): Worker {
 }
 
 /**
- * Worker threads started before the scan's files are known, so that they load the analysis and the parser while the
- * files are collected (about 0.1 s each, on the core the collecting leaves free: a scan of the real-world set found its
- * workers ready about 0.33 s after the CLI's `main` began, 0.15 s after its files were listed). `scanFiles` takes them
- * over (`run.workers`) or ends them; until then they do not keep the process alive, and what they say is kept for it.
+ * Worker threads started before the scan's files are all known, so that they load the analysis and the parser while
+ * the files are listed (about 0.1 s each, on the core the listing leaves free: a scan of the real-world set found its
+ * workers ready about 0.33 s after the CLI's `main` began, 0.15 s after its files were listed). The lister asks for as
+ * many as the files found so far call for (`want`). `scanFiles` takes them over (`run.workers`) or ends them; until then
+ * they do not keep the process alive, and what they say is kept for it.
  */
 export class EarlyWorkers {
-  /** @internal Each worker, and what it said before it was taken over. */
+  /** @internal Each worker not taken over yet, and what it said so far. */
   readonly started: Array<{ worker: Worker; said: Array<['message' | 'error' | 'exit', unknown]>; hear: Array<[string, (x: unknown) => void]> }> = [];
+  /** Workers started so far (taken over or not). */
+  private count = 0;
 
   constructor(
-    /** @internal The settings they were started with (`projectFiles` comes with the first batch). */
+    /** @internal The settings they are started with (`projectFiles` comes with the first batch). */
     readonly settings: ScanSettings,
-    count: number,
     /** @internal The cap of each one's old-generation heap, in MB. */
     readonly heapMb: number | undefined = WORKER_HEAP_MB,
-  ) {
-    for (let i = 0; i < count; i++) {
-      const worker = startWorker(settings, heapMb);
-      worker.unref();
+  ) {}
+
+  /** Starts workers until `n` have been started (a scan of `files` files, with `jobs`, uses `scanThreads(files, jobs)`). */
+  want(n: number): void {
+    for (; this.count < n; this.count++) {
+      const worker = startWorker(this.settings, this.heapMb);
       const said: Array<['message' | 'error' | 'exit', unknown]> = [];
       const hear = (['message', 'error', 'exit'] as const).map((event): [string, (x: unknown) => void] => [event, (x) => said.push([event, x])]);
       for (const [event, f] of hear) worker.on(event, f);
+      // (After the listeners: a first 'message' listener refs the worker again.)
+      worker.unref();
       this.started.push({ worker, said, hear });
     }
   }
@@ -199,8 +205,9 @@ export class EarlyWorkers {
     return one;
   }
 
-  /** Ends the workers not taken over. */
+  /** Ends the workers not taken over, and starts no more. */
   end(): void {
+    this.count = Infinity;
     for (const { worker } of this.started.splice(0)) void worker.terminate();
   }
 }
@@ -319,7 +326,10 @@ class WorkerPool {
         w.on('error', onError);
         w.on('exit', onExit);
       });
-    return Promise.all(runs.map((r) => runOne(r, true))).then(() => undefined);
+    const all = Promise.all(runs.map((r) => runOne(r, true))).then(() => undefined);
+    // (Early workers the runs did not take are not needed.)
+    this.early?.end();
+    return all;
   }
   private onAbort: (() => void) | undefined;
 

@@ -845,7 +845,8 @@ describe('cpyref --jobs', () => {
     const { jobs, settings } = scanInput(dir);
     const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
     const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
-    const early = new EarlyWorkers(settings, 2);
+    const early = new EarlyWorkers(settings);
+    early.want(2);
     const take = t.mock.method(early, 'take');
     // (Long enough for both to load and say so before the scan listens.)
     await new Promise((r) => setTimeout(r, 1500));
@@ -862,23 +863,50 @@ describe('cpyref --jobs', () => {
     const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
     const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
     // Eight files: one thread, the workers end.
-    const few = new EarlyWorkers(settings, 2);
+    const few = new EarlyWorkers(settings);
+    few.want(2);
     const fewTake = t.mock.method(few, 'take');
     const small = await scanFiles(undefined, jobs.slice(0, 8), settings, { jobs: 2, workers: few });
     assert.equal(small.files.length, 8);
     assert.equal(fewTake.mock.callCount(), 0);
     assert.equal(few.started.length, 0);
     // Started with other settings: not used, ended; the scan starts its own.
-    const other = new EarlyWorkers({ ...settings }, 2);
+    const other = new EarlyWorkers({ ...settings });
+    other.want(2);
     const otherTake = t.mock.method(other, 'take');
     assert.deepEqual(findings(await scanFiles(undefined, jobs, settings, { jobs: 2, workers: other })), findings(one));
     assert.equal(otherTake.mock.callCount(), 0);
     assert.equal(other.started.length, 0);
     // An early worker (capped) runs out of heap at m07: replaced by one without the cap, which redoes its batch.
     const oomSettings = { ...settings, testOutOfMemoryAt: jobs[7].abs };
-    const oom = await scanFiles(undefined, jobs, oomSettings, { jobs: 2, workers: new EarlyWorkers(oomSettings, 2) });
+    const oomEarly = new EarlyWorkers(oomSettings);
+    oomEarly.want(2);
+    const oom = await scanFiles(undefined, jobs, oomSettings, { jobs: 2, workers: oomEarly });
     assert.equal(oom.stats.workersReplaced, 1);
     assert.deepEqual(findings(oom), findings(one));
+  });
+
+  it('starts as many early workers as the files listed call for, however large --jobs is, and none for a few files', async (t) => {
+    const want = t.mock.method(EarlyWorkers.prototype, 'want');
+    const dir = tempProject(manyFiles(40));
+    const wide = await runJson(dir, ['--jobs', '16', '.']);
+    assert.equal(wide.code, EXIT_FINDINGS, wide.stderr);
+    // 33 to 40 files: two workers, as the scan uses.
+    assert.deepEqual([...new Set(want.mock.calls.map((c) => c.arguments[0]))], [2]);
+    want.mock.resetCalls();
+    const few = tempProject(manyFiles(20));
+    assert.equal((await runJson(few, ['--jobs', '16', '.'])).code, EXIT_FINDINGS);
+    assert.equal(want.mock.callCount(), 0);
+  });
+
+  it('early workers not taken over never keep the process alive', () => {
+    const script = `const { EarlyWorkers } = require(${JSON.stringify(path.join(REPO, 'out/src/node/scan.js'))});
+const { defaultOptions } = require(${JSON.stringify(path.join(REPO, 'out/src/core/options.js'))});
+new EarlyWorkers({ options: defaultOptions(), includeDirs: [], reportUnusedIgnores: false, projectLimitedApi: false }).want(2);`;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ['-e', script], { timeout: 30_000, encoding: 'utf8' });
+    assert.equal(r.status, 0, `exit ${r.status} (signal ${r.signal}): ${r.stderr}`);
+    assert.ok(Date.now() - started < 20_000);
   });
 
   it('gives each worker a run of files in path order (about equal bytes), then lets it take from the end of the run with most left', () => {
