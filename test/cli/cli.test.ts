@@ -740,6 +740,14 @@ function scanInput(dir: string) {
   return { jobs, settings: { options, includeDirs: [], reportUnusedIgnores: false, projectLimitedApi: false } };
 }
 
+/** A project of `n` files (`manyFiles`), its scan's input, its scan on one thread, and the findings of a scan as compared. */
+async function scannedOnOneThread(n: number) {
+  const { jobs, settings } = scanInput(tempProject(manyFiles(n)));
+  const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
+  const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+  return { jobs, settings, one, findings };
+}
+
 describe('the index read from disk', () => {
   it('reads a file that mentions a name once, for the test and for its text, and one that does not only for the test', (t) => {
     // c.c is larger than the buffer the tests read into at first (64 KB).
@@ -841,10 +849,7 @@ describe('cpyref --jobs', () => {
 
   // (A scan that missed what an early worker said would wait for it forever: the timeout makes that a failure.)
   it('takes over workers started before the files were listed, even those that said they were ready long before: the same scan', { timeout: 60_000 }, async (t) => {
-    const dir = tempProject(manyFiles(40));
-    const { jobs, settings } = scanInput(dir);
-    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
-    const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+    const { jobs, settings, one, findings } = await scannedOnOneThread(40);
     const early = new EarlyWorkers(settings);
     early.want(2);
     const take = t.mock.method(early, 'take');
@@ -858,10 +863,7 @@ describe('cpyref --jobs', () => {
   });
 
   it('ends early workers it does not use (a scan on its own thread, other settings) and replaces one that runs out of heap', { timeout: 60_000 }, async (t) => {
-    const dir = tempProject(manyFiles(40));
-    const { jobs, settings } = scanInput(dir);
-    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
-    const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+    const { jobs, settings, one, findings } = await scannedOnOneThread(40);
     // Eight files: one thread, the workers end.
     const few = new EarlyWorkers(settings);
     few.want(2);
@@ -953,10 +955,7 @@ new EarlyWorkers({ options: defaultOptions(), includeDirs: [], reportUnusedIgnor
   });
 
   it('replaces a worker that runs out of its capped heap with one without the cap, which redoes its batch: the same scan', async () => {
-    const dir = tempProject(manyFiles(40));
-    const { jobs, settings } = scanInput(dir);
-    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
-    const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+    const { jobs, settings, one, findings } = await scannedOnOneThread(40);
     // The worker given m07 runs out of heap there: its replacement redoes that batch.
     const oom = await scanFiles(undefined, jobs, { ...settings, testOutOfMemoryAt: jobs[7].abs }, { jobs: 2 });
     assert.equal(oom.stats.workersReplaced, 1);
@@ -970,10 +969,7 @@ new EarlyWorkers({ options: defaultOptions(), includeDirs: [], reportUnusedIgnor
 
   it('gives a worker a second batch ahead while its run has files to spare, and redoes both when it runs out of heap', async () => {
     // 200 small files: each worker's run is 100, so its first two batches of 32 are posted at once.
-    const dir = tempProject(manyFiles(200));
-    const { jobs, settings } = scanInput(dir);
-    const one = await scanFiles(undefined, jobs, settings, { jobs: 1 });
-    const findings = (r: typeof one) => r.files.map((f) => [f.display, f.findings.map((x) => `${x.rule}:${x.severity}:${x.start}`)]);
+    const { jobs, settings, one, findings } = await scannedOnOneThread(200);
     assert.deepEqual(findings(await scanFiles(undefined, jobs, settings, { jobs: 2 })), findings(one));
     // The worker runs out of heap in its first batch, with the second waiting behind it: its replacement does both.
     const oom = await scanFiles(undefined, jobs, { ...settings, testOutOfMemoryAt: jobs[7].abs }, { jobs: 2 });
