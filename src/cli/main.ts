@@ -19,7 +19,7 @@ import { formatSarif } from './format/sarif';
 import { formatSummary, formatText } from './format/text';
 import { IncludeCache, projectAsksLimitedApi, type FileJob, type ScanSettings } from '../node/process-file';
 import { atLeast, buildReport, locate, TextCache, type LocatedFinding } from './report';
-import { EarlyWorkers, scanFiles, scanThreads, WORKERS_FROM, type ScannedFile } from '../node/scan';
+import { listStartingWorkers, scanFiles, type EarlyWorkers, type ScannedFile } from '../node/scan';
 
 /** No findings at or above the failing level. */
 export const EXIT_OK = 0;
@@ -233,24 +233,21 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     stdinBytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
     jobsList = [{ abs: path.resolve(io.cwd, stdinName), display: stdinName }];
   } else {
-    // As the files listed so far call for workers, they start and load the analysis while the rest are listed (all
-    // end if the listing fails).
+    // As the files listed so far call for workers, they start and load the analysis while the rest are listed.
     const filter = new FileFilter(options, root);
-    const startWorkers = (n: number) => n >= WORKERS_FROM && jobs > 1 && (early ??= new EarlyWorkers(settings)).want(scanThreads(n, jobs));
-    try {
-      const collected = collectFiles(parsed.positionals.length ? parsed.positionals : ['.'], io.cwd, filter, startWorkers);
-      if (collected.missing.length) throw new UsageError(`no such file or folder: ${collected.missing.join(', ')}`);
-      jobsList = collected.jobs;
-      walkSkipped = collected.skipped;
-    } catch (e) {
-      early?.end();
-      throw e;
-    }
+    const { listed: collected, workers } = listStartingWorkers(settings, jobs, (found) => {
+      const c = collectFiles(parsed.positionals.length ? parsed.positionals : ['.'], io.cwd, filter, found);
+      if (c.missing.length) throw new UsageError(`no such file or folder: ${c.missing.join(', ')}`);
+      return c;
+    });
+    jobsList = collected.jobs;
+    walkSkipped = collected.skipped;
+    early = workers;
   }
 
   const progress = io.stderrIsTTY && !a.quiet && jobsList.length > 20;
   const threads = Math.max(1, Math.min(jobs, Math.ceil(jobsList.length / 8)));
-  const parser = threads > 1 && stdinBytes === undefined ? undefined : await CParser.load().catch((e: Error) => (early?.end(), Promise.reject(e)));
+  const parser = threads > 1 && stdinBytes === undefined ? undefined : await CParser.load();
   const result = await scanFiles(parser, jobsList, settings, {
     jobs: threads,
     stdinBytes,

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { collectFiles, FileFilter } from './files';
 import type { ScanSettings } from './process-file';
 import { LineIndex } from '../core/text';
-import { EarlyWorkers, scanFiles, scanThreads, WORKERS_FROM, type ScanResult, type ScannedFile } from './scan';
+import { listStartingWorkers, scanFiles, type ScanResult, type ScannedFile } from './scan';
 
 /** What the background scan is asked to do: walk `folder` and scan it, as the CLI would. */
 export interface BackgroundScanRequest {
@@ -50,20 +50,12 @@ async function run(): Promise<void> {
   const req = workerData as BackgroundScanRequest;
   const filter = new FileFilter(req.settings.options, req.root);
   // (As the CLI does: the workers start once enough files are listed, and load the analysis while the rest are.)
-  let early: EarlyWorkers | undefined;
-  const startWorkers = (n: number) => n >= WORKERS_FROM && req.jobs > 1 && (early ??= new EarlyWorkers(req.settings)).want(scanThreads(n, req.jobs));
-  let listed: ReturnType<typeof collectFiles>;
-  try {
-    listed = collectFiles([req.folder], req.folder, filter, startWorkers);
-  } catch (e) {
-    early?.end();
-    throw e;
-  }
+  const { listed, workers } = listStartingWorkers(req.settings, req.jobs, (found) => collectFiles([req.folder], req.folder, filter, found));
   const { jobs, skipped } = listed;
   let last = 0;
   const result = await scanFiles(undefined, jobs, req.settings, {
     jobs: req.jobs,
-    workers: early,
+    workers,
     onProgress: (done, total) => {
       const now = Date.now();
       if (done === total || now - last > 100) {

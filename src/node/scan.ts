@@ -71,13 +71,11 @@ export const WORKER_YOUNG_MB = 24;
 
 const BATCH = 32;
 
-/** How many worker threads a scan of `files` files uses, given `jobs` (none, the scan's own thread, below `WORKERS_FROM`). */
+/** How many worker threads a scan of `files` files uses, given `jobs` (1: none, the scan runs on its own thread). */
 export function scanThreads(files: number, jobs: number): number {
   return Math.max(1, Math.min(jobs, Math.ceil(files / BATCH)));
 }
 
-/** The fewest files a scan uses worker threads for (with `jobs` above 1). */
-export const WORKERS_FROM = BATCH + 1;
 const BATCH_BYTES = 128 * 1024;
 /** A worker is given a second batch ahead only while its own run has more files left than this. */
 const PREFETCH_SPARE = 2 * BATCH;
@@ -172,7 +170,7 @@ function startWorker(settings: ScanSettings, cap: number | undefined): Worker {
  */
 export class EarlyWorkers {
   /** @internal Each worker not taken over yet, and what it said so far. */
-  readonly started: Array<{ worker: Worker; said: Array<['message' | 'error' | 'exit', unknown]>; hear: Array<[string, (x: unknown) => void]> }> = [];
+  readonly started: Array<{ worker: Worker; said: Said; hear: Array<[string, (x: unknown) => void]> }> = [];
   /** Workers started so far (taken over or not). */
   private count = 0;
 
@@ -187,7 +185,7 @@ export class EarlyWorkers {
   want(n: number): void {
     for (; this.count < n; this.count++) {
       const worker = startWorker(this.settings, this.heapMb);
-      const said: Array<['message' | 'error' | 'exit', unknown]> = [];
+      const said: Said = [];
       const hear = (['message', 'error', 'exit'] as const).map((event): [string, (x: unknown) => void] => [event, (x) => said.push([event, x])]);
       for (const [event, f] of hear) worker.on(event, f);
       // (After the listeners: a first 'message' listener refs the worker again.)
@@ -197,7 +195,7 @@ export class EarlyWorkers {
   }
 
   /** @internal Takes one over: its listeners go, it keeps the process alive again; gives it and what it said. */
-  take(): { worker: Worker; said: Array<['message' | 'error' | 'exit', unknown]> } | undefined {
+  take(): { worker: Worker; said: Said } | undefined {
     const one = this.started.shift();
     if (!one) return undefined;
     for (const [event, f] of one.hear) one.worker.off(event, f);
@@ -209,6 +207,28 @@ export class EarlyWorkers {
   end(): void {
     this.count = Infinity;
     for (const { worker } of this.started.splice(0)) void worker.terminate();
+  }
+}
+
+/** What a worker said before it was taken over, in order. */
+type Said = Array<['message' | 'error' | 'exit', unknown]>;
+
+/**
+ * Lists a scan's files with `list` (given the callback `collectFiles` calls with the count so far), starting the workers
+ * the files found so far call for with `jobs` as it goes (see `EarlyWorkers`; none while a scan of that many runs on its
+ * own thread). If listing throws, they end.
+ */
+export function listStartingWorkers<T>(settings: ScanSettings, jobs: number, list: (found: (count: number) => void) => T): { listed: T; workers: EarlyWorkers | undefined } {
+  let workers: EarlyWorkers | undefined;
+  const found = (count: number) => {
+    const n = scanThreads(count, jobs);
+    if (n > 1) (workers ??= new EarlyWorkers(settings)).want(n);
+  };
+  try {
+    return { listed: list(found), workers };
+  } catch (e) {
+    workers?.end();
+    throw e;
   }
 }
 

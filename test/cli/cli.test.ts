@@ -9,7 +9,7 @@ import { EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from '../../src/cli/main';
 import { RULES } from '../../src/core/rules/index';
 import { defaultOptions } from '../../src/core/options';
 import { collectFiles, FileFilter } from '../../src/node/files';
-import { EarlyWorkers, scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
+import { EarlyWorkers, listStartingWorkers, scanFiles, splitRuns, takeBatch } from '../../src/node/scan';
 import { SCAN_V8_FLAGS } from '../../src/node/tiering';
 import { diskIndexSource } from '../../src/node/index-source';
 import { IndexAlongScan } from '../../src/node/scan-index';
@@ -899,6 +899,27 @@ describe('cpyref --jobs', () => {
     const few = tempProject(manyFiles(20));
     assert.equal((await runJson(few, ['--jobs', '16', '.'])).code, EXIT_FINDINGS);
     assert.equal(want.mock.callCount(), 0);
+  });
+
+  it('ends the workers a listing started when the listing fails', (t) => {
+    const end = t.mock.method(EarlyWorkers.prototype, 'end');
+    const { settings } = scanInput(tempProject());
+    let started: EarlyWorkers | undefined;
+    const want = t.mock.method(EarlyWorkers.prototype, 'want', function (this: EarlyWorkers) {
+      started = this;
+    });
+    assert.throws(
+      () =>
+        listStartingWorkers(settings, 2, (found) => {
+          for (let n = 1; n <= 40; n++) found(n);
+          throw new Error('listing failed');
+        }),
+      /listing failed/,
+    );
+    // Asked for two from the 33rd file on, and ended.
+    assert.deepEqual([...new Set(want.mock.calls.map((c) => c.arguments[0]))], [2]);
+    assert.ok(started);
+    assert.equal(end.mock.calls.filter((c) => c.this === started).length, 1);
   });
 
   it('early workers not taken over never keep the process alive', () => {
